@@ -1,0 +1,60 @@
+# The two commands a newcomer needs: `make run` and `make test`. Each sets up
+# the virtual environment itself on a fresh machine.
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+PYTEST_ARGS ?=
+
+.PHONY: run test venv gen gen-check proto-lint proto-breaking lint typecheck unit integration e2e bench check clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@rm -f $(VENV)/.installed-*; touch $@
+
+venv: $(STAMP)
+
+run: venv
+	$(BIN)/paymesh dev
+
+test: venv lint typecheck gen-check proto-lint proto-breaking
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+gen: venv
+	$(BIN)/python scripts/gen_protos.py
+
+gen-check: venv
+	bash scripts/check_gen_fresh.sh
+
+proto-lint: venv
+	bash scripts/buf_check.sh lint
+
+proto-breaking: venv
+	bash scripts/buf_check.sh breaking
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy mesh payment_svc/domain payment_svc/service_layer wallet_svc/domain wallet_svc/service_layer ledger_svc/domain ledger_svc/service_layer
+
+unit: venv
+	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)
+
+integration: venv
+	$(BIN)/python -m pytest -m integration $(PYTEST_ARGS)
+
+e2e: venv
+	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
+
+bench: venv
+	$(BIN)/paymesh bench --checkouts 2000 --orders-per-checkout 2
+
+check: venv
+	$(BIN)/paymesh check
+
+clean:
+	rm -rf $(VENV) .paymesh .pytest_cache .mypy_cache .ruff_cache

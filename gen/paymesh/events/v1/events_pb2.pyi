@@ -1,0 +1,77 @@
+import datetime
+
+from google.protobuf import any_pb2 as _any_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from paymesh.common.v1 import money_pb2 as _money_pb2
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Envelope(_message.Message):
+    __slots__ = ("event_id", "event_type", "aggregate_id", "occurred_at", "payload")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    EVENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    AGGREGATE_ID_FIELD_NUMBER: _ClassVar[int]
+    OCCURRED_AT_FIELD_NUMBER: _ClassVar[int]
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    event_type: str
+    aggregate_id: str
+    occurred_at: _timestamp_pb2.Timestamp
+    payload: _any_pb2.Any
+    def __init__(self, event_id: _Optional[str] = ..., event_type: _Optional[str] = ..., aggregate_id: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., payload: _Optional[_Union[_any_pb2.Any, _Mapping]] = ...) -> None: ...
+
+class PaymentOrderCreated(_message.Message):
+    __slots__ = ("payment_order_id", "checkout_id")
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKOUT_ID_FIELD_NUMBER: _ClassVar[int]
+    payment_order_id: str
+    checkout_id: str
+    def __init__(self, payment_order_id: _Optional[str] = ..., checkout_id: _Optional[str] = ...) -> None: ...
+
+class PaymentOrderSucceeded(_message.Message):
+    __slots__ = ("payment_order_id", "checkout_id", "seller_account", "amount", "fee", "psp_reference")
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKOUT_ID_FIELD_NUMBER: _ClassVar[int]
+    SELLER_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    PSP_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    payment_order_id: str
+    checkout_id: str
+    seller_account: str
+    amount: _money_pb2.Money
+    fee: _money_pb2.Money
+    psp_reference: str
+    def __init__(self, payment_order_id: _Optional[str] = ..., checkout_id: _Optional[str] = ..., seller_account: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., fee: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., psp_reference: _Optional[str] = ...) -> None: ...
+
+class PaymentOrderFailed(_message.Message):
+    __slots__ = ("payment_order_id", "checkout_id", "reason")
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKOUT_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    payment_order_id: str
+    checkout_id: str
+    reason: str
+    def __init__(self, payment_order_id: _Optional[str] = ..., checkout_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class WalletCredited(_message.Message):
+    __slots__ = ("payment_order_id", "seller_account", "net")
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SELLER_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    NET_FIELD_NUMBER: _ClassVar[int]
+    payment_order_id: str
+    seller_account: str
+    net: _money_pb2.Money
+    def __init__(self, payment_order_id: _Optional[str] = ..., seller_account: _Optional[str] = ..., net: _Optional[_Union[_money_pb2.Money, _Mapping]] = ...) -> None: ...
+
+class LedgerPosted(_message.Message):
+    __slots__ = ("payment_order_id", "transaction_id")
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    payment_order_id: str
+    transaction_id: str
+    def __init__(self, payment_order_id: _Optional[str] = ..., transaction_id: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,49 @@
+"""Database engines. Each service owns one PostgreSQL schema in a shared database;
+its search_path is set per connection so its SQL never names the schema."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+
+def async_url(database_url: str) -> str:
+    """The SQLAlchemy URL for psycopg 3, whatever scheme the operator wrote."""
+    url = make_url(database_url)
+    if url.drivername in ("postgres", "postgresql", "postgresql+psycopg2", "postgresql+psycopg"):
+        url = url.set(drivername="postgresql+psycopg")
+    return url.render_as_string(hide_password=False)
+
+
+def libpq_url(database_url: str) -> str:
+    """The plain libpq URL (for psycopg directly, psql and friends)."""
+    url = make_url(database_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def make_engine(
+    database_url: str, schema: str, *, pool_size: int = 10, application_name: str = "paymesh"
+) -> AsyncEngine:
+    """An async engine whose connections see `schema` first on their search_path."""
+    return create_async_engine(
+        async_url(database_url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_pre_ping=True,
+        connect_args={
+            "options": f"-c search_path={schema},public",
+            "application_name": application_name,
+            "connect_timeout": 10,
+        },
+    )
+
+
+async def ensure_schema(database_url: str, schema: str) -> None:
+    """Create the service's schema if it is missing (migrations run inside it)."""
+    engine = create_async_engine(async_url(database_url))
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    finally:
+        await engine.dispose()

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Fails when gen/ differs from what protos/ generate today.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+.venv/bin/python scripts/gen_protos.py --out "$tmp/gen"
+if ! diff -r -q -x __pycache__ "$tmp/gen" gen >/dev/null; then
+  diff -r -x __pycache__ "$tmp/gen" gen | head -40
+  echo "gen/ is stale: run 'make gen' and commit the result" >&2
+  exit 1
+fi
+echo "gen/ is fresh"
