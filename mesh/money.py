@@ -71,9 +71,7 @@ def parse_amount(amount: str, currency: str, *, allow_zero: bool = False) -> Dec
     except InvalidOperation:  # pragma: no cover - the pattern already excludes these
         raise InvalidMoney("amount.decimal", "is not a decimal number") from None
     if "." in amount and len(amount.split(".", 1)[1]) > places:
-        raise InvalidMoney(
-            "amount.precision", f"{currency} allows at most {places} decimal places"
-        )
+        raise InvalidMoney("amount.precision", f"{currency} allows at most {places} decimal places")
     if value == 0 and not allow_zero:
         raise InvalidMoney("amount.positive", "must be greater than zero")
     if value >= MAX_AMOUNT:

@@ -1,0 +1,124 @@
+"""Errors as AIP-193 describes them: a canonical gRPC code, a google.rpc.ErrorInfo with a
+machine-readable reason, and a google.rpc.BadRequest naming each offending field.
+
+Use cases raise `ServiceError`; the gRPC interceptor turns it into a rich status; the gateway
+turns that status into JSON with the matching HTTP status. Nothing else crosses the wire: no
+stack trace, no internal message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+
+ERROR_DOMAIN = "paymesh.dev"
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One broken rule: `field` is a path like `payment_orders[0].amount`."""
+
+    field: str
+    rule: str
+    description: str
+
+
+@dataclass
+class ServiceError(Exception):
+    """An error a caller can act on. `reason` is an ErrorReason name without its prefix."""
+
+    code: grpc.StatusCode
+    reason: str
+    message: str
+    violations: Sequence[FieldViolation] = field(default_factory=tuple)
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return f"{self.code.name} {self.reason}: {self.message}"
+
+
+def invalid_argument(
+    violations: Sequence[FieldViolation], reason: str = "INVALID_ARGUMENT"
+) -> ServiceError:
+    first = violations[0]
+    more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+    message = f"{first.field}: {first.description}{more}" if first.field else first.description
+    return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, reason, message, tuple(violations))
+
+
+def not_found(what: str, ident: str) -> ServiceError:
+    return ServiceError(
+        grpc.StatusCode.NOT_FOUND,
+        "NOT_FOUND",
+        f"{what} {ident!r} not found",
+        metadata={what: ident},
+    )
+
+
+def to_rpc_status(err: ServiceError) -> status_pb2.Status:
+    info = error_details_pb2.ErrorInfo(
+        reason=err.reason, domain=ERROR_DOMAIN, metadata=err.metadata
+    )
+    details = [info]
+    if err.violations:
+        details.append(
+            error_details_pb2.BadRequest(
+                field_violations=[
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=v.field, description=v.description, reason=v.rule
+                    )
+                    for v in err.violations
+                ]
+            )
+        )
+    packed = []
+    for d in details:
+        a = any_pb2.Any()
+        a.Pack(d)
+        packed.append(a)
+    return status_pb2.Status(code=err.code.value[0], message=err.message, details=packed)
+
+
+def internal_status(message: str = "internal error") -> status_pb2.Status:
+    info = any_pb2.Any()
+    info.Pack(error_details_pb2.ErrorInfo(reason="INTERNAL", domain=ERROR_DOMAIN))
+    return status_pb2.Status(code=code_pb2.INTERNAL, message=message, details=[info])
+
+
+# HTTP status per canonical code (the mapping of google.rpc.Code), with the few reasons
+# whose HTTP meaning is sharper than their code's.
+HTTP_STATUS: dict[grpc.StatusCode, int] = {
+    grpc.StatusCode.OK: 200,
+    grpc.StatusCode.CANCELLED: 499,
+    grpc.StatusCode.UNKNOWN: 500,
+    grpc.StatusCode.INVALID_ARGUMENT: 400,
+    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
+    grpc.StatusCode.NOT_FOUND: 404,
+    grpc.StatusCode.ALREADY_EXISTS: 409,
+    grpc.StatusCode.PERMISSION_DENIED: 403,
+    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
+    grpc.StatusCode.FAILED_PRECONDITION: 400,
+    grpc.StatusCode.ABORTED: 409,
+    grpc.StatusCode.OUT_OF_RANGE: 400,
+    grpc.StatusCode.UNIMPLEMENTED: 501,
+    grpc.StatusCode.INTERNAL: 500,
+    grpc.StatusCode.UNAVAILABLE: 503,
+    grpc.StatusCode.DATA_LOSS: 500,
+    grpc.StatusCode.UNAUTHENTICATED: 401,
+}
+HTTP_STATUS_BY_REASON = {"IDEMPOTENCY_KEY_REUSED": 422, "RISK_REJECTED": 422}
+
+
+def http_status(code: grpc.StatusCode, reason: str = "") -> int:
+    return HTTP_STATUS_BY_REASON.get(reason, HTTP_STATUS.get(code, 500))
+
+
+def code_from_int(value: int) -> grpc.StatusCode:
+    for code in grpc.StatusCode:
+        if code.value[0] == value:
+            return code
+    return grpc.StatusCode.UNKNOWN

@@ -1,0 +1,32 @@
+"""Inbox: a consumer records (consumer, event_id) in the same transaction as the effect of
+the event. A redelivered event hits the primary key and has no second effect, however late."""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, Table, Text, func, text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+
+def inbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "inbox",
+        metadata,
+        Column("consumer", Text, nullable=False),
+        Column("event_id", UUID(as_uuid=False), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        PrimaryKeyConstraint("consumer", "event_id"),
+    )
+
+
+async def claim(conn: AsyncConnection, consumer: str, event_id: str) -> bool:
+    """True the first time `consumer` sees `event_id` (the caller then applies the effect in
+    the same transaction); False for a duplicate, whose effect is already committed."""
+    result = await conn.execute(
+        text(
+            "INSERT INTO inbox (consumer, event_id) VALUES (:c, CAST(:e AS uuid)) "
+            "ON CONFLICT DO NOTHING RETURNING 1"
+        ),
+        {"c": consumer, "e": event_id},
+    )
+    return result.first() is not None

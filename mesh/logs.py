@@ -1,0 +1,47 @@
+"""JSON logs, one object per line, with card-like numbers redacted from every record."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+
+from mesh.cards import redact_card_numbers
+
+
+class JsonFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "service": self.service,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in getattr(record, "fields", {}).items():
+            entry[key] = value
+        if record.exc_info:
+            entry["exc"] = self.formatException(record.exc_info)
+        # Redact last, over the whole line, so no field or traceback can leak a PAN.
+        return redact_card_numbers(json.dumps(entry, default=str))
+
+
+def setup_logging(service: str, level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("nats", "httpx", "httpcore", "stripe", "sqlalchemy.engine"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+
+
+def log_fields(**fields: object) -> dict[str, dict[str, object]]:
+    """`logger.info("...", extra=log_fields(order=...))` adds structured fields."""
+    return {"fields": fields}

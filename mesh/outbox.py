@@ -1,0 +1,123 @@
+"""Transactional outbox: a state change and the events it causes commit together; a relay
+publishes them to JetStream afterwards, with Nats-Msg-Id = event_id so that a row published
+twice (crash between publish and mark) is dropped by the stream's duplicate window.
+
+Nothing is ever published outside a committed transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from google.protobuf.message import Message
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    Table,
+    Text,
+    func,
+    insert,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from mesh.events import new_envelope
+
+log = logging.getLogger(__name__)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("event_id", UUID(as_uuid=False), nullable=False, unique=True),
+        Column("subject", Text, nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+        Column("published_at", DateTime(timezone=True)),
+        Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+    )
+
+
+async def enqueue(
+    conn: AsyncConnection, outbox: Table, event_type: str, aggregate_id: str, payload: Message
+) -> str:
+    """Add an event to the outbox inside the caller's transaction; returns its event_id."""
+    env = new_envelope(event_type, aggregate_id, payload)
+    await conn.execute(
+        insert(outbox).values(
+            event_id=env.event_id, subject=event_type, payload=env.SerializeToString()
+        )
+    )
+    return env.event_id
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows in id order, a batch at a time. Several replicas may run:
+    FOR UPDATE SKIP LOCKED gives each its own rows."""
+
+    def __init__(self, engine: AsyncEngine, js, *, batch: int = 256, idle_s: float = 0.05) -> None:  # type: ignore[no-untyped-def]
+        self.engine = engine
+        self.js = js
+        self.batch = batch
+        self.idle_s = idle_s
+        self._wake = asyncio.Event()
+
+    def wake(self) -> None:
+        """Tell the relay new rows were committed, so it does not wait for its next poll."""
+        self._wake.set()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; returns how many rows it published."""
+        async with self.engine.begin() as conn:
+            rows = (
+                await conn.execute(
+                    text(
+                        "SELECT id, event_id::text, subject, payload FROM outbox "
+                        "WHERE published_at IS NULL ORDER BY id LIMIT :n FOR UPDATE SKIP LOCKED"
+                    ),
+                    {"n": self.batch},
+                )
+            ).all()
+            if not rows:
+                return 0
+            await asyncio.gather(
+                *(
+                    self.js.publish(subject, bytes(payload), headers={"Nats-Msg-Id": event_id})
+                    for _, event_id, subject, payload in rows
+                )
+            )
+            await conn.execute(
+                text("UPDATE outbox SET published_at = now() WHERE id = ANY(:ids)"),
+                {"ids": [r[0] for r in rows]},
+            )
+            return len(rows)
+
+    async def run(self) -> None:
+        """Relay until cancelled. A failed publish leaves the rows for the next round."""
+        failures = 0
+        while True:
+            try:
+                published = await self.publish_pending()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                failures += 1
+                delay = min(5.0, 0.1 * 2**failures)
+                log.warning("outbox relay failed (%s); retrying in %.1fs", err, delay)
+                await asyncio.sleep(delay)
+                continue
+            if published < self.batch:
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.idle_s)
+                except TimeoutError:
+                    pass

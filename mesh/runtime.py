@@ -1,0 +1,68 @@
+"""Running a service process: logging, signal handling, background tasks, graceful stop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from mesh.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+
+class Lifecycle:
+    """Background tasks of a service. A task that dies unexpectedly stops the service (a crashed
+    consumer must not leave a process that looks healthy), and stop() cancels the rest."""
+
+    def __init__(self) -> None:
+        self.stopping = asyncio.Event()
+        self.tasks: list[asyncio.Task[Any]] = []
+        self.failed: BaseException | None = None
+
+    def spawn(self, name: str, coro: Coroutine[Any, Any, Any]) -> None:
+        task = asyncio.create_task(coro, name=name)
+        task.add_done_callback(self._on_done)
+        self.tasks.append(task)
+
+    def _on_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled() or self.stopping.is_set():
+            return
+        err = task.exception()
+        log.error("background task %s ended: %r; stopping", task.get_name(), err)
+        self.failed = err or RuntimeError(f"{task.get_name()} ended")
+        self.stopping.set()
+
+    async def cancel_all(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+def run(
+    service: str, level: str, main: Callable[[Lifecycle], Awaitable[Callable[[], Awaitable[None]]]]
+) -> int:
+    """Run `main` (which starts the service and returns its stop function) until SIGTERM or
+    SIGINT, then stop gracefully. Returns the process exit code."""
+    setup_logging(service, level)
+
+    async def _run() -> int:
+        life = Lifecycle()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, life.stopping.set)
+        stop = await main(life)
+        log.info("%s started", service)
+        await life.stopping.wait()
+        life.stopping.set()
+        log.info("%s stopping", service)
+        # `stop` owns the order: gRPC server first, then background tasks
+        # (life.cancel_all), then NATS and the database pool.
+        await stop()
+        await life.cancel_all()  # no-op when `stop` already did it
+        log.info("%s stopped", service)
+        return 1 if life.failed else 0
+
+    return asyncio.run(_run())

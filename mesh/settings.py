@@ -1,0 +1,66 @@
+"""Reading settings from the environment. Each service keeps its settings in one
+frozen dataclass with a `from_env()`; these helpers give clear errors for bad values."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal, InvalidOperation
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/paymesh"
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+
+class SettingsError(ValueError):
+    """A setting in the environment has a value the service cannot use."""
+
+
+def env_str(name: str, default: str) -> str:
+    value = os.environ.get(name, "").strip()
+    return value or default
+
+
+def env_int(name: str, default: int, *, minimum: int | None = None) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from None
+    if minimum is not None and value < minimum:
+        raise SettingsError(f"{name}={value} must be at least {minimum}")
+    return value
+
+
+def env_float(name: str, default: float) -> float:
+    """For durations and timeouts only; money never goes through a float."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return float(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not a number") from None
+
+
+def env_decimal(name: str, default: str) -> Decimal:
+    raw = os.environ.get(name, "").strip() or default
+    try:
+        return Decimal(raw)
+    except InvalidOperation:
+        raise SettingsError(f"{name}={raw!r} is not a decimal number") from None
+
+
+def env_list(name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def database_url() -> str:
+    return env_str("DATABASE_URL", DEFAULT_DATABASE_URL)
+
+
+def nats_url() -> str:
+    return env_str("NATS_URL", DEFAULT_NATS_URL)

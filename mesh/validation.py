@@ -1,0 +1,117 @@
+"""The one generic validator every entry point runs (gateway and gRPC servers alike).
+
+1. The rules written in the .proto (protovalidate).
+2. Money rules the .proto cannot express: in any message with string fields `amount` and
+   `currency`, the currency must be a known ISO 4217 code and the amount positive with no more
+   decimals than the currency has.
+3. No card numbers: no string anywhere in the request may look like one.
+"""
+
+from __future__ import annotations
+
+import protovalidate
+from google.protobuf.descriptor import FieldDescriptor
+from google.protobuf.message import Message
+
+from mesh.cards import contains_card_number
+from mesh.errors import FieldViolation, ServiceError, invalid_argument
+from mesh.money import InvalidMoney, parse_amount
+
+CARD_RULE = "card_number.forbidden"
+CARD_MESSAGE = "looks like a card number; send a PSP payment-method token instead"
+
+
+def _path(violation: protovalidate.Violation) -> str:
+    field = violation.proto.field
+    parts: list[str] = []
+    for element in field.elements if field else []:
+        part = element.field_name
+        sub = element.subscript
+        if sub is not None:
+            part += f"[{sub.value!r}]" if isinstance(sub.value, str) else f"[{sub.value}]"
+        parts.append(part)
+    return ".".join(parts)
+
+
+def _walk(msg: Message, prefix: str = ""):  # type: ignore[no-untyped-def]
+    """Yield (path, message) for `msg` and every message inside it."""
+    yield prefix, msg
+    for fd, value in msg.ListFields():
+        if fd.type != FieldDescriptor.TYPE_MESSAGE:
+            continue
+        name = f"{prefix}.{fd.name}" if prefix else fd.name
+        if fd.message_type.GetOptions().map_entry:
+            continue
+        if fd.is_repeated:
+            for i, item in enumerate(value):
+                yield from _walk(item, f"{name}[{i}]")
+        else:
+            yield from _walk(value, name)
+
+
+def _strings(msg: Message, prefix: str = ""):  # type: ignore[no-untyped-def]
+    for path, m in _walk(msg, prefix):
+        for fd, value in m.ListFields():
+            if fd.type != FieldDescriptor.TYPE_STRING:
+                continue
+            name = f"{path}.{fd.name}" if path else fd.name
+            values = value if fd.is_repeated else [value]
+            for v in values:
+                yield name, v
+
+
+def card_violations(msg: Message) -> list[FieldViolation]:
+    return [
+        FieldViolation(path, CARD_RULE, CARD_MESSAGE)
+        for path, value in _strings(msg)
+        if contains_card_number(value)
+    ]
+
+
+def _money_violations(msg: Message, already_bad: set[str]) -> list[FieldViolation]:
+    found = []
+    for path, m in _walk(msg):
+        fields = m.DESCRIPTOR.fields_by_name
+        if not ("amount" in fields and "currency" in fields):
+            continue
+        if fields["amount"].type != FieldDescriptor.TYPE_STRING:
+            continue
+        at = f"{path}." if path else ""
+        amount_path, currency_path = f"{at}amount", f"{at}currency"
+        if currency_path in already_bad:
+            continue
+        amount, currency = m.amount, m.currency
+        if not amount and not currency:
+            continue  # optional money left out; required-ness is the .proto's business
+        try:
+            parse_amount(amount, currency)
+        except InvalidMoney as err:
+            where = currency_path if err.rule.startswith("currency") else amount_path
+            if where not in already_bad:
+                found.append(FieldViolation(where, err.rule, str(err)))
+    return found
+
+
+def violations(msg: Message) -> list[FieldViolation]:
+    """Every rule `msg` breaks; empty when it is valid."""
+    cards = card_violations(msg)
+    if cards:
+        # Reported alone: the other messages could echo the number back.
+        return cards
+    found = [
+        FieldViolation(_path(v), v.proto.rule_id, v.proto.message)
+        for v in protovalidate.collect_violations(msg)
+    ]
+    found += _money_violations(msg, {v.field for v in found})
+    return found
+
+
+def validate(msg: Message) -> None:
+    """Raise an INVALID_ARGUMENT `ServiceError` naming every broken rule."""
+    found = violations(msg)
+    if found:
+        reason = "CARD_NUMBER_REJECTED" if found[0].rule == CARD_RULE else "INVALID_ARGUMENT"
+        raise invalid_argument(found, reason)
+
+
+__all__ = ["ServiceError", "card_violations", "validate", "violations"]

@@ -1,0 +1,63 @@
+"""The payment service provider (PSP) port: what the executor asks of any PSP, in domain terms.
+
+Amounts here are `Decimal` in major units; converting to a PSP's wire format (integer minor units
+for Stripe) is the adapter's job and nobody else's.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class ChargeRequest:
+    """One payment order to charge once, whatever the number of attempts."""
+
+    payment_order_id: str  # also the PSP idempotency key
+    amount: Decimal  # major units, e.g. Decimal("12.34")
+    currency: str  # ISO 4217 upper case
+    payment_method: str  # PSP token, e.g. "pm_card_visa"
+    buyer_id: str
+    checkout_id: str
+
+
+class ChargeStatus(enum.Enum):
+    SUCCEEDED = "succeeded"
+    DECLINED = "declined"
+    PENDING = "pending"  # the PSP needs time (3-D Secure, review): settle by webhook or polling
+
+
+@dataclass(frozen=True)
+class ChargeOutcome:
+    """What the PSP answered about one charge."""
+
+    status: ChargeStatus
+    psp_reference: str  # the PaymentIntent id ("" if none)
+    decline_reason: str = ""  # decline_code or error code when DECLINED, e.g. "insufficient_funds"
+
+
+class PspUnavailable(Exception):
+    """Transient: timeout, connection error, 5xx, 429 — retry later with the SAME idempotency key."""
+
+
+class PspRejected(Exception):
+    """Permanent: the request itself is invalid (4xx other than declines) — do not retry."""
+
+
+class PaymentProvider(Protocol):
+    """A PSP that charges a payment method at most once per `payment_order_id`."""
+
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        """Charge `request`; a retry with the same `payment_order_id` never charges twice.
+
+        Raises PspUnavailable when the outcome is unknown (retry with the same request) and
+        PspRejected when the request can never succeed as sent.
+        """
+        ...
+
+    async def retrieve(self, psp_reference: str) -> ChargeOutcome:
+        """The PSP's current view of an earlier charge, by its `psp_reference`."""
+        ...

@@ -1,0 +1,58 @@
+"""Free TCP ports on 127.0.0.1 and the small helpers around them."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+HOST = "127.0.0.1"
+
+
+def free_port(host: str = HOST) -> int:
+    """A TCP port nobody listens on right now (the kernel's pick; racy by nature)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_is_free(port: int, host: str = HOST) -> bool:
+    """True when `port` can be bound on `host` (nothing listens there)."""
+    if not 0 < port < 65536:
+        return False
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Same option the servers use, so a port in TIME_WAIT counts as free.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def reuse_or_free_port(recorded: int | None, host: str = HOST) -> int:
+    """The port recorded by an earlier run if it is still free, else a fresh free one."""
+    if recorded is not None and port_is_free(recorded, host):
+        return recorded
+    return free_port(host)
+
+
+def port_of_url(url: str | None, host: str = HOST) -> int | None:
+    """The port of a URL such as `postgresql://postgres@127.0.0.1:5432/x`, if its host is `host`."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url)
+        if parts.hostname != host:
+            return None
+        return parts.port
+    except ValueError:
+        return None
+
+
+def tcp_connectable(port: int, host: str = HOST, timeout: float = 0.5) -> bool:
+    """True when a TCP connection to host:port succeeds."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False

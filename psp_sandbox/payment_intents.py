@@ -1,0 +1,222 @@
+"""Creating a PaymentIntent from request parameters, and confirming it with a test token.
+
+Pure: no I/O. Amounts are integers in minor units, as on Stripe's wire.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any
+
+from psp_sandbox import form
+from psp_sandbox.card_outcomes import CardOutcome, Result, outcome_for
+from psp_sandbox.errors import (
+    CARD_ERROR,
+    ApiError,
+    invalid_parameter,
+    invalid_request,
+    missing_parameter,
+    unknown_parameter,
+)
+
+Intent = dict[str, Any]
+
+CREATE_PARAMETERS = frozenset(
+    {"amount", "currency", "confirm", "description", "metadata"}
+    | {"payment_method", "payment_method_types"}
+)
+MAX_AMOUNT = 99_999_999  # Stripe's limit: eight digits of minor units
+MAX_METADATA_KEYS = 50
+MAX_METADATA_KEY_LENGTH = 40
+MAX_METADATA_VALUE_LENGTH = 500
+
+_ALPHABET = string.ascii_letters + string.digits
+_CURRENCY = re.compile(r"^[a-z]{3}$")
+
+
+def new_id(prefix: str) -> str:
+    """A Stripe-looking object id, e.g. `pi_3Nq...`."""
+    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+
+
+@dataclass(frozen=True)
+class Created:
+    """A new PaymentIntent; `decline` is the 402 to answer with when confirming it failed."""
+
+    intent: Intent
+    decline: ApiError | None = None
+
+
+def create(params: form.Params, *, now: int) -> Created:
+    """Validate create parameters and, with `confirm=true`, charge the test payment method.
+
+    Raises ApiError (nothing created) for invalid parameters or an unknown payment method.
+    A declined card still creates the intent, in `requires_payment_method`, as Stripe does.
+    """
+    for name in params:
+        if name not in CREATE_PARAMETERS:
+            raise unknown_parameter(name)
+    amount = _amount(params)
+    currency = _currency(params)
+    confirm = _boolean(params, "confirm", default=False)
+    metadata = _metadata(params)
+    description = form.as_string(params, "description")
+    payment_method_types = form.as_list(params, "payment_method_types") or ["card"]
+    for index, kind in enumerate(payment_method_types):
+        if kind != "card":
+            raise invalid_parameter(
+                f"payment_method_types[{index}]",
+                f"The payment method type {kind!r} is not supported by the sandbox; use 'card'.",
+            )
+    payment_method = form.as_string(params, "payment_method")
+    outcome = None
+    if payment_method is not None:
+        outcome = outcome_for(payment_method)
+        if outcome is None:
+            raise invalid_request(
+                f"No such PaymentMethod: '{payment_method}'",
+                param="payment_method",
+                code="resource_missing",
+            )
+    elif confirm:
+        raise missing_parameter("payment_method")
+
+    intent_id = new_id("pi_")
+    intent: Intent = {
+        "id": intent_id,
+        "object": "payment_intent",
+        "amount": amount,
+        "amount_capturable": 0,
+        "amount_received": 0,
+        "canceled_at": None,
+        "cancellation_reason": None,
+        "capture_method": "automatic",
+        "client_secret": f"{intent_id}_secret_{new_id('')}",
+        "confirmation_method": "automatic",
+        "created": now,
+        "currency": currency,
+        "description": description,
+        "last_payment_error": None,
+        "latest_charge": None,
+        "livemode": False,
+        "metadata": metadata,
+        "next_action": None,
+        "payment_method": payment_method,
+        "payment_method_types": payment_method_types,
+        "status": "requires_confirmation" if payment_method else "requires_payment_method",
+    }
+    if not confirm or outcome is None or payment_method is None:
+        return Created(intent)
+    return _confirm(intent, payment_method, outcome)
+
+
+def _confirm(intent: Intent, payment_method: str, outcome: CardOutcome) -> Created:
+    if outcome.result is Result.SUCCEEDED:
+        intent.update(
+            status="succeeded", amount_received=intent["amount"], latest_charge=new_id("ch_")
+        )
+        return Created(intent)
+    if outcome.result is Result.REQUIRES_ACTION:
+        intent.update(
+            status="requires_action",
+            next_action={
+                "type": "use_stripe_sdk",
+                "use_stripe_sdk": {"type": "three_d_secure_redirect"},
+            },
+        )
+        return Created(intent)
+    charge_id = new_id("ch_")
+    error: dict[str, Any] = {
+        "type": CARD_ERROR,
+        "code": outcome.code,
+        "decline_code": outcome.decline_code,
+        "message": outcome.message,
+        "charge": charge_id,
+        "payment_method": {
+            "id": payment_method,
+            "object": "payment_method",
+            "type": "card",
+            "card": {"brand": outcome.brand, "last4": outcome.last4},
+        },
+    }
+    intent.update(
+        status="requires_payment_method",
+        latest_charge=charge_id,
+        last_payment_error=error,
+        payment_method=None,  # Stripe detaches a payment method that failed
+    )
+    decline = ApiError(
+        402,
+        CARD_ERROR,
+        outcome.message,
+        code=outcome.code,
+        decline_code=outcome.decline_code,
+        charge=charge_id,
+        payment_method=error["payment_method"],
+        payment_intent=intent,
+    )
+    return Created(intent, decline)
+
+
+def _amount(params: form.Params) -> int:
+    text = form.as_string(params, "amount")
+    if text is None:
+        raise missing_parameter("amount")
+    if not text.isdigit():
+        raise invalid_parameter(
+            "amount", f"Invalid integer: {text}", code="parameter_invalid_integer"
+        )
+    amount = int(text)
+    if amount < 1:
+        raise invalid_parameter(
+            "amount",
+            "This value must be greater than or equal to 1.",
+            code="parameter_invalid_integer",
+        )
+    if amount > MAX_AMOUNT:
+        raise invalid_parameter(
+            "amount", f"Amount must be no more than {MAX_AMOUNT}.", code="amount_too_large"
+        )
+    return amount
+
+
+def _currency(params: form.Params) -> str:
+    text = form.as_string(params, "currency")
+    if text is None:
+        raise missing_parameter("currency")
+    currency = text.lower()
+    if not _CURRENCY.match(currency):
+        raise invalid_parameter("currency", f"Invalid currency: {text}.")
+    return currency
+
+
+def _boolean(params: form.Params, name: str, *, default: bool) -> bool:
+    text = form.as_string(params, name)
+    if text is None:
+        return default
+    if text not in ("true", "false"):
+        raise invalid_parameter(name, f"Invalid boolean: {text}", code="parameter_invalid_boolean")
+    return text == "true"
+
+
+def _metadata(params: form.Params) -> dict[str, str]:
+    metadata = {key: value for key, value in form.as_hash(params, "metadata").items() if value}
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise invalid_request(
+            f"Metadata can have up to {MAX_METADATA_KEYS} keys.", param="metadata"
+        )
+    for key, value in metadata.items():
+        if len(key) > MAX_METADATA_KEY_LENGTH:
+            raise invalid_request(
+                f"Metadata keys can have up to {MAX_METADATA_KEY_LENGTH} characters.",
+                param=f"metadata[{key}]",
+            )
+        if len(value) > MAX_METADATA_VALUE_LENGTH:
+            raise invalid_request(
+                f"Metadata values can have up to {MAX_METADATA_VALUE_LENGTH} characters.",
+                param=f"metadata[{key}]",
+            )
+    return metadata

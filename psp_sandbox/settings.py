@@ -1,0 +1,41 @@
+"""Sandbox settings, read once from the environment at start-up."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    """Where the sandbox listens, where it keeps its state, which API keys it accepts."""
+
+    host: str = "127.0.0.1"
+    port: int = 12111
+    state_file: Path = Path(".paymesh/psp-sandbox.jsonl")
+    api_key_prefix: str = "sk_test_"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxSettings:
+        """Settings from `PSP_SANDBOX_*` variables; anything unset keeps its safe default."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+        port_text = env.get("PSP_SANDBOX_PORT", str(defaults.port))
+        try:
+            port = int(port_text)
+        except ValueError:
+            raise ValueError(f"PSP_SANDBOX_PORT must be an integer, got {port_text!r}") from None
+        if not 0 <= port <= 65535:
+            raise ValueError(f"PSP_SANDBOX_PORT must be between 0 and 65535, got {port}")
+        prefix = env.get("PSP_SANDBOX_API_KEY_PREFIX", defaults.api_key_prefix)
+        if not prefix:
+            # An empty prefix would accept any bearer token, even a live key pasted by mistake.
+            raise ValueError("PSP_SANDBOX_API_KEY_PREFIX must not be empty")
+        return cls(
+            host=env.get("PSP_SANDBOX_HOST", defaults.host),
+            port=port,
+            state_file=Path(env.get("PSP_SANDBOX_STATE_FILE", str(defaults.state_file))),
+            api_key_prefix=prefix,
+        )
