@@ -51,12 +51,12 @@ def unknown_parameter(name: str) -> ApiError:
 
 
 def missing_parameter(name: str) -> ApiError:
-    return invalid_request(
-        f"Missing required param: {name}.", param=name, code="parameter_missing"
-    )
+    return invalid_request(f"Missing required param: {name}.", param=name, code="parameter_missing")
 
 
-def invalid_parameter(name: str, message: str, *, code: str = "parameter_invalid_string") -> ApiError:
+def invalid_parameter(
+    name: str, message: str, *, code: str = "parameter_invalid_string"
+) -> ApiError:
     return invalid_request(message, param=name, code=code)
 
 

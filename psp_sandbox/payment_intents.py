@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import string
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,21 +24,29 @@ from psp_sandbox.errors import (
 Intent = dict[str, Any]
 
 CREATE_PARAMETERS = frozenset(
-    {"amount", "currency", "confirm", "description", "metadata"}
-    | {"payment_method", "payment_method_types"}
+    {
+        "amount",
+        "currency",
+        "confirm",
+        "description",
+        "metadata",
+        "payment_method",
+        "automatic_payment_methods",
+        "allowed_payment_method_types",
+        "payment_method_types",
+    }
 )
 MAX_AMOUNT = 99_999_999  # Stripe's limit: eight digits of minor units
 MAX_METADATA_KEYS = 50
 MAX_METADATA_KEY_LENGTH = 40
 MAX_METADATA_VALUE_LENGTH = 500
 
-_ALPHABET = string.ascii_letters + string.digits
 _CURRENCY = re.compile(r"^[a-z]{3}$")
 
 
 def new_id(prefix: str) -> str:
-    """A Stripe-looking object id, e.g. `pi_3Nq...`."""
-    return prefix + "".join(secrets.choice(_ALPHABET) for _ in range(24))
+    """A Stripe-looking object id, e.g. `pi_3f9c...`: 96 random bits, alphanumeric."""
+    return prefix + secrets.token_hex(12)
 
 
 @dataclass(frozen=True)
@@ -61,16 +68,11 @@ def create(params: form.Params, *, now: int) -> Created:
             raise unknown_parameter(name)
     amount = _amount(params)
     currency = _currency(params)
-    confirm = _boolean(params, "confirm", default=False)
+    confirm = _boolean("confirm", form.as_string(params, "confirm"), default=False)
     metadata = _metadata(params)
     description = form.as_string(params, "description")
-    payment_method_types = form.as_list(params, "payment_method_types") or ["card"]
-    for index, kind in enumerate(payment_method_types):
-        if kind != "card":
-            raise invalid_parameter(
-                f"payment_method_types[{index}]",
-                f"The payment method type {kind!r} is not supported by the sandbox; use 'card'.",
-            )
+    payment_method_types = _payment_method_types(params)
+    automatic_payment_methods = _automatic_payment_methods(params)
     payment_method = form.as_string(params, "payment_method")
     outcome = None
     if payment_method is not None:
@@ -91,6 +93,7 @@ def create(params: form.Params, *, now: int) -> Created:
         "amount": amount,
         "amount_capturable": 0,
         "amount_received": 0,
+        "automatic_payment_methods": automatic_payment_methods,
         "canceled_at": None,
         "cancellation_reason": None,
         "capture_method": "automatic",
@@ -193,8 +196,43 @@ def _currency(params: form.Params) -> str:
     return currency
 
 
-def _boolean(params: form.Params, name: str, *, default: bool) -> bool:
-    text = form.as_string(params, name)
+def _payment_method_types(params: form.Params) -> list[str]:
+    # `allowed_payment_method_types` is the newer API versions' name for the same list.
+    for name in ("allowed_payment_method_types", "payment_method_types"):
+        kinds = form.as_list(params, name)
+        for index, kind in enumerate(kinds or []):
+            if kind != "card":
+                raise invalid_parameter(
+                    f"{name}[{index}]",
+                    f"The payment method type {kind!r} is not supported here; use 'card'.",
+                )
+        if kinds:
+            return kinds
+    return ["card"]
+
+
+def _automatic_payment_methods(params: form.Params) -> dict[str, Any] | None:
+    if "automatic_payment_methods" not in params:
+        return None
+    settings = form.as_hash(params, "automatic_payment_methods")
+    for name in settings:
+        if name not in ("enabled", "allow_redirects"):
+            raise unknown_parameter(f"automatic_payment_methods[{name}]")
+    if "enabled" not in settings:
+        raise missing_parameter("automatic_payment_methods[enabled]")
+    allow_redirects = settings.get("allow_redirects", "always")
+    if allow_redirects not in ("always", "never"):
+        raise invalid_parameter(
+            "automatic_payment_methods[allow_redirects]",
+            "Invalid automatic_payment_methods[allow_redirects]: must be one of always, never",
+        )
+    return {
+        "enabled": _boolean("automatic_payment_methods[enabled]", settings["enabled"]),
+        "allow_redirects": allow_redirects,
+    }
+
+
+def _boolean(name: str, text: str | None, *, default: bool = False) -> bool:
     if text is None:
         return default
     if text not in ("true", "false"):

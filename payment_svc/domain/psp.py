@@ -40,7 +40,8 @@ class ChargeOutcome:
 
 
 class PspUnavailable(Exception):
-    """Transient: timeout, connection error, 5xx, 429 — retry later with the SAME idempotency key."""
+    """Transient: timeout, connection error, 5xx, 429 — retry later with the SAME idempotency
+    key."""
 
 
 class PspRejected(Exception):

@@ -1,0 +1,124 @@
+"""An in-memory PaymentProvider for unit tests: idempotent like Stripe, with scripted faults.
+
+Never wired in production or in the dev stack (that is the sandbox PSP's job).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from payment_svc.domain.psp import (
+    ChargeOutcome,
+    ChargeRequest,
+    ChargeStatus,
+    PspRejected,
+    PspUnavailable,
+)
+
+# The same test tokens as Stripe (and the sandbox PSP), with the same outcomes.
+DEFAULT_OUTCOMES: dict[str, tuple[ChargeStatus, str]] = {
+    "pm_card_visa": (ChargeStatus.SUCCEEDED, ""),
+    "pm_card_mastercard": (ChargeStatus.SUCCEEDED, ""),
+    "pm_card_chargeDeclined": (ChargeStatus.DECLINED, "generic_decline"),
+    "pm_card_chargeDeclinedInsufficientFunds": (ChargeStatus.DECLINED, "insufficient_funds"),
+    "pm_card_threeDSecure2Required": (ChargeStatus.PENDING, ""),
+}
+
+
+@dataclass(frozen=True)
+class FakeCharge:
+    """One charge the fake PSP holds, keyed by payment order id."""
+
+    request: ChargeRequest
+    outcome: ChargeOutcome
+
+
+class FakePaymentProvider:
+    """Charges once per `payment_order_id`; a retry with the same request replays the outcome.
+
+    - `set_outcome(token, status, reason)` scripts what a payment-method token does.
+    - `fail_next(n)` raises PspUnavailable on the next n calls, before anything happens.
+    - `lose_next_answers(n)` charges on the next n calls, then raises PspUnavailable, as when
+      the PSP acted but its answer was lost (the caller must retry or ask, never charge again).
+    - `settle(reference, status, reason)` finishes a PENDING charge (3-D Secure done, webhook).
+    """
+
+    def __init__(self, outcomes: dict[str, tuple[ChargeStatus, str]] | None = None) -> None:
+        self._outcomes = dict(DEFAULT_OUTCOMES if outcomes is None else outcomes)
+        self._charges: dict[str, FakeCharge] = {}  # by payment order id
+        self._by_reference: dict[str, str] = {}  # psp reference -> payment order id
+        self._failures_left = 0
+        self._lost_answers_left = 0
+        self.calls = 0  # every charge() and retrieve() call, failed ones included
+
+    def set_outcome(self, payment_method: str, status: ChargeStatus, reason: str = "") -> None:
+        self._outcomes[payment_method] = (status, reason)
+
+    def fail_next(self, times: int = 1) -> None:
+        self._failures_left = times
+
+    def lose_next_answers(self, times: int = 1) -> None:
+        self._lost_answers_left = times
+
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        self.calls += 1
+        self._maybe_fail()
+        existing = self._charges.get(request.payment_order_id)
+        if existing is not None:
+            if existing.request != request:
+                raise PspRejected(
+                    f"idempotency key {request.payment_order_id!r} reused with other parameters"
+                )
+            return self._answer(existing.outcome)
+        scripted = self._outcomes.get(request.payment_method)
+        if scripted is None:
+            raise PspRejected(f"no such payment method: {request.payment_method!r}")
+        status, reason = scripted
+        reference = f"pi_fake_{len(self._charges) + 1:06d}"
+        if status is not ChargeStatus.DECLINED:
+            reason = ""
+        outcome = ChargeOutcome(status, reference, reason)
+        self._charges[request.payment_order_id] = FakeCharge(request, outcome)
+        self._by_reference[reference] = request.payment_order_id
+        return self._answer(outcome)
+
+    async def retrieve(self, psp_reference: str) -> ChargeOutcome:
+        self.calls += 1
+        self._maybe_fail()
+        order_id = self._by_reference.get(psp_reference)
+        if order_id is None:
+            raise PspRejected(f"no such payment intent: {psp_reference!r}")
+        return self._charges[order_id].outcome
+
+    def settle(self, psp_reference: str, status: ChargeStatus, reason: str = "") -> None:
+        """Finish a PENDING charge, as 3-D Secure completion or a webhook would."""
+        order_id = self._by_reference[psp_reference]
+        charge = self._charges[order_id]
+        if charge.outcome.status is not ChargeStatus.PENDING:
+            raise ValueError(f"{psp_reference} is already {charge.outcome.status.name}")
+        self._charges[order_id] = FakeCharge(
+            charge.request, ChargeOutcome(status, psp_reference, reason)
+        )
+
+    def charge_for(self, payment_order_id: str) -> FakeCharge | None:
+        return self._charges.get(payment_order_id)
+
+    def charges_by_order(self) -> dict[str, int]:
+        """Succeeded charges per payment order id, like `list_charges_by_order` (at most 1 here:
+        the fake cannot double-charge, so tests of callers look at `calls` and outcomes)."""
+        return {
+            order_id: 1
+            for order_id, charge in self._charges.items()
+            if charge.outcome.status is ChargeStatus.SUCCEEDED
+        }
+
+    def _maybe_fail(self) -> None:
+        if self._failures_left > 0:
+            self._failures_left -= 1
+            raise PspUnavailable("fake PSP: scripted outage")
+
+    def _answer(self, outcome: ChargeOutcome) -> ChargeOutcome:
+        if self._lost_answers_left > 0:
+            self._lost_answers_left -= 1
+            raise PspUnavailable("fake PSP: charged, but the answer was lost")
+        return outcome

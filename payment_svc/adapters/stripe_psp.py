@@ -1,0 +1,180 @@
+"""The PaymentProvider port over the Stripe API, with the official stripe SDK (async).
+
+It drives real Stripe and the sandbox PSP alike. This is the only place where an amount becomes
+integer minor units. The SDK's own retries are off: the executor retries, with the same
+idempotency key (the payment order id), so a retry can never charge twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+from types import TracebackType
+from typing import Any, TypeVar
+
+import stripe
+from stripe.params import PaymentIntentListParams
+
+from mesh.money import InvalidMoney, to_minor_units
+from payment_svc.domain.psp import (
+    ChargeOutcome,
+    ChargeRequest,
+    ChargeStatus,
+    PspRejected,
+    PspUnavailable,
+)
+
+_PENDING_STATUSES = frozenset(
+    {"requires_action", "processing", "requires_confirmation", "requires_capture"}
+)
+_LIST_PAGE_SIZE = 100
+_T = TypeVar("_T")
+
+
+class StripePaymentProvider:
+    """Charges with PaymentIntents created and confirmed in one call."""
+
+    def __init__(self, api_key: str, api_base: str, timeout_s: float = 10.0) -> None:
+        self._timeout_s = timeout_s
+        self._http = stripe.HTTPXClient(timeout=timeout_s)
+        self._client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base.rstrip("/")},
+            max_network_retries=0,
+            http_client=self._http,
+        )
+
+    async def charge(self, request: ChargeRequest) -> ChargeOutcome:
+        """Create and confirm a PaymentIntent keyed by the payment order id.
+
+        A retry with the same request replays the first answer; a retry with different
+        parameters under the same payment order id is refused (PspRejected).
+        """
+        try:
+            amount = to_minor_units(request.amount, request.currency)
+        except InvalidMoney as exc:
+            raise PspRejected(f"cannot charge {request.amount} {request.currency}: {exc}") from exc
+        try:
+            intent = await self._call(
+                self._client.v1.payment_intents.create_async(
+                    {
+                        "amount": amount,
+                        "currency": request.currency.lower(),
+                        "payment_method": request.payment_method,
+                        # Server-side confirmation: refuse redirect-based methods, which would
+                        # need a return_url.
+                        "automatic_payment_methods": {"enabled": True, "allow_redirects": "never"},
+                        "confirm": True,
+                        "metadata": {
+                            "payment_order_id": request.payment_order_id,
+                            "checkout_id": request.checkout_id,
+                            "buyer_id": request.buyer_id,
+                        },
+                    },
+                    {"idempotency_key": request.payment_order_id},
+                )
+            )
+        except stripe.CardError as exc:
+            return _declined(exc)
+        return _outcome(intent.to_dict())
+
+    async def retrieve(self, psp_reference: str) -> ChargeOutcome:
+        """The PaymentIntent's current status, e.g. to settle an order whose answer was lost."""
+        if not psp_reference:
+            raise PspRejected("no PSP reference to look up")
+        intent = await self._call(self._client.v1.payment_intents.retrieve_async(psp_reference))
+        return _outcome(intent.to_dict())
+
+    async def charges_by_order(self) -> dict[str, int]:
+        """Succeeded PaymentIntents per `metadata.payment_order_id`, over every intent."""
+        counts: dict[str, int] = {}
+        params: PaymentIntentListParams = {"limit": _LIST_PAGE_SIZE}
+        while True:
+            page = (await self._call(self._client.v1.payment_intents.list_async(params))).to_dict()
+            for intent in page["data"]:
+                order_id = (intent.get("metadata") or {}).get("payment_order_id")
+                if order_id and intent.get("status") == "succeeded":
+                    counts[order_id] = counts.get(order_id, 0) + 1
+            if not page.get("has_more") or not page["data"]:
+                return counts
+            params = {"limit": _LIST_PAGE_SIZE, "starting_after": page["data"][-1]["id"]}
+
+    async def aclose(self) -> None:
+        await self._http.close_async()
+
+    async def __aenter__(self) -> StripePaymentProvider:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def _call(self, call: Awaitable[_T]) -> _T:
+        """Await one SDK call within the timeout, translating failures into the port's errors.
+
+        CardError passes through: a decline is an answer, not a failure.
+        """
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await call
+        except TimeoutError as exc:
+            raise PspUnavailable(f"no answer from the PSP within {self._timeout_s} s") from exc
+        except stripe.CardError:
+            raise
+        except stripe.StripeError as exc:
+            raise _translate(exc) from exc
+
+
+async def list_charges_by_order(api_key: str, api_base: str) -> dict[str, int]:
+    """How many PaymentIntents reached `succeeded`, per `metadata.payment_order_id`.
+
+    Orders without a succeeded intent are absent (count 0); any count above 1 is a double charge.
+    Intents created while the listing runs may be missed: run it after the traffic.
+    """
+    async with StripePaymentProvider(api_key, api_base) as provider:
+        return await provider.charges_by_order()
+
+
+def _outcome(intent: dict[str, Any]) -> ChargeOutcome:
+    status = intent.get("status")
+    reference = intent.get("id") or ""
+    if status == "succeeded":
+        return ChargeOutcome(ChargeStatus.SUCCEEDED, reference)
+    if status == "requires_payment_method":
+        # Confirmed at creation, so this means the last attempt failed.
+        error = intent.get("last_payment_error") or {}
+        reason = error.get("decline_code") or error.get("code") or "requires_payment_method"
+        return ChargeOutcome(ChargeStatus.DECLINED, reference, reason)
+    if status == "canceled":
+        reason = intent.get("cancellation_reason") or "canceled"
+        return ChargeOutcome(ChargeStatus.DECLINED, reference, reason)
+    if status in _PENDING_STATUSES:
+        return ChargeOutcome(ChargeStatus.PENDING, reference)
+    # A status this adapter does not know: never call it failed, let the sweeper ask again.
+    return ChargeOutcome(ChargeStatus.PENDING, reference)
+
+
+def _declined(exc: stripe.CardError) -> ChargeOutcome:
+    body = exc.json_body if isinstance(exc.json_body, dict) else {}
+    error = body.get("error") or {}
+    reason = error.get("decline_code") or exc.code or "card_declined"
+    intent = error.get("payment_intent") or {}
+    return ChargeOutcome(ChargeStatus.DECLINED, intent.get("id") or "", reason)
+
+
+def _translate(exc: stripe.StripeError) -> Exception:
+    summary = f"{type(exc).__name__} (HTTP {exc.http_status}): {exc.user_message}"
+    if isinstance(exc, stripe.IdempotencyError):
+        # The same payment order id was sent with other parameters: a bug, not a blip.
+        return PspRejected(summary)
+    if isinstance(exc, stripe.InvalidRequestError | stripe.AuthenticationError):
+        return PspRejected(summary)
+    if isinstance(exc, stripe.PermissionError):
+        return PspRejected(summary)
+    # Connection errors, timeouts, 429, 409 (key in use), 5xx and anything unforeseen: the charge
+    # may or may not have happened, and retrying with the same key is always safe.
+    return PspUnavailable(summary)
