@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 HOST = "127.0.0.1"
@@ -29,11 +30,22 @@ def port_is_free(port: int, host: str = HOST) -> bool:
         return True
 
 
-def reuse_or_free_port(recorded: int | None, host: str = HOST) -> int:
+def free_port_except(avoid: Iterable[int] = (), host: str = HOST) -> int:
+    """A free port that is not in `avoid` (ports handed out but not bound yet)."""
+    taken = set(avoid)
+    for _ in range(100):
+        port = free_port(host)
+        if port not in taken:
+            return port
+    raise RuntimeError("no free TCP port found")
+
+
+def reuse_or_free_port(recorded: int | None, avoid: Iterable[int] = (), host: str = HOST) -> int:
     """The port recorded by an earlier run if it is still free, else a fresh free one."""
-    if recorded is not None and port_is_free(recorded, host):
+    taken = set(avoid)
+    if recorded is not None and recorded not in taken and port_is_free(recorded, host):
         return recorded
-    return free_port(host)
+    return free_port_except(taken, host)
 
 
 def port_of_url(url: str | None, host: str = HOST) -> int | None:

@@ -1,0 +1,64 @@
+"""`paymesh check`: verify the money invariants on a running stack; non-zero exit on any
+violation."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import click
+
+from paymesh_cli.invariants import CheckReport, run_checks
+from paymesh_cli.target import Target, resolve_target, target_options
+
+
+async def check_target(target: Target, settle_timeout: float) -> CheckReport:
+    charges = None
+    if target.psp_api_base:
+        from payment_svc.adapters.stripe_psp import list_charges_by_order
+
+        async def charges() -> dict[str, int]:  # type: ignore[misc]
+            return await list_charges_by_order(target.psp_api_key, target.psp_api_base)
+
+    if not target.database_url:
+        raise click.ClickException("no database URL: pass --database-url or --data-dir")
+    return await run_checks(target.database_url, charges, settle_timeout=settle_timeout)
+
+
+def render(report: CheckReport) -> str:
+    lines = []
+    for key, value in report.stats.items():
+        lines.append(f"  {key}: {value}")
+    for name in report.skipped:
+        lines.append(f"  skipped: {name} (no data)")
+    for v in report.violations:
+        lines.append(f"  VIOLATION {v.invariant}: {v.detail}")
+    verdict = "ok" if report.ok else f"FAILED ({len(report.violations)} violations)"
+    return "\n".join([f"paymesh check: {verdict}", *lines])
+
+
+@click.command("check")
+@target_options
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--settle-timeout",
+    default=10.0,
+    show_default=True,
+    help="Seconds to wait for orders in flight to settle before judging.",
+)
+def check_command(
+    data_dir: Path,
+    url: str | None,
+    api_key: str | None,
+    database_url: str | None,
+    as_json: bool,
+    settle_timeout: float,
+) -> None:
+    """Verify the money invariants: ledger balanced, wallets = ledger, one credit and one
+    ledger transaction per successful order, no order charged twice."""
+    target = resolve_target(data_dir, url, api_key or "unused", database_url)
+    report = asyncio.run(check_target(target, settle_timeout))
+    click.echo(json.dumps(report.as_dict(), indent=2) if as_json else render(report))
+    if not report.ok:
+        raise SystemExit(1)

@@ -1,0 +1,396 @@
+"""`paymesh dev`: the whole mesh on this machine, and `paymesh migrate`.
+
+PostgreSQL and NATS run embedded (unless DATABASE_URL / NATS_URL are set), then every service of
+SERVICES runs as its own `python -m <module>` process, each started once the previous one is
+ready. State lives in the data dir (default `.paymesh`) and is kept between runs:
+
+    pg/  nats/  logs/<name>.log  psp-sandbox.jsonl  dev-api-key  stack.json
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from paymesh_cli.stack.ports import (
+    HOST,
+    free_port_except,
+    port_is_free,
+    port_of_url,
+    reuse_or_free_port,
+)
+from paymesh_cli.stack.processes import (
+    Probe,
+    ProcessError,
+    Supervisor,
+    grpc_health_probe,
+    http_probe,
+    log_tail,
+)
+from paymesh_cli.stackfile import DEFAULT_DATA_DIR, StackFileError, StackInfo
+
+DEV_PSP_API_KEY = "sk_test_paymesh_dev"
+DATA_DIR_MARKER = ".paymesh-data-dir"  # `--fresh` deletes only directories that carry it
+API_KEY_FILE = "dev-api-key"
+GATEWAY = "gateway"
+PSP_SANDBOX = "psp_sandbox"
+READY_TIMEOUT = 60.0
+STOP_TIMEOUT = 10.0
+
+
+# --- the services ----------------------------------------------------------------------------
+
+ProbeFactory = Callable[[str], Probe]  # called with the service's "127.0.0.1:PORT"
+
+
+def _http(path: str) -> ProbeFactory:
+    return lambda addr: http_probe(f"http://{addr}{path}")
+
+
+def _grpc(addr: str) -> Probe:
+    return grpc_health_probe(addr, service="")
+
+
+def _no_env(stack: DevStack) -> dict[str, str]:
+    return {}
+
+
+def _psp_sandbox_env(stack: DevStack) -> dict[str, str]:
+    return {
+        "PSP_SANDBOX_HOST": HOST,
+        "PSP_SANDBOX_PORT": str(stack.ports[PSP_SANDBOX]),
+        "PSP_SANDBOX_STATE_FILE": str(stack.data_dir / "psp-sandbox.jsonl"),
+    }
+
+
+def _gateway_env(stack: DevStack) -> dict[str, str]:
+    return {"GATEWAY_HOST": HOST, "GATEWAY_PORT": str(stack.ports[GATEWAY])}
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str  # also the log file name: <data-dir>/logs/<name>.log
+    module: str  # run as `python -m <module>`
+    probe: ProbeFactory  # readiness, given "127.0.0.1:PORT"
+    env: Callable[[DevStack], dict[str, str]] = _no_env  # variables for this process only
+    addr_env: str | None = None  # EVERY process gets ADDR_ENV=127.0.0.1:<this service's port>
+
+
+# Started in this order (each once the previous is ready), stopped in reverse.
+SERVICES: tuple[Service, ...] = (
+    Service(PSP_SANDBOX, "psp_sandbox", _http("/healthz"), env=_psp_sandbox_env),
+    Service("ledger_svc", "ledger_svc", _grpc, addr_env="LEDGER_GRPC_ADDR"),
+    Service("wallet_svc", "wallet_svc", _grpc, addr_env="WALLET_GRPC_ADDR"),
+    Service("payment_svc", "payment_svc", _grpc, addr_env="PAYMENT_GRPC_ADDR"),
+    Service(GATEWAY, "gateway", _http("/readyz"), env=_gateway_env),
+)
+
+
+@dataclass(frozen=True)
+class DevStack:
+    """Where everything of one `paymesh dev` run listens."""
+
+    data_dir: Path  # absolute
+    database_url: str
+    nats_url: str
+    ports: Mapping[str, int]  # service name -> port on 127.0.0.1
+    log_level: str = "INFO"
+
+    def addr(self, name: str) -> str:
+        return f"{HOST}:{self.ports[name]}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.addr(GATEWAY)}"
+
+    @property
+    def psp_api_base(self) -> str:
+        return f"http://{self.addr(PSP_SANDBOX)}"
+
+    def common_env(self) -> dict[str, str]:
+        """What every process gets."""
+        env = {
+            "DATABASE_URL": self.database_url,
+            "NATS_URL": self.nats_url,
+            "LOG_LEVEL": self.log_level,
+            "PSP_API_BASE": self.psp_api_base,
+            "PSP_API_KEY": DEV_PSP_API_KEY,
+            "PYTHONUNBUFFERED": "1",
+        }
+        for service in SERVICES:
+            if service.addr_env:
+                env[service.addr_env] = self.addr(service.name)
+        return env
+
+    def env_for(self, service: Service, base: Mapping[str, str]) -> dict[str, str]:
+        env = {**base, **self.common_env(), **service.env(self)}
+        no_proxy = ",".join(p for p in (base.get("NO_PROXY", ""), HOST, "localhost") if p)
+        env["NO_PROXY"] = env["no_proxy"] = no_proxy  # never send local calls to a proxy
+        return env
+
+
+def allocate_ports(
+    gateway_port: int,
+    avoid: set[int] | frozenset[int] = frozenset(),
+    alloc: Callable[[set[int]], int] = free_port_except,
+) -> dict[str, int]:
+    """A distinct free port per service; the gateway gets `gateway_port`."""
+    taken = set(avoid) | {gateway_port}
+    ports: dict[str, int] = {}
+    for service in SERVICES:
+        if service.name == GATEWAY:
+            ports[service.name] = gateway_port
+        else:
+            ports[service.name] = port = alloc(taken)
+            taken.add(port)
+    return ports
+
+
+# --- data dir, API key ----------------------------------------------------------------------
+
+
+def prepare_data_dir(data_dir: Path, fresh: bool) -> None:
+    """Create the data dir (and logs/); with `fresh`, delete it first if it is ours."""
+    if fresh and data_dir.exists():
+        if not (data_dir / DATA_DIR_MARKER).exists() and any(data_dir.iterdir()):
+            raise click.ClickException(
+                f"refusing to delete {data_dir}: it is not a paymesh data dir "
+                f"(no {DATA_DIR_MARKER} in it)"
+            )
+        shutil.rmtree(data_dir)
+    (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    (data_dir / DATA_DIR_MARKER).touch()
+
+
+def write_secret(path: Path, text: str) -> None:
+    """Write `text` to `path` with mode 0600 (never readable by others, not even briefly)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text + "\n")
+
+
+async def ensure_dev_api_key(data_dir: Path, database_url: str, fresh: bool) -> Path:
+    """Issue the dev API key (scopes payments, ops) unless the data dir already has one."""
+    path = data_dir / API_KEY_FILE
+    if path.exists() and not fresh:
+        return path
+    from gateway.api_keys import issue_api_key  # written alongside; imported only when needed
+
+    key = await issue_api_key(database_url, name="dev", scopes=["payments", "ops"])
+    write_secret(path, key)
+    return path
+
+
+# --- running it -----------------------------------------------------------------------------
+
+
+def _say(message: str) -> None:
+    click.echo(message)
+
+
+def _complain(message: str) -> None:
+    click.echo(f"paymesh dev: {message}", err=True)
+
+
+async def _unless_stopped(awaitable: Awaitable[object], stop: asyncio.Event) -> bool:
+    """Await `awaitable` unless `stop` is set first (then cancel it). True if it completed."""
+    task = asyncio.ensure_future(awaitable)
+    stopper = asyncio.ensure_future(stop.wait())
+    done, _ = await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        stopper.cancel()
+        task.result()
+        return True
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, Exception):
+        await task
+    return False
+
+
+async def run_dev(
+    port: int,
+    data_dir: Path,
+    fresh: bool,
+    shown_dir: Path | None = None,
+    child_env: Mapping[str, str] | None = None,
+) -> int:
+    """The body of `paymesh dev`; returns the exit code. `data_dir` is absolute, `shown_dir` as
+    the user wrote it; children get `child_env` (default os.environ) plus the stack's env."""
+    from paymesh_cli.stack.nats import NatsError, NatsServer
+    from paymesh_cli.stack.postgres import EmbeddedPostgres, PostgresError
+
+    shown_dir = shown_dir or data_dir
+    base_env = dict(os.environ if child_env is None else child_env)
+    if not port_is_free(port):
+        _complain(f"port {port} on {HOST} is already in use (another `paymesh dev`?); try --port")
+        return 1
+    prepare_data_dir(data_dir, fresh)
+    logs = data_dir / "logs"
+    try:
+        previous: StackInfo | None = StackInfo.load(data_dir)
+    except StackFileError:
+        previous = None
+    StackInfo.path(data_dir).unlink(missing_ok=True)  # nobody should find a half-started stack
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        loop.add_signal_handler(sig, stop.set)
+
+    pg: EmbeddedPostgres | None = None
+    nats: NatsServer | None = None
+    supervisor = Supervisor(logs)
+    try:
+        taken = {port}
+        database_url = os.environ.get("DATABASE_URL")
+        if database_url:
+            _say("using DATABASE_URL from the environment")
+        else:
+            recorded = port_of_url(previous.database_url) if previous else None
+            pg = EmbeddedPostgres(
+                data_dir / "pg",
+                reuse_or_free_port(recorded, avoid=taken),
+                log_file=logs / "postgres.log",
+            )
+            taken.add(pg.port)
+            _say(f"starting postgres… (127.0.0.1:{pg.port})")
+            pg.start()
+            database_url = pg.url
+        nats_url = os.environ.get("NATS_URL")
+        if nats_url:
+            _say("using NATS_URL from the environment")
+        else:
+            recorded = port_of_url(previous.nats_url) if previous else None
+            nats = NatsServer(
+                data_dir / "nats",
+                reuse_or_free_port(recorded, avoid=taken),
+                log_file=logs / "nats.log",
+            )
+            taken.add(nats.port)
+            _say(f"starting nats… (127.0.0.1:{nats.port})")
+            nats.start()
+            nats_url = nats.url
+        if stop.is_set():
+            return 0
+
+        _say("running migrations…")
+        from mesh.migrations import upgrade_all
+
+        await asyncio.to_thread(upgrade_all, database_url)
+        key_file = await ensure_dev_api_key(data_dir, database_url, fresh)
+        if stop.is_set():
+            return 0
+
+        stack = DevStack(
+            data_dir=data_dir,
+            database_url=database_url,
+            nats_url=nats_url,
+            ports=allocate_ports(port, avoid=taken),
+            log_level=os.environ.get("LOG_LEVEL", "INFO"),
+        )
+        for service in SERVICES:
+            _say(f"starting {service.name}… ({stack.addr(service.name)})")
+            child = supervisor.start_module(
+                service.name, service.module, stack.env_for(service, base_env)
+            )
+            probe = service.probe(stack.addr(service.name))
+            ready = supervisor.wait_ready(child, probe, within=READY_TIMEOUT)
+            if not await _unless_stopped(ready, stop):
+                return 0
+
+        StackInfo(
+            gateway_url=stack.gateway_url,
+            database_url=database_url,
+            nats_url=nats_url,
+            psp_api_base=stack.psp_api_base,
+            psp_api_key=DEV_PSP_API_KEY,
+            api_key_file=str(key_file),
+        ).save(data_dir)
+        _say(f"paymesh ready: {stack.gateway_url} (api key in {shown_dir / API_KEY_FILE})")
+
+        while not stop.is_set():
+            if (dead := supervisor.first_exited()) is not None:
+                _complain(f"{dead.describe_exit()}\nstopping the rest")
+                return 1
+            for name, server in (("postgres", pg), ("nats", nats)):
+                if server is not None and not server.is_running():
+                    code = server.process.poll() if server.process else None
+                    _complain(
+                        f"{name} exited ({code}); last lines of {server.log_file}:\n"
+                        f"{log_tail(server.log_file, since=server.log_start)}\nstopping the rest"
+                    )
+                    return 1
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=0.5)
+        return 0
+    except (ProcessError, PostgresError, NatsError) as exc:
+        _complain(str(exc))
+        return 1
+    finally:
+        if supervisor.children or pg or nats:
+            _say("stopping…")
+        supervisor.stop_all(STOP_TIMEOUT)
+        if nats is not None:
+            nats.stop()
+        if pg is not None:
+            pg.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            loop.remove_signal_handler(sig)
+
+
+_data_dir_option = click.option(
+    "--data-dir",
+    default=DEFAULT_DATA_DIR,
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the stack keeps its state.",
+)
+
+
+@click.command()
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@_data_dir_option
+@click.option("--fresh", is_flag=True, help="Delete the data dir first.")
+@click.pass_context
+def dev(ctx: click.Context, port: int, data_dir: Path, fresh: bool) -> None:
+    """Run the whole mesh on this machine until Ctrl-C."""
+    child_env = dict(os.environ)
+    # The readiness probes use gRPC in this process, which forks the children: gRPC's fork
+    # handlers are not needed here (children exec at once) and only log noise.
+    os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+    code = asyncio.run(
+        run_dev(port, data_dir.absolute(), fresh, shown_dir=data_dir, child_env=child_env)
+    )
+    ctx.exit(code)
+
+
+@click.command()
+@click.option(
+    "--database-url",
+    envvar="DATABASE_URL",
+    help="Defaults to $DATABASE_URL, else the running dev stack's.",
+)
+@_data_dir_option
+def migrate(database_url: str | None, data_dir: Path) -> None:
+    """Bring every service's schema to the newest revision."""
+    if not database_url:
+        try:
+            database_url = StackInfo.load(data_dir).database_url
+        except StackFileError as exc:
+            raise click.ClickException(f"no --database-url or DATABASE_URL, and {exc}") from None
+    from mesh.migrations import upgrade_all
+
+    upgrade_all(database_url)
+    click.echo("migrations applied")
+
+
+COMMANDS = (dev, migrate)

@@ -1,0 +1,264 @@
+"""The money invariants, checked on the databases of a stack (and its PSP):
+
+- ledger: debits = credits per currency, per transaction, and the maintained balance rows agree
+  with the entries they summarise;
+- every seller's wallet total = its ledger payable balance, per currency;
+- every SUCCESS order has exactly one ledger transaction and one wallet credit, with the right
+  amounts, and no other order has any;
+- no order was charged more than once at the PSP, and none was charged without reaching SUCCESS.
+
+Orders still on their way (SUCCESS with a flag not yet set, EXECUTING, PENDING) are not
+violations; `settle_timeout` waits for them before judging. A schema that does not exist is
+skipped, so the same checks run after a single service's integration test.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
+
+from mesh.db import async_url
+
+
+@dataclass(frozen=True)
+class Violation:
+    invariant: str
+    detail: str
+
+
+@dataclass
+class CheckReport:
+    violations: list[Violation] = field(default_factory=list)
+    stats: dict[str, object] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "violations": [v.__dict__ for v in self.violations],
+            "stats": self.stats,
+            "skipped": self.skipped,
+        }
+
+
+async def _schemas(conn: AsyncConnection) -> set[str]:
+    rows = await conn.execute(text("SELECT nspname FROM pg_namespace"))
+    return {r[0] for r in rows}
+
+
+async def _rows(conn: AsyncConnection, sql: str) -> list:  # type: ignore[type-arg]
+    return list((await conn.execute(text(sql))).all())
+
+
+async def check_ledger(conn: AsyncConnection, report: CheckReport) -> None:
+    for currency, debits, credits in await _rows(
+        conn,
+        "SELECT currency, coalesce(sum(amount) FILTER (WHERE side = 'debit'), 0),"
+        " coalesce(sum(amount) FILTER (WHERE side = 'credit'), 0)"
+        " FROM ledger.entries GROUP BY currency ORDER BY currency",
+    ):
+        report.stats[f"ledger_debits_{currency}"] = str(debits)
+        report.stats[f"ledger_credits_{currency}"] = str(credits)
+        if debits != credits:
+            report.violations.append(
+                Violation("ledger_balanced", f"{currency}: debits {debits} != credits {credits}")
+            )
+    for tx, currency, diff in await _rows(
+        conn,
+        "SELECT transaction_id, currency,"
+        " sum(CASE WHEN side = 'debit' THEN amount ELSE -amount END)"
+        " FROM ledger.entries GROUP BY 1, 2"
+        " HAVING sum(CASE WHEN side = 'debit' THEN amount ELSE -amount END) <> 0 LIMIT 20",
+    ):
+        report.violations.append(
+            Violation("transaction_balanced", f"transaction {tx} is off by {diff} {currency}")
+        )
+    for account, currency, kept_d, kept_c, sum_d, sum_c in await _rows(
+        conn,
+        "WITH s AS (SELECT account, currency,"
+        "  coalesce(sum(amount) FILTER (WHERE side = 'debit'), 0) AS d,"
+        "  coalesce(sum(amount) FILTER (WHERE side = 'credit'), 0) AS c"
+        "  FROM ledger.entries GROUP BY 1, 2)"
+        " SELECT coalesce(b.account, s.account), coalesce(b.currency, s.currency),"
+        "  coalesce(b.debits, 0), coalesce(b.credits, 0), coalesce(s.d, 0), coalesce(s.c, 0)"
+        " FROM ledger.account_balances b FULL JOIN s"
+        "  ON s.account = b.account AND s.currency = b.currency"
+        " WHERE coalesce(b.debits, 0) <> coalesce(s.d, 0)"
+        "  OR coalesce(b.credits, 0) <> coalesce(s.c, 0) LIMIT 20",
+    ):
+        report.violations.append(
+            Violation(
+                "ledger_balance_rows",
+                f"{account} {currency}: kept {kept_d}/{kept_c}, entries sum to {sum_d}/{sum_c}",
+            )
+        )
+
+
+async def check_wallet_vs_ledger(conn: AsyncConnection, report: CheckReport) -> None:
+    rows = await _rows(
+        conn,
+        "WITH w AS (SELECT seller_account, currency, pending + available + reserved AS total"
+        "  FROM wallet.balances),"
+        " l AS (SELECT substr(account, length('seller_payable:') + 1) AS seller_account,"
+        "  currency, credits - debits AS total FROM ledger.account_balances"
+        "  WHERE account LIKE 'seller\\_payable:%')"
+        " SELECT coalesce(w.seller_account, l.seller_account), coalesce(w.currency, l.currency),"
+        "  coalesce(w.total, 0), coalesce(l.total, 0)"
+        " FROM w FULL JOIN l ON w.seller_account = l.seller_account AND w.currency = l.currency",
+    )
+    report.stats["sellers_checked"] = len(rows)
+    for seller, currency, wallet_total, ledger_total in rows:
+        if wallet_total != ledger_total:
+            report.violations.append(
+                Violation(
+                    "wallet_equals_ledger",
+                    f"{seller} {currency}: wallet {wallet_total} != ledger payable {ledger_total}",
+                )
+            )
+
+
+async def _order_stats(conn: AsyncConnection, report: CheckReport) -> int:
+    """Counts orders by status; returns how many are still on their way."""
+    by_status = dict(
+        await _rows(conn, "SELECT status, count(*) FROM payment.payment_orders GROUP BY 1")
+    )
+    report.stats["orders_by_status"] = {str(k): v for k, v in sorted(by_status.items())}
+    in_flight = (
+        await conn.execute(
+            text(
+                "SELECT count(*) FROM payment.payment_orders WHERE status IN"
+                " ('NOT_STARTED', 'EXECUTING', 'PENDING')"
+                " OR (status = 'SUCCESS' AND NOT (wallet_updated AND ledger_updated))"
+            )
+        )
+    ).scalar_one()
+    report.stats["orders_in_flight"] = in_flight
+    return int(in_flight)
+
+
+async def check_orders(conn: AsyncConnection, report: CheckReport, schemas: set[str]) -> None:
+    if "wallet" in schemas:
+        for oid, status, n, credited, expected in await _rows(
+            conn,
+            "SELECT o.payment_order_id, coalesce(o.status, 'MISSING'), count(c.*),"
+            "  coalesce(sum(c.amount), 0), o.amount - o.fee_amount"
+            " FROM wallet.wallet_credits c"
+            " FULL JOIN payment.payment_orders o ON o.payment_order_id = c.payment_order_id"
+            " WHERE o.status = 'SUCCESS' AND o.wallet_updated OR c.payment_order_id IS NOT NULL"
+            " GROUP BY o.payment_order_id, o.status, o.amount, o.fee_amount"
+            " HAVING count(c.*) <> 1 OR coalesce(o.status, 'MISSING') <> 'SUCCESS'"
+            "  OR coalesce(sum(c.amount), 0) <> o.amount - o.fee_amount LIMIT 20",
+        ):
+            report.violations.append(
+                Violation(
+                    "one_wallet_credit_per_success",
+                    f"order {oid} ({status}): {n} credits totalling {credited}, expected one of"
+                    f" {expected}",
+                )
+            )
+    if "ledger" in schemas:
+        for oid, status, n in await _rows(
+            conn,
+            "SELECT coalesce(o.payment_order_id, t.payment_order_id),"
+            "  coalesce(o.status, 'MISSING'), count(t.*)"
+            " FROM ledger.transactions t"
+            " FULL JOIN payment.payment_orders o ON o.payment_order_id = t.payment_order_id"
+            " WHERE (o.status = 'SUCCESS' AND o.ledger_updated) OR t.payment_order_id IS NOT NULL"
+            " GROUP BY 1, 2 HAVING count(t.*) <> 1 OR coalesce(o.status, 'MISSING') <> 'SUCCESS'"
+            " LIMIT 20",
+        ):
+            report.violations.append(
+                Violation(
+                    "one_ledger_transaction_per_success",
+                    f"order {oid} ({status}): {n} ledger transactions, expected one",
+                )
+            )
+        for oid, debit, gross in await _rows(
+            conn,
+            "SELECT o.payment_order_id, sum(e.amount), o.amount FROM payment.payment_orders o"
+            " JOIN ledger.transactions t ON t.payment_order_id = o.payment_order_id"
+            " JOIN ledger.entries e ON e.transaction_id = t.transaction_id AND e.side = 'debit'"
+            " GROUP BY o.payment_order_id, o.amount HAVING sum(e.amount) <> o.amount LIMIT 20",
+        ):
+            report.violations.append(
+                Violation("ledger_amount", f"order {oid}: ledger debits {debit}, charged {gross}")
+            )
+
+
+async def check_psp(
+    conn: AsyncConnection,
+    report: CheckReport,
+    charges_by_order: Callable[[], Awaitable[dict[str, int]]],
+) -> None:
+    charges = await charges_by_order()
+    report.stats["psp_charged_orders"] = len(charges)
+    for oid, n in sorted(charges.items()):
+        if n > 1:
+            report.violations.append(Violation("charged_at_most_once", f"order {oid}: {n} charges"))
+    statuses = dict(
+        await _rows(conn, "SELECT payment_order_id, status FROM payment.payment_orders")
+    )
+    for oid in sorted(charges):
+        status = statuses.get(oid)
+        if status in (None, "FAILED", "NOT_STARTED"):
+            report.violations.append(
+                Violation("charge_without_success", f"order {oid} is {status} but was charged")
+            )
+    for oid, status in statuses.items():
+        if status == "SUCCESS" and charges.get(oid, 0) == 0:
+            report.violations.append(
+                Violation("success_without_charge", f"order {oid} is SUCCESS, PSP has no charge")
+            )
+
+
+async def run_checks(
+    database_url: str,
+    charges_by_order: Callable[[], Awaitable[dict[str, int]]] | None = None,
+    *,
+    settle_timeout: float = 0.0,
+) -> CheckReport:
+    """Check every invariant whose data exists; wait up to `settle_timeout` seconds for orders
+    in flight to settle first."""
+    engine = create_async_engine(async_url(database_url), pool_size=2)
+    try:
+        async with engine.connect() as conn:
+            schemas = await _schemas(conn)
+        deadline = time.monotonic() + settle_timeout
+        while True:
+            report = CheckReport()
+            async with engine.connect() as conn:
+                in_flight = await _order_stats(conn, report) if "payment" in schemas else 0
+            if in_flight == 0 or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(0.5)
+        async with engine.connect() as conn:
+            # One snapshot for all the cross-schema comparisons.
+            await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
+            if "ledger" in schemas:
+                await check_ledger(conn, report)
+            else:
+                report.skipped.append("ledger")
+            if {"wallet", "ledger"} <= schemas:
+                await check_wallet_vs_ledger(conn, report)
+            else:
+                report.skipped.append("wallet_equals_ledger")
+            if "payment" in schemas:
+                await check_orders(conn, report, schemas)
+                if charges_by_order is not None:
+                    await check_psp(conn, report, charges_by_order)
+                else:
+                    report.skipped.append("psp")
+            else:
+                report.skipped.append("orders")
+    finally:
+        await engine.dispose()
+    return report

@@ -1,0 +1,21 @@
+"""The `paymesh` command (entry point `paymesh = paymesh_cli.main:cli`)."""
+
+from __future__ import annotations
+
+import click
+
+from paymesh_cli.bench import bench_command
+from paymesh_cli.check import check_command
+from paymesh_cli.dev import COMMANDS as DEV_COMMANDS
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def cli() -> None:
+    """paymesh: run, test and operate the payment mesh."""
+
+
+for command in (*DEV_COMMANDS, check_command, bench_command):
+    cli.add_command(command)
+
+if __name__ == "__main__":  # pragma: no cover
+    cli()
