@@ -1,14 +1,15 @@
 """Card numbers must never enter the system nor reach a log.
 
 A card-like number is 13 to 19 digits, optionally grouped by single spaces or
-dashes, that passes the Luhn check.
+dashes, that passes the Luhn check, and stands alone: a run of digits glued to letters, `_` or
+`-` is part of an identifier (a UUID's groups, a token), not a card number.
 """
 
 from __future__ import annotations
 
 import re
 
-_CANDIDATE = re.compile(r"(?<!\d)\d(?:[ -]?\d){12,18}(?!\d)")
+_CANDIDATE = re.compile(r"(?<![\w-])\d(?:[ -]?\d){12,18}(?![\w-])")
 REDACTED = "[REDACTED-PAN]"
 
 

@@ -110,7 +110,11 @@ HTTP_STATUS: dict[grpc.StatusCode, int] = {
     grpc.StatusCode.DATA_LOSS: 500,
     grpc.StatusCode.UNAUTHENTICATED: 401,
 }
-HTTP_STATUS_BY_REASON = {"IDEMPOTENCY_KEY_REUSED": 422, "RISK_REJECTED": 422}
+HTTP_STATUS_BY_REASON = {
+    "IDEMPOTENCY_KEY_REUSED": 422,
+    "IDEMPOTENCY_KEY_IN_USE": 429,
+    "RISK_REJECTED": 422,
+}
 
 
 def http_status(code: grpc.StatusCode, reason: str = "") -> int:

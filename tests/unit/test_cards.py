@@ -38,3 +38,15 @@ def test_redacts_every_card_number_and_keeps_the_rest():
 def test_luhn():
     assert luhn_valid("79927398713")
     assert not luhn_valid("79927398710")
+
+
+@pytest.mark.parametrize(
+    "ident",
+    [
+        "1d298660-1e9b-4847-8613-45187139180e",  # a UUID whose groups hold a Luhn-valid run
+        "order_4242424242424242",
+        "pm-4242424242424242",
+    ],
+)
+def test_digits_inside_an_identifier_are_not_a_card_number(ident):
+    assert not contains_card_number(ident)

@@ -56,7 +56,7 @@ def test_a_good_request_passes():
         ([order(currency="XYZ")], ("payment_orders[0].currency", "currency.iso4217")),
         ([order(currency="usd")], ("payment_orders[0].currency", "string.pattern")),
         ([], ("payment_orders", "repeated.min_items")),
-        ([order(), order(oid="po1")], ("", "payment_orders.unique_ids")),
+        ([order(), order(oid="po1")], ("payment_orders", "payment_orders.unique_ids")),
     ],
 )
 def test_names_the_field_and_the_rule(orders, expected):

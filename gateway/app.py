@@ -1,0 +1,106 @@
+"""The gateway's Starlette application: derived routes, OpenAPI, health, JSON errors."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+
+import grpc
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from gateway.api_keys import SCHEMA, DbApiKeyVerifier
+from gateway.auth import ApiKeyVerifier
+from gateway.comments import proto_comments
+from gateway.endpoints import EndpointContext, make_endpoint
+from gateway.errors import error_response, internal_response
+from gateway.health import DbCheck, engine_check, healthz, make_readyz
+from gateway.openapi import build_openapi
+from gateway.routes import FRONTED_SERVICES, derive_routes
+from gateway.settings import GatewaySettings
+from gateway.upstream import Upstreams, upstream_addresses
+from mesh.db import make_engine
+from mesh.errors import ServiceError
+
+log = logging.getLogger(__name__)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown route (404) and wrong method (405), as AIP-193 JSON."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        err = ServiceError(grpc.StatusCode.NOT_FOUND, "NOT_FOUND", "no such route")
+    elif exc.status_code == 405:
+        err = ServiceError(
+            grpc.StatusCode.UNIMPLEMENTED,
+            "METHOD_NOT_ALLOWED",
+            f"{request.method} is not allowed here",
+            metadata={"allow": (exc.headers or {}).get("Allow", "")},
+        )
+    else:
+        err = ServiceError(grpc.StatusCode.UNKNOWN, "HTTP_ERROR", exc.detail)
+    return error_response(err, headers=dict(exc.headers or {}))
+
+
+async def _unhandled(request: Request, exc: Exception) -> Response:
+    return internal_response()
+
+
+def create_app(
+    settings: GatewaySettings,
+    *,
+    channels: Mapping[str, grpc.aio.Channel] | None = None,
+    verifier: ApiKeyVerifier | None = None,
+    db_check: DbCheck | None = None,
+) -> Starlette:
+    """The gateway. `channels` (by service full name, e.g. "paymesh.payment.v1.PaymentService")
+    replace the channels made from the settings; `verifier` and `db_check` replace the
+    database-backed key verifier and readiness check. Given channels are not closed here."""
+    engine = None
+    if verifier is None or db_check is None:
+        engine = make_engine(settings.database_url, SCHEMA, pool_size=5, application_name="gateway")
+    verifier = verifier or DbApiKeyVerifier(engine, ttl_s=settings.api_key_cache_ttl_s)  # type: ignore[arg-type]
+    db_check = db_check or engine_check(engine)  # type: ignore[arg-type]
+    upstreams = Upstreams(
+        upstream_addresses(settings), channels, timeout_s=settings.upstream_timeout_s
+    )
+    context = EndpointContext(upstreams, verifier, settings.max_body_bytes)
+    derived = derive_routes(FRONTED_SERVICES)
+    openapi = build_openapi(derived, proto_comments(FRONTED_SERVICES))
+
+    async def openapi_json(request: Request) -> JSONResponse:
+        return JSONResponse(openapi)
+
+    routes = [
+        Route(r.starlette_path, make_endpoint(r, context), methods=[r.http_method]) for r in derived
+    ]
+    routes += [
+        Route("/openapi.json", openapi_json, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", make_readyz(db_check, upstreams), methods=["GET"]),
+    ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        log.info("gateway serving %d routes", len(derived))
+        try:
+            yield
+        finally:
+            await upstreams.close()
+            if engine is not None:
+                await engine.dispose()
+
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error, Exception: _unhandled},
+        lifespan=lifespan,
+    )
+    app.router.redirect_slashes = False  # an API answers 404, not a redirect
+    app.state.openapi = openapi
+    app.state.routes = derived
+    app.state.upstreams = upstreams
+    return app

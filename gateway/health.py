@@ -1,0 +1,59 @@
+"""/healthz: the process is alive. /readyz: the database answers and every upstream gRPC
+service answers the standard health check with SERVING."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+from gateway.upstream import Upstreams
+
+DbCheck = Callable[[], Awaitable[None]]
+CHECK_TIMEOUT_S = 2.0
+
+
+def engine_check(engine: AsyncEngine) -> DbCheck:
+    async def check() -> None:
+        async with engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+
+    return check
+
+
+async def healthz(request: Request) -> JSONResponse:
+    return JSONResponse({"status": "ok"})
+
+
+async def _database(check: DbCheck) -> str:
+    try:
+        await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
+    except Exception as err:  # any failure means "not ready"; the type is enough to say why
+        return f"UNAVAILABLE ({type(err).__name__})"
+    return "SERVING"
+
+
+def make_readyz(
+    db_check: DbCheck, upstreams: Upstreams
+) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def readyz(request: Request) -> JSONResponse:
+        names = ["database", *upstreams.services]
+        results = await asyncio.gather(
+            _database(db_check),
+            *(upstreams.health(service, CHECK_TIMEOUT_S) for service in upstreams.services),
+        )
+        checks = dict(zip(names, results, strict=True))
+        not_ready = [name for name, status in checks.items() if status != "SERVING"]
+        body: dict[str, object] = {
+            "status": "not_ready" if not_ready else "ready",
+            "checks": checks,
+        }
+        if not_ready:
+            body["not_ready"] = not_ready
+        return JSONResponse(body, status_code=503 if not_ready else 200)
+
+    return readyz

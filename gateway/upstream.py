@@ -1,0 +1,77 @@
+"""The gRPC services behind the gateway: one channel each, generic unary calls built from the
+method descriptors, a deadline on every call, and the standard health check."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import grpc
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from gateway.routes import LEDGER_SERVICE, PAYMENT_SERVICE, WALLET_SERVICE, MethodRoute
+from gateway.settings import GatewaySettings
+
+
+def upstream_addresses(settings: GatewaySettings) -> dict[str, str]:
+    """Address of each fronted service, by its full name."""
+    return {
+        PAYMENT_SERVICE.full_name: settings.payment_grpc_addr,
+        WALLET_SERVICE.full_name: settings.wallet_grpc_addr,
+        LEDGER_SERVICE.full_name: settings.ledger_grpc_addr,
+    }
+
+
+class Upstreams:
+    """Channels to the fronted services. Given channels belong to the caller; the ones made
+    here (lazily, inside the running event loop) are closed by `close()`."""
+
+    def __init__(
+        self,
+        addresses: Mapping[str, str],
+        channels: Mapping[str, grpc.aio.Channel] | None = None,
+        *,
+        timeout_s: float = 10.0,
+    ) -> None:
+        self.addresses = dict(addresses)
+        self.timeout_s = timeout_s
+        self._given = dict(channels or {})
+        self._owned: dict[str, grpc.aio.Channel] = {}
+
+    @property
+    def services(self) -> list[str]:
+        return sorted(set(self.addresses) | set(self._given))
+
+    def channel(self, service: str) -> grpc.aio.Channel:
+        if service in self._given:
+            return self._given[service]
+        if service not in self._owned:
+            self._owned[service] = grpc.aio.insecure_channel(self.addresses[service])
+        return self._owned[service]
+
+    async def call(
+        self, route: MethodRoute, request: Message, metadata: Sequence[tuple[str, str]] = ()
+    ) -> Message:
+        """Call the route's RPC; raises grpc.aio.AioRpcError when it fails."""
+        callable_ = self.channel(route.service.full_name).unary_unary(
+            route.rpc_path,
+            request_serializer=route.request_type.SerializeToString,
+            response_deserializer=route.response_type.FromString,
+        )
+        return await callable_(request, timeout=self.timeout_s, metadata=tuple(metadata))
+
+    async def health(self, service: str, timeout_s: float = 2.0) -> str:
+        """The service's health status name ("SERVING", ...), or the failed call's code name."""
+        stub = health_pb2_grpc.HealthStub(self.channel(service))
+        try:
+            reply = await stub.Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout_s
+            )
+        except grpc.aio.AioRpcError as err:
+            return err.code().name
+        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+    async def close(self) -> None:
+        owned, self._owned = self._owned, {}
+        for channel in owned.values():
+            await channel.close()

@@ -1,0 +1,71 @@
+"""The gateway's route table comes from the google.api.http annotations."""
+
+from __future__ import annotations
+
+import pytest
+
+from gateway.routes import FRONTED_SERVICES, MethodRoute, derive_routes
+
+pytestmark = pytest.mark.unit
+
+EXPECTED = {
+    ("POST", "/v1/payments"),
+    ("GET", "/v1/payments/{payment_order_id}"),
+    ("GET", "/v1/checkouts/{checkout_id}"),
+    ("GET", "/v1/wallets/{seller_account}"),
+    ("GET", "/v1/ledger/accounts/{account}"),
+    ("GET", "/v1/ledger/accounts/{account}/entries"),
+    ("GET", "/v1/ledger/trial-balance"),
+}
+
+
+def by_rpc() -> dict[str, MethodRoute]:
+    return {r.method.full_name: r for r in derive_routes()}
+
+
+def test_the_route_table_is_the_seven_annotated_routes() -> None:
+    routes = derive_routes(FRONTED_SERVICES)
+    assert {(r.http_method, r.path) for r in routes} == EXPECTED
+    assert len(routes) == len(EXPECTED)
+
+
+def test_each_route_calls_its_rpc() -> None:
+    routes = by_rpc()
+    create = routes["paymesh.payment.v1.PaymentService.CreatePayment"]
+    assert create.rpc_path == "/paymesh.payment.v1.PaymentService/CreatePayment"
+    assert create.request_type.DESCRIPTOR.name == "CreatePaymentRequest"
+    assert create.response_type.DESCRIPTOR.name == "CreatePaymentResponse"
+    balance = routes["paymesh.wallet.v1.WalletService.GetBalance"]
+    assert balance.rpc_path == "/paymesh.wallet.v1.WalletService/GetBalance"
+
+
+def test_path_variables_bind_request_fields() -> None:
+    routes = by_rpc()
+    order = routes["paymesh.payment.v1.PaymentService.GetPaymentOrder"]
+    assert dict(order.path_params) == {"payment_order_id": "payment_order_id"}
+    assert order.starlette_path == "/v1/payments/{payment_order_id}"
+    entries = routes["paymesh.ledger.v1.LedgerService.ListEntries"]
+    assert dict(entries.path_params) == {"account": "account"}
+
+
+def test_body_and_query_parameters() -> None:
+    routes = by_rpc()
+    create = routes["paymesh.payment.v1.PaymentService.CreatePayment"]
+    assert create.body == "*"
+    assert create.query_fields() == []
+    entries = routes["paymesh.ledger.v1.LedgerService.ListEntries"]
+    assert entries.body == ""
+    assert entries.query_fields() == ["page_size", "page_token"]
+    assert routes["paymesh.wallet.v1.WalletService.GetBalance"].query_fields() == ["currency"]
+    assert routes["paymesh.ledger.v1.LedgerService.GetTrialBalance"].query_fields() == []
+
+
+def test_success_statuses_and_idempotency() -> None:
+    routes = by_rpc()
+    create = routes["paymesh.payment.v1.PaymentService.CreatePayment"]
+    assert create.success_status == 202
+    assert create.needs_idempotency_key
+    for name, route in routes.items():
+        if name != create.method.full_name:
+            assert route.success_status == 200
+            assert not route.needs_idempotency_key
