@@ -26,11 +26,14 @@ def make_engine(
     database_url: str, schema: str, *, pool_size: int = 10, application_name: str = "paymesh"
 ) -> AsyncEngine:
     """An async engine whose connections see `schema` first on their search_path."""
+    # No pre-ping: it costs a round trip per transaction; a connection that died is discarded
+    # when it fails, and the use case's transaction is retried by its caller (a gRPC retry or a
+    # JetStream redelivery). Overflow is kept small so load does not churn connections.
     return create_async_engine(
         async_url(database_url),
         pool_size=pool_size,
-        max_overflow=pool_size,
-        pool_pre_ping=True,
+        max_overflow=max(2, pool_size // 4),
+        pool_recycle=1800,
         connect_args={
             "options": f"-c search_path={schema},public",
             "application_name": application_name,

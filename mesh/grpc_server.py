@@ -81,7 +81,7 @@ class GrpcServer:
         await self.server.start()
         for name in ["", *self.service_names]:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        log.info("gRPC listening on %s", self.addr)
+        log.info("gRPC listening on %s (port %d)", self.addr, self.port)
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop taking calls (health says NOT_SERVING first), let calls in flight finish."""

@@ -1,0 +1,3 @@
+from payment_svc.bootstrap import main
+
+raise SystemExit(main())

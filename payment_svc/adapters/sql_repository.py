@@ -1,0 +1,352 @@
+"""The repository on PostgreSQL, SQLAlchemy Core over one connection (one transaction)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import RowMapping, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from mesh.inbox import claim
+from payment_svc.adapters.tables import (
+    idempotency_keys,
+    payment_events,
+    payment_order_history,
+    payment_orders,
+)
+from payment_svc.domain.checkout import Checkout
+from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
+from payment_svc.service_layer.ports import (
+    DuplicateKey,
+    Flag,
+    IdempotencyRecord,
+    OrderToCharge,
+    PaymentRepository,
+)
+
+UNIQUE_VIOLATION = "23505"
+
+# The namespace of CreatePayment's advisory locks, so that they cannot meet other users' keys.
+_LOCK_SQL = text("SELECT pg_try_advisory_xact_lock(hashtextextended('payment.request:' || :k, 0))")
+
+# One round trip: the conditional update and, only if it matched, the history entry.
+_TRANSITION_SQL = text(
+    """
+    WITH changed AS (
+        UPDATE payment_orders
+           SET status = :to_status,
+               psp_reference = :psp_reference,
+               failure_reason = :failure_reason,
+               attempts = GREATEST(attempts, :attempts),
+               updated_at = :at
+         WHERE payment_order_id = :id AND status = :expected
+     RETURNING payment_order_id
+    )
+    INSERT INTO payment_order_history
+           (payment_order_id, from_status, to_status, reason, occurred_at)
+    SELECT payment_order_id, :from_status, :to_status, :reason, :at FROM changed
+    RETURNING id
+    """
+)
+
+_CHECKOUT_OF_ORDER_FOR_UPDATE = text(
+    """
+    SELECT e.checkout_id, e.buyer_id, e.buyer_email, e.buyer_name, e.payment_method,
+           e.is_payment_done, e.created_at
+      FROM payment_events e
+     WHERE e.checkout_id = (SELECT checkout_id FROM payment_orders WHERE payment_order_id = :id)
+       FOR UPDATE
+    """
+)
+
+
+def _order(row: RowMapping) -> PaymentOrder:
+    return PaymentOrder(
+        payment_order_id=row["payment_order_id"],
+        checkout_id=row["checkout_id"],
+        seller_account=row["seller_account"],
+        amount=row["amount"],
+        currency=row["currency"],
+        fee_amount=row["fee_amount"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        position=row["position"],
+        status=OrderStatus(row["status"]),
+        wallet_updated=row["wallet_updated"],
+        ledger_updated=row["ledger_updated"],
+        psp_reference=row["psp_reference"],
+        failure_reason=row["failure_reason"],
+        attempts=row["attempts"],
+    )
+
+
+def _checkout(row: RowMapping) -> Checkout:
+    return Checkout(
+        checkout_id=row["checkout_id"],
+        buyer_id=row["buyer_id"],
+        payment_method=row["payment_method"],
+        created_at=row["created_at"],
+        buyer_email=row["buyer_email"],
+        buyer_name=row["buyer_name"],
+        is_payment_done=row["is_payment_done"],
+    )
+
+
+def _change(row: RowMapping) -> StatusChange:
+    return StatusChange(
+        payment_order_id=row["payment_order_id"],
+        from_status=OrderStatus(row["from_status"]) if row["from_status"] else None,
+        to_status=OrderStatus(row["to_status"]),
+        reason=row["reason"],
+        occurred_at=row["occurred_at"],
+    )
+
+
+def _history_row(change: StatusChange) -> dict[str, Any]:
+    return {
+        "payment_order_id": change.payment_order_id,
+        "from_status": change.from_status.value if change.from_status else None,
+        "to_status": change.to_status.value,
+        "reason": change.reason,
+        "occurred_at": change.occurred_at,
+    }
+
+
+class SqlPaymentRepository(PaymentRepository):
+    def __init__(self, conn: AsyncConnection) -> None:
+        self.conn = conn
+
+    # --- idempotency -------------------------------------------------------------------
+
+    async def try_lock_request(self, request_id: str) -> bool:
+        return bool((await self.conn.execute(_LOCK_SQL, {"k": request_id})).scalar_one())
+
+    async def get_idempotency(self, request_id: str) -> IdempotencyRecord | None:
+        row = (
+            (
+                await self.conn.execute(
+                    select(idempotency_keys).where(idempotency_keys.c.request_id == request_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        return IdempotencyRecord(
+            request_id=str(row["request_id"]),
+            request_hash=row["request_hash"],
+            response=bytes(row["response"]),
+            checkout_id=row["checkout_id"],
+        )
+
+    async def add_idempotency(self, record: IdempotencyRecord) -> None:
+        await self._insert(
+            idempotency_keys,
+            [
+                {
+                    "request_id": record.request_id,
+                    "request_hash": record.request_hash,
+                    "response": record.response,
+                    "checkout_id": record.checkout_id,
+                }
+            ],
+        )
+
+    # --- checkouts and orders ----------------------------------------------------------
+
+    async def existing_ids(self, checkout_id: str, payment_order_ids: list[str]) -> list[str]:
+        query = (
+            select(payment_events.c.checkout_id)
+            .where(payment_events.c.checkout_id == checkout_id)
+            .union_all(
+                select(payment_orders.c.payment_order_id).where(
+                    payment_orders.c.payment_order_id.in_(payment_order_ids)
+                )
+            )
+        )
+        return list((await self.conn.execute(query)).scalars())
+
+    async def add_checkout(self, checkout: Checkout) -> None:
+        await self._insert(
+            payment_events,
+            [
+                {
+                    "checkout_id": checkout.checkout_id,
+                    "buyer_id": checkout.buyer_id,
+                    "buyer_email": checkout.buyer_email,
+                    "buyer_name": checkout.buyer_name,
+                    "payment_method": checkout.payment_method,
+                    "is_payment_done": checkout.is_payment_done,
+                    "created_at": checkout.created_at,
+                }
+            ],
+        )
+        await self._insert(
+            payment_orders,
+            [
+                {
+                    "payment_order_id": o.payment_order_id,
+                    "checkout_id": o.checkout_id,
+                    "position": o.position,
+                    "seller_account": o.seller_account,
+                    "amount": o.amount,
+                    "currency": o.currency,
+                    "fee_amount": o.fee_amount,
+                    "status": o.status.value,
+                    "wallet_updated": o.wallet_updated,
+                    "ledger_updated": o.ledger_updated,
+                    "psp_reference": o.psp_reference,
+                    "failure_reason": o.failure_reason,
+                    "attempts": o.attempts,
+                    "created_at": o.created_at,
+                    "updated_at": o.updated_at,
+                }
+                for o in checkout.orders
+            ],
+        )
+        await self._insert(
+            payment_order_history,
+            [_history_row(change) for o in checkout.orders for change in o.history],
+        )
+
+    async def _insert(self, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        try:
+            await self.conn.execute(insert(table), list(rows))
+        except IntegrityError as err:
+            if getattr(err.orig, "sqlstate", None) == UNIQUE_VIOLATION:
+                raise DuplicateKey(str(err.orig)) from err
+            raise
+
+    async def _history(self, payment_order_ids: list[str]) -> dict[str, list[StatusChange]]:
+        result = await self.conn.execute(
+            select(payment_order_history)
+            .where(payment_order_history.c.payment_order_id.in_(payment_order_ids))
+            .order_by(payment_order_history.c.id)
+        )
+        history: dict[str, list[StatusChange]] = {i: [] for i in payment_order_ids}
+        for row in result.mappings():
+            history[row["payment_order_id"]].append(_change(row))
+        return history
+
+    async def get_order(self, payment_order_id: str) -> PaymentOrder | None:
+        row = (
+            (
+                await self.conn.execute(
+                    select(payment_orders).where(
+                        payment_orders.c.payment_order_id == payment_order_id
+                    )
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        order = _order(row)
+        order.history = (await self._history([payment_order_id]))[payment_order_id]
+        return order
+
+    async def get_order_to_charge(self, payment_order_id: str) -> OrderToCharge | None:
+        query = (
+            select(payment_orders, payment_events.c.payment_method, payment_events.c.buyer_id)
+            .join(payment_events, payment_events.c.checkout_id == payment_orders.c.checkout_id)
+            .where(payment_orders.c.payment_order_id == payment_order_id)
+        )
+        row = (await self.conn.execute(query)).mappings().first()
+        if row is None:
+            return None
+        return OrderToCharge(_order(row), row["payment_method"], row["buyer_id"])
+
+    async def _orders_of(self, checkout_id: str) -> list[PaymentOrder]:
+        result = await self.conn.execute(
+            select(payment_orders)
+            .where(payment_orders.c.checkout_id == checkout_id)
+            .order_by(payment_orders.c.position)
+        )
+        return [_order(row) for row in result.mappings()]
+
+    async def get_checkout(self, checkout_id: str) -> Checkout | None:
+        row = (
+            (
+                await self.conn.execute(
+                    select(payment_events).where(payment_events.c.checkout_id == checkout_id)
+                )
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        checkout = _checkout(row)
+        checkout.orders = await self._orders_of(checkout_id)
+        history = await self._history([o.payment_order_id for o in checkout.orders])
+        for order in checkout.orders:
+            order.history = history[order.payment_order_id]
+        return checkout
+
+    async def lock_checkout_of(self, payment_order_id: str) -> Checkout | None:
+        row = (
+            (await self.conn.execute(_CHECKOUT_OF_ORDER_FOR_UPDATE, {"id": payment_order_id}))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        checkout = _checkout(row)
+        checkout.orders = await self._orders_of(checkout.checkout_id)
+        return checkout
+
+    async def record_transition(
+        self, order: PaymentOrder, change: StatusChange, expected: OrderStatus
+    ) -> bool:
+        result = await self.conn.execute(
+            _TRANSITION_SQL,
+            {
+                "id": order.payment_order_id,
+                "expected": expected.value,
+                "from_status": change.from_status.value if change.from_status else None,
+                "to_status": change.to_status.value,
+                "reason": change.reason,
+                "at": change.occurred_at,
+                "psp_reference": order.psp_reference,
+                "failure_reason": order.failure_reason,
+                "attempts": order.attempts,
+            },
+        )
+        return result.first() is not None
+
+    async def count_attempt(self, payment_order_id: str, expected: OrderStatus) -> bool:
+        result = await self.conn.execute(
+            update(payment_orders)
+            .where(
+                payment_orders.c.payment_order_id == payment_order_id,
+                payment_orders.c.status == expected.value,
+            )
+            .values(attempts=payment_orders.c.attempts + 1)
+            .returning(payment_orders.c.attempts)
+        )
+        return result.first() is not None
+
+    async def set_flag(self, payment_order_id: str, flag: Flag) -> None:
+        await self.conn.execute(
+            update(payment_orders)
+            .where(payment_orders.c.payment_order_id == payment_order_id)
+            .values({flag.value: True, "updated_at": func.now()})
+        )
+
+    async def set_payment_done(self, checkout_id: str, done: bool) -> None:
+        await self.conn.execute(
+            update(payment_events)
+            .where(payment_events.c.checkout_id == checkout_id)
+            .values(is_payment_done=done)
+        )
+
+    # --- inbox -------------------------------------------------------------------------
+
+    async def claim(self, consumer: str, event_id: str) -> bool:
+        return await claim(self.conn, consumer, event_id)

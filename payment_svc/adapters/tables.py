@@ -1,0 +1,116 @@
+"""The `payment` schema as SQLAlchemy Core tables (the migrations create them; the search_path
+puts the schema first, so no table names it)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    Table,
+    Text,
+    false,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+
+from mesh.inbox import inbox_table
+from mesh.outbox import outbox_table
+
+metadata = MetaData()
+
+AMOUNT = Numeric(38, 4)
+STATUSES = ("NOT_STARTED", "EXECUTING", "PENDING", "SUCCESS", "FAILED")
+
+# The checkout (payment event): one per buyer payment.
+payment_events = Table(
+    "payment_events",
+    metadata,
+    Column("checkout_id", Text, primary_key=True),
+    Column("buyer_id", Text, nullable=False),
+    Column("buyer_email", Text, nullable=False, server_default=""),
+    Column("buyer_name", Text, nullable=False, server_default=""),
+    Column("payment_method", Text, nullable=False),  # PSP token, never a card number
+    Column("is_payment_done", Boolean, nullable=False, server_default=false()),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# One seller's share of a checkout; `status` only moves along the state machine (trigger).
+payment_orders = Table(
+    "payment_orders",
+    metadata,
+    Column("payment_order_id", Text, primary_key=True),
+    Column("checkout_id", Text, ForeignKey("payment_events.checkout_id"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("seller_account", Text, nullable=False),
+    Column("amount", AMOUNT, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("fee_amount", AMOUNT, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("wallet_updated", Boolean, nullable=False, server_default=false()),
+    Column("ledger_updated", Boolean, nullable=False, server_default=false()),
+    Column("psp_reference", Text, nullable=False, server_default=""),
+    Column("failure_reason", Text, nullable=False, server_default=""),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(
+        "status IN ('NOT_STARTED', 'EXECUTING', 'PENDING', 'SUCCESS', 'FAILED')",
+        name="payment_order_status_known",
+    ),
+    CheckConstraint("amount > 0", name="payment_order_amount_positive"),
+    CheckConstraint("fee_amount >= 0 AND fee_amount <= amount", name="payment_order_fee_range"),
+    CheckConstraint("currency ~ '^[A-Z]{3}$'", name="payment_order_currency_iso"),
+    CheckConstraint(
+        "status = 'SUCCESS' OR NOT (wallet_updated OR ledger_updated)",
+        name="payment_order_flags_need_success",
+    ),
+    Index("payment_order_by_checkout", "checkout_id", "position"),
+    Index(
+        "payment_order_unsettled",
+        "updated_at",
+        postgresql_where=text("status IN ('EXECUTING', 'PENDING')"),
+    ),
+)
+
+# Every status transition, append-only (a trigger refuses UPDATE, DELETE and TRUNCATE).
+payment_order_history = Table(
+    "payment_order_history",
+    metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column(
+        "payment_order_id",
+        Text,
+        ForeignKey("payment_orders.payment_order_id"),
+        nullable=False,
+    ),
+    Column("from_status", Text),  # NULL for the order's creation
+    Column("to_status", Text, nullable=False),
+    Column("reason", Text, nullable=False, server_default=""),
+    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Index("payment_order_history_by_order", "payment_order_id", "id"),
+)
+
+# CreatePayment's idempotency records: the request fingerprint and the answer given.
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("request_id", UUID(as_uuid=False), primary_key=True),
+    Column("request_hash", Text, nullable=False),  # hex SHA-256
+    Column("response", LargeBinary, nullable=False),  # serialized CreatePaymentResponse
+    Column("checkout_id", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

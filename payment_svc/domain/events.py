@@ -1,0 +1,34 @@
+"""Events the payment service emits, as plain dataclasses. The entrypoints map them to the
+`paymesh.events.v1` messages; the unit of work writes them to the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+
+@dataclass(frozen=True)
+class OrderCreated:
+    payment_order_id: str
+    checkout_id: str
+
+
+@dataclass(frozen=True)
+class OrderSucceeded:
+    payment_order_id: str
+    checkout_id: str
+    seller_account: str
+    amount: Decimal
+    fee_amount: Decimal
+    currency: str
+    psp_reference: str
+
+
+@dataclass(frozen=True)
+class OrderFailed:
+    payment_order_id: str
+    checkout_id: str
+    reason: str
+
+
+DomainEvent = OrderCreated | OrderSucceeded | OrderFailed

@@ -1,0 +1,102 @@
+"""The JetStream consumers of the payment service: the executor (payment.order.created) and the
+two flag consumers (wallet.credited, ledger.posted). Each maps an envelope to a use case;
+failures the message can never recover from become Poison (dead-letter stream), anything else
+is retried with backoff by mesh.jetstream."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from mesh.events import LEDGER_POSTED, PAYMENT_ORDER_CREATED, WALLET_CREDITED, M, unpack
+from mesh.jetstream import ConsumerSpec, Poison
+from payment_svc.domain.psp import PaymentProvider
+from payment_svc.service_layer.execute_order import execute_order
+from payment_svc.service_layer.flags import FlagRefused, mark_ledger_updated, mark_wallet_updated
+from payment_svc.service_layer.ports import Clock, UnitOfWorkFactory, UnknownOrder
+from paymesh.events.v1 import events_pb2
+
+EXECUTOR = "payment-executor"
+WALLET_FLAG = "payment-wallet-flag"
+LEDGER_FLAG = "payment-ledger-flag"
+
+
+def executor_spec(concurrency: int) -> ConsumerSpec:
+    return ConsumerSpec(
+        stream="PAYMENT", durable=EXECUTOR, subject=PAYMENT_ORDER_CREATED, concurrency=concurrency
+    )
+
+
+def wallet_flag_spec(concurrency: int) -> ConsumerSpec:
+    return ConsumerSpec(
+        stream="WALLET", durable=WALLET_FLAG, subject=WALLET_CREDITED, concurrency=concurrency
+    )
+
+
+def ledger_flag_spec(concurrency: int) -> ConsumerSpec:
+    return ConsumerSpec(
+        stream="LEDGER", durable=LEDGER_FLAG, subject=LEDGER_POSTED, concurrency=concurrency
+    )
+
+
+def _payload(env: events_pb2.Envelope, cls: type[M]) -> M:
+    try:
+        return unpack(env, cls)
+    except ValueError as err:
+        raise Poison(str(err)) from err
+
+
+def _event_id(env: events_pb2.Envelope) -> str:
+    """The envelope's event id, which the inbox keys on: a UUID, or the message is poison."""
+    try:
+        return str(uuid.UUID(env.event_id))
+    except ValueError:
+        raise Poison(f"event_id {env.event_id!r} is not a UUID") from None
+
+
+@dataclass
+class ExecutorHandler:
+    uow: UnitOfWorkFactory
+    psp: PaymentProvider
+    clock: Clock
+
+    async def __call__(self, env: events_pb2.Envelope) -> None:
+        created = _payload(env, events_pb2.PaymentOrderCreated)
+        try:
+            await execute_order(
+                created.payment_order_id, uow=self.uow, psp=self.psp, clock=self.clock
+            )
+        except UnknownOrder as err:
+            raise Poison(f"unknown payment order {err}") from err
+        # PspUnavailable and anything transient propagate: nak with backoff, same key next time.
+
+
+@dataclass
+class WalletFlagHandler:
+    uow: UnitOfWorkFactory
+
+    async def __call__(self, env: events_pb2.Envelope) -> None:
+        credited = _payload(env, events_pb2.WalletCredited)
+        try:
+            await mark_wallet_updated(
+                credited.payment_order_id,
+                event_id=_event_id(env),
+                consumer=WALLET_FLAG,
+                uow=self.uow,
+            )
+        except (UnknownOrder, FlagRefused) as err:
+            raise Poison(f"wallet.credited not applicable: {err}") from err
+
+
+@dataclass
+class LedgerFlagHandler:
+    uow: UnitOfWorkFactory
+
+    async def __call__(self, env: events_pb2.Envelope) -> None:
+        posted = _payload(env, events_pb2.LedgerPosted)
+        try:
+            await mark_ledger_updated(
+                posted.payment_order_id, event_id=_event_id(env), consumer=LEDGER_FLAG, uow=self.uow
+            )
+        except (UnknownOrder, FlagRefused) as err:
+            raise Poison(f"ledger.posted not applicable: {err}") from err

@@ -1,0 +1,52 @@
+"""Domain events → `paymesh.events.v1` messages, for the outbox."""
+
+from __future__ import annotations
+
+from google.protobuf.message import Message
+
+from mesh.events import PAYMENT_ORDER_CREATED, PAYMENT_ORDER_FAILED, PAYMENT_ORDER_SUCCEEDED
+from mesh.money import format_amount
+from payment_svc.domain.events import DomainEvent, OrderCreated, OrderFailed, OrderSucceeded
+from paymesh.common.v1 import money_pb2
+from paymesh.events.v1 import events_pb2
+
+
+def encode_event(event: DomainEvent) -> tuple[str, str, Message]:
+    """(subject, aggregate id, payload); the aggregate is the payment order."""
+    if isinstance(event, OrderCreated):
+        return (
+            PAYMENT_ORDER_CREATED,
+            event.payment_order_id,
+            events_pb2.PaymentOrderCreated(
+                payment_order_id=event.payment_order_id, checkout_id=event.checkout_id
+            ),
+        )
+    if isinstance(event, OrderSucceeded):
+        return (
+            PAYMENT_ORDER_SUCCEEDED,
+            event.payment_order_id,
+            events_pb2.PaymentOrderSucceeded(
+                payment_order_id=event.payment_order_id,
+                checkout_id=event.checkout_id,
+                seller_account=event.seller_account,
+                amount=money_pb2.Money(
+                    amount=format_amount(event.amount, event.currency), currency=event.currency
+                ),
+                fee=money_pb2.Money(
+                    amount=format_amount(event.fee_amount, event.currency),
+                    currency=event.currency,
+                ),
+                psp_reference=event.psp_reference,
+            ),
+        )
+    if isinstance(event, OrderFailed):
+        return (
+            PAYMENT_ORDER_FAILED,
+            event.payment_order_id,
+            events_pb2.PaymentOrderFailed(
+                payment_order_id=event.payment_order_id,
+                checkout_id=event.checkout_id,
+                reason=event.reason,
+            ),
+        )
+    raise TypeError(f"no encoding for {type(event).__name__}")

@@ -1,0 +1,83 @@
+"""The PaymentService gRPC servicer. Requests arrive validated (mesh.grpc_server runs the
+contract's rules first); errors leave as ServiceError, which the interceptor maps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import Decimal
+
+import grpc
+
+from mesh.errors import ServiceError
+from payment_svc.domain.risk import RiskCheck
+from payment_svc.entrypoints.mapping import (
+    checkout_to_proto,
+    create_command,
+    order_to_proto,
+    render_create_response,
+)
+from payment_svc.service_layer.create_payment import create_payment
+from payment_svc.service_layer.ports import Clock, StoreUnavailable, UnitOfWorkFactory
+from payment_svc.service_layer.queries import get_checkout, get_payment_order
+from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc
+
+SERVICE_NAME = "paymesh.payment.v1.PaymentService"
+RETRY_AFTER_S = "1"
+
+
+@contextmanager
+def unavailable_as_status() -> Iterator[None]:
+    """A database out of reach is UNAVAILABLE (retry with the same request_id), not INTERNAL."""
+    try:
+        yield
+    except StoreUnavailable as err:
+        raise ServiceError(
+            grpc.StatusCode.UNAVAILABLE,
+            "UNAVAILABLE",
+            "the payment store is unavailable; retry with the same request_id",
+            metadata={"retry_after_s": RETRY_AFTER_S},
+        ) from err
+
+
+@dataclass
+class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
+    uow: UnitOfWorkFactory
+    risk: RiskCheck
+    fee_rate: Decimal
+    clock: Clock
+
+    async def CreatePayment(
+        self,
+        request: payment_pb2.CreatePaymentRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> payment_pb2.CreatePaymentResponse:
+        with unavailable_as_status():
+            result = await create_payment(
+                create_command(request),
+                uow=self.uow,
+                risk=self.risk,
+                fee_rate=self.fee_rate,
+                render=render_create_response,
+                clock=self.clock,
+            )
+        return payment_pb2.CreatePaymentResponse.FromString(result.response)
+
+    async def GetPaymentOrder(
+        self,
+        request: payment_pb2.GetPaymentOrderRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> payment_pb2.GetPaymentOrderResponse:
+        with unavailable_as_status():
+            order = await get_payment_order(request.payment_order_id, uow=self.uow)
+        return payment_pb2.GetPaymentOrderResponse(payment_order=order_to_proto(order))
+
+    async def GetCheckout(
+        self,
+        request: payment_pb2.GetCheckoutRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> payment_pb2.GetCheckoutResponse:
+        with unavailable_as_status():
+            checkout = await get_checkout(request.checkout_id, uow=self.uow)
+        return payment_pb2.GetCheckoutResponse(checkout=checkout_to_proto(checkout))

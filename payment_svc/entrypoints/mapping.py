@@ -1,0 +1,106 @@
+"""Protos ↔ domain for the gRPC API."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+
+from google.protobuf.timestamp_pb2 import Timestamp
+
+from mesh.money import format_amount, parse_amount
+from payment_svc.domain.checkout import Checkout
+from payment_svc.domain.commands import CreatePayment, NewOrder
+from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
+from paymesh.payment.v1 import payment_pb2
+
+STATUS_TO_PROTO: dict[OrderStatus, int] = {
+    OrderStatus.NOT_STARTED: payment_pb2.PAYMENT_ORDER_STATUS_NOT_STARTED,
+    OrderStatus.EXECUTING: payment_pb2.PAYMENT_ORDER_STATUS_EXECUTING,
+    OrderStatus.PENDING: payment_pb2.PAYMENT_ORDER_STATUS_PENDING,
+    OrderStatus.SUCCESS: payment_pb2.PAYMENT_ORDER_STATUS_SUCCESS,
+    OrderStatus.FAILED: payment_pb2.PAYMENT_ORDER_STATUS_FAILED,
+}
+
+
+def request_hash(request: payment_pb2.CreatePaymentRequest) -> str:
+    """SHA-256 of the deterministic serialization of the request without its request_id."""
+    body = payment_pb2.CreatePaymentRequest()
+    body.CopyFrom(request)
+    body.ClearField("request_id")
+    return hashlib.sha256(body.SerializeToString(deterministic=True)).hexdigest()
+
+
+def create_command(request: payment_pb2.CreatePaymentRequest) -> CreatePayment:
+    """The command of a request the validator has already accepted."""
+    return CreatePayment(
+        request_id=request.request_id.lower(),
+        request_hash=request_hash(request),
+        checkout_id=request.checkout_id,
+        buyer_id=request.buyer_info.buyer_id,
+        buyer_email=request.buyer_info.email,
+        buyer_name=request.buyer_info.name,
+        payment_method=request.payment_method,
+        orders=tuple(
+            NewOrder(
+                payment_order_id=o.payment_order_id,
+                seller_account=o.seller_account,
+                amount=parse_amount(o.amount, o.currency),
+                currency=o.currency,
+            )
+            for o in request.payment_orders
+        ),
+    )
+
+
+def _timestamp(value: datetime) -> Timestamp:
+    ts = Timestamp()
+    ts.FromDatetime(value)
+    return ts
+
+
+def transition_to_proto(change: StatusChange) -> payment_pb2.StatusTransition:
+    return payment_pb2.StatusTransition(
+        from_status=(
+            STATUS_TO_PROTO[change.from_status]  # type: ignore[arg-type]
+            if change.from_status
+            else payment_pb2.PAYMENT_ORDER_STATUS_UNSPECIFIED
+        ),
+        to_status=STATUS_TO_PROTO[change.to_status],  # type: ignore[arg-type]
+        reason=change.reason,
+        occurred_at=_timestamp(change.occurred_at),
+    )
+
+
+def order_to_proto(order: PaymentOrder) -> payment_pb2.PaymentOrder:
+    return payment_pb2.PaymentOrder(
+        payment_order_id=order.payment_order_id,
+        checkout_id=order.checkout_id,
+        seller_account=order.seller_account,
+        amount=format_amount(order.amount, order.currency),
+        currency=order.currency,
+        fee_amount=format_amount(order.fee_amount, order.currency),
+        status=STATUS_TO_PROTO[order.status],  # type: ignore[arg-type]
+        wallet_updated=order.wallet_updated,
+        ledger_updated=order.ledger_updated,
+        psp_reference=order.psp_reference,
+        failure_reason=order.failure_reason,
+        created_at=_timestamp(order.created_at),
+        updated_at=_timestamp(order.updated_at),
+        history=[transition_to_proto(c) for c in order.history],
+    )
+
+
+def checkout_to_proto(checkout: Checkout) -> payment_pb2.Checkout:
+    return payment_pb2.Checkout(
+        checkout_id=checkout.checkout_id,
+        buyer_id=checkout.buyer_id,
+        is_payment_done=checkout.is_payment_done,
+        payment_orders=[order_to_proto(o) for o in checkout.orders],
+        created_at=_timestamp(checkout.created_at),
+    )
+
+
+def render_create_response(checkout: Checkout) -> bytes:
+    """The CreatePayment answer as stored with the idempotency record (and replayed)."""
+    response = payment_pb2.CreatePaymentResponse(checkout=checkout_to_proto(checkout))
+    return response.SerializeToString(deterministic=True)

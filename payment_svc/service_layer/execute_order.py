@@ -1,0 +1,140 @@
+"""The executor's use case: charge one payment order at the PSP, at most once.
+
+NOT_STARTED → EXECUTING is committed before the PSP is called. An order found EXECUTING had an
+earlier attempt whose outcome we do not know: the PSP is called again with the same idempotency
+key (the payment order id), which replays the first outcome instead of charging again. The
+outcome is recorded with a conditional update, so of two executors racing on one order only
+one records; the other does nothing.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+
+from payment_svc.domain.events import OrderFailed, OrderSucceeded
+from payment_svc.domain.order import OrderStatus, PaymentOrder
+from payment_svc.domain.psp import (
+    ChargeOutcome,
+    ChargeRequest,
+    ChargeStatus,
+    PaymentProvider,
+    PspRejected,
+)
+from payment_svc.service_layer.payment_done import refresh_payment_done
+from payment_svc.service_layer.ports import (
+    Clock,
+    OrderToCharge,
+    UnitOfWorkFactory,
+    UnknownOrder,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_REASON_LENGTH = 500
+
+
+class Execution(enum.Enum):
+    """What `execute_order` did."""
+
+    NOTHING_TO_DO = "nothing_to_do"  # terminal, or PENDING (settled by webhook or sweeper)
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    PENDING = "pending"
+    LOST_RACE = "lost_race"  # another executor recorded the outcome first
+
+
+async def execute_order(
+    payment_order_id: str, *, uow: UnitOfWorkFactory, psp: PaymentProvider, clock: Clock
+) -> Execution:
+    """Charge the order unless it is already past that. Raises PspUnavailable when the outcome
+    is unknown (the order stays EXECUTING; retry later) and UnknownOrder for an unknown id."""
+    target = await _begin(payment_order_id, uow, clock)
+    if target is None:
+        return Execution.NOTHING_TO_DO
+    order = target.order
+    request = ChargeRequest(
+        payment_order_id=order.payment_order_id,
+        amount=order.amount,
+        currency=order.currency,
+        payment_method=target.payment_method,
+        buyer_id=target.buyer_id,
+        checkout_id=order.checkout_id,
+    )
+    try:
+        outcome = await psp.charge(request)
+    except PspRejected as err:
+        log.warning("PSP rejected payment order %s: %s", order.payment_order_id, err)
+        reason = f"psp_rejected: {err}"[:MAX_REASON_LENGTH]
+        outcome = ChargeOutcome(ChargeStatus.DECLINED, "", reason)
+    return await _record(order, outcome, uow, clock)
+
+
+async def _begin(
+    payment_order_id: str, uow: UnitOfWorkFactory, clock: Clock
+) -> OrderToCharge | None:
+    """Load the order; commit EXECUTING if it was never sent, or count one more attempt if its
+    first outcome is unknown. Returns what to charge, or None when there is nothing to do."""
+    while True:
+        async with uow() as tx:
+            target = await tx.repo.get_order_to_charge(payment_order_id)
+            if target is None:
+                raise UnknownOrder(payment_order_id)
+            order = target.order
+            if order.status is OrderStatus.NOT_STARTED:
+                change = order.start_execution(clock())
+                if await tx.repo.record_transition(order, change, OrderStatus.NOT_STARTED):
+                    await tx.commit()
+                    return target
+            elif order.status is OrderStatus.EXECUTING:
+                if await tx.repo.count_attempt(payment_order_id, OrderStatus.EXECUTING):
+                    order.attempts += 1
+                    await tx.commit()
+                    return target
+            else:
+                return None  # terminal, or PENDING (settled by webhook or sweeper)
+        # Another executor moved the order meanwhile: look again.
+
+
+async def _record(
+    order: PaymentOrder, outcome: ChargeOutcome, uow: UnitOfWorkFactory, clock: Clock
+) -> Execution:
+    async with uow() as tx:
+        now = clock()
+        if outcome.status is ChargeStatus.SUCCEEDED:
+            change = order.succeed(outcome.psp_reference, now)
+            if not await tx.repo.record_transition(order, change, OrderStatus.EXECUTING):
+                return Execution.LOST_RACE
+            await tx.emit(
+                OrderSucceeded(
+                    payment_order_id=order.payment_order_id,
+                    checkout_id=order.checkout_id,
+                    seller_account=order.seller_account,
+                    amount=order.amount,
+                    fee_amount=order.fee_amount,
+                    currency=order.currency,
+                    psp_reference=order.psp_reference,
+                )
+            )
+            result = Execution.SUCCEEDED
+        elif outcome.status is ChargeStatus.DECLINED:
+            # The checkout may be done now. Lock it before writing the order: the same lock
+            # order as the flag updates, so neither can miss the other's change.
+            checkout = await tx.repo.lock_checkout_of(order.payment_order_id)
+            reason = (outcome.decline_reason or "declined")[:MAX_REASON_LENGTH]
+            change = order.fail(reason, now, outcome.psp_reference)
+            if not await tx.repo.record_transition(order, change, OrderStatus.EXECUTING):
+                return Execution.LOST_RACE
+            await tx.emit(
+                OrderFailed(order.payment_order_id, order.checkout_id, order.failure_reason)
+            )
+            if checkout is not None:
+                await refresh_payment_done(tx, checkout, order)
+            result = Execution.FAILED
+        else:
+            change = order.wait_for_psp(outcome.psp_reference, now)
+            if not await tx.repo.record_transition(order, change, OrderStatus.EXECUTING):
+                return Execution.LOST_RACE
+            result = Execution.PENDING
+        await tx.commit()
+    return result

@@ -1,0 +1,180 @@
+"""An in-memory unit of work and repository, for unit tests of the use cases.
+
+Writes go to the shared `FakeStore` at once; a rollback restores the snapshot taken when the
+transaction began, and events reach `store.outbox` only on commit."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, replace
+
+from payment_svc.domain.checkout import Checkout
+from payment_svc.domain.events import DomainEvent
+from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
+from payment_svc.service_layer.ports import (
+    DuplicateKey,
+    Flag,
+    IdempotencyRecord,
+    OrderToCharge,
+    PaymentRepository,
+    UnitOfWork,
+)
+
+
+@dataclass
+class FakeState:
+    checkouts: dict[str, Checkout] = field(default_factory=dict)  # without orders
+    orders: dict[str, PaymentOrder] = field(default_factory=dict)  # without history
+    history: dict[str, list[StatusChange]] = field(default_factory=dict)
+    idempotency: dict[str, IdempotencyRecord] = field(default_factory=dict)
+    inbox: set[tuple[str, str]] = field(default_factory=set)
+
+
+@dataclass
+class FakeStore:
+    state: FakeState = field(default_factory=FakeState)
+    outbox: list[DomainEvent] = field(default_factory=list)
+    locked_requests: set[str] = field(default_factory=set)
+    commits: int = 0
+
+    def uow(self) -> FakeUnitOfWork:
+        """Use `store.uow` as the use cases' unit-of-work factory."""
+        return FakeUnitOfWork(self)
+
+
+class FakeRepository(PaymentRepository):
+    def __init__(self, store: FakeStore, held: set[str]) -> None:
+        self._store = store
+        self._held = held
+
+    @property
+    def _s(self) -> FakeState:
+        return self._store.state
+
+    async def try_lock_request(self, request_id: str) -> bool:
+        if request_id in self._held:
+            return True
+        if request_id in self._store.locked_requests:
+            return False
+        self._store.locked_requests.add(request_id)
+        self._held.add(request_id)
+        return True
+
+    async def get_idempotency(self, request_id: str) -> IdempotencyRecord | None:
+        return self._s.idempotency.get(request_id)
+
+    async def add_idempotency(self, record: IdempotencyRecord) -> None:
+        if record.request_id in self._s.idempotency:
+            raise DuplicateKey(record.request_id)
+        self._s.idempotency[record.request_id] = record
+
+    async def existing_ids(self, checkout_id: str, payment_order_ids: list[str]) -> list[str]:
+        found = [checkout_id] if checkout_id in self._s.checkouts else []
+        return found + [i for i in payment_order_ids if i in self._s.orders]
+
+    async def add_checkout(self, checkout: Checkout) -> None:
+        order_ids = [o.payment_order_id for o in checkout.orders]
+        if await self.existing_ids(checkout.checkout_id, order_ids):
+            raise DuplicateKey(checkout.checkout_id)
+        self._s.checkouts[checkout.checkout_id] = replace(copy.deepcopy(checkout), orders=[])
+        for order in checkout.orders:
+            self._s.orders[order.payment_order_id] = replace(copy.deepcopy(order), history=[])
+            self._s.history[order.payment_order_id] = list(order.history)
+
+    def _order(self, payment_order_id: str, with_history: bool) -> PaymentOrder | None:
+        stored = self._s.orders.get(payment_order_id)
+        if stored is None:
+            return None
+        order = copy.deepcopy(stored)
+        if with_history:
+            order.history = list(self._s.history[payment_order_id])
+        return order
+
+    def _checkout(self, checkout_id: str, with_history: bool) -> Checkout | None:
+        stored = self._s.checkouts.get(checkout_id)
+        if stored is None:
+            return None
+        checkout = copy.deepcopy(stored)
+        ids = [o.payment_order_id for o in self._s.orders.values() if o.checkout_id == checkout_id]
+        orders = [self._order(i, with_history) for i in ids]
+        checkout.orders = sorted((o for o in orders if o), key=lambda o: o.position)
+        return checkout
+
+    async def get_order(self, payment_order_id: str) -> PaymentOrder | None:
+        return self._order(payment_order_id, with_history=True)
+
+    async def get_order_to_charge(self, payment_order_id: str) -> OrderToCharge | None:
+        order = self._order(payment_order_id, with_history=False)
+        if order is None:
+            return None
+        checkout = self._s.checkouts[order.checkout_id]
+        return OrderToCharge(order, checkout.payment_method, checkout.buyer_id)
+
+    async def get_checkout(self, checkout_id: str) -> Checkout | None:
+        return self._checkout(checkout_id, with_history=True)
+
+    async def lock_checkout_of(self, payment_order_id: str) -> Checkout | None:
+        order = self._s.orders.get(payment_order_id)
+        return None if order is None else self._checkout(order.checkout_id, with_history=False)
+
+    async def record_transition(
+        self, order: PaymentOrder, change: StatusChange, expected: OrderStatus
+    ) -> bool:
+        stored = self._s.orders.get(order.payment_order_id)
+        if stored is None or stored.status is not expected:
+            return False
+        self._s.orders[order.payment_order_id] = replace(copy.deepcopy(order), history=[])
+        self._s.history[order.payment_order_id].append(change)
+        return True
+
+    async def count_attempt(self, payment_order_id: str, expected: OrderStatus) -> bool:
+        stored = self._s.orders.get(payment_order_id)
+        if stored is None or stored.status is not expected:
+            return False
+        stored.attempts += 1
+        return True
+
+    async def set_flag(self, payment_order_id: str, flag: Flag) -> None:
+        setattr(self._s.orders[payment_order_id], flag.value, True)
+
+    async def set_payment_done(self, checkout_id: str, done: bool) -> None:
+        self._s.checkouts[checkout_id].is_payment_done = done
+
+    async def claim(self, consumer: str, event_id: str) -> bool:
+        if (consumer, event_id) in self._s.inbox:
+            return False
+        self._s.inbox.add((consumer, event_id))
+        return True
+
+
+class FakeUnitOfWork(UnitOfWork):
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+        self._held: set[str] = set()
+        self.repo = FakeRepository(store, self._held)
+        self._snapshot: FakeState | None = None
+        self._events: list[DomainEvent] = []
+
+    async def __aenter__(self) -> FakeUnitOfWork:
+        self._snapshot = copy.deepcopy(self.store.state)
+        self._events = []
+        return self
+
+    async def emit(self, event: DomainEvent) -> None:
+        self._events.append(event)
+
+    async def commit(self) -> None:
+        self.store.outbox.extend(self._events)
+        self.store.commits += 1
+        self._end()
+
+    async def rollback(self) -> None:
+        if self._snapshot is not None:
+            self.store.state = self._snapshot
+        self._end()
+
+    def _end(self) -> None:
+        self._snapshot = None
+        self._events = []
+        self.store.locked_requests -= self._held
+        self._held.clear()

@@ -1,0 +1,66 @@
+"""Payment service settings, read once from the environment; defaults fit the embedded dev
+stack."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from mesh.settings import (
+    SettingsError,
+    database_url,
+    env_decimal,
+    env_float,
+    env_int,
+    env_list,
+    env_str,
+    nats_url,
+)
+
+DEFAULT_GRPC_ADDR = "127.0.0.1:50051"
+DEFAULT_PSP_API_BASE = "http://127.0.0.1:12111"
+DEFAULT_PSP_API_KEY = "sk_test_paymesh_dev"
+
+
+@dataclass(frozen=True)
+class PaymentSettings:
+    database_url: str
+    nats_url: str
+    grpc_addr: str = DEFAULT_GRPC_ADDR
+    log_level: str = "INFO"
+    psp_api_base: str = DEFAULT_PSP_API_BASE
+    psp_api_key: str = DEFAULT_PSP_API_KEY
+    psp_timeout_s: float = 10.0
+    platform_fee_rate: Decimal = Decimal("0.10")
+    risk_max_order_amount: Decimal = Decimal("10000")
+    risk_blocked_buyers: frozenset[str] = frozenset()
+    executor_concurrency: int = 64
+    flags_concurrency: int = 64
+    db_pool_size: int = 32
+
+    @classmethod
+    def from_env(cls) -> PaymentSettings:
+        fee_rate = env_decimal("PLATFORM_FEE_RATE", "0.10")
+        if not Decimal(0) <= fee_rate <= Decimal(1):
+            raise SettingsError(f"PLATFORM_FEE_RATE={fee_rate} must be between 0 and 1")
+        max_amount = env_decimal("RISK_MAX_ORDER_AMOUNT", "10000")
+        if max_amount <= 0:
+            raise SettingsError(f"RISK_MAX_ORDER_AMOUNT={max_amount} must be positive")
+        timeout = env_float("PSP_TIMEOUT_S", 10.0)
+        if timeout <= 0:
+            raise SettingsError(f"PSP_TIMEOUT_S={timeout} must be positive")
+        return cls(
+            database_url=database_url(),
+            nats_url=nats_url(),
+            grpc_addr=env_str("PAYMENT_GRPC_ADDR", DEFAULT_GRPC_ADDR),
+            log_level=env_str("LOG_LEVEL", "INFO"),
+            psp_api_base=env_str("PSP_API_BASE", DEFAULT_PSP_API_BASE),
+            psp_api_key=env_str("PSP_API_KEY", DEFAULT_PSP_API_KEY),
+            psp_timeout_s=timeout,
+            platform_fee_rate=fee_rate,
+            risk_max_order_amount=max_amount,
+            risk_blocked_buyers=frozenset(env_list("RISK_BLOCKED_BUYERS")),
+            executor_concurrency=env_int("EXECUTOR_CONCURRENCY", 64, minimum=1),
+            flags_concurrency=env_int("PAYMENT_FLAGS_CONCURRENCY", 64, minimum=1),
+            db_pool_size=env_int("PAYMENT_DB_POOL_SIZE", 32, minimum=1),
+        )
