@@ -1,0 +1,1 @@
+"""The ledger's ports implemented with PostgreSQL (SQLAlchemy Core on psycopg 3)."""

@@ -1,0 +1,207 @@
+"""The ledger's unit of work and repository on PostgreSQL: one connection, one transaction.
+
+The two writes of a posting are single statements with a fixed text (arrays through `unnest`),
+so each is one prepared statement whatever the number of lines: the transaction with its
+entries, and the balance upsert, which rides with the COMMIT in the same round trip."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from google.protobuf.message import Message
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ledger_svc.adapters.at_commit import Statement, commit_with
+from ledger_svc.adapters.tables import account_balances, entries, outbox, transactions
+from ledger_svc.domain import (
+    AccountBalance,
+    BalanceDelta,
+    CurrencyTotals,
+    EntryRecord,
+    LedgerPosted,
+    Side,
+    Transaction,
+)
+from ledger_svc.service_layer.ports import LedgerRepository, LedgerUnitOfWork
+from mesh import inbox as mesh_inbox
+from mesh import outbox as mesh_outbox
+
+# (subject, aggregate_id, payload) of an outgoing event; the entrypoints own the protobuf.
+EventEncoder = Callable[[LedgerPosted], tuple[str, str, Message]]
+
+# The transaction row and its entries in one statement; no row back when the order already
+# has a transaction (then nothing is written).
+_APPEND_TRANSACTION = text(
+    """
+    WITH txn AS (
+        INSERT INTO transactions (transaction_id, payment_order_id, description)
+        VALUES (CAST(:transaction_id AS uuid), :payment_order_id, :description)
+        ON CONFLICT (payment_order_id) DO NOTHING
+        RETURNING transaction_id
+    )
+    INSERT INTO entries (transaction_id, account, side, amount, currency)
+    SELECT txn.transaction_id, line.account, line.side, line.amount, line.currency
+    FROM txn, unnest(
+        CAST(:accounts AS text[]), CAST(:sides AS text[]),
+        CAST(:amounts AS numeric[]), CAST(:currencies AS text[])
+    ) WITH ORDINALITY AS line(account, side, amount, currency, n)
+    ORDER BY line.n
+    RETURNING entry_id
+    """
+)
+
+# Rows are inserted, hence locked, in the order given (see Transaction.balance_deltas). Sent
+# with the COMMIT by the driver itself (see at_commit.py), hence psycopg placeholders.
+_APPLY_BALANCES = """
+    INSERT INTO account_balances (account, currency, debits, credits)
+    SELECT d.account, d.currency, d.debits, d.credits
+    FROM unnest(
+        %(accounts)s::text[], %(currencies)s::text[], %(debits)s::numeric[], %(credits)s::numeric[]
+    ) WITH ORDINALITY AS d(account, currency, debits, credits, n)
+    ORDER BY d.n
+    ON CONFLICT (account, currency) DO UPDATE
+    SET debits = account_balances.debits + EXCLUDED.debits,
+        credits = account_balances.credits + EXCLUDED.credits,
+        updated_at = now()
+"""
+
+
+class SqlLedgerRepository(LedgerRepository):
+    def __init__(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
+        self.conn = conn
+        self.at_commit = at_commit
+
+    async def add_transaction(self, txn: Transaction) -> bool:
+        result = await self.conn.execute(
+            _APPEND_TRANSACTION,
+            {
+                "transaction_id": txn.transaction_id,
+                "payment_order_id": txn.payment_order_id,
+                "description": txn.description,
+                "accounts": [p.account for p in txn.postings],
+                "sides": [p.side.value for p in txn.postings],
+                "amounts": [p.amount for p in txn.postings],
+                "currencies": [p.currency for p in txn.postings],
+            },
+        )
+        return len(result.all()) > 0
+
+    async def apply_balances(self, deltas: Sequence[BalanceDelta]) -> None:
+        """Sent with the COMMIT: the hot rows (`psp_receivable`, `platform_fee_revenue`) are
+        locked only while the server commits."""
+        params = {
+            "accounts": [d.account for d in deltas],
+            "currencies": [d.currency for d in deltas],
+            "debits": [d.debits for d in deltas],
+            "credits": [d.credits for d in deltas],
+        }
+        self.at_commit.append((_APPLY_BALANCES, params))
+
+    async def account_balances(self, account: str) -> list[AccountBalance]:
+        b = account_balances.c
+        rows = await self.conn.execute(
+            select(b.currency, b.debits, b.credits).where(b.account == account).order_by(b.currency)
+        )
+        return [AccountBalance(account, r.currency, r.debits, r.credits) for r in rows]
+
+    async def entries(
+        self, account: str, before_entry_id: int | None, limit: int
+    ) -> list[EntryRecord]:
+        e, t = entries.c, transactions.c
+        query = (
+            select(
+                e.entry_id,
+                e.transaction_id,
+                e.side,
+                e.amount,
+                e.currency,
+                t.payment_order_id,
+                t.description,
+                t.posted_at,
+            )
+            .select_from(entries.join(transactions, e.transaction_id == t.transaction_id))
+            .where(e.account == account)
+            .order_by(e.entry_id.desc())
+            .limit(limit)
+        )
+        if before_entry_id is not None:
+            query = query.where(e.entry_id < before_entry_id)
+        rows = await self.conn.execute(query)
+        return [
+            EntryRecord(
+                entry_id=r.entry_id,
+                transaction_id=r.transaction_id,
+                account=account,
+                side=Side(r.side),
+                amount=r.amount,
+                currency=r.currency,
+                payment_order_id=r.payment_order_id,
+                description=r.description,
+                posted_at=r.posted_at,
+            )
+            for r in rows
+        ]
+
+    async def currency_totals(self) -> list[CurrencyTotals]:
+        b = account_balances.c
+        rows = await self.conn.execute(
+            select(b.currency, func.sum(b.debits), func.sum(b.credits))
+            .group_by(b.currency)
+            .order_by(b.currency)
+        )
+        return [CurrencyTotals(currency, debits, credits) for currency, debits, credits in rows]
+
+
+class SqlLedgerUnitOfWork(LedgerUnitOfWork):
+    """`after_commit` runs when a commit wrote events (the relay's wake-up call)."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        encode: EventEncoder,
+        after_commit: Callable[[], None] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.encode = encode
+        self.after_commit = after_commit
+        self._conn: AsyncConnection | None = None
+        self._events = 0
+        self._at_commit: list[Statement] = []
+
+    @property
+    def conn(self) -> AsyncConnection:
+        if self._conn is None:
+            raise RuntimeError("unit of work used outside `async with`")
+        return self._conn
+
+    async def begin(self) -> None:
+        self._conn = await self.engine.connect()
+        await self._conn.begin()
+        self._events = 0
+        self._at_commit = []
+        self.ledger = SqlLedgerRepository(self._conn, self._at_commit)
+
+    async def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                if conn.in_transaction():
+                    await conn.rollback()
+            finally:
+                await conn.close()
+
+    async def claim_event(self, consumer: str, event_id: str) -> bool:
+        return await mesh_inbox.claim(self.conn, consumer, event_id)
+
+    async def publish(self, event: LedgerPosted) -> None:
+        subject, aggregate_id, payload = self.encode(event)
+        await mesh_outbox.enqueue(self.conn, outbox, subject, aggregate_id, payload)
+        self._events += 1
+
+    async def commit(self) -> None:
+        statements, self._at_commit[:] = list(self._at_commit), []
+        await commit_with(self.conn, statements)
+        if self._events and self.after_commit is not None:
+            self.after_commit()
+        self._events = 0

@@ -1,0 +1,79 @@
+"""The tables of the `ledger` schema (the search_path names it; SQL never does).
+
+`transactions` and `entries` are append-only: the migration installs triggers that refuse any
+UPDATE, DELETE or TRUNCATE of them, and one that refuses an INSERT leaving a transaction
+unbalanced in any currency. `account_balances` is maintained beside them in the same
+database transaction.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import UUID
+
+from mesh.inbox import inbox_table
+from mesh.outbox import outbox_table
+
+AMOUNT = Numeric(38, 4)
+
+metadata = MetaData()
+
+transactions = Table(
+    "transactions",
+    metadata,
+    Column("transaction_id", UUID(as_uuid=False), primary_key=True),
+    # One transaction per payment order, ever, whatever event asks again.
+    Column("payment_order_id", Text, unique=True),
+    Column("description", Text, nullable=False),
+    Column("posted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+)
+
+entries = Table(
+    "entries",
+    metadata,
+    Column("entry_id", BigInteger, primary_key=True, autoincrement=True),
+    Column(
+        "transaction_id",
+        UUID(as_uuid=False),
+        ForeignKey("transactions.transaction_id"),
+        nullable=False,
+    ),
+    Column("account", Text, nullable=False),
+    Column("side", Text, nullable=False),
+    Column("amount", AMOUNT, nullable=False),
+    Column("currency", Text, nullable=False),
+    CheckConstraint("side IN ('debit', 'credit')", name="entries_side"),
+    CheckConstraint("amount > 0", name="entries_amount_positive"),
+    CheckConstraint("currency ~ '^[A-Z]{3}$'", name="entries_currency"),
+    Index("entries_account_entry_id", "account", "entry_id"),
+    Index("entries_transaction_id", "transaction_id"),
+)
+
+# Maintained totals per (account, currency): reads are one row, not a sum over history.
+account_balances = Table(
+    "account_balances",
+    metadata,
+    Column("account", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("debits", AMOUNT, nullable=False, server_default="0"),
+    Column("credits", AMOUNT, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("account", "currency"),
+    CheckConstraint("debits >= 0 AND credits >= 0", name="account_balances_not_negative"),
+)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

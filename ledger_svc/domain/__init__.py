@@ -1,0 +1,54 @@
+"""The ledger's domain: accounts and their normal sides, balanced transactions, the
+transaction a succeeded payment order posts. No I/O here."""
+
+from ledger_svc.domain.accounts import (
+    PLATFORM_FEE_REVENUE,
+    PSP_RECEIVABLE,
+    AccountType,
+    Side,
+    UnknownAccount,
+    account_type,
+    is_shared,
+    normal_side,
+    seller_payable,
+)
+from ledger_svc.domain.events import LedgerPosted
+from ledger_svc.domain.payments import payment_order_succeeded
+from ledger_svc.domain.transaction import (
+    BalanceDelta,
+    EmptyTransaction,
+    InvalidPosting,
+    InvalidTransaction,
+    LedgerError,
+    NonPositivePosting,
+    Posting,
+    Transaction,
+    UnbalancedTransaction,
+)
+from ledger_svc.domain.views import AccountBalance, CurrencyTotals, EntryRecord
+
+__all__ = [
+    "PLATFORM_FEE_REVENUE",
+    "PSP_RECEIVABLE",
+    "AccountBalance",
+    "AccountType",
+    "BalanceDelta",
+    "CurrencyTotals",
+    "EmptyTransaction",
+    "EntryRecord",
+    "InvalidPosting",
+    "InvalidTransaction",
+    "LedgerError",
+    "LedgerPosted",
+    "NonPositivePosting",
+    "Posting",
+    "Side",
+    "Transaction",
+    "UnbalancedTransaction",
+    "UnknownAccount",
+    "account_type",
+    "is_shared",
+    "normal_side",
+    "payment_order_succeeded",
+    "seller_payable",
+]

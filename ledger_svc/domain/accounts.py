@@ -1,0 +1,77 @@
+"""The chart of accounts: which accounts exist, what kind each is, and its normal side (the
+side on which it grows). A balance is always read on the account's normal side."""
+
+from __future__ import annotations
+
+import enum
+import re
+from decimal import Decimal
+
+
+class Side(enum.Enum):
+    DEBIT = "debit"
+    CREDIT = "credit"
+
+
+class AccountType(enum.Enum):
+    ASSET = "asset"
+    LIABILITY = "liability"
+    REVENUE = "revenue"
+
+    @property
+    def normal_side(self) -> Side:
+        return Side.DEBIT if self is AccountType.ASSET else Side.CREDIT
+
+
+class UnknownAccount(ValueError):
+    """The name is not an account of the chart."""
+
+
+# What the PSP owes the platform for charges it captured (asset).
+PSP_RECEIVABLE = "psp_receivable"
+# The platform's fee on each order (revenue).
+PLATFORM_FEE_REVENUE = "platform_fee_revenue"
+# What the platform owes one seller: `seller_payable:<seller_account>` (liability).
+SELLER_PAYABLE = "seller_payable"
+
+# Accounts that stand alone, and families with one account per party.
+_SINGLE = {PSP_RECEIVABLE: AccountType.ASSET, PLATFORM_FEE_REVENUE: AccountType.REVENUE}
+_FAMILIES = {SELLER_PAYABLE: AccountType.LIABILITY}
+_PARTY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+# Accounts every order posts to: their balance rows are the hot ones.
+SHARED_ACCOUNTS = frozenset(_SINGLE)
+
+
+def seller_payable(seller_account: str) -> str:
+    """The account of what the platform owes `seller_account`."""
+    if not _PARTY.match(seller_account):
+        raise UnknownAccount(f"seller_account {seller_account!r} is not a valid account id")
+    return f"{SELLER_PAYABLE}:{seller_account}"
+
+
+def account_type(account: str) -> AccountType:
+    """The kind of `account`; `UnknownAccount` when it is not in the chart."""
+    if account in _SINGLE:
+        return _SINGLE[account]
+    family, sep, party = account.partition(":")
+    if sep and family in _FAMILIES and _PARTY.match(party):
+        return _FAMILIES[family]
+    raise UnknownAccount(f"unknown account {account!r}")
+
+
+def normal_side(account: str) -> Side:
+    return account_type(account).normal_side
+
+
+def is_shared(account: str) -> bool:
+    """True for accounts that every transaction touches (lock them last, hold them briefly)."""
+    return account in SHARED_ACCOUNTS
+
+
+def balance_on_normal_side(account: str, debits: Decimal, credits: Decimal) -> Decimal:
+    """The account's balance: debits - credits for a debit-normal account, the other way round
+    for a credit-normal one. Negative means the account is on its contra side."""
+    if normal_side(account) is Side.DEBIT:
+        return debits - credits
+    return credits - debits

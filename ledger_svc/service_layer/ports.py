@@ -1,0 +1,87 @@
+"""The ports the ledger's use cases talk to: an append-only book of transactions with its
+maintained balance rows, inside a unit of work that commits the postings, the inbox claim and
+the outgoing events together."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+from ledger_svc.domain import (
+    AccountBalance,
+    BalanceDelta,
+    CurrencyTotals,
+    EntryRecord,
+    LedgerPosted,
+    Transaction,
+)
+
+
+class LedgerRepository(abc.ABC):
+    """Transactions and entries are only ever appended; balances are maintained beside them."""
+
+    @abc.abstractmethod
+    async def add_transaction(self, txn: Transaction) -> bool:
+        """Append the transaction and its entries. False, writing nothing, when a transaction
+        for the same payment order exists."""
+
+    @abc.abstractmethod
+    async def apply_balances(self, deltas: Sequence[BalanceDelta]) -> None:
+        """Add the deltas to the maintained (account, currency) totals, in the order given, as
+        part of this unit of work (an adapter may hold the write until the commit)."""
+
+    @abc.abstractmethod
+    async def account_balances(self, account: str) -> list[AccountBalance]:
+        """The account's totals per currency, sorted by currency; empty when it has none."""
+
+    @abc.abstractmethod
+    async def entries(
+        self, account: str, before_entry_id: int | None, limit: int
+    ) -> list[EntryRecord]:
+        """Up to `limit` of the account's entries, newest first, with ids below
+        `before_entry_id` when one is given."""
+
+    @abc.abstractmethod
+    async def currency_totals(self) -> list[CurrencyTotals]:
+        """Debits and credits over every account, per currency, sorted by currency."""
+
+
+class LedgerUnitOfWork(abc.ABC):
+    """One database transaction. `async with uow:` begins it; leaving the block without
+    `commit()` rolls everything back."""
+
+    ledger: LedgerRepository
+
+    async def __aenter__(self) -> Self:
+        await self.begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    @abc.abstractmethod
+    async def begin(self) -> None:
+        """Start the transaction."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Roll back whatever was not committed and release the transaction's resources."""
+
+    @abc.abstractmethod
+    async def claim_event(self, consumer: str, event_id: str) -> bool:
+        """Record that `consumer` handled `event_id` (the inbox); False when it already had."""
+
+    @abc.abstractmethod
+    async def publish(self, event: LedgerPosted) -> None:
+        """Queue an event, published only if and after the transaction commits (the outbox)."""
+
+    @abc.abstractmethod
+    async def commit(self) -> None:
+        """Commit the postings, the inbox claim and the events, all or nothing."""

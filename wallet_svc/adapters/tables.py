@@ -1,0 +1,64 @@
+"""The tables of the `wallet` schema (the search_path names it; SQL never does)."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    Numeric,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.dialects.postgresql import UUID
+
+from mesh.inbox import inbox_table
+from mesh.outbox import outbox_table
+
+AMOUNT = Numeric(38, 4)
+
+metadata = MetaData()
+
+# One row per payment order ever credited: the primary key makes a second credit of the same
+# order (under any event id) impossible. `amount` is what was credited: gross - fee.
+wallet_credits = Table(
+    "wallet_credits",
+    metadata,
+    Column("payment_order_id", Text, primary_key=True),
+    Column("event_id", UUID(as_uuid=False), nullable=False),
+    Column("seller_account", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("gross", AMOUNT, nullable=False),
+    Column("fee", AMOUNT, nullable=False),
+    Column("amount", AMOUNT, nullable=False),
+    Column("credited_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("gross > 0", name="wallet_credits_gross_positive"),
+    CheckConstraint("fee >= 0 AND fee <= gross", name="wallet_credits_fee_range"),
+    CheckConstraint("amount = gross - fee", name="wallet_credits_amount_is_net"),
+    CheckConstraint("currency ~ '^[A-Z]{3}$'", name="wallet_credits_currency"),
+    Index("wallet_credits_seller", "seller_account", "currency"),
+)
+
+# The maintained balance of each seller in each currency (reads are one row, not a sum).
+balances = Table(
+    "balances",
+    metadata,
+    Column("seller_account", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("pending", AMOUNT, nullable=False, server_default="0"),
+    Column("available", AMOUNT, nullable=False, server_default="0"),
+    Column("reserved", AMOUNT, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("seller_account", "currency"),
+    CheckConstraint(
+        "pending >= 0 AND available >= 0 AND reserved >= 0", name="balances_not_negative"
+    ),
+    CheckConstraint("currency ~ '^[A-Z]{3}$'", name="balances_currency"),
+)
+
+outbox = outbox_table(metadata)
+inbox = inbox_table(metadata)

@@ -1,0 +1,1 @@
+"""The wallet's use cases and the ports they talk to."""

@@ -1,0 +1,69 @@
+"""The wallet's use cases: credit a seller for a succeeded order, read a seller's balances."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from mesh.errors import FieldViolation, invalid_argument, not_found
+from mesh.money import CURRENCY_EXPONENTS, Money
+from wallet_svc.domain import Balance, Credit, WalletCredited
+from wallet_svc.service_layer.ports import WalletUnitOfWork
+
+CREDIT_CONSUMER = "wallet-credit"
+
+
+@dataclass(frozen=True)
+class CreditOrder:
+    """Credit the seller of a succeeded payment order (from `payment.order.succeeded`)."""
+
+    event_id: str
+    payment_order_id: str
+    seller_account: str
+    gross: Money
+    fee: Money
+
+
+class CreditOutcome(enum.Enum):
+    CREDITED = "credited"
+    DUPLICATE_EVENT = "duplicate_event"  # this event was handled before
+    ALREADY_CREDITED = "already_credited"  # another event credited this order before
+
+
+async def credit_seller(uow: WalletUnitOfWork, cmd: CreditOrder) -> CreditOutcome:
+    """Credit `gross - fee` to the seller's pending balance, once per order, in one transaction
+    with the inbox claim and the `wallet.credited` event. Raises `InvalidCredit` (before any
+    I/O) when the order cannot be credited as stated."""
+    credit = Credit(cmd.payment_order_id, cmd.seller_account, cmd.gross, cmd.fee)
+    async with uow:
+        if not await uow.claim_event(CREDIT_CONSUMER, cmd.event_id):
+            return CreditOutcome.DUPLICATE_EVENT
+        if not await uow.wallets.add_credit(credit, cmd.event_id):
+            # Commit the claim alone: this event is handled, and had no effect.
+            await uow.commit()
+            return CreditOutcome.ALREADY_CREDITED
+        await uow.publish(
+            WalletCredited(credit.payment_order_id, credit.seller_account, credit.net)
+        )
+        # The balance row is the one other credits of this seller wait on: touch it last.
+        await uow.wallets.add_pending(credit.seller_account, credit.net)
+        await uow.commit()
+    return CreditOutcome.CREDITED
+
+
+async def get_balances(
+    uow: WalletUnitOfWork, seller_account: str, currency: str = ""
+) -> list[Balance]:
+    """The seller's balances sorted by currency, or only the one in `currency` (zero when the
+    seller holds none in it). NOT_FOUND for a seller never credited."""
+    if currency and currency not in CURRENCY_EXPONENTS:
+        raise invalid_argument(
+            [FieldViolation("currency", "currency.iso4217", f"unknown currency {currency!r}")]
+        )
+    async with uow:
+        balances = await uow.wallets.balances(seller_account)
+    if not balances:
+        raise not_found("seller_account", seller_account)
+    if currency:
+        return [b for b in balances if b.currency == currency] or [Balance(currency)]
+    return balances
