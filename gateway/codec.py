@@ -312,8 +312,26 @@ def set_query_params(
 # --- responses ------------------------------------------------------------------------------
 
 
+def _in_field_order(descriptor: Descriptor, document: dict[str, Any]) -> dict[str, Any]:
+    """`document` with its keys in the order the .proto declares them (MessageToDict puts the
+    defaulted fields last), so a person reading the JSON finds it laid out like the contract."""
+    ordered: dict[str, Any] = {}
+    for fd in descriptor.fields:
+        if fd.name not in document:
+            continue
+        value = document[fd.name]
+        if fd.message_type is not None and not _is_well_known(fd):
+            if fd.is_repeated and isinstance(value, list):
+                value = [_in_field_order(fd.message_type, v) for v in value]
+            elif isinstance(value, dict) and not fd.message_type.GetOptions().map_entry:
+                value = _in_field_order(fd.message_type, value)
+        ordered[fd.name] = value
+    return ordered
+
+
 def message_to_json(message: Message) -> dict[str, Any]:
     """The response as JSON: proto field names, fields without presence always printed."""
-    return json_format.MessageToDict(
+    document = json_format.MessageToDict(
         message, preserving_proto_field_name=True, always_print_fields_with_no_presence=True
     )
+    return _in_field_order(message.DESCRIPTOR, document)
