@@ -32,8 +32,8 @@ Registers buf/validate/validate.proto, taken from the descriptor embedded in
 the protovalidate wheel, so that generated code importing it can load.
 """
 
-from google.protobuf import descriptor_pool, duration_pb2, field_mask_pb2, timestamp_pb2  # noqa: F401
-from google.protobuf import descriptor_pb2  # noqa: F401
+from google.protobuf import descriptor_pb2, duration_pb2, field_mask_pb2  # noqa: F401
+from google.protobuf import descriptor_pool, timestamp_pb2  # noqa: F401
 from google.protobuf.internal import builder as _builder
 from protovalidate._gen.buf.validate import validate_pb as _validate_pb
 
@@ -52,7 +52,9 @@ def validate_descriptor_set() -> bytes:
         fdp = descriptor_pb2.FileDescriptorProto()
         module.DESCRIPTOR.CopyToProto(fdp)
         fds.file.append(fdp)
-    fds.file.append(descriptor_pb2.FileDescriptorProto.FromString(validate_pb.desc().proto.to_binary()))
+    fds.file.append(
+        descriptor_pb2.FileDescriptorProto.FromString(validate_pb.desc().proto.to_binary())
+    )
     return fds.SerializeToString()
 
 

@@ -4,8 +4,8 @@ Registers buf/validate/validate.proto, taken from the descriptor embedded in
 the protovalidate wheel, so that generated code importing it can load.
 """
 
-from google.protobuf import descriptor_pool, duration_pb2, field_mask_pb2, timestamp_pb2  # noqa: F401
-from google.protobuf import descriptor_pb2  # noqa: F401
+from google.protobuf import descriptor_pb2, duration_pb2, field_mask_pb2  # noqa: F401
+from google.protobuf import descriptor_pool, timestamp_pb2  # noqa: F401
 from google.protobuf.internal import builder as _builder
 from protovalidate._gen.buf.validate import validate_pb as _validate_pb
 
