@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 import grpc
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from gateway.routes import LEDGER_SERVICE, PAYMENT_SERVICE, WALLET_SERVICE, MethodRoute
 from gateway.settings import GatewaySettings
@@ -46,7 +47,9 @@ class Upstreams:
         if service in self._given:
             return self._given[service]
         if service not in self._owned:
-            self._owned[service] = grpc.aio.insecure_channel(self.addresses[service])
+            self._owned[service] = grpc.aio.insecure_channel(
+                self.addresses[service], interceptors=aio_client_interceptors()
+            )
         return self._owned[service]
 
     async def call(

@@ -12,6 +12,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from mesh.errors import ServiceError, internal_status, to_rpc_status
 from mesh.validation import validate
@@ -66,7 +67,11 @@ class GrpcServer:
         extra_interceptors: Sequence[grpc.aio.ServerInterceptor] = (),
     ) -> None:
         self.addr = addr
-        self.server = grpc.aio.server(interceptors=[*extra_interceptors, MeshInterceptor()])
+        # OpenTelemetry first, so a span covers validation and errors too (spans are recorded
+        # once an OpenTelemetry SDK is configured; with the API alone they cost next to nothing).
+        self.server = grpc.aio.server(
+            interceptors=[aio_server_interceptor(), *extra_interceptors, MeshInterceptor()]
+        )
         self.health = health.aio.HealthServicer()
         self.service_names = [name for _, _, name in servicers]
         for register, servicer, _ in servicers:
