@@ -99,6 +99,13 @@ async def create_payment(
     render: Renderer,
     clock: Clock,
 ) -> CreatePaymentResult:
+    # A replay gets its stored answer even if the risk rules changed since it was accepted.
+    async with uow() as tx:
+        stored = await tx.repo.get_idempotency(cmd.request_id)
+    if stored is not None:
+        if stored.request_hash != cmd.request_hash:
+            raise key_reused(cmd.request_id)
+        return CreatePaymentResult(stored.response, replayed=True)
     decision = await risk.assess(cmd.risk_subject())
     if not decision.approved:
         raise ServiceError(

@@ -215,6 +215,31 @@ async def test_a_risk_refusal_stores_nothing(
     assert store.outbox == []
 
 
+async def test_a_replay_gets_its_answer_even_after_the_buyer_was_blocked(
+    store: FakeStore, clock: Clock
+) -> None:
+    first = await create(store, clock, command())
+    stricter = RuleBasedRiskCheck(Decimal("10000"), frozenset({"buyer_1"}))
+    again = await create_payment(
+        command(), uow=store.uow, risk=stricter, fee_rate=FEE_RATE, render=render, clock=clock
+    )
+    assert again.replayed and again.response == first.response
+    with pytest.raises(ServiceError) as info:  # a new request from that buyer is refused
+        await create_payment(
+            command(
+                request_id="22222222-2222-4222-8222-222222222222",
+                checkout_id="co_2",
+                order_ids=("po_3",),
+            ),
+            uow=store.uow,
+            risk=stricter,
+            fee_rate=FEE_RATE,
+            render=render,
+            clock=clock,
+        )
+    assert info.value.reason == "RISK_REJECTED"
+
+
 # --- execute_order ---------------------------------------------------------------------
 
 
