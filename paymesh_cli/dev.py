@@ -14,6 +14,7 @@ import contextlib
 import os
 import shutil
 import signal
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,6 +45,8 @@ GATEWAY = "gateway"
 PSP_SANDBOX = "psp_sandbox"
 READY_TIMEOUT = 60.0
 STOP_TIMEOUT = 10.0
+MAX_RESTARTS = 5  # within RESTART_WINDOW seconds, then the stack stops
+RESTART_WINDOW = 60.0
 
 
 # --- the services ----------------------------------------------------------------------------
@@ -319,8 +322,23 @@ async def run_dev(
 
         while not stop.is_set():
             if (dead := supervisor.first_exited()) is not None:
-                _complain(f"{dead.describe_exit()}\nstopping the rest")
-                return 1
+                # Like an orchestrator: a crashed service is started again; its work in flight
+                # is redelivered by JetStream, so nothing is lost. One that keeps crashing stops
+                # the stack instead of flapping.
+                recent = [t for t in dead.restarts if time.monotonic() - t < RESTART_WINDOW]
+                if len(recent) >= MAX_RESTARTS:
+                    _complain(f"{dead.describe_exit()}\nit keeps crashing; stopping the rest")
+                    return 1
+                _complain(f"{dead.describe_exit()}\nrestarting {dead.name}")
+                child = supervisor.restart(dead)
+                service = next(s for s in SERVICES if s.name == child.name)
+                ready = supervisor.wait_ready(
+                    child, service.probe(stack.addr(service.name)), within=READY_TIMEOUT
+                )
+                if not await _unless_stopped(ready, stop):
+                    return 0
+                _say(f"{child.name} restarted")
+                continue
             for name, server in (("postgres", pg), ("nats", nats)):
                 if server is not None and not server.is_running():
                     code = server.process.poll() if server.process else None

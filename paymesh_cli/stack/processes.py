@@ -139,6 +139,10 @@ class Child:
     log_path: Path
     popen: subprocess.Popen[bytes]
     log_start: int = 0  # where this run's output begins in the (appended) log
+    env: Mapping[str, str] | None = None
+    cwd: Path | None = None
+    death_signal: int = signal.SIGKILL
+    restarts: list[float] = field(default_factory=list)  # monotonic times of restarts
 
     @property
     def pid(self) -> int:
@@ -183,9 +187,33 @@ class Supervisor:
         log_path = self.log_dir / f"{name}.log"
         start = log_size(log_path)
         popen = spawn(argv, log_path=log_path, env=env, cwd=cwd, death_signal=death_signal)
-        child = Child(name, list(argv), log_path, popen, start)
+        child = Child(name, list(argv), log_path, popen, start, env, cwd, death_signal)
         self.children.append(child)
         return child
+
+    def restart(self, child: Child) -> Child:
+        """Start an exited child again, same command and environment, in its place."""
+        start = log_size(child.log_path)
+        popen = spawn(
+            child.argv,
+            log_path=child.log_path,
+            env=child.env,
+            cwd=child.cwd,
+            death_signal=child.death_signal,
+        )
+        fresh = Child(
+            child.name,
+            child.argv,
+            child.log_path,
+            popen,
+            start,
+            child.env,
+            child.cwd,
+            child.death_signal,
+            [*child.restarts, time.monotonic()],
+        )
+        self.children[self.children.index(child)] = fresh
+        return fresh
 
     def start_module(self, name: str, module: str, env: Mapping[str, str], **kw: object) -> Child:
         """Run `python -m module` with this interpreter."""
