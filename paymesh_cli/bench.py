@@ -286,6 +286,12 @@ def bench_command(
     if checkouts < 1 or orders_per_checkout < 1 or concurrency < 1:
         raise click.BadParameter("--checkouts, --orders-per-checkout and --concurrency must be ≥ 1")
     target = resolve_target(data_dir, url, api_key, database_url)
+    try:
+        httpx.get(f"{target.gateway_url}/readyz", timeout=5).raise_for_status()
+    except httpx.HTTPError as err:
+        raise click.ClickException(
+            f"the gateway at {target.gateway_url} is not ready ({err}): is `paymesh dev` running?"
+        ) from None
     summary, report = asyncio.run(
         bench(target, checkouts, orders_per_checkout, concurrency, timeout_s, as_json)
     )

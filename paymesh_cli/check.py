@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 
 import click
+import httpx
+from sqlalchemy.exc import OperationalError
 
 from paymesh_cli.invariants import CheckReport, run_checks
 from paymesh_cli.target import Target, resolve_target, target_options
@@ -23,7 +25,12 @@ async def check_target(target: Target, settle_timeout: float) -> CheckReport:
 
     if not target.database_url:
         raise click.ClickException("no database URL: pass --database-url or --data-dir")
-    return await run_checks(target.database_url, charges, settle_timeout=settle_timeout)
+    try:
+        return await run_checks(target.database_url, charges, settle_timeout=settle_timeout)
+    except (OperationalError, OSError, httpx.TransportError) as err:
+        raise click.ClickException(
+            f"cannot reach the stack ({type(err).__name__}): is `paymesh dev` running?"
+        ) from None
 
 
 def render(report: CheckReport) -> str:
