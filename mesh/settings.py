@@ -4,7 +4,9 @@ frozen dataclass with a `from_env()`; these helpers give clear errors for bad va
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import TypedDict
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/paymesh"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -64,3 +66,37 @@ def database_url() -> str:
 
 def nats_url() -> str:
     return env_str("NATS_URL", DEFAULT_NATS_URL)
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    """What every service reads alike. A service's settings are one frozen dataclass that
+    extends this one (giving `grpc_addr` its default) with a `from_env()` built on
+    `service_env()`."""
+
+    database_url: str
+    nats_url: str
+    grpc_addr: str
+    log_level: str = "INFO"
+    # Connections kept by the database pool (as many again may overflow).
+    db_pool_size: int = 32
+
+
+class ServiceEnv(TypedDict):
+    database_url: str
+    nats_url: str
+    grpc_addr: str
+    log_level: str
+    db_pool_size: int
+
+
+def service_env(prefix: str, default_grpc_addr: str) -> ServiceEnv:
+    """The `ServiceSettings` fields from the environment: DATABASE_URL, NATS_URL,
+    `<prefix>_GRPC_ADDR`, LOG_LEVEL and `<prefix>_DB_POOL_SIZE`."""
+    return ServiceEnv(
+        database_url=database_url(),
+        nats_url=nats_url(),
+        grpc_addr=env_str(f"{prefix}_GRPC_ADDR", default_grpc_addr),
+        log_level=env_str("LOG_LEVEL", "INFO"),
+        db_pool_size=env_int(f"{prefix}_DB_POOL_SIZE", 32, minimum=1),
+    )

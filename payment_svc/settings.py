@@ -7,14 +7,14 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from mesh.settings import (
+    ServiceSettings,
     SettingsError,
-    database_url,
     env_decimal,
     env_float,
     env_int,
     env_list,
     env_str,
-    nats_url,
+    service_env,
 )
 
 DEFAULT_GRPC_ADDR = "127.0.0.1:50051"
@@ -23,11 +23,11 @@ DEFAULT_PSP_API_KEY = "sk_test_paymesh_dev"
 
 
 @dataclass(frozen=True)
-class PaymentSettings:
-    database_url: str
-    nats_url: str
+class PaymentSettings(ServiceSettings):
+    """From DATABASE_URL, NATS_URL, PAYMENT_GRPC_ADDR, LOG_LEVEL, PAYMENT_DB_POOL_SIZE (see
+    mesh.settings.service_env) and the variables named in `from_env`."""
+
     grpc_addr: str = DEFAULT_GRPC_ADDR
-    log_level: str = "INFO"
     psp_api_base: str = DEFAULT_PSP_API_BASE
     psp_api_key: str = DEFAULT_PSP_API_KEY
     psp_timeout_s: float = 10.0
@@ -36,7 +36,6 @@ class PaymentSettings:
     risk_blocked_buyers: frozenset[str] = frozenset()
     executor_concurrency: int = 64
     flags_concurrency: int = 64
-    db_pool_size: int = 32
 
     @classmethod
     def from_env(cls) -> PaymentSettings:
@@ -50,10 +49,6 @@ class PaymentSettings:
         if timeout <= 0:
             raise SettingsError(f"PSP_TIMEOUT_S={timeout} must be positive")
         return cls(
-            database_url=database_url(),
-            nats_url=nats_url(),
-            grpc_addr=env_str("PAYMENT_GRPC_ADDR", DEFAULT_GRPC_ADDR),
-            log_level=env_str("LOG_LEVEL", "INFO"),
             psp_api_base=env_str("PSP_API_BASE", DEFAULT_PSP_API_BASE),
             psp_api_key=env_str("PSP_API_KEY", DEFAULT_PSP_API_KEY),
             psp_timeout_s=timeout,
@@ -62,5 +57,5 @@ class PaymentSettings:
             risk_blocked_buyers=frozenset(env_list("RISK_BLOCKED_BUYERS")),
             executor_concurrency=env_int("EXECUTOR_CONCURRENCY", 64, minimum=1),
             flags_concurrency=env_int("PAYMENT_FLAGS_CONCURRENCY", 64, minimum=1),
-            db_pool_size=env_int("PAYMENT_DB_POOL_SIZE", 32, minimum=1),
+            **service_env("PAYMENT", DEFAULT_GRPC_ADDR),
         )

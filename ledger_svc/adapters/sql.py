@@ -6,13 +6,11 @@ entries, and the balance upsert, which rides with the COMMIT in the same round t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
-from google.protobuf.message import Message
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ledger_svc.adapters.at_commit import Statement, commit_with
 from ledger_svc.adapters.tables import account_balances, entries, outbox, transactions
 from ledger_svc.domain import (
     AccountBalance,
@@ -24,11 +22,8 @@ from ledger_svc.domain import (
     Transaction,
 )
 from ledger_svc.service_layer.ports import LedgerRepository, LedgerUnitOfWork
-from mesh import inbox as mesh_inbox
-from mesh import outbox as mesh_outbox
-
-# (subject, aggregate_id, payload) of an outgoing event; the entrypoints own the protobuf.
-EventEncoder = Callable[[LedgerPosted], tuple[str, str, Message]]
+from mesh.at_commit import Statement
+from mesh.sql_uow import SqlUnitOfWork
 
 # The transaction row and its entries in one statement; no row back when the order already
 # has a transaction (then nothing is written).
@@ -52,7 +47,7 @@ _APPEND_TRANSACTION = text(
 )
 
 # Rows are inserted, hence locked, in the order given (see Transaction.balance_deltas). Sent
-# with the COMMIT by the driver itself (see at_commit.py), hence psycopg placeholders.
+# with the COMMIT by the driver itself (see mesh/at_commit.py), hence psycopg placeholders.
 _APPLY_BALANCES = """
     INSERT INTO account_balances (account, currency, debits, credits)
     SELECT d.account, d.currency, d.debits, d.credits
@@ -153,55 +148,10 @@ class SqlLedgerRepository(LedgerRepository):
         return [CurrencyTotals(currency, debits, credits) for currency, debits, credits in rows]
 
 
-class SqlLedgerUnitOfWork(LedgerUnitOfWork):
+class SqlLedgerUnitOfWork(SqlUnitOfWork[LedgerPosted], LedgerUnitOfWork):
     """`after_commit` runs when a commit wrote events (the relay's wake-up call)."""
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        encode: EventEncoder,
-        after_commit: Callable[[], None] | None = None,
-    ) -> None:
-        self.engine = engine
-        self.encode = encode
-        self.after_commit = after_commit
-        self._conn: AsyncConnection | None = None
-        self._events = 0
-        self._at_commit: list[Statement] = []
+    outbox_table = outbox
 
-    @property
-    def conn(self) -> AsyncConnection:
-        if self._conn is None:
-            raise RuntimeError("unit of work used outside `async with`")
-        return self._conn
-
-    async def begin(self) -> None:
-        self._conn = await self.engine.connect()
-        await self._conn.begin()
-        self._events = 0
-        self._at_commit = []
-        self.ledger = SqlLedgerRepository(self._conn, self._at_commit)
-
-    async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                if conn.in_transaction():
-                    await conn.rollback()
-            finally:
-                await conn.close()
-
-    async def claim_event(self, consumer: str, event_id: str) -> bool:
-        return await mesh_inbox.claim(self.conn, consumer, event_id)
-
-    async def publish(self, event: LedgerPosted) -> None:
-        subject, aggregate_id, payload = self.encode(event)
-        await mesh_outbox.enqueue(self.conn, outbox, subject, aggregate_id, payload)
-        self._events += 1
-
-    async def commit(self) -> None:
-        statements, self._at_commit[:] = list(self._at_commit), []
-        await commit_with(self.conn, statements)
-        if self._events and self.after_commit is not None:
-            self.after_commit()
-        self._events = 0
+    def open_repositories(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
+        self.ledger = SqlLedgerRepository(conn, at_commit)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Self
 
 from ledger_svc.domain import (
     AccountBalance,
@@ -17,6 +15,7 @@ from ledger_svc.domain import (
     LedgerPosted,
     Transaction,
 )
+from mesh.uow import UnitOfWork
 
 
 class LedgerRepository(abc.ABC):
@@ -48,40 +47,9 @@ class LedgerRepository(abc.ABC):
         """Debits and credits over every account, per currency, sorted by currency."""
 
 
-class LedgerUnitOfWork(abc.ABC):
-    """One database transaction. `async with uow:` begins it; leaving the block without
-    `commit()` rolls everything back."""
+class LedgerUnitOfWork(UnitOfWork[LedgerPosted]):
+    """One database transaction (mesh.uow.UnitOfWork) over `ledger`; its events are
+    `LedgerPosted`. `commit()` commits the postings, the inbox claim and the events, all or
+    nothing."""
 
     ledger: LedgerRepository
-
-    async def __aenter__(self) -> Self:
-        await self.begin()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @abc.abstractmethod
-    async def begin(self) -> None:
-        """Start the transaction."""
-
-    @abc.abstractmethod
-    async def close(self) -> None:
-        """Roll back whatever was not committed and release the transaction's resources."""
-
-    @abc.abstractmethod
-    async def claim_event(self, consumer: str, event_id: str) -> bool:
-        """Record that `consumer` handled `event_id` (the inbox); False when it already had."""
-
-    @abc.abstractmethod
-    async def publish(self, event: LedgerPosted) -> None:
-        """Queue an event, published only if and after the transaction commits (the outbox)."""
-
-    @abc.abstractmethod
-    async def commit(self) -> None:
-        """Commit the postings, the inbox claim and the events, all or nothing."""

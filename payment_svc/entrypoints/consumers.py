@@ -5,9 +5,9 @@ is retried with backoff by mesh.jetstream."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
+from mesh.consuming import event_id
 from mesh.events import LEDGER_POSTED, PAYMENT_ORDER_CREATED, WALLET_CREDITED, M, unpack
 from mesh.jetstream import ConsumerSpec, Poison
 from payment_svc.domain.psp import PaymentProvider
@@ -40,18 +40,12 @@ def ledger_flag_spec(concurrency: int) -> ConsumerSpec:
 
 
 def _payload(env: events_pb2.Envelope, cls: type[M]) -> M:
+    # Only a payload of the wrong type is poison here; undecodable bytes are retried (unlike
+    # mesh.consuming.open_envelope, which dead-letters both).
     try:
         return unpack(env, cls)
     except ValueError as err:
         raise Poison(str(err)) from err
-
-
-def _event_id(env: events_pb2.Envelope) -> str:
-    """The envelope's event id, which the inbox keys on: a UUID, or the message is poison."""
-    try:
-        return str(uuid.UUID(env.event_id))
-    except ValueError:
-        raise Poison(f"event_id {env.event_id!r} is not a UUID") from None
 
 
 @dataclass
@@ -80,7 +74,7 @@ class WalletFlagHandler:
         try:
             await mark_wallet_updated(
                 credited.payment_order_id,
-                event_id=_event_id(env),
+                event_id=event_id(env),
                 consumer=WALLET_FLAG,
                 uow=self.uow,
             )
@@ -96,7 +90,7 @@ class LedgerFlagHandler:
         posted = _payload(env, events_pb2.LedgerPosted)
         try:
             await mark_ledger_updated(
-                posted.payment_order_id, event_id=_event_id(env), consumer=LEDGER_FLAG, uow=self.uow
+                posted.payment_order_id, event_id=event_id(env), consumer=LEDGER_FLAG, uow=self.uow
             )
         except (UnknownOrder, FlagRefused) as err:
             raise Poison(f"ledger.posted not applicable: {err}") from err

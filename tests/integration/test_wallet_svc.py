@@ -4,32 +4,29 @@ WALLET stream. After each test the wallet's own money invariant is checked in th
 
 from __future__ import annotations
 
-import asyncio
-import socket
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import ClassVar
 
 import grpc
 import pytest
-from alembic.autogenerate import compare_metadata
-from alembic.migration import MigrationContext
-from google.rpc import error_details_pb2, status_pb2
-from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
+from google.rpc import error_details_pb2
+from harness import (
+    ServiceHarness,
+    eventually,
+    migrations_diff,
+    rich_status,
+    started_service,
+    succeeded,
+)
 from psycopg.errors import CheckViolation
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-import mesh.migrations
-from mesh.db import make_engine
-from mesh.events import PAYMENT_ORDER_SUCCEEDED, WALLET_CREDITED, decode_envelope, new_envelope
-from mesh.jetstream import connect
+from mesh.events import WALLET_CREDITED
 from mesh.money import Money
-from mesh.runtime import Lifecycle
-from paymesh.common.v1 import money_pb2
 from paymesh.events.v1 import events_pb2
 from paymesh.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 from wallet_svc.adapters import tables
@@ -40,109 +37,17 @@ from wallet_svc.entrypoints.outgoing import encode_event
 from wallet_svc.settings import WalletSettings
 
 D = Decimal
-TIMEOUT_S = 15.0
 DURABLE = "wallet-credit"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], within: float = TIMEOUT_S) -> Any:
-    """Poll `check` until it returns something truthy (returned) or `within` seconds pass."""
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"condition not met within {within}s: last result {result!r}")
-        await asyncio.sleep(0.02)
-
-
-def succeeded(
-    order_id: str,
-    seller: str,
-    amount: str,
-    fee: str,
-    currency: str = "USD",
-    *,
-    fee_currency: str | None = None,
-) -> events_pb2.Envelope:
-    payload = events_pb2.PaymentOrderSucceeded(
-        payment_order_id=order_id,
-        checkout_id=f"co-{order_id}",
-        seller_account=seller,
-        amount=money_pb2.Money(amount=amount, currency=currency),
-        fee=money_pb2.Money(amount=fee, currency=fee_currency or currency),
-        psp_reference=f"ch_{order_id}",
-    )
-    return new_envelope(PAYMENT_ORDER_SUCCEEDED, order_id, payload)
-
-
 @dataclass
-class Wallet:
-    js: JetStreamContext
+class Wallet(ServiceHarness):
+    durable: ClassVar[str] = DURABLE
+
     stub: wallet_pb2_grpc.WalletServiceStub
-    engine: AsyncEngine
-    life: Lifecycle
-
-    async def publish(self, env: events_pb2.Envelope, msg_id: str | None = None) -> int:
-        """Publish an envelope; a fresh `msg_id` gets past the stream's duplicate window, as
-        a redelivery would. Returns its stream sequence."""
-        ack = await self.js.publish(
-            env.event_type, env.SerializeToString(), headers={"Nats-Msg-Id": msg_id or env.event_id}
-        )
-        return ack.seq
-
-    async def processed(self, seq: int) -> None:
-        """Wait until the consumer has acked (or dead-lettered) everything up to `seq`."""
-
-        async def done() -> bool:
-            try:
-                info = await self.js.consumer_info("PAYMENT", DURABLE)
-            except NotFoundError:
-                return False
-            return info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= seq
-
-        await eventually(done)
-
-    async def outbox_drained(self) -> None:
-        async def done() -> bool:
-            async with self.engine.connect() as conn:
-                left = await conn.scalar(
-                    text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
-                )
-            return left == 0
-
-        await eventually(done)
-
-    async def events(self, stream: str, subject: str) -> list[tuple[Any, events_pb2.Envelope]]:
-        """Every message on `subject` in `stream`: (raw message, envelope)."""
-        try:
-            info = await self.js.stream_info(stream)
-        except NotFoundError:
-            return []
-        if not info.state.messages:
-            return []
-        found = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            msg = await self.js.get_msg(stream, seq)
-            if msg.subject == subject:
-                found.append((msg, decode_envelope(msg.data)))
-        return found
 
     async def credited_events(self) -> list[events_pb2.WalletCredited]:
-        await self.outbox_drained()
-        out = []
-        for _, env in await self.events("WALLET", WALLET_CREDITED):
-            payload = events_pb2.WalletCredited()
-            assert env.payload.Unpack(payload)
-            assert env.aggregate_id == payload.payment_order_id
-            out.append(payload)
-        return out
+        return await self.published("WALLET", WALLET_CREDITED, events_pb2.WalletCredited)
 
     async def balance(self, seller: str, currency: str = "") -> wallet_pb2.GetBalanceResponse:
         return await self.stub.GetBalance(
@@ -187,39 +92,29 @@ async def assert_wallet_invariants(engine: AsyncEngine, credited_events: int) ->
 
 @pytest.fixture
 async def wallet(database_url: str, nats_url: str) -> AsyncIterator[Wallet]:
-    await asyncio.to_thread(mesh.migrations.upgrade, "wallet_svc", database_url)
-    port = free_port()
-    settings = WalletSettings(
-        database_url=database_url,
-        nats_url=nats_url,
-        grpc_addr=f"127.0.0.1:{port}",
-        log_level="INFO",
-        consumer_concurrency=16,
-        db_pool_size=4,
-    )
-    life = Lifecycle()
-    stop = await start(life, settings)
-    nc, js = await connect(nats_url, "wallet-tests")
-    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
-    engine = make_engine(database_url, "wallet", pool_size=2)
-    harness = Wallet(js, wallet_pb2_grpc.WalletServiceStub(channel), engine, life)
-    try:
+    def settings(grpc_addr: str) -> WalletSettings:
+        return WalletSettings(
+            database_url=database_url,
+            nats_url=nats_url,
+            grpc_addr=grpc_addr,
+            log_level="INFO",
+            consumer_concurrency=16,
+            db_pool_size=4,
+        )
+
+    async with started_service(
+        "wallet_svc", "wallet", start, settings, database_url, nats_url
+    ) as service:
+        harness = Wallet(
+            service.js,
+            service.engine,
+            service.life,
+            wallet_pb2_grpc.WalletServiceStub(service.channel),
+        )
         yield harness
         # The money invariant, whatever the test did.
-        await assert_wallet_invariants(engine, len(await harness.credited_events()))
-        assert life.failed is None, f"a background task died: {life.failed!r}"
-    finally:
-        await channel.close()
-        await stop()
-        await nc.close()
-        await engine.dispose()
-
-
-def rich_status(err: grpc.aio.AioRpcError) -> status_pb2.Status:
-    for key, value in err.trailing_metadata() or ():
-        if key == "grpc-status-details-bin":
-            return status_pb2.Status.FromString(value)
-    raise AssertionError("no rich status in the error")
+        await assert_wallet_invariants(service.engine, len(await harness.credited_events()))
+        assert service.life.failed is None, f"a background task died: {service.life.failed!r}"
 
 
 async def test_a_succeeded_order_credits_the_seller_net_of_fee(wallet: Wallet) -> None:
@@ -346,18 +241,4 @@ async def test_a_failure_at_commit_leaves_nothing_behind(wallet: Wallet) -> None
 
 
 async def test_the_tables_module_matches_the_migrations(database_url: str) -> None:
-    await asyncio.to_thread(mesh.migrations.upgrade, "wallet_svc", database_url)
-    engine = make_engine(database_url, "wallet", pool_size=1)
-    try:
-        async with engine.connect() as conn:
-            diff = await conn.run_sync(
-                lambda sync: compare_metadata(
-                    MigrationContext.configure(
-                        sync, opts={"compare_type": True, "compare_server_default": True}
-                    ),
-                    tables.metadata,
-                )
-            )
-    finally:
-        await engine.dispose()
-    assert diff == []
+    assert await migrations_diff("wallet_svc", "wallet", tables.metadata, database_url) == []

@@ -3,24 +3,16 @@ the balance upsert rides with the COMMIT in the same round trip."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from google.protobuf.message import Message
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mesh import inbox as mesh_inbox
-from mesh import outbox as mesh_outbox
+from mesh.at_commit import Statement
 from mesh.money import Money
-from wallet_svc.adapters.at_commit import Statement, commit_with
+from mesh.sql_uow import SqlUnitOfWork
 from wallet_svc.adapters.tables import balances, outbox, wallet_credits
 from wallet_svc.domain import Balance, Credit, WalletCredited
 from wallet_svc.service_layer.ports import WalletRepository, WalletUnitOfWork
-
-# (subject, aggregate_id, payload) of an outgoing event; the entrypoints own the protobuf.
-EventEncoder = Callable[[WalletCredited], tuple[str, str, Message]]
-
 
 # Built once: the hot path only binds values (no statement construction per event).
 _ADD_CREDIT = (
@@ -29,8 +21,8 @@ _ADD_CREDIT = (
     .on_conflict_do_nothing(index_elements=[wallet_credits.c.payment_order_id])
     .returning(wallet_credits.c.payment_order_id)
 )
-# Sent with the COMMIT by the driver itself (see at_commit.py), hence psycopg placeholders: a
-# busy seller's balance row is locked only while the server commits.
+# Sent with the COMMIT by the driver itself (see mesh/at_commit.py), hence psycopg placeholders:
+# a busy seller's balance row is locked only while the server commits.
 _ADD_PENDING = """
     INSERT INTO balances (seller_account, currency, pending)
     VALUES (%(seller_account)s, %(currency)s, %(amount)s)
@@ -60,7 +52,7 @@ class SqlWalletRepository(WalletRepository):
         return result.first() is not None
 
     async def add_pending(self, seller_account: str, amount: Money) -> None:
-        """Sent with the COMMIT (see at_commit.py)."""
+        """Sent with the COMMIT (see mesh/at_commit.py)."""
         params = {
             "seller_account": seller_account,
             "currency": amount.currency,
@@ -79,55 +71,10 @@ class SqlWalletRepository(WalletRepository):
         return [Balance(r.currency, r.pending, r.available, r.reserved) for r in rows]
 
 
-class SqlWalletUnitOfWork(WalletUnitOfWork):
+class SqlWalletUnitOfWork(SqlUnitOfWork[WalletCredited], WalletUnitOfWork):
     """`after_commit` runs when a commit wrote events (the relay's wake-up call)."""
 
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        encode: EventEncoder,
-        after_commit: Callable[[], None] | None = None,
-    ) -> None:
-        self.engine = engine
-        self.encode = encode
-        self.after_commit = after_commit
-        self._conn: AsyncConnection | None = None
-        self._events = 0
-        self._at_commit: list[Statement] = []
+    outbox_table = outbox
 
-    @property
-    def conn(self) -> AsyncConnection:
-        if self._conn is None:
-            raise RuntimeError("unit of work used outside `async with`")
-        return self._conn
-
-    async def begin(self) -> None:
-        self._conn = await self.engine.connect()
-        await self._conn.begin()
-        self._events = 0
-        self._at_commit = []
-        self.wallets = SqlWalletRepository(self._conn, self._at_commit)
-
-    async def close(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                if conn.in_transaction():
-                    await conn.rollback()
-            finally:
-                await conn.close()
-
-    async def claim_event(self, consumer: str, event_id: str) -> bool:
-        return await mesh_inbox.claim(self.conn, consumer, event_id)
-
-    async def publish(self, event: WalletCredited) -> None:
-        subject, aggregate_id, payload = self.encode(event)
-        await mesh_outbox.enqueue(self.conn, outbox, subject, aggregate_id, payload)
-        self._events += 1
-
-    async def commit(self) -> None:
-        statements, self._at_commit[:] = list(self._at_commit), []
-        await commit_with(self.conn, statements)
-        if self._events and self.after_commit is not None:
-            self.after_commit()
-        self._events = 0
+    def open_repositories(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
+        self.wallets = SqlWalletRepository(conn, at_commit)

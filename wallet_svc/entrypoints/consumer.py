@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 
-from mesh.events import PAYMENT_ORDER_SUCCEEDED, unpack
+from mesh.consuming import order_succeeded
+from mesh.events import PAYMENT_ORDER_SUCCEEDED
 from mesh.jetstream import ConsumerSpec, Handler, Poison
-from mesh.money import InvalidMoney, Money, parse_amount
-from paymesh.common.v1 import money_pb2
 from paymesh.events.v1 import events_pb2
 from wallet_svc.domain import InvalidCredit
 from wallet_svc.service_layer.ports import WalletUnitOfWork
@@ -24,35 +22,15 @@ def consumer_spec(concurrency: int) -> ConsumerSpec:
     )
 
 
-def _money(field: str, money: money_pb2.Money, *, allow_zero: bool) -> Money:
-    try:
-        return Money(
-            parse_amount(money.amount, money.currency, allow_zero=allow_zero), money.currency
-        )
-    except InvalidMoney as err:
-        raise Poison(f"{field}: {err}") from None
-
-
 def to_command(envelope: events_pb2.Envelope) -> CreditOrder:
     """The use-case command an envelope asks for; `Poison` when it can never be applied."""
-    if envelope.event_type != PAYMENT_ORDER_SUCCEEDED:
-        raise Poison(f"unexpected event type {envelope.event_type!r}")
-    try:
-        uuid.UUID(envelope.event_id)
-    except ValueError:
-        raise Poison(f"event_id {envelope.event_id!r} is not a UUID") from None
-    try:
-        event = unpack(envelope, events_pb2.PaymentOrderSucceeded)
-    except Exception as err:  # wrong payload type or undecodable bytes
-        raise Poison(str(err)) from None
-    if not event.HasField("amount") or not event.HasField("fee"):
-        raise Poison("amount and fee are required")
+    order = order_succeeded(envelope)
     return CreditOrder(
-        event_id=envelope.event_id,
-        payment_order_id=event.payment_order_id,
-        seller_account=event.seller_account,
-        gross=_money("amount", event.amount, allow_zero=False),
-        fee=_money("fee", event.fee, allow_zero=True),
+        event_id=order.event_id,
+        payment_order_id=order.payment_order_id,
+        seller_account=order.seller_account,
+        gross=order.gross,
+        fee=order.fee,
     )
 
 

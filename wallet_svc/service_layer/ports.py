@@ -4,10 +4,9 @@ unit of work that commits the effect, the inbox claim and the outgoing events to
 from __future__ import annotations
 
 import abc
-from types import TracebackType
-from typing import Self
 
 from mesh.money import Money
+from mesh.uow import UnitOfWork
 from wallet_svc.domain import Balance, Credit, WalletCredited
 
 
@@ -30,40 +29,8 @@ class WalletRepository(abc.ABC):
         """Every balance the seller holds, sorted by currency; empty for an unknown seller."""
 
 
-class WalletUnitOfWork(abc.ABC):
-    """One database transaction. `async with uow:` begins it; leaving the block without
-    `commit()` rolls everything back."""
+class WalletUnitOfWork(UnitOfWork[WalletCredited]):
+    """One database transaction (mesh.uow.UnitOfWork) over `wallets`; its events are
+    `WalletCredited`."""
 
     wallets: WalletRepository
-
-    async def __aenter__(self) -> Self:
-        await self.begin()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @abc.abstractmethod
-    async def begin(self) -> None:
-        """Start the transaction."""
-
-    @abc.abstractmethod
-    async def close(self) -> None:
-        """Roll back whatever was not committed and release the transaction's resources."""
-
-    @abc.abstractmethod
-    async def claim_event(self, consumer: str, event_id: str) -> bool:
-        """Record that `consumer` handled `event_id` (the inbox); False when it already had."""
-
-    @abc.abstractmethod
-    async def publish(self, event: WalletCredited) -> None:
-        """Queue an event, published only if and after the transaction commits (the outbox)."""
-
-    @abc.abstractmethod
-    async def commit(self) -> None:
-        """Commit the effect, the inbox claim and the events, all or nothing."""

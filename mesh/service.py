@@ -1,0 +1,131 @@
+"""The composition every service's bootstrap shares: its database engine, NATS with the mesh's
+streams, the outbox relay, its JetStream consumers and its gRPC server, started in a
+`Lifecycle`, and the stop that takes them down in order. A bootstrap supplies only what is its
+own, through a `wire(engine, relay)` function that returns its `Wiring`."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from nats.aio.client import Client as NatsClient
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mesh.db import make_engine
+from mesh.grpc_server import GrpcServer, Registrar
+from mesh.jetstream import ConsumerSpec, Handler, connect, ensure_streams, run_consumer
+from mesh.outbox import OutboxRelay
+from mesh.runtime import Lifecycle
+from mesh.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+Closer = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Consumer:
+    """A JetStream consumer, run as the background task named `task`."""
+
+    task: str
+    spec: ConsumerSpec
+    handler: Handler
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """What a service plugs into the mesh: its gRPC servicers (register function, servicer,
+    full service name), its consumers, and the resources of its own to close at stop (after
+    the background tasks, before NATS and the pool), in order."""
+
+    servicers: Sequence[tuple[Registrar, Any, str]]
+    consumers: Sequence[Consumer] = ()
+    closers: Sequence[Closer] = ()
+
+
+Wire = Callable[[AsyncEngine, OutboxRelay], Wiring]
+
+
+@dataclass(eq=False)
+class RunningService:
+    """A started service. Await it (`await running()`) to stop it; stopping twice is a no-op."""
+
+    settings: ServiceSettings
+    life: Lifecycle
+    engine: AsyncEngine
+    nc: NatsClient
+    js: JetStreamContext
+    relay: OutboxRelay
+    server: GrpcServer
+    closers: Sequence[Closer] = ()
+    _stopped: bool = field(default=False, init=False, repr=False)
+
+    @property
+    def grpc_port(self) -> int:
+        return self.server.port
+
+    async def __call__(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        await _shutdown(self.life, self.server, self.closers, self.nc, self.engine)
+
+
+async def start_service(
+    life: Lifecycle, settings: ServiceSettings, *, name: str, schema: str, wire: Wire
+) -> RunningService:
+    """Start the service `name` (its NATS client name and database application_name) on its
+    database `schema`; the outbox relay runs as the task `<schema>-outbox-relay`. If start-up
+    fails half-way, what was started is stopped before the error propagates."""
+    engine = make_engine(
+        settings.database_url, schema, pool_size=settings.db_pool_size, application_name=name
+    )
+    nc: NatsClient | None = None
+    server: GrpcServer | None = None
+    closers: Sequence[Closer] = ()
+    try:
+        nc, js = await connect(settings.nats_url, name)
+        await ensure_streams(js)
+        relay = OutboxRelay(engine, js)
+        wiring = wire(engine, relay)
+        closers = wiring.closers
+        server = GrpcServer(settings.grpc_addr, wiring.servicers)
+        life.spawn(f"{schema}-outbox-relay", relay.run())
+        for consumer in wiring.consumers:
+            life.spawn(consumer.task, run_consumer(js, consumer.spec, consumer.handler))
+        await server.start()
+    except BaseException:
+        await _shutdown(life, server, closers, nc, engine)
+        raise
+    return RunningService(settings, life, engine, nc, js, relay, server, closers)
+
+
+async def _shutdown(
+    life: Lifecycle,
+    server: GrpcServer | None,
+    closers: Sequence[Closer],
+    nc: NatsClient | None,
+    engine: AsyncEngine,
+) -> None:
+    """gRPC first (no new calls, calls in flight finish), then background tasks, then the
+    service's own resources, NATS and the pool."""
+    try:
+        if server is not None:
+            await server.stop()
+    finally:
+        await life.cancel_all()
+        for close in closers:
+            await close()
+        if nc is not None and not nc.is_closed:
+            # Not drain(): the consumers are already cancelled and their subscriptions would wait
+            # for messages nobody will handle (JetStream redelivers them). Flush sends the last
+            # acks.
+            try:
+                await nc.flush(timeout=2)
+            except Exception as err:
+                log.warning("NATS flush at stop failed: %s", err)
+            await nc.close()
+        await engine.dispose()

@@ -1,0 +1,203 @@
+"""What the integration tests of a consuming service share: the service started in-process on
+the test's PostgreSQL and NATS, a gRPC channel to it, `payment.order.succeeded` envelopes
+published to the PAYMENT stream, and the events read back off the streams."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, ClassVar, TypeVar
+
+import grpc
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from google.rpc import status_pb2
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+from sqlalchemy import MetaData, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+import mesh.migrations
+from mesh.db import make_engine
+from mesh.events import PAYMENT_ORDER_SUCCEEDED, M, decode_envelope, new_envelope
+from mesh.jetstream import connect
+from mesh.runtime import Lifecycle
+from paymesh.common.v1 import money_pb2
+from paymesh.events.v1 import events_pb2
+
+TIMEOUT_S = 15.0
+S = TypeVar("S")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], within: float = TIMEOUT_S) -> Any:
+    """Poll `check` until it returns something truthy (returned) or `within` seconds pass."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {within}s: last result {result!r}")
+        await asyncio.sleep(0.02)
+
+
+def succeeded(
+    order_id: str,
+    seller: str,
+    amount: str,
+    fee: str,
+    currency: str = "USD",
+    *,
+    fee_currency: str | None = None,
+) -> events_pb2.Envelope:
+    """A `payment.order.succeeded` envelope, as payment_svc publishes it."""
+    payload = events_pb2.PaymentOrderSucceeded(
+        payment_order_id=order_id,
+        checkout_id=f"co-{order_id}",
+        seller_account=seller,
+        amount=money_pb2.Money(amount=amount, currency=currency),
+        fee=money_pb2.Money(amount=fee, currency=fee_currency or currency),
+        psp_reference=f"ch_{order_id}",
+    )
+    return new_envelope(PAYMENT_ORDER_SUCCEEDED, order_id, payload)
+
+
+def rich_status(err: grpc.aio.AioRpcError) -> status_pb2.Status:
+    for key, value in err.trailing_metadata() or ():
+        if key == "grpc-status-details-bin":
+            return status_pb2.Status.FromString(value)
+    raise AssertionError("no rich status in the error")
+
+
+@dataclass
+class ServiceHarness:
+    """A started service seen from a test. A subclass names the service's consumer of the
+    PAYMENT stream (`durable`) and adds its gRPC stub and reads."""
+
+    js: JetStreamContext
+    engine: AsyncEngine
+    life: Lifecycle
+
+    durable: ClassVar[str]
+
+    async def publish(self, env: events_pb2.Envelope, msg_id: str | None = None) -> int:
+        """Publish an envelope; a fresh `msg_id` gets past the stream's duplicate window, as
+        a redelivery would. Returns its stream sequence."""
+        ack = await self.js.publish(
+            env.event_type, env.SerializeToString(), headers={"Nats-Msg-Id": msg_id or env.event_id}
+        )
+        return ack.seq
+
+    async def processed(self, seq: int) -> None:
+        """Wait until the consumer has acked (or dead-lettered) everything up to `seq`."""
+
+        async def done() -> bool:
+            try:
+                info = await self.js.consumer_info("PAYMENT", self.durable)
+            except NotFoundError:
+                return False
+            return info.ack_floor is not None and (info.ack_floor.stream_seq or 0) >= seq
+
+        await eventually(done)
+
+    async def outbox_drained(self) -> None:
+        async def done() -> bool:
+            async with self.engine.connect() as conn:
+                left = await conn.scalar(
+                    text("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+                )
+            return left == 0
+
+        await eventually(done)
+
+    async def events(self, stream: str, subject: str) -> list[tuple[Any, events_pb2.Envelope]]:
+        """Every message on `subject` in `stream`: (raw message, envelope)."""
+        try:
+            info = await self.js.stream_info(stream)
+        except NotFoundError:
+            return []
+        if not info.state.messages:
+            return []
+        found = []
+        for seq in range(info.state.first_seq, info.state.last_seq + 1):
+            msg = await self.js.get_msg(stream, seq)
+            if msg.subject == subject:
+                found.append((msg, decode_envelope(msg.data)))
+        return found
+
+    async def published(self, stream: str, subject: str, cls: type[M]) -> list[M]:
+        """The payloads of every event the service published on `subject`, once its outbox is
+        drained; each envelope's aggregate is the payload's payment order."""
+        await self.outbox_drained()
+        out = []
+        for _, env in await self.events(stream, subject):
+            payload = cls()
+            assert env.payload.Unpack(payload)
+            assert env.aggregate_id == payload.payment_order_id  # type: ignore[attr-defined]
+            out.append(payload)
+        return out
+
+
+@dataclass
+class Started:
+    js: JetStreamContext
+    channel: grpc.aio.Channel
+    engine: AsyncEngine
+    life: Lifecycle
+
+
+@asynccontextmanager
+async def started_service(
+    package: str,
+    schema: str,
+    start: Callable[[Lifecycle, S], Awaitable[Callable[[], Awaitable[None]]]],
+    settings: Callable[[str], S],
+    database_url: str,
+    nats_url: str,
+) -> AsyncIterator[Started]:
+    """Migrate `package`'s schema, start it in-process with `settings(grpc_addr)` on a free
+    port, and give the test its own NATS connection, gRPC channel and engine on `schema`; all
+    stopped and closed on the way out."""
+    await asyncio.to_thread(mesh.migrations.upgrade, package, database_url)
+    port = free_port()
+    life = Lifecycle()
+    stop = await start(life, settings(f"127.0.0.1:{port}"))
+    nc, js = await connect(nats_url, f"{schema}-tests")
+    channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+    engine = make_engine(database_url, schema, pool_size=2)
+    try:
+        yield Started(js, channel, engine, life)
+    finally:
+        await channel.close()
+        await stop()
+        await nc.close()
+        await engine.dispose()
+
+
+async def migrations_diff(
+    package: str, schema: str, metadata: MetaData, database_url: str
+) -> list[Any]:
+    """What differs between `package`'s tables module (`metadata`) and its migrations."""
+    await asyncio.to_thread(mesh.migrations.upgrade, package, database_url)
+    engine = make_engine(database_url, schema, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(
+                        sync, opts={"compare_type": True, "compare_server_default": True}
+                    ),
+                    metadata,
+                )
+            )
+    finally:
+        await engine.dispose()
