@@ -3,9 +3,13 @@ its search_path is set per connection so its SQL never names the schema."""
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import Numeric, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+# The column type of every amount of money in every schema: 38 digits, 4 after the point
+# (the migrations spell it out as they were written; the tables modules use this).
+MONEY = Numeric(38, 4)
 
 
 def async_url(database_url: str) -> str:

@@ -16,7 +16,6 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     MetaData,
-    Numeric,
     PrimaryKeyConstraint,
     Table,
     Text,
@@ -24,10 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import UUID
 
+from mesh.db import MONEY
 from mesh.inbox import inbox_table
 from mesh.outbox import outbox_table
-
-AMOUNT = Numeric(38, 4)
 
 metadata = MetaData()
 
@@ -53,7 +51,7 @@ entries = Table(
     ),
     Column("account", Text, nullable=False),
     Column("side", Text, nullable=False),
-    Column("amount", AMOUNT, nullable=False),
+    Column("amount", MONEY, nullable=False),
     Column("currency", Text, nullable=False),
     CheckConstraint("side IN ('debit', 'credit')", name="entries_side"),
     CheckConstraint("amount > 0", name="entries_amount_positive"),
@@ -68,8 +66,8 @@ account_balances = Table(
     metadata,
     Column("account", Text, nullable=False),
     Column("currency", Text, nullable=False),
-    Column("debits", AMOUNT, nullable=False, server_default="0"),
-    Column("credits", AMOUNT, nullable=False, server_default="0"),
+    Column("debits", MONEY, nullable=False, server_default="0"),
+    Column("credits", MONEY, nullable=False, server_default="0"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("account", "currency"),
     CheckConstraint("debits >= 0 AND credits >= 0", name="account_balances_not_negative"),

@@ -1,23 +1,21 @@
-"""The unit of work on PostgreSQL: one connection, one transaction; events go to the outbox on
-the same connection, and the relay is woken once the transaction has committed."""
+"""The unit of work on PostgreSQL (mesh.sql_uow.SqlUnitOfWork): one connection, one transaction;
+events go to the outbox on the same connection, and the relay is woken once the transaction has
+committed."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from types import TracebackType
 
-from google.protobuf.message import Message
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mesh.outbox import enqueue
+from mesh.at_commit import Statement
+from mesh.sql_uow import EventEncoder, SqlUnitOfWork
 from payment_svc.adapters.sql_repository import SqlPaymentRepository
 from payment_svc.adapters.tables import outbox
 from payment_svc.domain.events import DomainEvent
 from payment_svc.service_layer.ports import StoreUnavailable, UnitOfWork
-
-# (subject, aggregate id, payload) of an event; supplied by the entrypoints, which own the protos.
-EventEncoder = Callable[[DomainEvent], tuple[str, str, Message]]
 
 
 def is_unavailable(err: BaseException) -> bool:
@@ -35,37 +33,26 @@ def unavailable(err: BaseException) -> StoreUnavailable:
     return StoreUnavailable(f"{type(cause).__name__}: {first_line}"[:300])
 
 
-class SqlUnitOfWork(UnitOfWork):
-    def __init__(
-        self,
-        engine: AsyncEngine,
-        encode: EventEncoder,
-        on_commit: Callable[[], None] | None = None,
-    ) -> None:
-        self._engine = engine
-        self._encode = encode
-        self._on_commit = on_commit
-        self._conn: AsyncConnection | None = None
-        self._emitted = False
+class SqlPaymentUnitOfWork(SqlUnitOfWork[DomainEvent], UnitOfWork):
+    """mesh.sql_uow.SqlUnitOfWork over the payment schema, with the database being out of reach
+    reported as the port's `StoreUnavailable`. `after_commit` runs when a commit wrote events
+    (the relay's wake-up call)."""
 
-    async def __aenter__(self) -> SqlUnitOfWork:
+    outbox_table = outbox
+
+    def open_repositories(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
+        self.repo = SqlPaymentRepository(conn)
+
+    async def begin(self) -> None:
         try:
-            self._conn = await self._engine.connect()
-        except Exception as err:
-            if is_unavailable(err):
-                raise unavailable(err) from err
-            raise
-        try:
-            await self._conn.begin()
+            await super().begin()
         except BaseException as err:
-            await self._conn.close()
-            self._conn = None
+            conn, self._conn = self._conn, None
+            if conn is not None:  # connected, but BEGIN failed
+                await conn.close()
             if isinstance(err, Exception) and is_unavailable(err):
                 raise unavailable(err) from err
             raise
-        self.repo = SqlPaymentRepository(self._conn)
-        self._emitted = False
-        return self
 
     async def __aexit__(
         self,
@@ -74,7 +61,7 @@ class SqlUnitOfWork(UnitOfWork):
         tb: TracebackType | None,
     ) -> None:
         try:
-            await self.rollback()
+            await super().__aexit__(exc_type, exc, tb)
         except Exception:
             if exc is None:
                 raise
@@ -82,33 +69,10 @@ class SqlUnitOfWork(UnitOfWork):
         if exc is not None and is_unavailable(exc):
             raise unavailable(exc) from exc
 
-    async def emit(self, event: DomainEvent) -> None:
-        assert self._conn is not None, "emit outside a transaction"
-        subject, aggregate_id, payload = self._encode(event)
-        await enqueue(self._conn, outbox, subject, aggregate_id, payload)
-        self._emitted = True
-
-    async def commit(self) -> None:
-        assert self._conn is not None, "commit outside a transaction"
-        conn, self._conn = self._conn, None
-        try:
-            await conn.commit()
-        finally:
-            await conn.close()
-        if self._emitted and self._on_commit is not None:
-            self._on_commit()
-
-    async def rollback(self) -> None:
-        if self._conn is None:
-            return
-        conn, self._conn = self._conn, None
-        try:
-            await conn.rollback()
-        finally:
-            await conn.close()
-
 
 def uow_factory(
-    engine: AsyncEngine, encode: EventEncoder, on_commit: Callable[[], None] | None = None
-) -> Callable[[], SqlUnitOfWork]:
-    return lambda: SqlUnitOfWork(engine, encode, on_commit)
+    engine: AsyncEngine,
+    encode: EventEncoder[DomainEvent],
+    on_commit: Callable[[], None] | None = None,
+) -> Callable[[], SqlPaymentUnitOfWork]:
+    return lambda: SqlPaymentUnitOfWork(engine, encode, on_commit)

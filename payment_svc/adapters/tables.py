@@ -15,7 +15,6 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    Numeric,
     Table,
     Text,
     false,
@@ -24,12 +23,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import UUID
 
+from mesh.db import MONEY
 from mesh.inbox import inbox_table
 from mesh.outbox import outbox_table
 
 metadata = MetaData()
 
-AMOUNT = Numeric(38, 4)
 STATUSES = ("NOT_STARTED", "EXECUTING", "PENDING", "SUCCESS", "FAILED")
 
 # The checkout (payment event): one per buyer payment.
@@ -53,9 +52,9 @@ payment_orders = Table(
     Column("checkout_id", Text, ForeignKey("payment_events.checkout_id"), nullable=False),
     Column("position", Integer, nullable=False),
     Column("seller_account", Text, nullable=False),
-    Column("amount", AMOUNT, nullable=False),
+    Column("amount", MONEY, nullable=False),
     Column("currency", Text, nullable=False),
-    Column("fee_amount", AMOUNT, nullable=False),
+    Column("fee_amount", MONEY, nullable=False),
     Column("status", Text, nullable=False),
     Column("wallet_updated", Boolean, nullable=False, server_default=false()),
     Column("ledger_updated", Boolean, nullable=False, server_default=false()),

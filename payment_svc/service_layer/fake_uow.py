@@ -155,12 +155,14 @@ class FakeUnitOfWork(UnitOfWork):
         self._snapshot: FakeState | None = None
         self._events: list[DomainEvent] = []
 
-    async def __aenter__(self) -> FakeUnitOfWork:
+    async def begin(self) -> None:
         self._snapshot = copy.deepcopy(self.store.state)
         self._events = []
-        return self
 
-    async def emit(self, event: DomainEvent) -> None:
+    async def claim_event(self, consumer: str, event_id: str) -> bool:
+        return await self.repo.claim(consumer, event_id)
+
+    async def publish(self, event: DomainEvent) -> None:
         self._events.append(event)
 
     async def commit(self) -> None:
@@ -168,7 +170,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.store.commits += 1
         self._end()
 
-    async def rollback(self) -> None:
+    async def close(self) -> None:
         if self._snapshot is not None:
             self.store.state = self._snapshot
         self._end()

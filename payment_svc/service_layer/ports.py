@@ -1,7 +1,7 @@
 """The ports the use cases talk to: a repository and a unit of work (one database transaction).
 
-`SqlUnitOfWork` (adapters) implements them on PostgreSQL; `FakeUnitOfWork` (next to this file)
-in memory, for unit tests.
+`SqlPaymentUnitOfWork` (adapters) implements them on PostgreSQL; `FakeUnitOfWork` (next to this
+file) in memory, for unit tests.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ import enum
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Self
 
+from mesh import uow as mesh_uow
 from payment_svc.domain.checkout import Checkout
 from payment_svc.domain.events import DomainEvent
 from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
@@ -122,32 +121,18 @@ class PaymentRepository(abc.ABC):
         """True the first time `consumer` sees `event_id` in a committed transaction."""
 
 
-class UnitOfWork(abc.ABC):
-    """One transaction. Leaving the block without `commit()` rolls back."""
+class UnitOfWork(mesh_uow.UnitOfWork[DomainEvent]):
+    """One transaction (mesh.uow.UnitOfWork). Leaving the block without `commit()` rolls back."""
 
     repo: PaymentRepository
 
-    @abc.abstractmethod
-    async def __aenter__(self) -> Self: ...
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.rollback()
-
-    @abc.abstractmethod
     async def emit(self, event: DomainEvent) -> None:
         """Add an event to the outbox, published only if this transaction commits."""
+        await self.publish(event)
 
-    @abc.abstractmethod
-    async def commit(self) -> None: ...
-
-    @abc.abstractmethod
     async def rollback(self) -> None:
         """Undo whatever is not committed (a no-op after commit)."""
+        await self.close()
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]

@@ -1,6 +1,7 @@
 """What the integration tests of a consuming service share: the service started in-process on
 the test's PostgreSQL and NATS, a gRPC channel to it, `payment.order.succeeded` envelopes
-published to the PAYMENT stream, and the events read back off the streams."""
+published to the PAYMENT stream, and the events read back off the streams; and the sandbox PSP
+served over HTTP in-process (`running_sandbox`)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import grpc
+import httpx
+import uvicorn
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from google.rpc import status_pb2
@@ -27,6 +31,7 @@ from mesh.jetstream import connect
 from mesh.runtime import Lifecycle
 from paymesh.common.v1 import money_pb2
 from paymesh.events.v1 import events_pb2
+from psp_sandbox import SandboxSettings, create_app
 
 TIMEOUT_S = 15.0
 S = TypeVar("S")
@@ -36,6 +41,47 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def listening_socket(port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", port))
+    return sock
+
+
+async def wait_until_healthy(base: str, server_task: asyncio.Task[None]) -> None:
+    async with httpx.AsyncClient(base_url=base) as client:
+        async with asyncio.timeout(10):
+            while True:
+                if server_task.done():
+                    server_task.result()  # raises why the sandbox could not start
+                    raise RuntimeError("the sandbox stopped before it was ready")
+                try:
+                    if (await client.get("/healthz")).status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def running_sandbox(state_file: Path, port: int = 0) -> AsyncIterator[str]:
+    """Serve the sandbox PSP in-process on 127.0.0.1 (a free port unless told) until the block
+    ends; yields its base URL."""
+    sock = listening_socket(port)
+    port = sock.getsockname()[1]
+    app = create_app(SandboxSettings(port=port, state_file=state_file))
+    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await wait_until_healthy(base, task)
+        yield base
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], within: float = TIMEOUT_S) -> Any:

@@ -4,21 +4,18 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 import grpc
-import httpx
 import nats
 import pytest
-import uvicorn
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+from harness import running_sandbox
 from nats.js import JetStreamContext, api
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -43,7 +40,6 @@ from payment_svc.settings import PaymentSettings
 from paymesh.common.v1 import money_pb2
 from paymesh.events.v1 import events_pb2
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc
-from psp_sandbox import SandboxSettings, create_app
 
 pytestmark = [
     pytest.mark.integration,
@@ -57,38 +53,6 @@ TIMEOUT_S = 20.0
 ST = payment_pb2  # status enum values live on the module
 SUCCESS = payment_pb2.PAYMENT_ORDER_STATUS_SUCCESS
 FAILED = payment_pb2.PAYMENT_ORDER_STATUS_FAILED
-
-
-# --- the sandbox PSP, in-process ---------------------------------------------------------
-
-
-@asynccontextmanager
-async def running_sandbox(state_file: Path) -> AsyncIterator[str]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    app = create_app(SandboxSettings(port=port, state_file=state_file))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        async with httpx.AsyncClient(base_url=base) as client, asyncio.timeout(10):
-            while True:
-                if task.done():
-                    task.result()
-                    raise RuntimeError("the sandbox stopped before it was ready")
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.02)
-        yield base
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 # --- fixtures ----------------------------------------------------------------------------

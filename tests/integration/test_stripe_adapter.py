@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
-import uvicorn
+from harness import running_sandbox
 
 from payment_svc.adapters.stripe_psp import StripePaymentProvider, list_charges_by_order
 from payment_svc.domain.psp import ChargeRequest, ChargeStatus, PspRejected, PspUnavailable
-from psp_sandbox import SandboxSettings, create_app
 
 pytestmark = [
     pytest.mark.integration,
@@ -33,46 +30,6 @@ REQUEST = ChargeRequest(
     buyer_id="buyer_1",
     checkout_id="co_1",
 )
-
-
-def listening_socket(port: int = 0) -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", port))
-    return sock
-
-
-async def wait_until_healthy(base: str, server_task: asyncio.Task[None]) -> None:
-    async with httpx.AsyncClient(base_url=base) as client:
-        async with asyncio.timeout(10):
-            while True:
-                if server_task.done():
-                    server_task.result()  # raises why the sandbox could not start
-                    raise RuntimeError("the sandbox stopped before it was ready")
-                try:
-                    if (await client.get("/healthz")).status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                await asyncio.sleep(0.02)
-
-
-@asynccontextmanager
-async def running_sandbox(state_file: Path, port: int = 0) -> AsyncIterator[str]:
-    """Serve the sandbox on 127.0.0.1 (a free port unless told) until the block ends."""
-    sock = listening_socket(port)
-    port = sock.getsockname()[1]
-    app = create_app(SandboxSettings(port=port, state_file=state_file))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    base = f"http://127.0.0.1:{port}"
-    try:
-        await wait_until_healthy(base, task)
-        yield base
-    finally:
-        server.should_exit = True
-        await task
-        sock.close()
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ from sqlalchemy import (
     DateTime,
     Index,
     MetaData,
-    Numeric,
     PrimaryKeyConstraint,
     Table,
     Text,
@@ -16,10 +15,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import UUID
 
+from mesh.db import MONEY
 from mesh.inbox import inbox_table
 from mesh.outbox import outbox_table
-
-AMOUNT = Numeric(38, 4)
 
 metadata = MetaData()
 
@@ -32,9 +30,9 @@ wallet_credits = Table(
     Column("event_id", UUID(as_uuid=False), nullable=False),
     Column("seller_account", Text, nullable=False),
     Column("currency", Text, nullable=False),
-    Column("gross", AMOUNT, nullable=False),
-    Column("fee", AMOUNT, nullable=False),
-    Column("amount", AMOUNT, nullable=False),
+    Column("gross", MONEY, nullable=False),
+    Column("fee", MONEY, nullable=False),
+    Column("amount", MONEY, nullable=False),
     Column("credited_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     CheckConstraint("gross > 0", name="wallet_credits_gross_positive"),
     CheckConstraint("fee >= 0 AND fee <= gross", name="wallet_credits_fee_range"),
@@ -49,9 +47,9 @@ balances = Table(
     metadata,
     Column("seller_account", Text, nullable=False),
     Column("currency", Text, nullable=False),
-    Column("pending", AMOUNT, nullable=False, server_default="0"),
-    Column("available", AMOUNT, nullable=False, server_default="0"),
-    Column("reserved", AMOUNT, nullable=False, server_default="0"),
+    Column("pending", MONEY, nullable=False, server_default="0"),
+    Column("available", MONEY, nullable=False, server_default="0"),
+    Column("reserved", MONEY, nullable=False, server_default="0"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("seller_account", "currency"),
     CheckConstraint(
