@@ -37,6 +37,7 @@ proto-breaking: venv
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: venv
 	$(BIN)/mypy mesh payment_svc/domain payment_svc/service_layer wallet_svc/domain wallet_svc/service_layer ledger_svc/domain ledger_svc/service_layer
