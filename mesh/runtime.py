@@ -8,6 +8,8 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import uvloop
+
 from mesh.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -65,4 +67,6 @@ def run(
         log.info("%s stopped", service)
         return 1 if life.failed else 0
 
-    return asyncio.run(_run())
+    # uvloop: the same asyncio API on libuv, with much less CPU per socket operation, which is
+    # most of what a service here does (database, NATS, PSP and gRPC round trips).
+    return uvloop.run(_run())
