@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: run test venv gen gen-check proto-lint proto-breaking lint typecheck unit integration e2e bench check clean
+.PHONY: run test venv gen gen-check proto-lint proto-breaking lint typecheck unit integration e2e chaos bench check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -50,6 +50,9 @@ integration: venv
 
 e2e: venv
 	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
+
+chaos: venv
+	$(BIN)/python -m pytest -m chaos $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/paymesh bench --checkouts 2000 --orders-per-checkout 2
