@@ -3,7 +3,7 @@ its search_path is set per connection so its SQL never names the schema."""
 
 from __future__ import annotations
 
-from sqlalchemy import Numeric, text
+from sqlalchemy import Numeric
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -44,13 +44,3 @@ def make_engine(
             "connect_timeout": 10,
         },
     )
-
-
-async def ensure_schema(database_url: str, schema: str) -> None:
-    """Create the service's schema if it is missing (migrations run inside it)."""
-    engine = create_async_engine(async_url(database_url))
-    try:
-        async with engine.begin() as conn:
-            await conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    finally:
-        await engine.dispose()

@@ -50,11 +50,6 @@ def exponent(currency: str) -> int:
         raise InvalidMoney("currency.iso4217", f"unknown ISO 4217 currency {currency!r}") from None
 
 
-def check_currency(currency: str) -> str:
-    exponent(currency)
-    return currency
-
-
 def parse_amount(amount: str, currency: str, *, allow_zero: bool = False) -> Decimal:
     """Parse a wire amount ("12.34") for `currency`, refusing anything a payment must not carry.
 
@@ -111,10 +106,6 @@ class Money:
     @classmethod
     def parse(cls, amount: str, currency: str, *, allow_zero: bool = False) -> Money:
         return cls(parse_amount(amount, currency, allow_zero=allow_zero), currency)
-
-    @classmethod
-    def zero(cls, currency: str) -> Money:
-        return cls(Decimal(0), check_currency(currency))
 
     def __add__(self, other: Money) -> Money:
         self._same_currency(other)

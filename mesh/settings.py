@@ -78,7 +78,7 @@ class ServiceSettings:
     nats_url: str
     grpc_addr: str
     log_level: str = "INFO"
-    # Connections kept by the database pool (as many again may overflow).
+    # Connections kept by the database pool (a quarter more may overflow under load).
     db_pool_size: int = 32
 
 

@@ -286,6 +286,8 @@ def bench_command(
     if checkouts < 1 or orders_per_checkout < 1 or concurrency < 1:
         raise click.BadParameter("--checkouts, --orders-per-checkout and --concurrency must be ≥ 1")
     target = resolve_target(data_dir, url, api_key, database_url)
+    if not (target.gateway_url and target.api_key):
+        raise click.ClickException("bench needs the gateway: pass --url and --api-key")
     try:
         httpx.get(f"{target.gateway_url}/readyz", timeout=5).raise_for_status()
     except httpx.HTTPError as err:

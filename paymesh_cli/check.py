@@ -64,7 +64,7 @@ def check_command(
 ) -> None:
     """Verify the money invariants: ledger balanced, wallets = ledger, one credit and one
     ledger transaction per successful order, no order charged twice."""
-    target = resolve_target(data_dir, url, api_key or "unused", database_url)
+    target = resolve_target(data_dir, url, api_key, database_url)
     report = asyncio.run(check_target(target, settle_timeout))
     click.echo(json.dumps(report.as_dict(), indent=2) if as_json else render(report))
     if not report.ok:

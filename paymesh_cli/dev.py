@@ -18,6 +18,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import click
 
@@ -219,6 +220,36 @@ async def _unless_stopped(awaitable: Awaitable[object], stop: asyncio.Event) -> 
     return False
 
 
+class _Server(Protocol):
+    """What EmbeddedPostgres and NatsServer have alike."""
+
+    @property
+    def port(self) -> int: ...
+    @property
+    def url(self) -> str: ...
+    def start(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Server)
+
+
+def _given_or_embedded(
+    env_var: str, name: str, recorded_url: str | None, taken: set[int], make: Callable[[int], S]
+) -> tuple[str, S | None]:
+    """The server's URL from `env_var` when the operator gave one; else start the embedded
+    server on its previous port when free (so URLs stay stable across runs) or a free one."""
+    given = os.environ.get(env_var)
+    if given:
+        _say(f"using {env_var} from the environment")
+        return given, None
+    recorded = port_of_url(recorded_url) if recorded_url else None
+    server = make(reuse_or_free_port(recorded, avoid=taken))
+    taken.add(server.port)
+    _say(f"starting {name}… (127.0.0.1:{server.port})")
+    server.start()
+    return server.url, server
+
+
 async def run_dev(
     port: int,
     data_dir: Path,
@@ -254,34 +285,20 @@ async def run_dev(
     supervisor = Supervisor(logs)
     try:
         taken = {port}
-        database_url = os.environ.get("DATABASE_URL")
-        if database_url:
-            _say("using DATABASE_URL from the environment")
-        else:
-            recorded = port_of_url(previous.database_url) if previous else None
-            pg = EmbeddedPostgres(
-                data_dir / "pg",
-                reuse_or_free_port(recorded, avoid=taken),
-                log_file=logs / "postgres.log",
-            )
-            taken.add(pg.port)
-            _say(f"starting postgres… (127.0.0.1:{pg.port})")
-            pg.start()
-            database_url = pg.url
-        nats_url = os.environ.get("NATS_URL")
-        if nats_url:
-            _say("using NATS_URL from the environment")
-        else:
-            recorded = port_of_url(previous.nats_url) if previous else None
-            nats = NatsServer(
-                data_dir / "nats",
-                reuse_or_free_port(recorded, avoid=taken),
-                log_file=logs / "nats.log",
-            )
-            taken.add(nats.port)
-            _say(f"starting nats… (127.0.0.1:{nats.port})")
-            nats.start()
-            nats_url = nats.url
+        database_url, pg = _given_or_embedded(
+            "DATABASE_URL",
+            "postgres",
+            previous.database_url if previous else None,
+            taken,
+            lambda p: EmbeddedPostgres(data_dir / "pg", p, log_file=logs / "postgres.log"),
+        )
+        nats_url, nats = _given_or_embedded(
+            "NATS_URL",
+            "nats",
+            previous.nats_url if previous else None,
+            taken,
+            lambda p: NatsServer(data_dir / "nats", p, log_file=logs / "nats.log"),
+        )
         if stop.is_set():
             return 0
 

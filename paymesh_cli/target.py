@@ -30,13 +30,13 @@ def resolve_target(
     try:
         info = StackInfo.load(data_dir)
     except FileNotFoundError:
-        if not (url and api_key):
+        if not (url or database_url):
             raise click.ClickException(
                 f"no running stack found in {data_dir} (start one with `paymesh dev`),"
-                " or pass --url and --api-key"
+                " or pass --url and --api-key (or --database-url)"
             ) from None
     key = api_key
-    if key is None and info is not None:
+    if key is None and info is not None and Path(info.api_key_file).exists():
         key = Path(info.api_key_file).read_text().strip()
     return Target(
         gateway_url=(url or (info.gateway_url if info else "")).rstrip("/"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import RowMapping, func, insert, select, text, update
+from sqlalchemy import Executable, RowMapping, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -124,14 +124,8 @@ class SqlPaymentRepository(PaymentRepository):
         return bool((await self.conn.execute(_LOCK_SQL, {"k": request_id})).scalar_one())
 
     async def get_idempotency(self, request_id: str) -> IdempotencyRecord | None:
-        row = (
-            (
-                await self.conn.execute(
-                    select(idempotency_keys).where(idempotency_keys.c.request_id == request_id)
-                )
-            )
-            .mappings()
-            .first()
+        row = await self._first(
+            select(idempotency_keys).where(idempotency_keys.c.request_id == request_id)
         )
         if row is None:
             return None
@@ -222,6 +216,12 @@ class SqlPaymentRepository(PaymentRepository):
                 raise DuplicateKey(str(err.orig)) from err
             raise
 
+    async def _first(
+        self, query: Executable, params: dict[str, Any] | None = None
+    ) -> RowMapping | None:
+        """The first row of `query` as a mapping, or None."""
+        return (await self.conn.execute(query, params)).mappings().first()
+
     async def _history(self, payment_order_ids: list[str]) -> dict[str, list[StatusChange]]:
         result = await self.conn.execute(
             select(payment_order_history)
@@ -234,16 +234,8 @@ class SqlPaymentRepository(PaymentRepository):
         return history
 
     async def get_order(self, payment_order_id: str) -> PaymentOrder | None:
-        row = (
-            (
-                await self.conn.execute(
-                    select(payment_orders).where(
-                        payment_orders.c.payment_order_id == payment_order_id
-                    )
-                )
-            )
-            .mappings()
-            .first()
+        row = await self._first(
+            select(payment_orders).where(payment_orders.c.payment_order_id == payment_order_id)
         )
         if row is None:
             return None
@@ -257,7 +249,7 @@ class SqlPaymentRepository(PaymentRepository):
             .join(payment_events, payment_events.c.checkout_id == payment_orders.c.checkout_id)
             .where(payment_orders.c.payment_order_id == payment_order_id)
         )
-        row = (await self.conn.execute(query)).mappings().first()
+        row = await self._first(query)
         if row is None:
             return None
         return OrderToCharge(_order(row), row["payment_method"], row["buyer_id"])
@@ -271,14 +263,8 @@ class SqlPaymentRepository(PaymentRepository):
         return [_order(row) for row in result.mappings()]
 
     async def get_checkout(self, checkout_id: str) -> Checkout | None:
-        row = (
-            (
-                await self.conn.execute(
-                    select(payment_events).where(payment_events.c.checkout_id == checkout_id)
-                )
-            )
-            .mappings()
-            .first()
+        row = await self._first(
+            select(payment_events).where(payment_events.c.checkout_id == checkout_id)
         )
         if row is None:
             return None
@@ -290,11 +276,7 @@ class SqlPaymentRepository(PaymentRepository):
         return checkout
 
     async def lock_checkout_of(self, payment_order_id: str) -> Checkout | None:
-        row = (
-            (await self.conn.execute(_CHECKOUT_OF_ORDER_FOR_UPDATE, {"id": payment_order_id}))
-            .mappings()
-            .first()
-        )
+        row = await self._first(_CHECKOUT_OF_ORDER_FOR_UPDATE, {"id": payment_order_id})
         if row is None:
             return None
         checkout = _checkout(row)

@@ -59,12 +59,3 @@ def port_of_url(url: str | None, host: str = HOST) -> int | None:
         return parts.port
     except ValueError:
         return None
-
-
-def tcp_connectable(port: int, host: str = HOST, timeout: float = 0.5) -> bool:
-    """True when a TCP connection to host:port succeeds."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
