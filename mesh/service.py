@@ -24,6 +24,8 @@ from mesh.settings import ServiceSettings
 log = logging.getLogger(__name__)
 
 Closer = Callable[[], Awaitable[None]]
+# A background loop of the service's own (a sweeper, a purge), run until the service stops.
+Task = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -38,11 +40,13 @@ class Consumer:
 @dataclass(frozen=True)
 class Wiring:
     """What a service plugs into the mesh: its gRPC servicers (register function, servicer,
-    full service name), its consumers, and the resources of its own to close at stop (after
-    the background tasks, before NATS and the pool), in order."""
+    full service name), its consumers, its own background loops (by task name), and the
+    resources of its own to close at stop (after the background tasks, before NATS and the
+    pool), in order."""
 
     servicers: Sequence[tuple[Registrar, Any, str]]
     consumers: Sequence[Consumer] = ()
+    tasks: Sequence[tuple[str, Task]] = ()
     closers: Sequence[Closer] = ()
 
 
@@ -96,6 +100,8 @@ async def start_service(
         life.spawn(f"{schema}-outbox-relay", relay.run())
         for consumer in wiring.consumers:
             life.spawn(consumer.task, run_consumer(js, consumer.spec, consumer.handler))
+        for task_name, task in wiring.tasks:
+            life.spawn(task_name, task())
         await server.start()
     except BaseException:
         await _shutdown(life, server, closers, nc, engine)
