@@ -31,7 +31,7 @@ from gateway.codec import (
 )
 from gateway.errors import error_response, internal_response, status_response, upstream_status
 from gateway.routes import IDEMPOTENCY_FIELD, IDEMPOTENCY_HEADER, MethodRoute
-from gateway.upstream import Upstreams
+from gateway.upstream import Upstreams, is_replay
 from mesh.cards import contains_card_number
 from mesh.errors import FieldViolation, ServiceError, invalid_argument
 from mesh.logs import log_fields
@@ -40,6 +40,12 @@ from mesh.validation import CARD_MESSAGE, CARD_RULE, validate
 log = logging.getLogger(__name__)
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+
+# Who is calling, for the upstream: idempotency keys live in the space of the API key that sent
+# them.
+CALLER_METADATA = "x-paymesh-key-id"
+# On an answer that is the stored one of an earlier request with the same Idempotency-Key.
+REPLAYED_HEADERS = {"Idempotent-Replayed": "true"}
 
 
 @dataclass(frozen=True)
@@ -185,10 +191,12 @@ async def _handle(route: MethodRoute, request: Request, ctx: EndpointContext) ->
     key = await authenticate(request.headers.get("authorization"), ctx.verifier)
     request.state.api_key = key
     message = await _request_message(route, request, ctx)
-    reply = await ctx.upstreams.call(route, message, metadata=[("x-paymesh-key-id", key.key_id)])
+    reply = await ctx.upstreams.call(route, message, metadata=[(CALLER_METADATA, key.key_id)])
+    body = reply.message
     if route.response_body:
-        reply = getattr(reply, route.response_body)
-    return JSONResponse(message_to_json(reply), status_code=route.success_status)
+        body = getattr(body, route.response_body)
+    headers = REPLAYED_HEADERS if reply.replayed else None
+    return JSONResponse(message_to_json(body), status_code=route.success_status, headers=headers)
 
 
 def make_endpoint(route: MethodRoute, ctx: EndpointContext) -> Endpoint:
@@ -205,7 +213,11 @@ def make_endpoint(route: MethodRoute, ctx: EndpointContext) -> Endpoint:
                 err.code().name,
                 extra=log_fields(rpc=route.rpc_path, code=err.code().name),
             )
-            response = status_response(upstream_status(err, route.service.name))
+            replayed = is_replay(err.trailing_metadata())
+            response = status_response(
+                upstream_status(err, route.service.name),
+                dict(REPLAYED_HEADERS) if replayed else None,
+            )
         except Exception:
             # Never a stack trace to the caller. The request was card-checked before anything
             # could fail on it, and the JSON log formatter redacts card-like numbers anyway.

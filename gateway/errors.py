@@ -16,7 +16,13 @@ from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
 from starlette.responses import JSONResponse
 
-from mesh.errors import ServiceError, code_from_int, http_status, to_rpc_status
+from mesh.errors import (
+    RETRY_AFTER_KEY,
+    ServiceError,
+    code_from_int,
+    http_status,
+    to_rpc_status,
+)
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +73,7 @@ def status_response(
     http = GATEWAY_HTTP_STATUS_BY_REASON.get(info.reason) or http_status(code, info.reason)
     all_headers = dict(headers or {})
     if http in _RETRY_STATUSES:
-        retry = info.metadata.get("retry_after_s", "")
+        retry = info.metadata.get(RETRY_AFTER_KEY, "")
         all_headers.setdefault("Retry-After", retry if retry.isdigit() else "1")
     if http == 401:
         all_headers.setdefault("WWW-Authenticate", "Bearer")

@@ -4,6 +4,8 @@ method descriptors, a deadline on every call, and the standard health check."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import grpc
 from google.protobuf.message import Message
@@ -12,6 +14,18 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from gateway.routes import LEDGER_SERVICE, PAYMENT_SERVICE, WALLET_SERVICE, MethodRoute
 from gateway.settings import GatewaySettings
+from mesh.grpc_server import REPLAYED_TRAILER
+
+
+@dataclass(frozen=True)
+class UpstreamReply:
+    message: Message
+    replayed: bool  # the stored answer of an earlier identical idempotent request
+
+
+def is_replay(trailers: Any) -> bool:
+    """Whether a call's trailing metadata marks its answer (or error) as a replay."""
+    return tuple(REPLAYED_TRAILER) in {(k, v) for k, v in (trailers or ())}
 
 
 def upstream_addresses(settings: GatewaySettings) -> dict[str, str]:
@@ -54,14 +68,16 @@ class Upstreams:
 
     async def call(
         self, route: MethodRoute, request: Message, metadata: Sequence[tuple[str, str]] = ()
-    ) -> Message:
+    ) -> UpstreamReply:
         """Call the route's RPC; raises grpc.aio.AioRpcError when it fails."""
         callable_ = self.channel(route.service.full_name).unary_unary(
             route.rpc_path,
             request_serializer=route.request_type.SerializeToString,
             response_deserializer=route.response_type.FromString,
         )
-        return await callable_(request, timeout=self.timeout_s, metadata=tuple(metadata))
+        call = callable_(request, timeout=self.timeout_s, metadata=tuple(metadata))
+        message = await call
+        return UpstreamReply(message, is_replay(await call.trailing_metadata()))
 
     async def health(self, service: str, timeout_s: float = 2.0) -> str:
         """The service's health status name ("SERVING", ...), or the failed call's code name."""

@@ -12,10 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 ERROR_DOMAIN = "paymesh.dev"
+# ErrorInfo metadata key of errors worth retrying after a pause; also sent as google.rpc.RetryInfo
+# (gRPC) and as the Retry-After header (HTTP).
+RETRY_AFTER_KEY = "retry_after_s"
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,8 @@ class ServiceError(Exception):
     message: str
     violations: Sequence[FieldViolation] = field(default_factory=tuple)
     metadata: dict[str, str] = field(default_factory=dict)
+    # True when this is a stored answer given again to a repeated idempotent request.
+    replayed: bool = False
 
     def __str__(self) -> str:
         return f"{self.code.name} {self.reason}: {self.message}"
@@ -75,12 +80,37 @@ def to_rpc_status(err: ServiceError) -> status_pb2.Status:
                 ]
             )
         )
+    retry_after = err.metadata.get(RETRY_AFTER_KEY, "")
+    if retry_after.isdigit():
+        details.append(
+            error_details_pb2.RetryInfo(retry_delay=duration_pb2.Duration(seconds=int(retry_after)))
+        )
     packed = []
     for d in details:
         a = any_pb2.Any()
         a.Pack(d)
         packed.append(a)
     return status_pb2.Status(code=err.code.value[0], message=err.message, details=packed)
+
+
+def from_rpc_status(status: status_pb2.Status) -> ServiceError:
+    """The ServiceError that `to_rpc_status` turned into `status` (e.g. a stored answer)."""
+    info = error_details_pb2.ErrorInfo()
+    bad_request = error_details_pb2.BadRequest()
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            detail.Unpack(info)
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            detail.Unpack(bad_request)
+    return ServiceError(
+        code_from_int(status.code),
+        info.reason or code_from_int(status.code).name,
+        status.message,
+        tuple(
+            FieldViolation(v.field, v.reason, v.description) for v in bad_request.field_violations
+        ),
+        dict(info.metadata),
+    )
 
 
 def internal_status(message: str = "internal error") -> status_pb2.Status:

@@ -21,6 +21,32 @@ log = logging.getLogger(__name__)
 
 Registrar = Callable[[Any, grpc.aio.Server], None]
 
+# Trailing metadata on an answer (or error) that was stored earlier and is given again to a
+# repeated idempotent request (AIP-155); the gateway turns it into `Idempotent-Replayed: true`.
+REPLAYED_TRAILER = ("idempotent-replayed", "true")
+
+
+class _Status(grpc.Status):
+    """A status with trailing metadata of our own beside the rich details."""
+
+    def __init__(self, code: grpc.StatusCode, details: str, trailing_metadata: tuple) -> None:  # type: ignore[type-arg]
+        self.code = code
+        self.details = details
+        self.trailing_metadata = trailing_metadata
+
+
+def error_status(err: ServiceError) -> grpc.Status:
+    """The gRPC status for a ServiceError: the rich status, marked when it is a replay."""
+    status = rpc_status.to_status(to_rpc_status(err))
+    if not err.replayed:
+        return status
+    return _Status(status.code, status.details, (*status.trailing_metadata, REPLAYED_TRAILER))
+
+
+def mark_replayed(context: grpc.aio.ServicerContext) -> None:
+    """Tell the caller that this answer is the stored one of an earlier identical request."""
+    context.set_trailing_metadata((REPLAYED_TRAILER,))
+
 
 class MeshInterceptor(grpc.aio.ServerInterceptor):
     """Validates every unary request against its contract before the servicer sees it, and maps
@@ -42,7 +68,7 @@ class MeshInterceptor(grpc.aio.ServerInterceptor):
                 validate(request)
                 return await inner(request, context)
             except ServiceError as err:
-                await context.abort_with_status(rpc_status.to_status(to_rpc_status(err)))
+                await context.abort_with_status(error_status(err))
             except grpc.aio.AbortError:
                 raise
             except Exception:

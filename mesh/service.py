@@ -6,7 +6,7 @@ own, through a `wire(engine, relay)` function that returns its `Wiring`."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 
 Closer = Callable[[], Awaitable[None]]
 # A background loop of the service's own (a sweeper, a purge), run until the service stops.
-Task = Callable[[], Awaitable[None]]
+Task = Callable[[], Coroutine[Any, Any, None]]
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,13 @@ SQL unit of work and the Stripe PSP, plugged into the mesh's start and ordered s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh.outbox import OutboxRelay
+from mesh.periodic import every
 from mesh.runtime import Lifecycle, run
 from mesh.service import Consumer, RunningService, Wiring, start_service
 from payment_svc.adapters.sql_uow import uow_factory
@@ -28,11 +30,15 @@ from payment_svc.entrypoints.consumers import (
 )
 from payment_svc.entrypoints.events import encode_event
 from payment_svc.entrypoints.grpc_servicer import SERVICE_NAME, PaymentServicer
+from payment_svc.service_layer.create_payment import IdempotencyPolicy
+from payment_svc.service_layer.purge_keys import purge_expired_keys
+from payment_svc.service_layer.sweep import sweep_stuck_orders
 from payment_svc.settings import PaymentSettings
 from paymesh.payment.v1 import payment_pb2_grpc
 
 SERVICE = "payment_svc"
 SCHEMA = "payment"
+PURGE_INTERVAL_S = 600.0
 
 # A started service: `.grpc_port`; await it (`await running()`) to stop it, in order: gRPC
 # first (calls in flight finish), then the relay and consumers, then the PSP client, NATS and
@@ -53,8 +59,23 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
         uow = uow_factory(engine, encode_event, on_commit=relay.wake)
         risk = RuleBasedRiskCheck(config.risk_max_order_amount, config.risk_blocked_buyers)
         servicer = PaymentServicer(
-            uow=uow, risk=risk, fee_rate=config.platform_fee_rate, clock=utc_now
+            uow=uow,
+            risk=risk,
+            fee_rate=config.platform_fee_rate,
+            clock=utc_now,
+            idempotency=IdempotencyPolicy(
+                key_ttl=timedelta(seconds=config.idempotency_key_ttl_s),
+                lease=timedelta(seconds=config.idempotency_lease_s),
+            ),
         )
+        sweep = partial(
+            sweep_stuck_orders,
+            uow=uow,
+            psp=psp,
+            clock=utc_now,
+            stuck_after=timedelta(seconds=config.sweeper_stuck_after_s),
+        )
+        purge = partial(purge_expired_keys, uow, utc_now)
         return Wiring(
             servicers=[
                 (payment_pb2_grpc.add_PaymentServiceServicer_to_server, servicer, SERVICE_NAME)
@@ -70,6 +91,13 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                 ),
                 Consumer(
                     LEDGER_FLAG, ledger_flag_spec(config.flags_concurrency), LedgerFlagHandler(uow)
+                ),
+            ],
+            tasks=[
+                ("payment-sweeper", partial(every, config.sweeper_interval_s, sweep, "sweeper")),
+                (
+                    "payment-key-purge",
+                    partial(every, PURGE_INTERVAL_S, purge, "idempotency key purge"),
                 ),
             ],
             closers=[psp.aclose],

@@ -22,6 +22,13 @@ DEFAULT_PSP_API_BASE = "http://127.0.0.1:12111"
 DEFAULT_PSP_API_KEY = "sk_test_paymesh_dev"
 
 
+def _positive(name: str, default: float) -> float:
+    value = env_float(name, default)
+    if value <= 0:
+        raise SettingsError(f"{name}={value} must be positive")
+    return value
+
+
 @dataclass(frozen=True)
 class PaymentSettings(ServiceSettings):
     """From DATABASE_URL, NATS_URL, PAYMENT_GRPC_ADDR, LOG_LEVEL, PAYMENT_DB_POOL_SIZE (see
@@ -36,6 +43,10 @@ class PaymentSettings(ServiceSettings):
     risk_blocked_buyers: frozenset[str] = frozenset()
     executor_concurrency: int = 64
     flags_concurrency: int = 64
+    idempotency_key_ttl_s: int = 86_400
+    idempotency_lease_s: int = 30
+    sweeper_interval_s: float = 15.0
+    sweeper_stuck_after_s: float = 60.0
 
     @classmethod
     def from_env(cls) -> PaymentSettings:
@@ -45,17 +56,18 @@ class PaymentSettings(ServiceSettings):
         max_amount = env_decimal("RISK_MAX_ORDER_AMOUNT", "10000")
         if max_amount <= 0:
             raise SettingsError(f"RISK_MAX_ORDER_AMOUNT={max_amount} must be positive")
-        timeout = env_float("PSP_TIMEOUT_S", 10.0)
-        if timeout <= 0:
-            raise SettingsError(f"PSP_TIMEOUT_S={timeout} must be positive")
         return cls(
             psp_api_base=env_str("PSP_API_BASE", DEFAULT_PSP_API_BASE),
             psp_api_key=env_str("PSP_API_KEY", DEFAULT_PSP_API_KEY),
-            psp_timeout_s=timeout,
+            psp_timeout_s=_positive("PSP_TIMEOUT_S", 10.0),
             platform_fee_rate=fee_rate,
             risk_max_order_amount=max_amount,
             risk_blocked_buyers=frozenset(env_list("RISK_BLOCKED_BUYERS")),
             executor_concurrency=env_int("EXECUTOR_CONCURRENCY", 64, minimum=1),
             flags_concurrency=env_int("PAYMENT_FLAGS_CONCURRENCY", 64, minimum=1),
+            idempotency_key_ttl_s=env_int("IDEMPOTENCY_KEY_TTL_S", 86_400, minimum=60),
+            idempotency_lease_s=env_int("IDEMPOTENCY_LEASE_S", 30, minimum=1),
+            sweeper_interval_s=_positive("SWEEPER_INTERVAL_S", 15.0),
+            sweeper_stuck_after_s=_positive("SWEEPER_STUCK_AFTER_S", 60.0),
             **service_env("PAYMENT", DEFAULT_GRPC_ADDR),
         )

@@ -49,7 +49,8 @@ class FakePaymentProvider:
         self._by_reference: dict[str, str] = {}  # psp reference -> payment order id
         self._failures_left = 0
         self._lost_answers_left = 0
-        self.calls = 0  # every charge() and retrieve() call, failed ones included
+        self.calls = 0  # every charge(), retrieve() and find_charge() call, failed ones included
+        self.lookups = 0  # find_charge() calls
 
     def set_outcome(self, payment_method: str, status: ChargeStatus, reason: str = "") -> None:
         self._outcomes[payment_method] = (status, reason)
@@ -89,6 +90,13 @@ class FakePaymentProvider:
         if order_id is None:
             raise PspRejected(f"no such payment intent: {psp_reference!r}")
         return self._charges[order_id].outcome
+
+    async def find_charge(self, payment_order_id: str) -> ChargeOutcome | None:
+        self.calls += 1
+        self.lookups += 1
+        self._maybe_fail()
+        charge = self._charges.get(payment_order_id)
+        return None if charge is None else charge.outcome
 
     def settle(self, psp_reference: str, status: ChargeStatus, reason: str = "") -> None:
         """Finish a PENDING charge, as 3-D Secure completion or a webhook would."""

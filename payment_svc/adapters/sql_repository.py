@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Executable, RowMapping, func, insert, select, text, update
+from sqlalchemy import Executable, RowMapping, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mesh.inbox import claim
 from payment_svc.adapters.tables import (
+    UNSETTLED,
     idempotency_keys,
     payment_events,
     payment_order_history,
@@ -21,15 +23,62 @@ from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
 from payment_svc.service_layer.ports import (
     DuplicateKey,
     Flag,
+    IdempotencyClaim,
     IdempotencyRecord,
+    KeyState,
     OrderToCharge,
     PaymentRepository,
 )
 
 UNIQUE_VIOLATION = "23505"
 
-# The namespace of CreatePayment's advisory locks, so that they cannot meet other users' keys.
-_LOCK_SQL = text("SELECT pg_try_advisory_xact_lock(hashtextextended('payment.request:' || :k, 0))")
+# A claim is one statement on the primary key: a new key is inserted; an existing one is taken
+# over only when its answer has expired, or when it is in flight under an identical request
+# whose lease ran out (that request crashed: its work transaction never committed). Of two
+# concurrent claims the second waits for the first to commit and then finds the row held.
+_CLAIM_SQL = text(
+    """
+    INSERT INTO idempotency_keys AS k
+           (scope, request_id, request_hash, checkout_id, state, lease_token, locked_until,
+            created_at, expires_at)
+    VALUES (:scope, :request_id, :request_hash, :checkout_id, 'in_flight', :token,
+            :lease_until, :now, :expires_at)
+    ON CONFLICT (scope, request_id) DO UPDATE
+       SET request_hash = EXCLUDED.request_hash,
+           checkout_id = EXCLUDED.checkout_id,
+           state = 'in_flight',
+           lease_token = EXCLUDED.lease_token,
+           locked_until = EXCLUDED.locked_until,
+           response = NULL,
+           error = NULL,
+           created_at = EXCLUDED.created_at,
+           expires_at = EXCLUDED.expires_at
+     WHERE k.expires_at <= EXCLUDED.created_at
+        OR (k.state = 'in_flight' AND k.locked_until <= EXCLUDED.created_at
+            AND k.request_hash = EXCLUDED.request_hash)
+    RETURNING k.lease_token::text
+    """
+)
+
+_FINISH_SQL = text(
+    """
+    UPDATE idempotency_keys
+       SET state = 'done', response = :response, error = :error,
+           lease_token = NULL, locked_until = NULL
+     WHERE scope = :scope AND request_id = :request_id
+       AND state = 'in_flight' AND lease_token = :token
+    RETURNING request_id
+    """
+)
+
+_PURGE_SQL = text(
+    """
+    DELETE FROM idempotency_keys
+     WHERE (scope, request_id) IN (
+           SELECT scope, request_id FROM idempotency_keys
+            WHERE expires_at <= :now LIMIT :limit FOR UPDATE SKIP LOCKED)
+    """
+)
 
 # One round trip: the conditional update and, only if it matched, the history entry.
 _TRANSITION_SQL = text(
@@ -60,6 +109,10 @@ _CHECKOUT_OF_ORDER_FOR_UPDATE = text(
        FOR UPDATE
     """
 )
+
+
+def _bytes(value: Any) -> bytes | None:
+    return None if value is None else bytes(value)
 
 
 def _order(row: RowMapping) -> PaymentOrder:
@@ -120,34 +173,69 @@ class SqlPaymentRepository(PaymentRepository):
 
     # --- idempotency -------------------------------------------------------------------
 
-    async def try_lock_request(self, request_id: str) -> bool:
-        return bool((await self.conn.execute(_LOCK_SQL, {"k": request_id})).scalar_one())
+    async def claim_request(self, claim: IdempotencyClaim) -> IdempotencyRecord | None:
+        params = {
+            "scope": claim.scope,
+            "request_id": claim.request_id,
+            "request_hash": claim.request_hash,
+            "checkout_id": claim.checkout_id,
+            "token": claim.token,
+            "now": claim.now,
+            "lease_until": claim.lease_until,
+            "expires_at": claim.expires_at,
+        }
+        while True:
+            if (await self.conn.execute(_CLAIM_SQL, params)).first() is not None:
+                return None
+            row = await self._first(
+                select(idempotency_keys).where(
+                    idempotency_keys.c.scope == claim.scope,
+                    idempotency_keys.c.request_id == claim.request_id,
+                )
+            )
+            if row is not None:
+                return IdempotencyRecord(
+                    scope=row["scope"],
+                    request_id=str(row["request_id"]),
+                    request_hash=row["request_hash"],
+                    state=KeyState(row["state"]),
+                    response=_bytes(row["response"]),
+                    error=_bytes(row["error"]),
+                )
+            # Released or purged between the two statements: claim again.
 
-    async def get_idempotency(self, request_id: str) -> IdempotencyRecord | None:
-        row = await self._first(
-            select(idempotency_keys).where(idempotency_keys.c.request_id == request_id)
+    async def finish_request(
+        self,
+        claim: IdempotencyClaim,
+        *,
+        response: bytes | None = None,
+        error: bytes | None = None,
+    ) -> bool:
+        result = await self.conn.execute(
+            _FINISH_SQL,
+            {
+                "scope": claim.scope,
+                "request_id": claim.request_id,
+                "token": claim.token,
+                "response": response,
+                "error": error,
+            },
         )
-        if row is None:
-            return None
-        return IdempotencyRecord(
-            request_id=str(row["request_id"]),
-            request_hash=row["request_hash"],
-            response=bytes(row["response"]),
-            checkout_id=row["checkout_id"],
+        return result.first() is not None
+
+    async def release_request(self, claim: IdempotencyClaim) -> None:
+        await self.conn.execute(
+            delete(idempotency_keys).where(
+                idempotency_keys.c.scope == claim.scope,
+                idempotency_keys.c.request_id == claim.request_id,
+                idempotency_keys.c.state == KeyState.IN_FLIGHT.value,
+                idempotency_keys.c.lease_token == claim.token,
+            )
         )
 
-    async def add_idempotency(self, record: IdempotencyRecord) -> None:
-        await self._insert(
-            idempotency_keys,
-            [
-                {
-                    "request_id": record.request_id,
-                    "request_hash": record.request_hash,
-                    "response": record.response,
-                    "checkout_id": record.checkout_id,
-                }
-            ],
-        )
+    async def purge_expired_requests(self, now: datetime, limit: int) -> int:
+        result = await self.conn.execute(_PURGE_SQL, {"now": now, "limit": limit})
+        return result.rowcount
 
     # --- checkouts and orders ----------------------------------------------------------
 
@@ -313,6 +401,20 @@ class SqlPaymentRepository(PaymentRepository):
             .returning(payment_orders.c.attempts)
         )
         return result.first() is not None
+
+    async def list_unsettled(
+        self, updated_before: datetime, limit: int
+    ) -> list[tuple[str, OrderStatus]]:
+        result = await self.conn.execute(
+            select(payment_orders.c.payment_order_id, payment_orders.c.status)
+            .where(
+                payment_orders.c.status.in_(UNSETTLED),
+                payment_orders.c.updated_at < updated_before,
+            )
+            .order_by(payment_orders.c.updated_at)
+            .limit(limit)
+        )
+        return [(row[0], OrderStatus(row[1])) for row in result]
 
     async def set_flag(self, payment_order_id: str, flag: Flag) -> None:
         await self.conn.execute(

@@ -85,6 +85,23 @@ class StripePaymentProvider:
         intent = await self._call(self._client.v1.payment_intents.retrieve_async(psp_reference))
         return _outcome(intent.to_dict())
 
+    async def find_charge(self, payment_order_id: str) -> ChargeOutcome | None:
+        """The PaymentIntent made for `payment_order_id`, found by its metadata with the search
+        API. A succeeded intent wins over others (there should be only one). Stripe's search
+        index can lag a freshly made intent by a little while; a miss then leads to a charge
+        with the same idempotency key, which Stripe answers with the first attempt's result."""
+        escaped = payment_order_id.replace("\\", "\\\\").replace("'", "\\'")
+        result = await self._call(
+            self._client.v1.payment_intents.search_async(
+                {"query": f"metadata['payment_order_id']:'{escaped}'", "limit": _LIST_PAGE_SIZE}
+            )
+        )
+        intents = [i for i in result.to_dict().get("data", []) if _is_for(i, payment_order_id)]
+        if not intents:
+            return None
+        intents.sort(key=lambda i: (i.get("status") == "succeeded", i.get("created") or 0))
+        return _outcome(intents[-1])
+
     async def charges_by_order(self) -> dict[str, int]:
         """Succeeded PaymentIntents per `metadata.payment_order_id`, over every intent."""
         counts: dict[str, int] = {}
@@ -137,6 +154,10 @@ async def list_charges_by_order(api_key: str, api_base: str) -> dict[str, int]:
     """
     async with StripePaymentProvider(api_key, api_base) as provider:
         return await provider.charges_by_order()
+
+
+def _is_for(intent: dict[str, Any], payment_order_id: str) -> bool:
+    return (intent.get("metadata") or {}).get("payment_order_id") == payment_order_id
 
 
 def _outcome(intent: dict[str, Any]) -> ChargeOutcome:

@@ -18,7 +18,6 @@ from sqlalchemy import (
     Table,
     Text,
     false,
-    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import UUID
@@ -30,6 +29,7 @@ from mesh.outbox import outbox_table
 metadata = MetaData()
 
 STATUSES = ("NOT_STARTED", "EXECUTING", "PENDING", "SUCCESS", "FAILED")
+UNSETTLED = ("NOT_STARTED", "EXECUTING", "PENDING")  # what the sweeper looks at
 
 # The checkout (payment event): one per buyer payment.
 payment_events = Table(
@@ -78,7 +78,7 @@ payment_orders = Table(
     Index(
         "payment_order_unsettled",
         "updated_at",
-        postgresql_where=text("status IN ('EXECUTING', 'PENDING')"),
+        postgresql_where=text("status IN ('NOT_STARTED', 'EXECUTING', 'PENDING')"),
     ),
 )
 
@@ -100,15 +100,31 @@ payment_order_history = Table(
     Index("payment_order_history_by_order", "payment_order_id", "id"),
 )
 
-# CreatePayment's idempotency records: the request fingerprint and the answer given.
+# CreatePayment's idempotency keys, per caller (`scope`: the API key id, or "" for a direct gRPC
+# caller). The primary key is what makes a key processed once: a request first claims its row
+# (`in_flight`, with a lease), then stores the answer (`done`) in the transaction that does the
+# work. A lease that ran out is a crashed request, whose key a retry may take over.
 idempotency_keys = Table(
     "idempotency_keys",
     metadata,
+    Column("scope", Text, primary_key=True),
     Column("request_id", UUID(as_uuid=False), primary_key=True),
     Column("request_hash", Text, nullable=False),  # hex SHA-256
-    Column("response", LargeBinary, nullable=False),  # serialized CreatePaymentResponse
     Column("checkout_id", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("state", Text, nullable=False),
+    Column("lease_token", UUID(as_uuid=False)),  # who holds an in-flight key
+    Column("locked_until", DateTime(timezone=True)),  # when an in-flight key may be taken over
+    Column("response", LargeBinary),  # serialized CreatePaymentResponse, when accepted
+    Column("error", LargeBinary),  # serialized google.rpc.Status, when refused
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint(
+        "(state = 'in_flight' AND lease_token IS NOT NULL AND locked_until IS NOT NULL"
+        " AND response IS NULL AND error IS NULL)"
+        " OR (state = 'done' AND (response IS NULL) <> (error IS NULL))",
+        name="idempotency_key_state",
+    ),
+    Index("idempotency_key_expiry", "expires_at"),
 )
 
 outbox = outbox_table(metadata)

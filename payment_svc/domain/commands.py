@@ -19,7 +19,9 @@ class NewOrder:
 
 @dataclass(frozen=True)
 class CreatePayment:
-    """A checkout to accept. `request_hash` fingerprints the request minus its `request_id`."""
+    """A checkout to accept. `request_hash` fingerprints the request minus its `request_id`;
+    `scope` is whose key space `request_id` lives in (the caller's API key id, "" for a direct
+    gRPC caller)."""
 
     request_id: str
     request_hash: str
@@ -29,6 +31,7 @@ class CreatePayment:
     orders: tuple[NewOrder, ...]
     buyer_email: str = ""
     buyer_name: str = ""
+    scope: str = ""
 
     def risk_subject(self) -> RiskSubject:
         return RiskSubject(

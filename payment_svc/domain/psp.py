@@ -62,3 +62,8 @@ class PaymentProvider(Protocol):
     async def retrieve(self, psp_reference: str) -> ChargeOutcome:
         """The PSP's current view of an earlier charge, by its `psp_reference`."""
         ...
+
+    async def find_charge(self, payment_order_id: str) -> ChargeOutcome | None:
+        """The PSP's view of the charge made for `payment_order_id`, found without its reference
+        (the answer that carried it may have been lost); None when the PSP has none."""
+        ...

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 import grpc
 
-from mesh.errors import ServiceError
+from mesh.errors import RETRY_AFTER_KEY, ServiceError
+from mesh.grpc_server import mark_replayed
 from payment_svc.domain.risk import RiskCheck
 from payment_svc.entrypoints.mapping import (
     checkout_to_proto,
@@ -18,13 +19,23 @@ from payment_svc.entrypoints.mapping import (
     order_to_proto,
     render_create_response,
 )
-from payment_svc.service_layer.create_payment import create_payment
+from payment_svc.service_layer.create_payment import IdempotencyPolicy, create_payment
 from payment_svc.service_layer.ports import Clock, StoreUnavailable, UnitOfWorkFactory
 from payment_svc.service_layer.queries import get_checkout, get_payment_order
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc
 
 SERVICE_NAME = "paymesh.payment.v1.PaymentService"
 RETRY_AFTER_S = "1"
+# The API key the gateway authenticated; idempotency keys live in that key's space. Direct
+# gRPC callers (inside the mesh) share the space "".
+CALLER_METADATA = "x-paymesh-key-id"
+
+
+def caller_scope(context: grpc.aio.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == CALLER_METADATA:
+            return str(value)
+    return ""
 
 
 @contextmanager
@@ -37,7 +48,7 @@ def unavailable_as_status() -> Iterator[None]:
             grpc.StatusCode.UNAVAILABLE,
             "UNAVAILABLE",
             "the payment store is unavailable; retry with the same request_id",
-            metadata={"retry_after_s": RETRY_AFTER_S},
+            metadata={RETRY_AFTER_KEY: RETRY_AFTER_S},
         ) from err
 
 
@@ -47,6 +58,7 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
     risk: RiskCheck
     fee_rate: Decimal
     clock: Clock
+    idempotency: IdempotencyPolicy = field(default_factory=IdempotencyPolicy)
 
     async def CreatePayment(
         self,
@@ -55,13 +67,16 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
     ) -> payment_pb2.CreatePaymentResponse:
         with unavailable_as_status():
             result = await create_payment(
-                create_command(request),
+                create_command(request, scope=caller_scope(context)),
                 uow=self.uow,
                 risk=self.risk,
                 fee_rate=self.fee_rate,
                 render=render_create_response,
                 clock=self.clock,
+                policy=self.idempotency,
             )
+        if result.replayed:
+            mark_replayed(context)
         return payment_pb2.CreatePaymentResponse.FromString(result.response)
 
     async def GetPaymentOrder(

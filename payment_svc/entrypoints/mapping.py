@@ -30,9 +30,10 @@ def request_hash(request: payment_pb2.CreatePaymentRequest) -> str:
     return hashlib.sha256(body.SerializeToString(deterministic=True)).hexdigest()
 
 
-def create_command(request: payment_pb2.CreatePaymentRequest) -> CreatePayment:
-    """The command of a request the validator has already accepted."""
+def create_command(request: payment_pb2.CreatePaymentRequest, scope: str = "") -> CreatePayment:
+    """The command of a request the validator has already accepted, from the caller `scope`."""
     return CreatePayment(
+        scope=scope,
         request_id=request.request_id.lower(),
         request_hash=request_hash(request),
         checkout_id=request.checkout_id,

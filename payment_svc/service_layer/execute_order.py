@@ -1,10 +1,14 @@
 """The executor's use case: charge one payment order at the PSP, at most once.
 
 NOT_STARTED → EXECUTING is committed before the PSP is called. An order found EXECUTING had an
-earlier attempt whose outcome we do not know: the PSP is called again with the same idempotency
-key (the payment order id), which replays the first outcome instead of charging again. The
-outcome is recorded with a conditional update, so of two executors racing on one order only
-one records; the other does nothing.
+earlier attempt whose outcome we do not know: the PSP is asked first what became of it (by the
+payment order id it carries in its metadata), and only if it knows of no charge is it called
+again, with the same idempotency key (the payment order id), which would replay a first outcome
+instead of charging again. The outcome is recorded with a conditional update, so of two
+executors racing on one order only one records; the other does nothing.
+
+`settle_pending` asks the PSP about an order it left PENDING (the sweeper's polling, when no
+webhook came).
 """
 
 from __future__ import annotations
@@ -49,10 +53,15 @@ async def execute_order(
 ) -> Execution:
     """Charge the order unless it is already past that. Raises PspUnavailable when the outcome
     is unknown (the order stays EXECUTING; retry later) and UnknownOrder for an unknown id."""
-    target = await _begin(payment_order_id, uow, clock)
-    if target is None:
+    begun = await _begin(payment_order_id, uow, clock)
+    if begun is None:
         return Execution.NOTHING_TO_DO
+    target, outcome_unknown = begun
     order = target.order
+    if outcome_unknown:
+        found = await _ask_first(psp, payment_order_id)
+        if found is not None:
+            return await _record(order, found, uow, clock, OrderStatus.EXECUTING)
     request = ChargeRequest(
         payment_order_id=order.payment_order_id,
         amount=order.amount,
@@ -67,14 +76,48 @@ async def execute_order(
         log.warning("PSP rejected payment order %s: %s", order.payment_order_id, err)
         reason = f"psp_rejected: {err}"[:MAX_REASON_LENGTH]
         outcome = ChargeOutcome(ChargeStatus.DECLINED, "", reason)
-    return await _record(order, outcome, uow, clock)
+    return await _record(order, outcome, uow, clock, OrderStatus.EXECUTING)
+
+
+async def settle_pending(
+    payment_order_id: str, *, uow: UnitOfWorkFactory, psp: PaymentProvider, clock: Clock
+) -> Execution:
+    """Ask the PSP about a PENDING order and record its outcome if it has one. Raises
+    PspUnavailable when the PSP cannot be asked."""
+    async with uow() as tx:
+        target = await tx.repo.get_order_to_charge(payment_order_id)
+    if target is None:
+        raise UnknownOrder(payment_order_id)
+    order = target.order
+    if order.status is not OrderStatus.PENDING:
+        return Execution.NOTHING_TO_DO
+    if order.psp_reference:
+        outcome: ChargeOutcome | None = await psp.retrieve(order.psp_reference)
+    else:
+        outcome = await psp.find_charge(payment_order_id)
+    if outcome is None or outcome.status is ChargeStatus.PENDING:
+        return Execution.PENDING
+    return await _record(order, outcome, uow, clock, OrderStatus.PENDING)
+
+
+async def _ask_first(psp: PaymentProvider, payment_order_id: str) -> ChargeOutcome | None:
+    """What the PSP knows of an earlier attempt; None if it knows of no charge for the order.
+    PspUnavailable propagates: the order waits, it is not charged blind."""
+    try:
+        return await psp.find_charge(payment_order_id)
+    except PspRejected as err:
+        # The PSP cannot look it up (no search there): charging again under the same
+        # idempotency key is still safe, as the PSP replays the first attempt's answer.
+        log.warning("PSP could not look up payment order %s: %s", payment_order_id, err)
+        return None
 
 
 async def _begin(
     payment_order_id: str, uow: UnitOfWorkFactory, clock: Clock
-) -> OrderToCharge | None:
+) -> tuple[OrderToCharge, bool] | None:
     """Load the order; commit EXECUTING if it was never sent, or count one more attempt if its
-    first outcome is unknown. Returns what to charge, or None when there is nothing to do."""
+    first outcome is unknown. Returns what to charge and whether an earlier attempt's outcome
+    is unknown, or None when there is nothing to do."""
     while True:
         async with uow() as tx:
             target = await tx.repo.get_order_to_charge(payment_order_id)
@@ -85,25 +128,30 @@ async def _begin(
                 change = order.start_execution(clock())
                 if await tx.repo.record_transition(order, change, OrderStatus.NOT_STARTED):
                     await tx.commit()
-                    return target
+                    return target, False
             elif order.status is OrderStatus.EXECUTING:
                 if await tx.repo.count_attempt(payment_order_id, OrderStatus.EXECUTING):
                     order.attempts += 1
                     await tx.commit()
-                    return target
+                    return target, True
             else:
                 return None  # terminal, or PENDING (settled by webhook or sweeper)
         # Another executor moved the order meanwhile: look again.
 
 
 async def _record(
-    order: PaymentOrder, outcome: ChargeOutcome, uow: UnitOfWorkFactory, clock: Clock
+    order: PaymentOrder,
+    outcome: ChargeOutcome,
+    uow: UnitOfWorkFactory,
+    clock: Clock,
+    expected: OrderStatus,
 ) -> Execution:
+    """Store the PSP's outcome if the order is still `expected` in the database."""
     async with uow() as tx:
         now = clock()
         if outcome.status is ChargeStatus.SUCCEEDED:
             change = order.succeed(outcome.psp_reference, now)
-            if not await tx.repo.record_transition(order, change, OrderStatus.EXECUTING):
+            if not await tx.repo.record_transition(order, change, expected):
                 return Execution.LOST_RACE
             await tx.emit(
                 OrderSucceeded(
@@ -123,7 +171,7 @@ async def _record(
             checkout = await tx.repo.lock_checkout_of(order.payment_order_id)
             reason = (outcome.decline_reason or "declined")[:MAX_REASON_LENGTH]
             change = order.fail(reason, now, outcome.psp_reference)
-            if not await tx.repo.record_transition(order, change, OrderStatus.EXECUTING):
+            if not await tx.repo.record_transition(order, change, expected):
                 return Execution.LOST_RACE
             await tx.emit(
                 OrderFailed(order.payment_order_id, order.checkout_id, order.failure_reason)
@@ -133,7 +181,7 @@ async def _record(
             result = Execution.FAILED
         else:
             change = order.wait_for_psp(outcome.psp_reference, now)
-            if not await tx.repo.record_transition(order, change, OrderStatus.EXECUTING):
+            if not await tx.repo.record_transition(order, change, expected):
                 return Execution.LOST_RACE
             result = Execution.PENDING
         await tx.commit()

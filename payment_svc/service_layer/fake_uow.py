@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 
 from payment_svc.domain.checkout import Checkout
 from payment_svc.domain.events import DomainEvent
@@ -14,7 +15,9 @@ from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
 from payment_svc.service_layer.ports import (
     DuplicateKey,
     Flag,
+    IdempotencyClaim,
     IdempotencyRecord,
+    KeyState,
     OrderToCharge,
     PaymentRepository,
     UnitOfWork,
@@ -22,11 +25,27 @@ from payment_svc.service_layer.ports import (
 
 
 @dataclass
+class FakeKey:
+    """A row of the idempotency table."""
+
+    claim: IdempotencyClaim
+    state: KeyState = KeyState.IN_FLIGHT
+    response: bytes | None = None
+    error: bytes | None = None
+
+    def record(self) -> IdempotencyRecord:
+        c = self.claim
+        return IdempotencyRecord(
+            c.scope, c.request_id, c.request_hash, self.state, self.response, self.error
+        )
+
+
+@dataclass
 class FakeState:
     checkouts: dict[str, Checkout] = field(default_factory=dict)  # without orders
     orders: dict[str, PaymentOrder] = field(default_factory=dict)  # without history
     history: dict[str, list[StatusChange]] = field(default_factory=dict)
-    idempotency: dict[str, IdempotencyRecord] = field(default_factory=dict)
+    idempotency: dict[tuple[str, str], FakeKey] = field(default_factory=dict)
     inbox: set[tuple[str, str]] = field(default_factory=set)
 
 
@@ -34,7 +53,6 @@ class FakeState:
 class FakeStore:
     state: FakeState = field(default_factory=FakeState)
     outbox: list[DomainEvent] = field(default_factory=list)
-    locked_requests: set[str] = field(default_factory=set)
     commits: int = 0
 
     def uow(self) -> FakeUnitOfWork:
@@ -43,30 +61,56 @@ class FakeStore:
 
 
 class FakeRepository(PaymentRepository):
-    def __init__(self, store: FakeStore, held: set[str]) -> None:
+    def __init__(self, store: FakeStore) -> None:
         self._store = store
-        self._held = held
 
     @property
     def _s(self) -> FakeState:
         return self._store.state
 
-    async def try_lock_request(self, request_id: str) -> bool:
-        if request_id in self._held:
-            return True
-        if request_id in self._store.locked_requests:
+    async def claim_request(self, claim: IdempotencyClaim) -> IdempotencyRecord | None:
+        key = (claim.scope, claim.request_id)
+        held = self._s.idempotency.get(key)
+        if held is not None:
+            expired = held.claim.expires_at <= claim.now
+            stale = (
+                held.state is KeyState.IN_FLIGHT
+                and held.claim.lease_until <= claim.now
+                and held.claim.request_hash == claim.request_hash
+            )
+            if not (expired or stale):
+                return held.record()
+        self._s.idempotency[key] = FakeKey(claim)
+        return None
+
+    async def finish_request(
+        self,
+        claim: IdempotencyClaim,
+        *,
+        response: bytes | None = None,
+        error: bytes | None = None,
+    ) -> bool:
+        held = self._s.idempotency.get((claim.scope, claim.request_id))
+        if held is None or held.state is not KeyState.IN_FLIGHT or held.claim.token != claim.token:
             return False
-        self._store.locked_requests.add(request_id)
-        self._held.add(request_id)
+        held.state, held.response, held.error = KeyState.DONE, response, error
         return True
 
-    async def get_idempotency(self, request_id: str) -> IdempotencyRecord | None:
-        return self._s.idempotency.get(request_id)
+    async def release_request(self, claim: IdempotencyClaim) -> None:
+        key = (claim.scope, claim.request_id)
+        held = self._s.idempotency.get(key)
+        if (
+            held is not None
+            and held.state is KeyState.IN_FLIGHT
+            and held.claim.token == claim.token
+        ):
+            del self._s.idempotency[key]
 
-    async def add_idempotency(self, record: IdempotencyRecord) -> None:
-        if record.request_id in self._s.idempotency:
-            raise DuplicateKey(record.request_id)
-        self._s.idempotency[record.request_id] = record
+    async def purge_expired_requests(self, now: datetime, limit: int) -> int:
+        expired = [k for k, v in self._s.idempotency.items() if v.claim.expires_at <= now][:limit]
+        for key in expired:
+            del self._s.idempotency[key]
+        return len(expired)
 
     async def existing_ids(self, checkout_id: str, payment_order_ids: list[str]) -> list[str]:
         found = [checkout_id] if checkout_id in self._s.checkouts else []
@@ -134,6 +178,18 @@ class FakeRepository(PaymentRepository):
         stored.attempts += 1
         return True
 
+    async def list_unsettled(
+        self, updated_before: datetime, limit: int
+    ) -> list[tuple[str, OrderStatus]]:
+        open_statuses = (OrderStatus.NOT_STARTED, OrderStatus.EXECUTING, OrderStatus.PENDING)
+        stuck = sorted(
+            (o for o in self._s.orders.values() if o.status in open_statuses),
+            key=lambda o: o.updated_at,
+        )
+        return [(o.payment_order_id, o.status) for o in stuck if o.updated_at < updated_before][
+            :limit
+        ]
+
     async def set_flag(self, payment_order_id: str, flag: Flag) -> None:
         setattr(self._s.orders[payment_order_id], flag.value, True)
 
@@ -150,8 +206,7 @@ class FakeRepository(PaymentRepository):
 class FakeUnitOfWork(UnitOfWork):
     def __init__(self, store: FakeStore) -> None:
         self.store = store
-        self._held: set[str] = set()
-        self.repo = FakeRepository(store, self._held)
+        self.repo = FakeRepository(store)
         self._snapshot: FakeState | None = None
         self._events: list[DomainEvent] = []
 
@@ -178,5 +233,3 @@ class FakeUnitOfWork(UnitOfWork):
     def _end(self) -> None:
         self._snapshot = None
         self._events = []
-        self.store.locked_requests -= self._held
-        self._held.clear()

@@ -38,12 +38,38 @@ class DuplicateKey(Exception):
     """A checkout or payment order id is already stored (a unique key was violated)."""
 
 
+class KeyState(enum.Enum):
+    IN_FLIGHT = "in_flight"  # claimed by a request that has not answered (or crashed)
+    DONE = "done"  # answered; the answer is stored
+
+
 @dataclass(frozen=True)
-class IdempotencyRecord:
+class IdempotencyClaim:
+    """A request's claim on its idempotency key: held under `token` until `lease_until`, kept
+    (once answered) until `expires_at`."""
+
+    scope: str
     request_id: str
     request_hash: str
-    response: bytes
     checkout_id: str
+    token: str
+    now: datetime
+    lease_until: datetime
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """An idempotency key someone else holds or answered. A done key has exactly one of
+    `response` (a serialized CreatePaymentResponse) and `error` (a serialized google.rpc.Status).
+    """
+
+    scope: str
+    request_id: str
+    request_hash: str
+    state: KeyState
+    response: bytes | None = None
+    error: bytes | None = None
 
 
 @dataclass(frozen=True)
@@ -61,14 +87,28 @@ class PaymentRepository(abc.ABC):
     # --- idempotency -------------------------------------------------------------------
 
     @abc.abstractmethod
-    async def try_lock_request(self, request_id: str) -> bool:
-        """Hold `request_id` until the end of the transaction; False if someone else does."""
+    async def claim_request(self, claim: IdempotencyClaim) -> IdempotencyRecord | None:
+        """Claim the key, atomically, on the table's unique key: None when it is now ours (it
+        was new, its answer expired, or an identical request's lease ran out); otherwise the
+        record that holds it. Commit at once so that others see the claim."""
 
     @abc.abstractmethod
-    async def get_idempotency(self, request_id: str) -> IdempotencyRecord | None: ...
+    async def finish_request(
+        self,
+        claim: IdempotencyClaim,
+        *,
+        response: bytes | None = None,
+        error: bytes | None = None,
+    ) -> bool:
+        """Store the answer of a claimed key; False (nothing written) if the claim was lost."""
 
     @abc.abstractmethod
-    async def add_idempotency(self, record: IdempotencyRecord) -> None: ...
+    async def release_request(self, claim: IdempotencyClaim) -> None:
+        """Give up a claimed key without an answer, so that a retry may run at once."""
+
+    @abc.abstractmethod
+    async def purge_expired_requests(self, now: datetime, limit: int) -> int:
+        """Delete up to `limit` answered keys whose time is up; how many went."""
 
     # --- checkouts and orders ----------------------------------------------------------
 
@@ -107,6 +147,13 @@ class PaymentRepository(abc.ABC):
     @abc.abstractmethod
     async def count_attempt(self, payment_order_id: str, expected: OrderStatus) -> bool:
         """attempts + 1 while the order is still `expected`."""
+
+    @abc.abstractmethod
+    async def list_unsettled(
+        self, updated_before: datetime, limit: int
+    ) -> list[tuple[str, OrderStatus]]:
+        """Orders NOT_STARTED, EXECUTING or PENDING last changed before `updated_before`, the
+        oldest first: (payment order id, status)."""
 
     @abc.abstractmethod
     async def set_flag(self, payment_order_id: str, flag: Flag) -> None: ...

@@ -25,7 +25,7 @@ from gateway.auth import ApiKey
 from gateway.settings import GatewaySettings
 from mesh.cards import contains_card_number
 from mesh.errors import FieldViolation, ServiceError, invalid_argument, not_found
-from mesh.grpc_server import GrpcServer
+from mesh.grpc_server import GrpcServer, mark_replayed
 from paymesh.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc
 from paymesh.wallet.v1 import wallet_pb2, wallet_pb2_grpc
@@ -63,6 +63,7 @@ class Calls:
         self.requests: list[tuple[str, Any, dict[str, str]]] = []
         self.fail: ServiceError | None = None
         self.delay_s = 0.0
+        self.replay = False  # answer as a stored answer given again
 
     async def record(self, name: str, request: Any, context: grpc.aio.ServicerContext) -> None:
         self.requests.append((name, copy.deepcopy(request), dict(context.invocation_metadata())))
@@ -82,6 +83,8 @@ class FakePayments(payment_pb2_grpc.PaymentServiceServicer):
 
     async def CreatePayment(self, request, context):  # type: ignore[no-untyped-def]
         await self.calls.record("CreatePayment", request, context)
+        if self.calls.replay:
+            mark_replayed(context)
         orders = [
             payment_pb2.PaymentOrder(
                 payment_order_id=o.payment_order_id,
@@ -608,6 +611,34 @@ async def test_a_wrong_key_is_403(client: httpx.AsyncClient, calls: Calls) -> No
 
 # --- upstream errors ------------------------------------------------------------------------
 
+RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
+
+
+async def test_a_replayed_answer_says_so_in_a_header(
+    client: httpx.AsyncClient, calls: Calls
+) -> None:
+    key = fresh_key()
+    first = await client.post("/v1/payments", json=payment_body(), headers=post_headers(key))
+    calls.replay = True
+    again = await client.post("/v1/payments", json=payment_body(), headers=post_headers(key))
+
+    assert "Idempotent-Replayed" not in first.headers
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert (again.status_code, again.json()) == (first.status_code, first.json())
+
+
+async def test_a_replayed_refusal_says_so_in_a_header(
+    client: httpx.AsyncClient, calls: Calls
+) -> None:
+    calls.fail = ServiceError(
+        grpc.StatusCode.ALREADY_EXISTS, "ALREADY_EXISTS", "already exists: po-1", replayed=True
+    )
+    response = await client.post("/v1/payments", json=payment_body(), headers=post_headers())
+
+    assert response.status_code == 409
+    assert response.headers["Idempotent-Replayed"] == "true"
+    assert error_of(response)[1]["reason"] == "ALREADY_EXISTS"
+
 
 async def test_resource_exhausted_is_429_with_retry_after(
     client: httpx.AsyncClient, calls: Calls
@@ -624,6 +655,7 @@ async def test_resource_exhausted_is_429_with_retry_after(
     error, info, _ = error_of(response)
     assert error["status"] == "RESOURCE_EXHAUSTED"
     assert info["reason"] == "IDEMPOTENCY_KEY_IN_USE"
+    assert {"@type": RETRY_INFO, "retryDelay": "3s"} in error["details"]
     calls.fail = ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED", "slow down")
     response = await client.post("/v1/payments", json=payment_body(), headers=post_headers())
     assert (response.status_code, response.headers["Retry-After"]) == (429, "1")

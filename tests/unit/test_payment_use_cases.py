@@ -17,9 +17,13 @@ from payment_svc.domain.checkout import Checkout
 from payment_svc.domain.commands import CreatePayment, NewOrder
 from payment_svc.domain.events import OrderCreated, OrderFailed, OrderSucceeded
 from payment_svc.domain.order import OrderStatus
-from payment_svc.domain.psp import ChargeOutcome, ChargeRequest, PspUnavailable
+from payment_svc.domain.psp import ChargeOutcome, ChargeRequest, ChargeStatus, PspUnavailable
 from payment_svc.domain.risk import RuleBasedRiskCheck
-from payment_svc.service_layer.create_payment import CreatePaymentResult, create_payment
+from payment_svc.service_layer.create_payment import (
+    CreatePaymentResult,
+    IdempotencyPolicy,
+    create_payment,
+)
 from payment_svc.service_layer.execute_order import Execution, execute_order
 from payment_svc.service_layer.fake_uow import FakeStore
 from payment_svc.service_layer.flags import (
@@ -27,14 +31,17 @@ from payment_svc.service_layer.flags import (
     mark_ledger_updated,
     mark_wallet_updated,
 )
-from payment_svc.service_layer.ports import UnknownOrder
+from payment_svc.service_layer.ports import IdempotencyClaim, UnknownOrder
+from payment_svc.service_layer.purge_keys import purge_expired_keys
 from payment_svc.service_layer.queries import get_checkout, get_payment_order
+from payment_svc.service_layer.sweep import SweepReport, sweep_stuck_orders
 
 pytestmark = pytest.mark.unit
 
 FEE_RATE = Decimal("0.10")
 RISK = RuleBasedRiskCheck(Decimal("10000"), frozenset({"fraudster"}))
 WALLET, LEDGER = "payment-wallet-flag", "payment-ledger-flag"
+OTHER_KEY = "22222222-2222-4222-8222-222222222222"
 
 
 class Clock:
@@ -138,7 +145,7 @@ async def test_create_stores_the_checkout_orders_history_and_events(
             (None, OrderStatus.NOT_STARTED)
         ]
     assert store.outbox == [OrderCreated("po_1", "co_1"), OrderCreated("po_2", "co_1")]
-    assert store.state.idempotency[command().request_id].response == result.response
+    assert store.state.idempotency[("", command().request_id)].response == result.response
 
 
 async def test_a_replay_returns_the_stored_answer_and_does_nothing_new(
@@ -174,45 +181,153 @@ async def test_an_existing_id_under_another_key_is_refused(
     store: FakeStore, clock: Clock, duplicate: dict[str, object]
 ) -> None:
     await create(store, clock, command())
-    commits = store.commits
+    events = list(store.outbox)
+    second = command(request_id="22222222-2222-4222-8222-222222222222", **duplicate)  # type: ignore[arg-type]
 
     with pytest.raises(ServiceError) as info:
-        await create(
-            store,
-            clock,
-            command(request_id="22222222-2222-4222-8222-222222222222", **duplicate),  # type: ignore[arg-type]
-        )
+        await create(store, clock, second)
+    with pytest.raises(ServiceError) as again:  # the refusal is the key's stored answer
+        await create(store, clock, second)
 
     assert info.value.code is grpc.StatusCode.ALREADY_EXISTS
     assert info.value.reason == "ALREADY_EXISTS"
-    assert store.commits == commits
+    assert not info.value.replayed
+    assert (again.value.code, again.value.message, again.value.replayed) == (
+        info.value.code,
+        info.value.message,
+        True,
+    )
+    assert store.outbox == events
     assert "co_2" not in store.state.checkouts
 
 
-async def test_a_key_held_by_a_request_in_flight_is_in_use(store: FakeStore, clock: Clock) -> None:
+def claim_of(cmd: CreatePayment, now: datetime, token: str = "other-request") -> IdempotencyClaim:
+    return IdempotencyClaim(
+        scope=cmd.scope,
+        request_id=cmd.request_id,
+        request_hash=cmd.request_hash,
+        checkout_id=cmd.checkout_id,
+        token=token,
+        now=now,
+        lease_until=now + IdempotencyPolicy().lease,
+        expires_at=now + IdempotencyPolicy().key_ttl,
+    )
+
+
+async def hold_key(store: FakeStore, cmd: CreatePayment, now: datetime) -> None:
+    """Claim the key as another request would, and leave it in flight."""
     async with store.uow() as other:
-        assert await other.repo.try_lock_request(command().request_id)
-        with pytest.raises(ServiceError) as info:
-            await create(store, clock, command())
+        assert await other.repo.claim_request(claim_of(cmd, now)) is None
+        await other.commit()
+
+
+async def test_a_key_held_by_a_request_in_flight_is_in_use(store: FakeStore, clock: Clock) -> None:
+    await hold_key(store, command(), clock.now)
+
+    with pytest.raises(ServiceError) as info:
+        await create(store, clock, command())
+
     assert info.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
     assert info.value.reason == "IDEMPOTENCY_KEY_IN_USE"
-    assert info.value.metadata == {"retry_after_s": "1"}
-    # Once the other request is over, the key is free again.
-    assert not (await create(store, clock, command())).replayed
+    assert info.value.metadata["retry_after_s"] == "1"
+    assert store.state.checkouts == {} and store.outbox == []
+
+
+async def test_another_body_under_a_key_in_flight_is_reused_not_in_use(
+    store: FakeStore, clock: Clock
+) -> None:
+    await hold_key(store, command(), clock.now)
+
+    with pytest.raises(ServiceError) as info:
+        await create(store, clock, command(amount="99.00"))
+
+    assert info.value.reason == "IDEMPOTENCY_KEY_REUSED"
+
+
+async def test_a_crashed_request_s_key_is_taken_over_once_its_lease_ran_out(
+    store: FakeStore, clock: Clock
+) -> None:
+    await hold_key(store, command(), clock.now)
+    clock.now += IdempotencyPolicy().lease
+
+    result = await create(store, clock, command())
+
+    assert not result.replayed
+    assert list(store.state.checkouts) == ["co_1"]
+    assert (await create(store, clock, command())).replayed
+
+
+async def test_a_request_whose_lease_was_taken_over_writes_nothing(
+    store: FakeStore, clock: Clock
+) -> None:
+    class SlowRisk:
+        """Lets the lease run out and a retry take the key over while the first request is
+        still being assessed."""
+
+        async def assess(self, subject):  # type: ignore[no-untyped-def]
+            clock.now += IdempotencyPolicy().lease
+            await create(store, clock, command())  # the retry: processed and answered
+            return await RISK.assess(subject)
+
+    with pytest.raises(ServiceError) as info:
+        await create_payment(
+            command(), uow=store.uow, risk=SlowRisk(), fee_rate=FEE_RATE, render=render, clock=clock
+        )
+
+    assert info.value.reason == "IDEMPOTENCY_KEY_IN_USE"
+    assert store.outbox == [OrderCreated("po_1", "co_1"), OrderCreated("po_2", "co_1")]
+
+
+async def test_keys_are_scoped_to_the_caller(store: FakeStore, clock: Clock) -> None:
+    await create(store, clock, replace(command(), scope="key_a"))
+
+    with pytest.raises(ServiceError) as info:  # same request id, another caller: a new request
+        await create(store, clock, replace(command(), scope="key_b"))
+
+    assert info.value.reason == "ALREADY_EXISTS"  # ... whose checkout id is taken
+
+
+async def test_an_expired_key_is_a_new_request(store: FakeStore, clock: Clock) -> None:
+    await create(store, clock, command())
+    clock.now += IdempotencyPolicy().key_ttl
+
+    with pytest.raises(ServiceError) as info:
+        await create(store, clock, command())
+
+    assert info.value.reason == "ALREADY_EXISTS"
+    assert not info.value.replayed
+
+
+async def test_the_purge_forgets_expired_keys_only(store: FakeStore, clock: Clock) -> None:
+    await create(store, clock, command())
+    clock.now += timedelta(hours=1)
+    await create(
+        store, clock, command(request_id=OTHER_KEY, checkout_id="co_2", order_ids=("po_3",))
+    )
+    clock.now += IdempotencyPolicy().key_ttl - timedelta(minutes=30)
+
+    assert await purge_expired_keys(store.uow, clock, batch=1) == 1
+
+    assert [k for _, k in store.state.idempotency] == [OTHER_KEY]
 
 
 @pytest.mark.parametrize("cmd", [command(buyer_id="fraudster"), command(amount="10000.01")])
-async def test_a_risk_refusal_stores_nothing(
+async def test_a_risk_refusal_stores_no_checkout_and_is_the_key_s_answer(
     store: FakeStore, clock: Clock, cmd: CreatePayment
 ) -> None:
     with pytest.raises(ServiceError) as info:
         await create(store, clock, cmd)
+    with pytest.raises(ServiceError) as again:
+        await create(store, clock, cmd)
 
     assert info.value.code is grpc.StatusCode.FAILED_PRECONDITION
     assert info.value.reason == "RISK_REJECTED"
-    assert store.commits == 0
-    assert store.state.checkouts == {} and store.state.idempotency == {}
-    assert store.outbox == []
+    assert (again.value.reason, again.value.metadata, again.value.replayed) == (
+        "RISK_REJECTED",
+        info.value.metadata,
+        True,
+    )
+    assert store.state.checkouts == {} and store.outbox == []
 
 
 async def test_a_replay_gets_its_answer_even_after_the_buyer_was_blocked(
@@ -330,11 +445,43 @@ async def test_a_lost_answer_is_asked_again_never_charged_again(
     charged = psp.charge_for("po_1")
     assert charged is not None
 
+    calls = psp.calls
+
     assert await execute(store, clock, psp, "po_1") is Execution.SUCCEEDED
     order = await get_payment_order("po_1", uow=store.uow)
     assert order.psp_reference == charged.outcome.psp_reference
+    assert (psp.lookups, psp.calls - calls) == (1, 1)  # asked, and not called to charge again
     assert psp.charges_by_order() == {"po_1": 1}
     assert len([e for e in store.outbox if isinstance(e, OrderSucceeded)]) == 1
+
+
+async def test_an_unknown_outcome_the_psp_never_saw_is_charged_with_the_same_key(
+    store: FakeStore, clock: Clock, psp: FakePaymentProvider
+) -> None:
+    await created(store, clock)
+    psp.fail_next(1)  # the PSP was down: nothing happened there
+    with pytest.raises(PspUnavailable):
+        await execute(store, clock, psp, "po_1")
+
+    assert await execute(store, clock, psp, "po_1") is Execution.SUCCEEDED
+
+    assert psp.lookups == 1
+    charge = psp.charge_for("po_1")
+    assert charge is not None and charge.request.payment_order_id == "po_1"
+
+
+async def test_an_unknown_outcome_is_not_charged_while_the_psp_cannot_be_asked(
+    store: FakeStore, clock: Clock, psp: FakePaymentProvider
+) -> None:
+    await created(store, clock)
+    psp.fail_next(2)  # down for the first attempt and for the question before the second
+
+    for _ in range(2):
+        with pytest.raises(PspUnavailable):
+            await execute(store, clock, psp, "po_1")
+
+    assert psp.charge_for("po_1") is None
+    assert (await get_payment_order("po_1", uow=store.uow)).status is OrderStatus.EXECUTING
 
 
 async def test_a_second_execution_charges_once(
@@ -363,6 +510,10 @@ class SlowPsp:
 
     async def retrieve(self, psp_reference: str) -> ChargeOutcome:
         return await self.inner.retrieve(psp_reference)
+
+    async def find_charge(self, payment_order_id: str) -> ChargeOutcome | None:
+        await asyncio.sleep(0)
+        return await self.inner.find_charge(payment_order_id)
 
 
 async def test_two_executors_racing_on_one_order_record_once(
@@ -513,3 +664,79 @@ async def test_a_database_out_of_reach_is_unavailable_not_internal(store: FakeSt
     assert info.value.code is grpc.StatusCode.UNAVAILABLE
     assert info.value.reason == "UNAVAILABLE"
     assert info.value.metadata == {"retry_after_s": "1"}
+
+
+# --- the sweeper ---------------------------------------------------------------------------
+
+
+async def sweep(store: FakeStore, clock: Clock, psp: FakePaymentProvider) -> SweepReport:
+    return await sweep_stuck_orders(
+        uow=store.uow, psp=psp, clock=clock, stuck_after=timedelta(minutes=1)
+    )
+
+
+async def test_the_sweeper_leaves_recent_orders_to_the_executor(
+    store: FakeStore, clock: Clock, psp: FakePaymentProvider
+) -> None:
+    await created(store, clock)
+
+    report = await sweep(store, clock, psp)
+
+    assert report == SweepReport()
+    assert psp.calls == 0
+
+
+async def test_the_sweeper_executes_orders_whose_message_never_came(
+    store: FakeStore, clock: Clock, psp: FakePaymentProvider
+) -> None:
+    await created(store, clock)
+    clock.now += timedelta(minutes=2)
+
+    report = await sweep(store, clock, psp)
+
+    assert report.settled == {"po_1": Execution.SUCCEEDED, "po_2": Execution.SUCCEEDED}
+    assert psp.charges_by_order() == {"po_1": 1, "po_2": 1}
+
+
+async def test_the_sweeper_asks_the_psp_about_a_lost_answer(
+    store: FakeStore, clock: Clock, psp: FakePaymentProvider
+) -> None:
+    await created(store, clock, order_ids=("po_1",))
+    psp.lose_next_answers(1)
+    with pytest.raises(PspUnavailable):
+        await execute(store, clock, psp, "po_1")
+    clock.now += timedelta(minutes=2)
+
+    report = await sweep(store, clock, psp)
+
+    assert report.settled == {"po_1": Execution.SUCCEEDED}
+    assert psp.lookups == 1
+    assert psp.charges_by_order() == {"po_1": 1}
+
+
+async def test_the_sweeper_polls_a_pending_order_until_the_psp_settles_it(
+    store: FakeStore, clock: Clock, psp: FakePaymentProvider
+) -> None:
+    await created(store, clock, payment_method="pm_card_threeDSecure2Required", order_ids=("po_1",))
+    assert await execute(store, clock, psp, "po_1") is Execution.PENDING
+    clock.now += timedelta(minutes=2)
+
+    assert (await sweep(store, clock, psp)).still_open == ["po_1"]
+
+    reference = (await get_payment_order("po_1", uow=store.uow)).psp_reference
+    psp.settle(reference, ChargeStatus.SUCCEEDED)
+    assert (await sweep(store, clock, psp)).settled == {"po_1": Execution.SUCCEEDED}
+    assert (await get_payment_order("po_1", uow=store.uow)).status is OrderStatus.SUCCESS
+
+
+async def test_the_sweeper_keeps_going_past_an_order_it_cannot_settle(
+    store: FakeStore, clock: Clock, psp: FakePaymentProvider
+) -> None:
+    await created(store, clock)
+    clock.now += timedelta(minutes=2)
+    psp.fail_next(1)
+
+    report = await sweep(store, clock, psp)
+
+    assert report.still_open == ["po_1"]
+    assert report.settled == {"po_2": Execution.SUCCEEDED}
