@@ -90,6 +90,20 @@ async def test_one_order_charged_twice_is_one_payment(
     assert await list_charges_by_order(API_KEY, sandbox) == {"po_1": 1, "po_2": 1}
 
 
+async def test_a_charge_is_found_by_its_payment_order_id_without_its_reference(
+    psp: StripePaymentProvider,
+) -> None:
+    charged = await psp.charge(REQUEST)
+    declined = await psp.charge(
+        replace(REQUEST, payment_order_id="po-2", payment_method="pm_card_chargeDeclined")
+    )
+
+    assert await psp.find_charge("po_1") == charged
+    assert await psp.find_charge("po-2") == declined
+    assert await psp.find_charge("po_never_charged") is None
+    assert await psp.find_charge("po_") is None  # no prefix matching
+
+
 async def test_one_order_with_another_amount_is_rejected(psp: StripePaymentProvider) -> None:
     await psp.charge(REQUEST)
 
