@@ -1,6 +1,7 @@
 """Transactional outbox: a state change and the events it causes commit together; a relay
 publishes them to JetStream afterwards, with Nats-Msg-Id = event_id so that a row published
-twice (crash between publish and mark) is dropped by the stream's duplicate window.
+twice (crash between publish and mark) is dropped by the stream's duplicate window; published
+again after the window has passed, it is dropped by the consumers' inboxes (mesh.inbox).
 
 Nothing is ever published outside a committed transaction.
 """
@@ -60,8 +61,19 @@ async def enqueue(
 
 
 class OutboxRelay:
-    """Publishes committed outbox rows in id order, a batch at a time. Several replicas may run:
-    FOR UPDATE SKIP LOCKED gives each its own rows."""
+    """Publishes committed outbox rows, a batch at a time, and marks them sent.
+
+    Ids come from a sequence, and sequence values commit out of order: a transaction holding
+    id 7 may commit after one holding id 8. The relay therefore keeps no "published up to id"
+    mark; it takes whatever committed rows are still unpublished, so a late-committing row
+    is published after its successors, never skipped. Stream order is thus not id order, and
+    no consumer may rely on it (none does: each is idempotent through its inbox or the
+    order's state).
+
+    Several replicas may run: FOR UPDATE SKIP LOCKED gives each its own rows, and a row that
+    another replica marked sent while this one was reading is re-checked under its lock and
+    left out. The locks are held while publishing; inserts of new rows do not wait on them.
+    """
 
     def __init__(self, engine: AsyncEngine, js, *, batch: int = 256, idle_s: float = 0.05) -> None:  # type: ignore[no-untyped-def]
         self.engine = engine
@@ -104,6 +116,9 @@ class OutboxRelay:
         """Relay until cancelled. A failed publish leaves the rows for the next round."""
         failures = 0
         while True:
+            # Cleared before reading, not after: a commit that wakes the relay while it
+            # publishes must not be lost (its rows would then wait for the next poll).
+            self._wake.clear()
             try:
                 published = await self.publish_pending()
                 failures = 0
@@ -116,7 +131,6 @@ class OutboxRelay:
                 await asyncio.sleep(delay)
                 continue
             if published < self.batch:
-                self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.idle_s)
                 except TimeoutError:

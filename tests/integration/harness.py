@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -25,6 +26,9 @@ from sqlalchemy import MetaData, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import mesh.migrations
+from ledger_svc.bootstrap import start as start_ledger
+from ledger_svc.settings import LedgerSettings
+from mesh.cards import contains_card_number
 from mesh.db import make_engine
 from mesh.events import PAYMENT_ORDER_SUCCEEDED, M, decode_envelope, new_envelope
 from mesh.jetstream import connect
@@ -32,9 +36,20 @@ from mesh.runtime import Lifecycle
 from paymesh.common.v1 import money_pb2
 from paymesh.events.v1 import events_pb2
 from psp_sandbox import SandboxSettings, create_app
+from wallet_svc.bootstrap import start as start_wallet
+from wallet_svc.settings import WalletSettings
 
 TIMEOUT_S = 15.0
 S = TypeVar("S")
+
+
+def new_request_id() -> str:
+    """A UUID the card-number guard accepts: about 0.2 % of random UUIDs hold a dash-grouped
+    digit run that passes Luhn and would be refused as a card number."""
+    while True:
+        candidate = str(uuid.uuid4())
+        if not contains_card_number(candidate):
+            return candidate
 
 
 def free_port() -> int:
@@ -82,6 +97,26 @@ async def running_sandbox(state_file: Path, port: int = 0) -> AsyncIterator[str]
         server.should_exit = True
         await task
         sock.close()
+
+
+async def intents_by_order(psp_base: str, api_key: str) -> dict[str, int]:
+    """How many PaymentIntents the sandbox holds per payment order, whatever their status: a
+    second one for an order is a second charge attempt, even if it was declined."""
+    counts: dict[str, int] = {}
+    params: dict[str, str | int] = {"limit": 100}
+    async with httpx.AsyncClient(
+        base_url=psp_base, headers={"Authorization": f"Bearer {api_key}"}
+    ) as client:
+        while True:
+            response = await client.get("/v1/payment_intents", params=params)
+            page = response.raise_for_status().json()
+            intents = page["data"]
+            for intent in intents:
+                order_id = (intent.get("metadata") or {}).get("payment_order_id", "")
+                counts[order_id] = counts.get(order_id, 0) + 1
+            if not page["has_more"] or not intents:
+                return counts
+            params = {"limit": 100, "starting_after": intents[-1]["id"]}
 
 
 async def eventually(check: Callable[[], Awaitable[Any]], within: float = TIMEOUT_S) -> Any:
@@ -227,6 +262,68 @@ async def started_service(
         await stop()
         await nc.close()
         await engine.dispose()
+
+
+@asynccontextmanager
+async def started_wallet(database_url: str, nats_url: str) -> AsyncIterator[Started]:
+    """The wallet service (its `wallet-credit` consumer and gRPC) started in-process."""
+
+    def settings(grpc_addr: str) -> WalletSettings:
+        return WalletSettings(
+            database_url=database_url,
+            nats_url=nats_url,
+            grpc_addr=grpc_addr,
+            consumer_concurrency=16,
+            db_pool_size=4,
+        )
+
+    async with started_service(
+        "wallet_svc", "wallet", start_wallet, settings, database_url, nats_url
+    ) as service:
+        yield service
+
+
+@asynccontextmanager
+async def started_ledger(database_url: str, nats_url: str) -> AsyncIterator[Started]:
+    """The ledger service (its `ledger-post` consumer and gRPC) started in-process."""
+
+    def settings(grpc_addr: str) -> LedgerSettings:
+        return LedgerSettings(
+            database_url=database_url,
+            nats_url=nats_url,
+            grpc_addr=grpc_addr,
+            consumer_concurrency=16,
+            db_pool_size=4,
+        )
+
+    async with started_service(
+        "ledger_svc", "ledger", start_ledger, settings, database_url, nats_url
+    ) as service:
+        yield service
+
+
+async def stream_messages(js: JetStreamContext, stream: str) -> int:
+    """How many messages `stream` holds (0 when it does not exist)."""
+    try:
+        return (await js.stream_info(stream)).state.messages
+    except NotFoundError:
+        return 0
+
+
+async def consumer_idle(js: JetStreamContext, stream: str, durable: str) -> bool:
+    """True when the durable consumer exists and has acked (or dead-lettered) every message of
+    its stream it takes: nothing left to deliver, nothing delivered and waiting for an ack or
+    a redelivery."""
+    try:
+        info = await js.consumer_info(stream, durable)
+    except NotFoundError:
+        return False
+    return info.num_pending == 0 and info.num_ack_pending == 0
+
+
+async def consumer_drained(js: JetStreamContext, stream: str, durable: str) -> None:
+    """Wait until `consumer_idle`."""
+    await eventually(lambda: consumer_idle(js, stream, durable))
 
 
 async def migrations_diff(
