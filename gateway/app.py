@@ -23,6 +23,8 @@ from gateway.openapi import build_openapi
 from gateway.routes import FRONTED_SERVICES, derive_routes
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstreams, upstream_addresses
+from gateway.webhooks import PATH as STRIPE_WEBHOOK_PATH
+from gateway.webhooks import make_stripe_webhook_endpoint
 from mesh.db import make_engine
 from mesh.errors import ServiceError
 
@@ -79,6 +81,11 @@ def create_app(
         Route(r.starlette_path, make_endpoint(r, context), methods=[r.http_method]) for r in derived
     ]
     routes += [
+        Route(
+            STRIPE_WEBHOOK_PATH,
+            make_stripe_webhook_endpoint(upstreams, settings.max_body_bytes),
+            methods=["POST"],
+        ),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", make_readyz(db_check, upstreams), methods=["GET"]),

@@ -86,7 +86,7 @@ def _guard_url(route: MethodRoute, request: Request) -> None:
         raise card_rejected(sorted(set(fields)))
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise payload_too_large(limit)
@@ -173,7 +173,7 @@ def _validate(route: MethodRoute, request: Request, message: Message) -> None:
 
 async def _request_message(route: MethodRoute, request: Request, ctx: EndpointContext) -> Message:
     if route.body:
-        document = _parse_body(await _read_body(request, ctx.max_body_bytes))
+        document = _parse_body(await read_body(request, ctx.max_body_bytes))
         message = _body_message(route, document)
     else:
         message = route.request_type()

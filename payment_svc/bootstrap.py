@@ -30,11 +30,15 @@ from payment_svc.entrypoints.consumers import (
 )
 from payment_svc.entrypoints.events import encode_event
 from payment_svc.entrypoints.grpc_servicer import SERVICE_NAME, PaymentServicer
+from payment_svc.entrypoints.webhook_servicer import (
+    SERVICE_NAME as WEBHOOK_SERVICE_NAME,
+)
+from payment_svc.entrypoints.webhook_servicer import PspWebhookServicer
 from payment_svc.service_layer.create_payment import IdempotencyPolicy
 from payment_svc.service_layer.purge_keys import purge_expired_keys
 from payment_svc.service_layer.sweep import sweep_stuck_orders
 from payment_svc.settings import PaymentSettings
-from paymesh.payment.v1 import payment_pb2_grpc
+from paymesh.payment.v1 import payment_pb2_grpc, psp_webhooks_pb2_grpc
 
 SERVICE = "payment_svc"
 SCHEMA = "payment"
@@ -78,7 +82,12 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
         purge = partial(purge_expired_keys, uow, utc_now)
         return Wiring(
             servicers=[
-                (payment_pb2_grpc.add_PaymentServiceServicer_to_server, servicer, SERVICE_NAME)
+                (payment_pb2_grpc.add_PaymentServiceServicer_to_server, servicer, SERVICE_NAME),
+                (
+                    psp_webhooks_pb2_grpc.add_PspWebhookServiceServicer_to_server,
+                    PspWebhookServicer(uow, utc_now, config.stripe_webhook_secret),
+                    WEBHOOK_SERVICE_NAME,
+                ),
             ],
             consumers=[
                 Consumer(

@@ -20,6 +20,8 @@ from mesh.settings import (
 DEFAULT_GRPC_ADDR = "127.0.0.1:50051"
 DEFAULT_PSP_API_BASE = "http://127.0.0.1:12111"
 DEFAULT_PSP_API_KEY = "sk_test_paymesh_dev"
+# The sandbox PSP's default signing secret, so that the dev stack's webhooks verify.
+DEFAULT_WEBHOOK_SECRET = "whsec_paymesh_sandbox_dev"
 
 
 def _positive(name: str, default: float) -> float:
@@ -38,6 +40,7 @@ class PaymentSettings(ServiceSettings):
     psp_api_base: str = DEFAULT_PSP_API_BASE
     psp_api_key: str = DEFAULT_PSP_API_KEY
     psp_timeout_s: float = 10.0
+    stripe_webhook_secret: str = DEFAULT_WEBHOOK_SECRET
     platform_fee_rate: Decimal = Decimal("0.10")
     risk_max_order_amount: Decimal = Decimal("10000")
     risk_blocked_buyers: frozenset[str] = frozenset()
@@ -60,6 +63,7 @@ class PaymentSettings(ServiceSettings):
             psp_api_base=env_str("PSP_API_BASE", DEFAULT_PSP_API_BASE),
             psp_api_key=env_str("PSP_API_KEY", DEFAULT_PSP_API_KEY),
             psp_timeout_s=_positive("PSP_TIMEOUT_S", 10.0),
+            stripe_webhook_secret=env_str("STRIPE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
             platform_fee_rate=fee_rate,
             risk_max_order_amount=max_amount,
             risk_blocked_buyers=frozenset(env_list("RISK_BLOCKED_BUYERS")),

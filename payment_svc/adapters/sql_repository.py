@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Executable, RowMapping, delete, func, insert, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -17,9 +18,11 @@ from payment_svc.adapters.tables import (
     payment_events,
     payment_order_history,
     payment_orders,
+    psp_events,
 )
 from payment_svc.domain.checkout import Checkout
 from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
+from payment_svc.domain.psp_event import PspEvent
 from payment_svc.service_layer.ports import (
     DuplicateKey,
     Flag,
@@ -428,6 +431,31 @@ class SqlPaymentRepository(PaymentRepository):
             update(payment_events)
             .where(payment_events.c.checkout_id == checkout_id)
             .values(is_payment_done=done)
+        )
+
+    # --- PSP events ----------------------------------------------------------------------
+
+    async def add_psp_event(self, event: PspEvent, received_at: datetime) -> bool:
+        result = await self.conn.execute(
+            pg_insert(psp_events)
+            .values(
+                event_id=event.event_id,
+                type=event.type,
+                payment_order_id=event.payment_order_id,
+                psp_reference=event.psp_reference,
+                payload=event.payload,
+                created_at=event.created_at,
+                received_at=received_at,
+                result="received",
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(psp_events.c.event_id)
+        )
+        return result.first() is not None
+
+    async def set_psp_event_result(self, event_id: str, result: str) -> None:
+        await self.conn.execute(
+            update(psp_events).where(psp_events.c.event_id == event_id).values(result=result)
         )
 
     # --- inbox -------------------------------------------------------------------------

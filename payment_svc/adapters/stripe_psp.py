@@ -76,14 +76,14 @@ class StripePaymentProvider:
             )
         except stripe.CardError as exc:
             return _declined(exc)
-        return _outcome(intent.to_dict())
+        return outcome_of_intent(intent.to_dict())
 
     async def retrieve(self, psp_reference: str) -> ChargeOutcome:
         """The PaymentIntent's current status, e.g. to settle an order whose answer was lost."""
         if not psp_reference:
             raise PspRejected("no PSP reference to look up")
         intent = await self._call(self._client.v1.payment_intents.retrieve_async(psp_reference))
-        return _outcome(intent.to_dict())
+        return outcome_of_intent(intent.to_dict())
 
     async def find_charge(self, payment_order_id: str) -> ChargeOutcome | None:
         """The PaymentIntent made for `payment_order_id`, found by its metadata with the search
@@ -100,7 +100,7 @@ class StripePaymentProvider:
         if not intents:
             return None
         intents.sort(key=lambda i: (i.get("status") == "succeeded", i.get("created") or 0))
-        return _outcome(intents[-1])
+        return outcome_of_intent(intents[-1])
 
     async def charges_by_order(self) -> dict[str, int]:
         """Succeeded PaymentIntents per `metadata.payment_order_id`, over every intent."""
@@ -160,7 +160,8 @@ def _is_for(intent: dict[str, Any], payment_order_id: str) -> bool:
     return (intent.get("metadata") or {}).get("payment_order_id") == payment_order_id
 
 
-def _outcome(intent: dict[str, Any]) -> ChargeOutcome:
+def outcome_of_intent(intent: dict[str, Any]) -> ChargeOutcome:
+    """What a PaymentIntent in this state means for its order."""
     status = intent.get("status")
     reference = intent.get("id") or ""
     if status == "succeeded":

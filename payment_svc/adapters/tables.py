@@ -127,5 +127,21 @@ idempotency_keys = Table(
     Index("idempotency_key_expiry", "expires_at"),
 )
 
+# Every PSP event received with a good signature, kept for audit; the primary key makes a
+# redelivered event a no-op. `result` says what it did (applied, ignored).
+psp_events = Table(
+    "psp_events",
+    metadata,
+    Column("event_id", Text, primary_key=True),
+    Column("type", Text, nullable=False),
+    Column("payment_order_id", Text, nullable=False),
+    Column("psp_reference", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),  # the body as received
+    Column("created_at", DateTime(timezone=True), nullable=False),  # by the PSP
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("result", Text, nullable=False),
+    Index("psp_event_by_order", "payment_order_id"),
+)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

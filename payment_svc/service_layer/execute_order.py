@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import enum
 import logging
+from datetime import datetime
 
 from payment_svc.domain.events import OrderFailed, OrderSucceeded
 from payment_svc.domain.order import OrderStatus, PaymentOrder
@@ -29,6 +30,7 @@ from payment_svc.service_layer.payment_done import refresh_payment_done
 from payment_svc.service_layer.ports import (
     Clock,
     OrderToCharge,
+    UnitOfWork,
     UnitOfWorkFactory,
     UnknownOrder,
 )
@@ -146,43 +148,52 @@ async def _record(
     clock: Clock,
     expected: OrderStatus,
 ) -> Execution:
-    """Store the PSP's outcome if the order is still `expected` in the database."""
+    """Store the PSP's outcome, in a transaction of its own, if the order is still `expected`."""
     async with uow() as tx:
-        now = clock()
-        if outcome.status is ChargeStatus.SUCCEEDED:
-            change = order.succeed(outcome.psp_reference, now)
-            if not await tx.repo.record_transition(order, change, expected):
-                return Execution.LOST_RACE
-            await tx.emit(
-                OrderSucceeded(
-                    payment_order_id=order.payment_order_id,
-                    checkout_id=order.checkout_id,
-                    seller_account=order.seller_account,
-                    amount=order.amount,
-                    fee_amount=order.fee_amount,
-                    currency=order.currency,
-                    psp_reference=order.psp_reference,
-                )
-            )
-            result = Execution.SUCCEEDED
-        elif outcome.status is ChargeStatus.DECLINED:
-            # The checkout may be done now. Lock it before writing the order: the same lock
-            # order as the flag updates, so neither can miss the other's change.
-            checkout = await tx.repo.lock_checkout_of(order.payment_order_id)
-            reason = (outcome.decline_reason or "declined")[:MAX_REASON_LENGTH]
-            change = order.fail(reason, now, outcome.psp_reference)
-            if not await tx.repo.record_transition(order, change, expected):
-                return Execution.LOST_RACE
-            await tx.emit(
-                OrderFailed(order.payment_order_id, order.checkout_id, order.failure_reason)
-            )
-            if checkout is not None:
-                await refresh_payment_done(tx, checkout, order)
-            result = Execution.FAILED
-        else:
-            change = order.wait_for_psp(outcome.psp_reference, now)
-            if not await tx.repo.record_transition(order, change, expected):
-                return Execution.LOST_RACE
-            result = Execution.PENDING
-        await tx.commit()
+        result = await record_outcome(tx, order, outcome, clock(), expected)
+        if result is not Execution.LOST_RACE:
+            await tx.commit()
     return result
+
+
+async def record_outcome(
+    tx: UnitOfWork,
+    order: PaymentOrder,
+    outcome: ChargeOutcome,
+    now: datetime,
+    expected: OrderStatus,
+) -> Execution:
+    """Move `order` (loaded as `expected`) to what the PSP said, inside `tx`, with its event;
+    LOST_RACE (nothing written) if the database no longer holds it as `expected`."""
+    if outcome.status is ChargeStatus.SUCCEEDED:
+        change = order.succeed(outcome.psp_reference, now)
+        if not await tx.repo.record_transition(order, change, expected):
+            return Execution.LOST_RACE
+        await tx.emit(
+            OrderSucceeded(
+                payment_order_id=order.payment_order_id,
+                checkout_id=order.checkout_id,
+                seller_account=order.seller_account,
+                amount=order.amount,
+                fee_amount=order.fee_amount,
+                currency=order.currency,
+                psp_reference=order.psp_reference,
+            )
+        )
+        return Execution.SUCCEEDED
+    if outcome.status is ChargeStatus.DECLINED:
+        # The checkout may be done now. Lock it before writing the order: the same lock order
+        # as the flag updates, so neither can miss the other's change.
+        checkout = await tx.repo.lock_checkout_of(order.payment_order_id)
+        reason = (outcome.decline_reason or "declined")[:MAX_REASON_LENGTH]
+        change = order.fail(reason, now, outcome.psp_reference)
+        if not await tx.repo.record_transition(order, change, expected):
+            return Execution.LOST_RACE
+        await tx.emit(OrderFailed(order.payment_order_id, order.checkout_id, order.failure_reason))
+        if checkout is not None:
+            await refresh_payment_done(tx, checkout, order)
+        return Execution.FAILED
+    change = order.wait_for_psp(outcome.psp_reference, now)
+    if not await tx.repo.record_transition(order, change, expected):
+        return Execution.LOST_RACE
+    return Execution.PENDING

@@ -12,6 +12,7 @@ from datetime import datetime
 from payment_svc.domain.checkout import Checkout
 from payment_svc.domain.events import DomainEvent
 from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
+from payment_svc.domain.psp_event import PspEvent
 from payment_svc.service_layer.ports import (
     DuplicateKey,
     Flag,
@@ -47,6 +48,7 @@ class FakeState:
     history: dict[str, list[StatusChange]] = field(default_factory=dict)
     idempotency: dict[tuple[str, str], FakeKey] = field(default_factory=dict)
     inbox: set[tuple[str, str]] = field(default_factory=set)
+    psp_events: dict[str, tuple[PspEvent, str]] = field(default_factory=dict)  # with its result
 
 
 @dataclass
@@ -195,6 +197,15 @@ class FakeRepository(PaymentRepository):
 
     async def set_payment_done(self, checkout_id: str, done: bool) -> None:
         self._s.checkouts[checkout_id].is_payment_done = done
+
+    async def add_psp_event(self, event: PspEvent, received_at: datetime) -> bool:
+        if event.event_id in self._s.psp_events:
+            return False
+        self._s.psp_events[event.event_id] = (event, "")
+        return True
+
+    async def set_psp_event_result(self, event_id: str, result: str) -> None:
+        self._s.psp_events[event_id] = (self._s.psp_events[event_id][0], result)
 
     async def claim(self, consumer: str, event_id: str) -> bool:
         if (consumer, event_id) in self._s.inbox:

@@ -16,6 +16,7 @@ from mesh import uow as mesh_uow
 from payment_svc.domain.checkout import Checkout
 from payment_svc.domain.events import DomainEvent
 from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
+from payment_svc.domain.psp_event import PspEvent
 
 Clock = Callable[[], datetime]
 
@@ -160,6 +161,16 @@ class PaymentRepository(abc.ABC):
 
     @abc.abstractmethod
     async def set_payment_done(self, checkout_id: str, done: bool) -> None: ...
+
+    # --- PSP events ----------------------------------------------------------------------
+
+    @abc.abstractmethod
+    async def add_psp_event(self, event: PspEvent, received_at: datetime) -> bool:
+        """Store a PSP event; False (nothing written) if it was stored before."""
+
+    @abc.abstractmethod
+    async def set_psp_event_result(self, event_id: str, result: str) -> None:
+        """Note what the event did."""
 
     # --- inbox -------------------------------------------------------------------------
 

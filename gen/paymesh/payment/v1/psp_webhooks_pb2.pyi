@@ -1,0 +1,34 @@
+from buf.validate import validate_pb2 as _validate_pb2
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class WebhookOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WEBHOOK_OUTCOME_UNSPECIFIED: _ClassVar[WebhookOutcome]
+    WEBHOOK_OUTCOME_APPLIED: _ClassVar[WebhookOutcome]
+    WEBHOOK_OUTCOME_DUPLICATE: _ClassVar[WebhookOutcome]
+    WEBHOOK_OUTCOME_IGNORED: _ClassVar[WebhookOutcome]
+WEBHOOK_OUTCOME_UNSPECIFIED: WebhookOutcome
+WEBHOOK_OUTCOME_APPLIED: WebhookOutcome
+WEBHOOK_OUTCOME_DUPLICATE: WebhookOutcome
+WEBHOOK_OUTCOME_IGNORED: WebhookOutcome
+
+class HandleStripeWebhookRequest(_message.Message):
+    __slots__ = ("payload", "signature")
+    PAYLOAD_FIELD_NUMBER: _ClassVar[int]
+    SIGNATURE_FIELD_NUMBER: _ClassVar[int]
+    payload: bytes
+    signature: str
+    def __init__(self, payload: _Optional[bytes] = ..., signature: _Optional[str] = ...) -> None: ...
+
+class HandleStripeWebhookResponse(_message.Message):
+    __slots__ = ("event_id", "outcome")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    outcome: WebhookOutcome
+    def __init__(self, event_id: _Optional[str] = ..., outcome: _Optional[_Union[WebhookOutcome, str]] = ...) -> None: ...
