@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
@@ -12,25 +15,58 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from psp_sandbox import background
+from psp_sandbox.balance_routes import BalanceTransactionRoutes
+from psp_sandbox.checkout_sessions import CheckoutSessionRoutes
+from psp_sandbox.context import SandboxContext
+from psp_sandbox.delivery_routes import DeliveryRoutes
 from psp_sandbox.errors import API_ERROR, INVALID_REQUEST, ApiError
+from psp_sandbox.event_routes import EventRoutes
+from psp_sandbox.fault_routes import FaultRoutes
+from psp_sandbox.hosted_page import HostedPage
+from psp_sandbox.refunds import RefundRoutes
+from psp_sandbox.reports import ReportRoutes
 from psp_sandbox.routes import PaymentIntentRoutes
 from psp_sandbox.settings import SandboxSettings
 from psp_sandbox.store import SandboxStore
+from psp_sandbox.webhooks import WebhookSender
 
 log = logging.getLogger("psp_sandbox")
 
 
-def create_app(settings: SandboxSettings) -> Starlette:
-    """A Stripe-compatible PaymentIntents API; its state is loaded and saved in the lifespan."""
+def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time) -> Starlette:
+    """A Stripe-compatible API; its state is loaded in the lifespan, and its clockwork (actions
+    completing later, webhooks) runs there."""
     store = SandboxStore(settings.state_file)
-    intents = PaymentIntentRoutes(store, settings.api_key_prefix)
+    context = SandboxContext.create(settings, store, clock)
+    intents = PaymentIntentRoutes(context)
+    events = EventRoutes(context)
+    faults = FaultRoutes(context)
+    refunds = RefundRoutes(context)
+    sessions = CheckoutSessionRoutes(context)
+    page = HostedPage(context)
+    balance = BalanceTransactionRoutes(context)
+    reports = ReportRoutes(context)
+    deliveries = DeliveryRoutes(context)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         store.open()
+        sender = WebhookSender(
+            store,
+            settings.webhook_url,
+            settings.webhook_secret,
+            settings.webhook_retry_base_s,
+            clock,
+        )
+        ticking = asyncio.create_task(background.run(context, sender))
         try:
             yield
         finally:
+            ticking.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticking
+            await sender.aclose()
             store.close()
 
     async def healthz(request: Request) -> Response:
@@ -41,7 +77,27 @@ def create_app(settings: SandboxSettings) -> Starlette:
             Route("/healthz", healthz, methods=["GET"]),
             Route("/v1/payment_intents", intents.create, methods=["POST"]),
             Route("/v1/payment_intents", intents.list, methods=["GET"]),
+            # Before /{intent}, which would otherwise take "search" for an id.
+            Route("/v1/payment_intents/search", intents.search, methods=["GET"]),
             Route("/v1/payment_intents/{intent}", intents.retrieve, methods=["GET"]),
+            Route("/v1/payment_intents/{intent}/confirm", intents.confirm, methods=["POST"]),
+            Route("/v1/refunds", refunds.create, methods=["POST"]),
+            Route("/v1/refunds", refunds.list, methods=["GET"]),
+            Route("/v1/refunds/{id}", refunds.retrieve, methods=["GET"]),
+            Route("/v1/checkout/sessions", sessions.create, methods=["POST"]),
+            Route("/v1/checkout/sessions/{id}", sessions.retrieve, methods=["GET"]),
+            # The buyer's browser, not an API client: no API key.
+            Route("/pay/{session}", page.show, methods=["GET"]),
+            Route("/pay/{session}", page.pay, methods=["POST"]),
+            Route("/v1/events", events.list, methods=["GET"]),
+            Route("/v1/events/{id}", events.retrieve, methods=["GET"]),
+            Route("/v1/balance_transactions", balance.list, methods=["GET"]),
+            Route("/v1/balance_transactions/{id}", balance.retrieve, methods=["GET"]),
+            Route("/_sandbox/reports/settlement", reports.settlement, methods=["GET"]),
+            Route("/_sandbox/webhook_deliveries", deliveries.list, methods=["GET"]),
+            Route("/_sandbox/faults", faults.read, methods=["GET"]),
+            Route("/_sandbox/faults", faults.replace, methods=["POST"]),
+            Route("/_sandbox/faults", faults.reset, methods=["DELETE"]),
         ],
         lifespan=lifespan,
         exception_handlers={

@@ -66,6 +66,19 @@ TEST_PAYMENT_METHODS: dict[str, CardOutcome] = {
         "An error occurred while processing your card. Try again in a little bit.",
     ),
     "pm_card_threeDSecure2Required": CardOutcome(Result.REQUIRES_ACTION, "visa", "3220"),
+    # Sandbox-only tokens: they charge like pm_card_visa apart from the fault each one names
+    # (see faults.py).
+    **{
+        token: _ok("visa", "4242")
+        for token in (
+            "pm_card_sandbox_slow",
+            "pm_card_sandbox_serverErrorOnce",
+            "pm_card_sandbox_timeoutOnce",
+            "pm_card_sandbox_lostResponseOnce",
+            "pm_card_sandbox_threeDSecureSucceedsLater",
+            "pm_card_sandbox_threeDSecureFailsLater",
+        )
+    },
 }
 
 

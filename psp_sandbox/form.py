@@ -69,3 +69,30 @@ def as_string(params: Params, name: str) -> str | None:
     if isinstance(value, dict):
         raise invalid_request(f"Invalid string: {name}", param=name)
     return value
+
+
+_SEGMENTS = re.compile(r"\[([^\[\]]*)\]")
+
+Nested = dict[str, "str | Nested"]
+
+
+def decode_deep(pairs: Iterable[tuple[str, str]]) -> Nested:
+    """Any depth: `line_items[0][price_data][currency]=usd` becomes nested dicts (list items
+    keyed by their index as a string, as in `decode`)."""
+    params: Nested = {}
+    for name, value in pairs:
+        head, _, rest = name.partition("[")
+        keys = [head] + (_SEGMENTS.findall("[" + rest) if rest else [])
+        if not head or (rest and "[" + rest != "".join(f"[{k}]" for k in keys[1:])):
+            raise unknown_parameter(name)
+        node = params
+        for depth, key in enumerate(keys[:-1]):
+            child = node.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise invalid_request(f"Invalid hash: {'['.join(keys[: depth + 1])}", param=name)
+            node = child
+        last = keys[-1] if keys[-1] else str(len(node))
+        if isinstance(node.get(last), dict):
+            raise invalid_request(f"Invalid string: {name}", param=name)
+        node[last] = value
+    return params

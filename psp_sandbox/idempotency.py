@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 from psp_sandbox.errors import IDEMPOTENCY_ERROR, ApiError, invalid_request
 
@@ -38,24 +37,31 @@ def mismatch(key: str) -> ApiError:
     )
 
 
-class KeyedLocks:
-    """One asyncio lock per key, dropped once nobody holds or awaits it."""
+def in_use(key: str) -> ApiError:
+    # Stripe answers 409 while the first request with a key is still running; the SDK raises
+    # its generic APIError, which clients treat as "retry later with the same key".
+    return ApiError(
+        409,
+        IDEMPOTENCY_ERROR,
+        "There is currently another in-progress request using this idempotency key (that "
+        "probably means you submitted twice, and the other request is still going through): "
+        f"'{key}'. Please try again later.",
+        code="idempotency_key_in_use",
+    )
+
+
+class InFlightKeys:
+    """Keys whose first request is still running; a second request with one gets a 409."""
 
     def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+        self._keys: set[str] = set()
 
-    @asynccontextmanager
-    async def hold(self, key: str) -> AsyncIterator[None]:
-        lock, users = self._locks.get(key, (None, 0))
-        if lock is None:
-            lock = asyncio.Lock()
-        self._locks[key] = (lock, users + 1)
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        if key in self._keys:
+            raise in_use(key)
+        self._keys.add(key)
         try:
-            async with lock:
-                yield
+            yield
         finally:
-            lock, users = self._locks[key]
-            if users == 1:
-                del self._locks[key]
-            else:
-                self._locks[key] = (lock, users - 1)
+            self._keys.discard(key)

@@ -1,4 +1,4 @@
-"""Creating a PaymentIntent from request parameters, and confirming it with a test token.
+"""Creating a PaymentIntent from request parameters.
 
 Pure: no I/O. Amounts are integers in minor units, as on Stripe's wire.
 """
@@ -6,20 +6,18 @@ Pure: no I/O. Amounts are integers in minor units, as on Stripe's wire.
 from __future__ import annotations
 
 import re
-import secrets
 from dataclasses import dataclass
 from typing import Any
 
 from psp_sandbox import form
-from psp_sandbox.card_outcomes import CardOutcome, Result, outcome_for
+from psp_sandbox.card_outcomes import CardOutcome, outcome_for
 from psp_sandbox.errors import (
-    CARD_ERROR,
-    ApiError,
     invalid_parameter,
     invalid_request,
     missing_parameter,
     unknown_parameter,
 )
+from psp_sandbox.ids import new_id
 
 Intent = dict[str, Any]
 
@@ -44,24 +42,18 @@ MAX_METADATA_VALUE_LENGTH = 500
 _CURRENCY = re.compile(r"^[a-z]{3}$")
 
 
-def new_id(prefix: str) -> str:
-    """A Stripe-looking object id, e.g. `pi_3f9c...`: 96 random bits, alphanumeric."""
-    return prefix + secrets.token_hex(12)
-
-
 @dataclass(frozen=True)
-class Created:
-    """A new PaymentIntent; `decline` is the 402 to answer with when confirming it failed."""
+class Draft:
+    """A valid new PaymentIntent, not yet stored; `confirm_with` is set when it is to be charged."""
 
     intent: Intent
-    decline: ApiError | None = None
+    confirm_with: CardOutcome | None = None
 
 
-def create(params: form.Params, *, now: int) -> Created:
-    """Validate create parameters and, with `confirm=true`, charge the test payment method.
+def create(params: form.Params, *, now: int) -> Draft:
+    """Validate create parameters into a new PaymentIntent (charging it is charging.py's job).
 
     Raises ApiError (nothing created) for invalid parameters or an unknown payment method.
-    A declined card still creates the intent, in `requires_payment_method`, as Stripe does.
     """
     for name in params:
         if name not in CREATE_PARAMETERS:
@@ -69,20 +61,14 @@ def create(params: form.Params, *, now: int) -> Created:
     amount = _amount(params)
     currency = _currency(params)
     confirm = _boolean("confirm", form.as_string(params, "confirm"), default=False)
-    metadata = _metadata(params)
+    metadata = metadata_param(params)
     description = form.as_string(params, "description")
     payment_method_types = _payment_method_types(params)
     automatic_payment_methods = _automatic_payment_methods(params)
     payment_method = form.as_string(params, "payment_method")
     outcome = None
     if payment_method is not None:
-        outcome = outcome_for(payment_method)
-        if outcome is None:
-            raise invalid_request(
-                f"No such PaymentMethod: '{payment_method}'",
-                param="payment_method",
-                code="resource_missing",
-            )
+        outcome = known_payment_method(payment_method)
     elif confirm:
         raise missing_parameter("payment_method")
 
@@ -111,57 +97,18 @@ def create(params: form.Params, *, now: int) -> Created:
         "payment_method_types": payment_method_types,
         "status": "requires_confirmation" if payment_method else "requires_payment_method",
     }
-    if not confirm or outcome is None or payment_method is None:
-        return Created(intent)
-    return _confirm(intent, payment_method, outcome)
+    return Draft(intent, outcome if confirm else None)
 
 
-def _confirm(intent: Intent, payment_method: str, outcome: CardOutcome) -> Created:
-    if outcome.result is Result.SUCCEEDED:
-        intent.update(
-            status="succeeded", amount_received=intent["amount"], latest_charge=new_id("ch_")
+def known_payment_method(payment_method: str) -> CardOutcome:
+    outcome = outcome_for(payment_method)
+    if outcome is None:
+        raise invalid_request(
+            f"No such PaymentMethod: '{payment_method}'",
+            param="payment_method",
+            code="resource_missing",
         )
-        return Created(intent)
-    if outcome.result is Result.REQUIRES_ACTION:
-        intent.update(
-            status="requires_action",
-            next_action={
-                "type": "use_stripe_sdk",
-                "use_stripe_sdk": {"type": "three_d_secure_redirect"},
-            },
-        )
-        return Created(intent)
-    charge_id = new_id("ch_")
-    error: dict[str, Any] = {
-        "type": CARD_ERROR,
-        "code": outcome.code,
-        "decline_code": outcome.decline_code,
-        "message": outcome.message,
-        "charge": charge_id,
-        "payment_method": {
-            "id": payment_method,
-            "object": "payment_method",
-            "type": "card",
-            "card": {"brand": outcome.brand, "last4": outcome.last4},
-        },
-    }
-    intent.update(
-        status="requires_payment_method",
-        latest_charge=charge_id,
-        last_payment_error=error,
-        payment_method=None,  # Stripe detaches a payment method that failed
-    )
-    decline = ApiError(
-        402,
-        CARD_ERROR,
-        outcome.message,
-        code=outcome.code,
-        decline_code=outcome.decline_code,
-        charge=charge_id,
-        payment_method=error["payment_method"],
-        payment_intent=intent,
-    )
-    return Created(intent, decline)
+    return outcome
 
 
 def _amount(params: form.Params) -> int:
@@ -240,7 +187,7 @@ def _boolean(name: str, text: str | None, *, default: bool = False) -> bool:
     return text == "true"
 
 
-def _metadata(params: form.Params) -> dict[str, str]:
+def metadata_param(params: form.Params) -> dict[str, str]:
     metadata = {key: value for key, value in form.as_hash(params, "metadata").items() if value}
     if len(metadata) > MAX_METADATA_KEYS:
         raise invalid_request(

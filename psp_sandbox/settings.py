@@ -10,12 +10,20 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class SandboxSettings:
-    """Where the sandbox listens, where it keeps its state, which API keys it accepts."""
+    """Where the sandbox listens, where it keeps its state, which API keys it accepts, where it
+    sends webhooks and how it signs them."""
 
     host: str = "127.0.0.1"
     port: int = 12111
     state_file: Path = Path(".paymesh/psp-sandbox.jsonl")
     api_key_prefix: str = "sk_test_"
+    webhook_url: str = ""  # empty: events are recorded, nothing is sent
+    # A dev-only signing secret, public on purpose; set your own to test secret rotation.
+    webhook_secret: str = "whsec_paymesh_sandbox_dev"
+    # The base URL buyers' browsers reach the hosted payment page on; empty: the address the
+    # API client used to create the checkout session.
+    public_url: str = ""
+    webhook_retry_base_s: float = 1.0  # a failed webhook is retried after 1 s, 2 s, 4 s, ...
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxSettings:
@@ -33,9 +41,15 @@ class SandboxSettings:
         if not prefix:
             # An empty prefix would accept any bearer token, even a live key pasted by mistake.
             raise ValueError("PSP_SANDBOX_API_KEY_PREFIX must not be empty")
+        secret = env.get("PSP_SANDBOX_WEBHOOK_SECRET", defaults.webhook_secret)
+        if not secret.startswith("whsec_"):
+            raise ValueError("PSP_SANDBOX_WEBHOOK_SECRET must start with whsec_, as Stripe's do")
         return cls(
             host=env.get("PSP_SANDBOX_HOST", defaults.host),
             port=port,
             state_file=Path(env.get("PSP_SANDBOX_STATE_FILE", str(defaults.state_file))),
             api_key_prefix=prefix,
+            webhook_url=env.get("PSP_SANDBOX_WEBHOOK_URL", defaults.webhook_url),
+            webhook_secret=secret,
+            public_url=env.get("PSP_SANDBOX_PUBLIC_URL", defaults.public_url),
         )

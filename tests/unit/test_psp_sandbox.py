@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -111,6 +112,9 @@ async def test_upper_case_currency_is_stored_lower_case(client: httpx.AsyncClien
         ("pm_card_chargeDeclined", "card_declined", "generic_decline"),
         ("pm_card_chargeDeclinedInsufficientFunds", "card_declined", "insufficient_funds"),
         ("pm_card_chargeDeclinedExpiredCard", "expired_card", "expired_card"),
+        ("pm_card_chargeDeclinedLostCard", "card_declined", "lost_card"),
+        ("pm_card_chargeDeclinedFraudulent", "card_declined", "fraudulent"),
+        ("pm_card_chargeDeclinedIncorrectCvc", "incorrect_cvc", "incorrect_cvc"),
     ],
 )
 async def test_declined_card_answers_402_and_still_creates_the_intent(
@@ -389,6 +393,26 @@ async def test_a_line_torn_by_a_crash_is_dropped_and_the_journal_stays_usable(
         ids = [intent["id"] for intent in await all_intents(client)]
 
     assert ids == [second["id"], first["id"]]
+
+
+async def test_a_journal_written_before_refunds_and_events_still_replays(
+    sandbox: Sandbox, state_file: Path
+) -> None:
+    state_file.parent.mkdir(parents=True)
+    old = {"id": "pi_old", "object": "payment_intent", "amount": 5, "currency": "usd"}
+    old |= {"status": "succeeded", "metadata": {"payment_order_id": "po_old"}, "created": 1}
+    response = {"fingerprint": "f", "status": 200, "body": "{}", "request_id": "req_old"}
+    line = {"intent": old, "idempotency_key": "po_old", "response": response}
+    append(state_file, json.dumps(line).encode() + b"\n")
+
+    async with sandbox() as client:
+        fetched = await client.get("/v1/payment_intents/pi_old")
+        found = await client.get(
+            "/v1/payment_intents/search", params={"query": "metadata['payment_order_id']:'po_old'"}
+        )
+
+    assert fetched.json() == old
+    assert [intent["id"] for intent in found.json()["data"]] == ["pi_old"]
 
 
 async def test_a_corrupt_record_before_the_end_stops_the_start(
