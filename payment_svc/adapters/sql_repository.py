@@ -42,13 +42,13 @@ UNIQUE_VIOLATION = "23505"
 _CLAIM_SQL = text(
     """
     INSERT INTO idempotency_keys AS k
-           (scope, request_id, request_hash, checkout_id, state, lease_token, locked_until,
+           (scope, request_id, request_hash, resource_id, state, lease_token, locked_until,
             created_at, expires_at)
-    VALUES (:scope, :request_id, :request_hash, :checkout_id, 'in_flight', :token,
+    VALUES (:scope, :request_id, :request_hash, :resource_id, 'in_flight', :token,
             :lease_until, :now, :expires_at)
     ON CONFLICT (scope, request_id) DO UPDATE
        SET request_hash = EXCLUDED.request_hash,
-           checkout_id = EXCLUDED.checkout_id,
+           resource_id = EXCLUDED.resource_id,
            state = 'in_flight',
            lease_token = EXCLUDED.lease_token,
            locked_until = EXCLUDED.locked_until,
@@ -181,7 +181,7 @@ class SqlPaymentRepository(PaymentRepository):
             "scope": claim.scope,
             "request_id": claim.request_id,
             "request_hash": claim.request_hash,
-            "checkout_id": claim.checkout_id,
+            "resource_id": claim.resource_id,
             "token": claim.token,
             "now": claim.now,
             "lease_until": claim.lease_until,

@@ -109,8 +109,8 @@ idempotency_keys = Table(
     metadata,
     Column("scope", Text, primary_key=True),
     Column("request_id", UUID(as_uuid=False), primary_key=True),
-    Column("request_hash", Text, nullable=False),  # hex SHA-256
-    Column("checkout_id", Text, nullable=False),
+    Column("request_hash", Text, nullable=False),  # hex SHA-256, of the operation and body
+    Column("resource_id", Text, nullable=False),  # what the request makes: checkout, refund
     Column("state", Text, nullable=False),
     Column("lease_token", UUID(as_uuid=False)),  # who holds an in-flight key
     Column("locked_until", DateTime(timezone=True)),  # when an in-flight key may be taken over

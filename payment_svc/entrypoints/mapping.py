@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from mesh.money import format_amount, parse_amount
@@ -22,12 +23,15 @@ STATUS_TO_PROTO: dict[OrderStatus, int] = {
 }
 
 
-def request_hash(request: payment_pb2.CreatePaymentRequest) -> str:
-    """SHA-256 of the deterministic serialization of the request without its request_id."""
-    body = payment_pb2.CreatePaymentRequest()
+def request_hash(request: Message) -> str:
+    """SHA-256 of the request's type and its deterministic serialization without its
+    request_id: the same key sent to another operation, or with another body, differs."""
+    body = type(request)()
     body.CopyFrom(request)
     body.ClearField("request_id")
-    return hashlib.sha256(body.SerializeToString(deterministic=True)).hexdigest()
+    digest = hashlib.sha256(request.DESCRIPTOR.full_name.encode() + b"\0")
+    digest.update(body.SerializeToString(deterministic=True))
+    return digest.hexdigest()
 
 
 def create_command(request: payment_pb2.CreatePaymentRequest, scope: str = "") -> CreatePayment:

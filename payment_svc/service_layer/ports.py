@@ -52,7 +52,7 @@ class IdempotencyClaim:
     scope: str
     request_id: str
     request_hash: str
-    checkout_id: str
+    resource_id: str  # what the request makes (a checkout id, a refund id)
     token: str
     now: datetime
     lease_until: datetime

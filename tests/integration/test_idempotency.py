@@ -135,7 +135,7 @@ async def put_key(
     async with e.engine.begin() as conn:
         await conn.execute(
             text(
-                "INSERT INTO idempotency_keys (scope, request_id, request_hash, checkout_id,"
+                "INSERT INTO idempotency_keys (scope, request_id, request_hash, resource_id,"
                 " state, lease_token, locked_until, response, created_at, expires_at)"
                 " VALUES ('', :rid, :hash, :co, :state, :token, :locked_until, :response,"
                 " now() - interval '1 hour', :expires_at)"

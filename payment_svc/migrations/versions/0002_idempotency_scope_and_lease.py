@@ -25,6 +25,8 @@ TABLE = "idempotency_keys"
 
 
 def upgrade() -> None:
+    # The key names what its request made: a checkout, a refund.
+    op.alter_column(TABLE, "checkout_id", new_column_name="resource_id")
     op.add_column(TABLE, sa.Column("scope", sa.Text, nullable=False, server_default=""))
     op.alter_column(TABLE, "scope", server_default=None)
     op.add_column(TABLE, sa.Column("state", sa.Text, nullable=False, server_default="done"))
@@ -76,3 +78,4 @@ def downgrade() -> None:
     op.alter_column(TABLE, "response", nullable=False)
     for column in ("error", "locked_until", "lease_token", "state", "scope"):
         op.drop_column(TABLE, column)
+    op.alter_column(TABLE, "resource_id", new_column_name="checkout_id")
