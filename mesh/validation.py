@@ -33,6 +33,13 @@ def _path(violation: protovalidate.Violation) -> str:
     return ".".join(parts)
 
 
+def _field_of_rule(msg: Message, rule_id: str) -> str:
+    """A message-level rule has no field path; its id, by convention `<field>.<what>`, names
+    the field it is about when that is a field of the message (so the caller is told which)."""
+    name = rule_id.split(".", 1)[0]
+    return name if name in msg.DESCRIPTOR.fields_by_name else ""
+
+
 def _walk(msg: Message, prefix: str = ""):  # type: ignore[no-untyped-def]
     """Yield (path, message) for `msg` and every message inside it."""
     yield prefix, msg
@@ -99,7 +106,9 @@ def violations(msg: Message) -> list[FieldViolation]:
         # Reported alone: the other messages could echo the number back.
         return cards
     found = [
-        FieldViolation(_path(v), v.proto.rule_id, v.proto.message)
+        FieldViolation(
+            _path(v) or _field_of_rule(msg, v.proto.rule_id), v.proto.rule_id, v.proto.message
+        )
         for v in protovalidate.collect_violations(msg)
     ]
     found += _money_violations(msg, {v.field for v in found})

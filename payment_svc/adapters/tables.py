@@ -42,6 +42,9 @@ payment_events = Table(
     Column("payment_method", Text, nullable=False),  # PSP token, never a card number
     Column("is_payment_done", Boolean, nullable=False, server_default=false()),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("flow", Text, nullable=False, server_default="direct"),  # or "hosted"
+    Column("redirect_url", Text, nullable=False, server_default=""),  # hosted: buyer returns
+    CheckConstraint("flow IN ('direct', 'hosted')", name="payment_event_flow_known"),
 )
 
 # One seller's share of a checkout; `status` only moves along the state machine (trigger).
@@ -61,6 +64,9 @@ payment_orders = Table(
     Column("psp_reference", Text, nullable=False, server_default=""),
     Column("failure_reason", Text, nullable=False, server_default=""),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # Hosted flow: the PSP's id of the order's page (checkout session) and its URL.
+    Column("psp_token", Text, nullable=False, server_default=""),
+    Column("payment_page_url", Text, nullable=False, server_default=""),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
     CheckConstraint(

@@ -15,7 +15,7 @@ import nats
 import pytest
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from harness import running_sandbox
+from harness import migrations_diff, running_sandbox
 from nats.js import JetStreamContext, api
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
@@ -34,6 +34,7 @@ from mesh.events import (
 )
 from mesh.migrations import upgrade
 from mesh.runtime import Lifecycle
+from payment_svc.adapters import tables
 from payment_svc.adapters.stripe_psp import list_charges_by_order
 from payment_svc.bootstrap import RunningPaymentService, start
 from payment_svc.settings import PaymentSettings
@@ -487,3 +488,9 @@ async def test_the_database_guards_history_and_transitions(env: Env) -> None:
                 await conn.execute(text(sql))
     assert await scalar(env, "SELECT count(*) FROM payment_order_history") == 3
     await assert_invariants(env)
+
+
+async def test_the_migrations_build_exactly_the_tables_the_code_uses(database_url: str) -> None:
+    await asyncio.to_thread(upgrade, "payment_svc", database_url)
+
+    assert await migrations_diff("payment_svc", "payment", tables.metadata, database_url) == []

@@ -20,12 +20,21 @@ class PaymentOrderStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PAYMENT_ORDER_STATUS_PENDING: _ClassVar[PaymentOrderStatus]
     PAYMENT_ORDER_STATUS_SUCCESS: _ClassVar[PaymentOrderStatus]
     PAYMENT_ORDER_STATUS_FAILED: _ClassVar[PaymentOrderStatus]
+
+class PaymentFlow(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PAYMENT_FLOW_UNSPECIFIED: _ClassVar[PaymentFlow]
+    PAYMENT_FLOW_DIRECT: _ClassVar[PaymentFlow]
+    PAYMENT_FLOW_HOSTED: _ClassVar[PaymentFlow]
 PAYMENT_ORDER_STATUS_UNSPECIFIED: PaymentOrderStatus
 PAYMENT_ORDER_STATUS_NOT_STARTED: PaymentOrderStatus
 PAYMENT_ORDER_STATUS_EXECUTING: PaymentOrderStatus
 PAYMENT_ORDER_STATUS_PENDING: PaymentOrderStatus
 PAYMENT_ORDER_STATUS_SUCCESS: PaymentOrderStatus
 PAYMENT_ORDER_STATUS_FAILED: PaymentOrderStatus
+PAYMENT_FLOW_UNSPECIFIED: PaymentFlow
+PAYMENT_FLOW_DIRECT: PaymentFlow
+PAYMENT_FLOW_HOSTED: PaymentFlow
 
 class BuyerInfo(_message.Message):
     __slots__ = ("buyer_id", "email", "name")
@@ -50,18 +59,22 @@ class PaymentOrderInput(_message.Message):
     def __init__(self, payment_order_id: _Optional[str] = ..., seller_account: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ...) -> None: ...
 
 class CreatePaymentRequest(_message.Message):
-    __slots__ = ("request_id", "checkout_id", "buyer_info", "payment_method", "payment_orders")
+    __slots__ = ("request_id", "checkout_id", "buyer_info", "payment_method", "payment_orders", "flow", "redirect_url")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     CHECKOUT_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_INFO_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_METHOD_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_ORDERS_FIELD_NUMBER: _ClassVar[int]
+    FLOW_FIELD_NUMBER: _ClassVar[int]
+    REDIRECT_URL_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     checkout_id: str
     buyer_info: BuyerInfo
     payment_method: str
     payment_orders: _containers.RepeatedCompositeFieldContainer[PaymentOrderInput]
-    def __init__(self, request_id: _Optional[str] = ..., checkout_id: _Optional[str] = ..., buyer_info: _Optional[_Union[BuyerInfo, _Mapping]] = ..., payment_method: _Optional[str] = ..., payment_orders: _Optional[_Iterable[_Union[PaymentOrderInput, _Mapping]]] = ...) -> None: ...
+    flow: PaymentFlow
+    redirect_url: str
+    def __init__(self, request_id: _Optional[str] = ..., checkout_id: _Optional[str] = ..., buyer_info: _Optional[_Union[BuyerInfo, _Mapping]] = ..., payment_method: _Optional[str] = ..., payment_orders: _Optional[_Iterable[_Union[PaymentOrderInput, _Mapping]]] = ..., flow: _Optional[_Union[PaymentFlow, str]] = ..., redirect_url: _Optional[str] = ...) -> None: ...
 
 class CreatePaymentResponse(_message.Message):
     __slots__ = ("checkout",)
@@ -94,21 +107,25 @@ class GetCheckoutResponse(_message.Message):
     def __init__(self, checkout: _Optional[_Union[Checkout, _Mapping]] = ...) -> None: ...
 
 class Checkout(_message.Message):
-    __slots__ = ("checkout_id", "buyer_id", "is_payment_done", "payment_orders", "created_at")
+    __slots__ = ("checkout_id", "buyer_id", "is_payment_done", "payment_orders", "created_at", "flow", "redirect_url")
     CHECKOUT_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     IS_PAYMENT_DONE_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_ORDERS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    FLOW_FIELD_NUMBER: _ClassVar[int]
+    REDIRECT_URL_FIELD_NUMBER: _ClassVar[int]
     checkout_id: str
     buyer_id: str
     is_payment_done: bool
     payment_orders: _containers.RepeatedCompositeFieldContainer[PaymentOrder]
     created_at: _timestamp_pb2.Timestamp
-    def __init__(self, checkout_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., is_payment_done: _Optional[bool] = ..., payment_orders: _Optional[_Iterable[_Union[PaymentOrder, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    flow: PaymentFlow
+    redirect_url: str
+    def __init__(self, checkout_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., is_payment_done: _Optional[bool] = ..., payment_orders: _Optional[_Iterable[_Union[PaymentOrder, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., flow: _Optional[_Union[PaymentFlow, str]] = ..., redirect_url: _Optional[str] = ...) -> None: ...
 
 class PaymentOrder(_message.Message):
-    __slots__ = ("payment_order_id", "checkout_id", "seller_account", "amount", "currency", "fee_amount", "status", "wallet_updated", "ledger_updated", "psp_reference", "failure_reason", "created_at", "updated_at", "history")
+    __slots__ = ("payment_order_id", "checkout_id", "seller_account", "amount", "currency", "fee_amount", "status", "wallet_updated", "ledger_updated", "psp_reference", "failure_reason", "created_at", "updated_at", "history", "payment_page_url")
     PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CHECKOUT_ID_FIELD_NUMBER: _ClassVar[int]
     SELLER_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
@@ -123,6 +140,7 @@ class PaymentOrder(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_PAGE_URL_FIELD_NUMBER: _ClassVar[int]
     payment_order_id: str
     checkout_id: str
     seller_account: str
@@ -137,7 +155,8 @@ class PaymentOrder(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     history: _containers.RepeatedCompositeFieldContainer[StatusTransition]
-    def __init__(self, payment_order_id: _Optional[str] = ..., checkout_id: _Optional[str] = ..., seller_account: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., fee_amount: _Optional[str] = ..., status: _Optional[_Union[PaymentOrderStatus, str]] = ..., wallet_updated: _Optional[bool] = ..., ledger_updated: _Optional[bool] = ..., psp_reference: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[StatusTransition, _Mapping]]] = ...) -> None: ...
+    payment_page_url: str
+    def __init__(self, payment_order_id: _Optional[str] = ..., checkout_id: _Optional[str] = ..., seller_account: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., fee_amount: _Optional[str] = ..., status: _Optional[_Union[PaymentOrderStatus, str]] = ..., wallet_updated: _Optional[bool] = ..., ledger_updated: _Optional[bool] = ..., psp_reference: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[StatusTransition, _Mapping]]] = ..., payment_page_url: _Optional[str] = ...) -> None: ...
 
 class StatusTransition(_message.Message):
     __slots__ = ("from_status", "to_status", "reason", "occurred_at")
