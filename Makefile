@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 
-.PHONY: run test venv gen gen-check proto-lint proto-breaking lint typecheck unit integration e2e chaos bench check clean
+.PHONY: run test venv gen gen-check proto-lint proto-breaking lint typecheck unit integration e2e chaos browser bench check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -20,6 +20,7 @@ run: venv
 	$(BIN)/paymesh dev
 
 test: venv lint typecheck gen-check proto-lint proto-breaking
+	@bash scripts/ensure_chromium.sh || echo "make test: no Chromium; the browser tests will fail"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 gen: venv
@@ -53,6 +54,10 @@ e2e: venv
 
 chaos: venv
 	$(BIN)/python -m pytest -m chaos $(PYTEST_ARGS)
+
+browser: venv
+	bash scripts/ensure_chromium.sh
+	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 bench: venv
 	$(BIN)/paymesh bench --checkouts 2000 --orders-per-checkout 2

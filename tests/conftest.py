@@ -12,7 +12,13 @@ import pytest
 from paymesh_cli.stack import EmbeddedPostgres, NatsServer, free_port
 
 TESTS_DIR = Path(__file__).parent
-MARKER_BY_DIR = {"unit": "unit", "integration": "integration", "e2e": "e2e", "chaos": "chaos"}
+MARKER_BY_DIR = {
+    "unit": "unit",
+    "integration": "integration",
+    "e2e": "e2e",
+    "chaos": "chaos",
+    "browser": "browser",
+}
 
 
 def marker_for(path: Path) -> str | None:
