@@ -12,7 +12,13 @@ from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
-from gateway.routes import LEDGER_SERVICE, PAYMENT_SERVICE, WALLET_SERVICE, MethodRoute
+from gateway.routes import (
+    LEDGER_SERVICE,
+    PAYMENT_SERVICE,
+    REFUND_SERVICE,
+    WALLET_SERVICE,
+    MethodRoute,
+)
 from gateway.settings import GatewaySettings
 from mesh.grpc_server import REPLAYED_TRAILER
 
@@ -32,6 +38,8 @@ def upstream_addresses(settings: GatewaySettings) -> dict[str, str]:
     """Address of each fronted service, by its full name."""
     return {
         PAYMENT_SERVICE.full_name: settings.payment_grpc_addr,
+        # Served by the payment service.
+        REFUND_SERVICE.full_name: settings.payment_grpc_addr,
         WALLET_SERVICE.full_name: settings.wallet_grpc_addr,
         LEDGER_SERVICE.full_name: settings.ledger_grpc_addr,
     }

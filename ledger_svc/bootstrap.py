@@ -11,6 +11,7 @@ from ledger_svc.adapters.sql import SqlLedgerUnitOfWork
 from ledger_svc.entrypoints.consumer import consumer_spec, post_handler
 from ledger_svc.entrypoints.grpc_servicer import SERVICE_NAME, LedgerServicer
 from ledger_svc.entrypoints.outgoing import encode_event
+from ledger_svc.entrypoints.refund_consumer import refund_consumer_spec, refund_handler
 from ledger_svc.settings import LedgerSettings
 from mesh.outbox import OutboxRelay
 from mesh.runtime import Lifecycle, run
@@ -44,7 +45,12 @@ async def start(
                     "ledger-post-consumer",
                     consumer_spec(config.consumer_concurrency),
                     post_handler(new_uow),
-                )
+                ),
+                Consumer(
+                    "ledger-refund-consumer",
+                    refund_consumer_spec(config.consumer_concurrency),
+                    refund_handler(new_uow),
+                ),
             ],
         )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from mesh.events import PAYMENT_ORDER_SUCCEEDED, M, unpack
+from mesh.events import PAYMENT_ORDER_SUCCEEDED, PAYMENT_REFUND_SUCCEEDED, M, unpack
 from mesh.jetstream import Poison
 from mesh.money import InvalidMoney, Money, parse_amount
 from paymesh.common.v1 import money_pb2
@@ -68,4 +68,39 @@ def order_succeeded(envelope: events_pb2.Envelope) -> OrderSucceeded:
         seller_account=event.seller_account,
         gross=money("amount", event.amount, allow_zero=False),
         fee=money("fee", event.fee, allow_zero=True),
+    )
+
+
+@dataclass(frozen=True)
+class RefundSucceeded:
+    """A `payment.refund.succeeded` event as its consumers read it: `amount` is positive and
+    `fee_refunded` (possibly zero) is in its currency; the seller gives back
+    amount - fee_refunded. `event_id` is the envelope's, as sent."""
+
+    event_id: str
+    refund_id: str
+    payment_order_id: str
+    seller_account: str
+    amount: Money
+    fee_refunded: Money
+
+
+def refund_succeeded(envelope: events_pb2.Envelope) -> RefundSucceeded:
+    """Read a `payment.refund.succeeded` envelope; `Poison` when it can never be applied."""
+    event = open_envelope(envelope, PAYMENT_REFUND_SUCCEEDED, events_pb2.PaymentRefundSucceeded)
+    if not event.refund_id or not event.payment_order_id:
+        raise Poison("refund_id and payment_order_id are required")
+    if not event.HasField("amount") or not event.HasField("fee_refunded"):
+        raise Poison("amount and fee_refunded are required")
+    amount = money("amount", event.amount, allow_zero=False)
+    fee = money("fee_refunded", event.fee_refunded, allow_zero=True)
+    if fee.currency != amount.currency or fee.amount > amount.amount:
+        raise Poison(f"fee_refunded {fee} does not fit amount {amount}")
+    return RefundSucceeded(
+        event_id=envelope.event_id,
+        refund_id=event.refund_id,
+        payment_order_id=event.payment_order_id,
+        seller_account=event.seller_account,
+        amount=amount,
+        fee_refunded=fee,
     )

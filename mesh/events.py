@@ -16,6 +16,9 @@ PAYMENT_ORDER_SUCCEEDED = "payment.order.succeeded"
 PAYMENT_ORDER_FAILED = "payment.order.failed"
 WALLET_CREDITED = "wallet.credited"
 LEDGER_POSTED = "ledger.posted"
+PAYMENT_REFUND_CREATED = "payment.refund.created"
+PAYMENT_REFUND_SUCCEEDED = "payment.refund.succeeded"
+PAYMENT_REFUND_FAILED = "payment.refund.failed"
 
 M = TypeVar("M", bound=Message)
 

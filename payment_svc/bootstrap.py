@@ -30,15 +30,23 @@ from payment_svc.entrypoints.consumers import (
 )
 from payment_svc.entrypoints.events import encode_event
 from payment_svc.entrypoints.grpc_servicer import SERVICE_NAME, PaymentServicer
+from payment_svc.entrypoints.refund_consumer import (
+    REFUND_EXECUTOR,
+    RefundExecutorHandler,
+    refund_executor_spec,
+)
+from payment_svc.entrypoints.refund_servicer import SERVICE_NAME as REFUND_SERVICE_NAME
+from payment_svc.entrypoints.refund_servicer import RefundServicer
 from payment_svc.entrypoints.webhook_servicer import (
     SERVICE_NAME as WEBHOOK_SERVICE_NAME,
 )
 from payment_svc.entrypoints.webhook_servicer import PspWebhookServicer
 from payment_svc.service_layer.create_payment import IdempotencyPolicy
+from payment_svc.service_layer.execute_refund import sweep_stuck_refunds
 from payment_svc.service_layer.purge_keys import purge_expired_keys
 from payment_svc.service_layer.sweep import sweep_stuck_orders
 from payment_svc.settings import PaymentSettings
-from paymesh.payment.v1 import payment_pb2_grpc, psp_webhooks_pb2_grpc
+from paymesh.payment.v1 import payment_pb2_grpc, psp_webhooks_pb2_grpc, refunds_pb2_grpc
 
 SERVICE = "payment_svc"
 SCHEMA = "payment"
@@ -67,6 +75,7 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
             risk=risk,
             fee_rate=config.platform_fee_rate,
             clock=utc_now,
+            psp=psp,
             idempotency=IdempotencyPolicy(
                 key_ttl=timedelta(seconds=config.idempotency_key_ttl_s),
                 lease=timedelta(seconds=config.idempotency_lease_s),
@@ -80,6 +89,14 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
             stuck_after=timedelta(seconds=config.sweeper_stuck_after_s),
         )
         purge = partial(purge_expired_keys, uow, utc_now)
+        sweep_refunds = partial(
+            sweep_stuck_refunds,
+            uow=uow,
+            psp=psp,
+            clock=utc_now,
+            stuck_after=timedelta(seconds=config.sweeper_stuck_after_s),
+        )
+        refund_servicer = RefundServicer(uow, utc_now, servicer.idempotency)
         return Wiring(
             servicers=[
                 (payment_pb2_grpc.add_PaymentServiceServicer_to_server, servicer, SERVICE_NAME),
@@ -87,6 +104,11 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                     psp_webhooks_pb2_grpc.add_PspWebhookServiceServicer_to_server,
                     PspWebhookServicer(uow, utc_now, config.stripe_webhook_secret),
                     WEBHOOK_SERVICE_NAME,
+                ),
+                (
+                    refunds_pb2_grpc.add_RefundServiceServicer_to_server,
+                    refund_servicer,
+                    REFUND_SERVICE_NAME,
                 ),
             ],
             consumers=[
@@ -101,9 +123,18 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                 Consumer(
                     LEDGER_FLAG, ledger_flag_spec(config.flags_concurrency), LedgerFlagHandler(uow)
                 ),
+                Consumer(
+                    REFUND_EXECUTOR,
+                    refund_executor_spec(config.executor_concurrency),
+                    RefundExecutorHandler(uow=uow, psp=psp, clock=utc_now),
+                ),
             ],
             tasks=[
                 ("payment-sweeper", partial(every, config.sweeper_interval_s, sweep, "sweeper")),
+                (
+                    "refund-sweeper",
+                    partial(every, config.sweeper_interval_s, sweep_refunds, "refund sweeper"),
+                ),
                 (
                     "payment-key-purge",
                     partial(every, PURGE_INTERVAL_S, purge, "idempotency key purge"),

@@ -17,16 +17,22 @@ from paymesh_cli.target import Target, resolve_target, target_options
 
 async def check_target(target: Target, settle_timeout: float) -> CheckReport:
     charges = None
+    refunds = None
     if target.psp_api_base:
-        from payment_svc.adapters.stripe_psp import list_charges_by_order
+        from payment_svc.adapters.stripe_psp import list_charges_by_order, list_refunds_by_id
 
         async def charges() -> dict[str, int]:  # type: ignore[misc]
             return await list_charges_by_order(target.psp_api_key, target.psp_api_base)
 
+        async def refunds() -> dict[str, list[tuple[str, int, str]]]:  # type: ignore[misc]
+            return await list_refunds_by_id(target.psp_api_key, target.psp_api_base)
+
     if not target.database_url:
         raise click.ClickException("no database URL: pass --database-url or --data-dir")
     try:
-        return await run_checks(target.database_url, charges, settle_timeout=settle_timeout)
+        return await run_checks(
+            target.database_url, charges, settle_timeout=settle_timeout, refunds_at_psp=refunds
+        )
     except (OperationalError, OSError, httpx.TransportError) as err:
         raise click.ClickException(
             f"cannot reach the stack ({type(err).__name__}): is `paymesh dev` running?"
@@ -63,7 +69,8 @@ def check_command(
     settle_timeout: float,
 ) -> None:
     """Verify the money invariants: ledger balanced, wallets = ledger, one credit and one
-    ledger transaction per successful order, no order charged twice."""
+    ledger transaction per successful order, no order charged twice, refunds within their
+    order, reversed once in wallet and ledger, and matching the PSP's."""
     target = resolve_target(data_dir, url, api_key, database_url)
     report = asyncio.run(check_target(target, settle_timeout))
     click.echo(json.dumps(report.as_dict(), indent=2) if as_json else render(report))

@@ -22,6 +22,7 @@ from typing import Protocol, TypeVar
 
 import click
 
+from gateway.webhooks import PATH as STRIPE_WEBHOOK_PATH
 from paymesh_cli.stack.ports import (
     HOST,
     free_port_except,
@@ -72,6 +73,8 @@ def _psp_sandbox_env(stack: DevStack) -> dict[str, str]:
         "PSP_SANDBOX_HOST": HOST,
         "PSP_SANDBOX_PORT": str(stack.ports[PSP_SANDBOX]),
         "PSP_SANDBOX_STATE_FILE": str(stack.data_dir / "psp-sandbox.jsonl"),
+        # The sandbox signs its events and delivers them to the gateway, as Stripe would.
+        "PSP_SANDBOX_WEBHOOK_URL": f"http://{HOST}:{stack.ports[GATEWAY]}{STRIPE_WEBHOOK_PATH}",
     }
 
 

@@ -5,7 +5,9 @@
 - every seller's wallet total = its ledger payable balance, per currency;
 - every SUCCESS order has exactly one ledger transaction and one wallet credit, with the right
   amounts, and no other order has any;
-- no order was charged more than once at the PSP, and none was charged without reaching SUCCESS.
+- no order was charged more than once at the PSP, and none was charged without reaching SUCCESS;
+- refunds: within their order, one wallet debit and one ledger reversal per SUCCEEDED refund,
+  and the PSP's refunds match ours (paymesh_cli.refund_invariants).
 
 Orders still on their way (SUCCESS with a flag not yet set, EXECUTING, PENDING) are not
 violations; `settle_timeout` waits for them before judging. A schema that does not exist is
@@ -18,11 +20,15 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from mesh.db import async_url
+
+if TYPE_CHECKING:
+    from paymesh_cli.refund_invariants import RefundsAtPsp
 
 
 @dataclass(frozen=True)
@@ -225,9 +231,12 @@ async def run_checks(
     charges_by_order: Callable[[], Awaitable[dict[str, int]]] | None = None,
     *,
     settle_timeout: float = 0.0,
+    refunds_at_psp: RefundsAtPsp | None = None,
 ) -> CheckReport:
     """Check every invariant whose data exists; wait up to `settle_timeout` seconds for orders
-    in flight to settle first."""
+    and refunds in flight to settle first."""
+    from paymesh_cli import refund_invariants as refunds
+
     engine = create_async_engine(async_url(database_url), pool_size=2)
     try:
         async with engine.connect() as conn:
@@ -237,6 +246,9 @@ async def run_checks(
             report = CheckReport()
             async with engine.connect() as conn:
                 in_flight = await _order_stats(conn, report) if "payment" in schemas else 0
+                with_refunds = "payment" in schemas and await refunds.has_refunds(conn)
+                if with_refunds:
+                    in_flight += await refunds.refunds_in_flight(conn, report, schemas)
             if in_flight == 0 or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(0.5)
@@ -257,6 +269,13 @@ async def run_checks(
                     await check_psp(conn, report, charges_by_order)
                 else:
                     report.skipped.append("psp")
+                if with_refunds:
+                    await refunds.check_refund_limits(conn, report)
+                    await refunds.check_refund_effects(conn, report, schemas)
+                    if refunds_at_psp is not None:
+                        await refunds.check_refunds_at_psp(conn, report, refunds_at_psp)
+                    else:
+                        report.skipped.append("psp_refunds")
             else:
                 report.skipped.append("orders")
     finally:

@@ -1,5 +1,6 @@
-"""The wallet's composition root: the `wallet-credit` consumer and the gRPC servicer over its
-SQL unit of work, plugged into the mesh's start and ordered stop (mesh.service)."""
+"""The wallet's composition root: the `wallet-credit` and `wallet-refund` consumers and the gRPC
+servicer over its SQL unit of work, plugged into the mesh's start and ordered stop
+(mesh.service)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from wallet_svc.adapters.sql import SqlWalletUnitOfWork
 from wallet_svc.entrypoints.consumer import consumer_spec, credit_handler
 from wallet_svc.entrypoints.grpc_servicer import SERVICE_NAME, WalletServicer
 from wallet_svc.entrypoints.outgoing import encode_event
+from wallet_svc.entrypoints.refund_consumer import refund_consumer_spec, refund_handler
 from wallet_svc.settings import WalletSettings
 
 SERVICE = "wallet_svc"
@@ -44,7 +46,12 @@ async def start(
                     "wallet-credit-consumer",
                     consumer_spec(config.consumer_concurrency),
                     credit_handler(new_uow),
-                )
+                ),
+                Consumer(
+                    "wallet-refund-consumer",
+                    refund_consumer_spec(config.consumer_concurrency),
+                    refund_handler(new_uow),
+                ),
             ],
         )
 

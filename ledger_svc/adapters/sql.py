@@ -25,14 +25,14 @@ from ledger_svc.service_layer.ports import LedgerRepository, LedgerUnitOfWork
 from mesh.at_commit import Statement
 from mesh.sql_uow import SqlUnitOfWork
 
-# The transaction row and its entries in one statement; no row back when the order already
-# has a transaction (then nothing is written).
+# The transaction row and its entries in one statement; no row back when the order (or the
+# refund) already has a transaction (then nothing is written).
 _APPEND_TRANSACTION = text(
     """
     WITH txn AS (
-        INSERT INTO transactions (transaction_id, payment_order_id, description)
-        VALUES (CAST(:transaction_id AS uuid), :payment_order_id, :description)
-        ON CONFLICT (payment_order_id) DO NOTHING
+        INSERT INTO transactions (transaction_id, payment_order_id, refund_id, description)
+        VALUES (CAST(:transaction_id AS uuid), :payment_order_id, :refund_id, :description)
+        ON CONFLICT DO NOTHING
         RETURNING transaction_id
     )
     INSERT INTO entries (transaction_id, account, side, amount, currency)
@@ -73,6 +73,7 @@ class SqlLedgerRepository(LedgerRepository):
             {
                 "transaction_id": txn.transaction_id,
                 "payment_order_id": txn.payment_order_id,
+                "refund_id": txn.refund_id,
                 "description": txn.description,
                 "accounts": [p.account for p in txn.postings],
                 "sides": [p.side.value for p in txn.postings],

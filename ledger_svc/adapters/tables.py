@@ -35,6 +35,8 @@ transactions = Table(
     Column("transaction_id", UUID(as_uuid=False), primary_key=True),
     # One transaction per payment order, ever, whatever event asks again.
     Column("payment_order_id", Text, unique=True),
+    # One reversal per refund, ever (a refund's transaction has no payment_order_id).
+    Column("refund_id", Text, unique=True),
     Column("description", Text, nullable=False),
     Column("posted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )

@@ -14,6 +14,7 @@ from ledger_svc.domain.accounts import (
 )
 from ledger_svc.domain.events import LedgerPosted
 from ledger_svc.domain.payments import payment_order_succeeded
+from ledger_svc.domain.refunds import payment_refunded
 from ledger_svc.domain.transaction import (
     BalanceDelta,
     EmptyTransaction,
@@ -50,5 +51,6 @@ __all__ = [
     "is_shared",
     "normal_side",
     "payment_order_succeeded",
+    "payment_refunded",
     "seller_payable",
 ]

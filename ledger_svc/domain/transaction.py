@@ -91,6 +91,7 @@ class Transaction:
     description: str
     postings: tuple[Posting, ...]
     payment_order_id: str | None = None
+    refund_id: str | None = None  # the refund a reversal is for
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "postings", tuple(self.postings))

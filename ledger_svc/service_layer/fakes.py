@@ -24,6 +24,7 @@ from ledger_svc.service_layer.ports import LedgerRepository, LedgerUnitOfWork
 class LedgerState:
     transactions: dict[str, Transaction] = field(default_factory=dict)
     orders: set[str] = field(default_factory=set)
+    refunds: set[str] = field(default_factory=set)
     entries: list[EntryRecord] = field(default_factory=list)
     balances: dict[tuple[str, str], tuple[Decimal, Decimal]] = field(default_factory=dict)
     inbox: set[tuple[str, str]] = field(default_factory=set)
@@ -37,8 +38,12 @@ class FakeLedgerRepository(LedgerRepository):
     async def add_transaction(self, txn: Transaction) -> bool:
         if txn.payment_order_id is not None and txn.payment_order_id in self.state.orders:
             return False
+        if txn.refund_id is not None and txn.refund_id in self.state.refunds:
+            return False
         if txn.payment_order_id is not None:
             self.state.orders.add(txn.payment_order_id)
+        if txn.refund_id is not None:
+            self.state.refunds.add(txn.refund_id)
         self.state.transactions[txn.transaction_id] = txn
         now = datetime.now(UTC)
         for p in txn.postings:

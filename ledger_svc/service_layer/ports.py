@@ -24,7 +24,7 @@ class LedgerRepository(abc.ABC):
     @abc.abstractmethod
     async def add_transaction(self, txn: Transaction) -> bool:
         """Append the transaction and its entries. False, writing nothing, when a transaction
-        for the same payment order exists."""
+        for the same payment order (or the same refund) exists."""
 
     @abc.abstractmethod
     async def apply_balances(self, deltas: Sequence[BalanceDelta]) -> None:

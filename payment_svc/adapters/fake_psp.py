@@ -11,9 +11,12 @@ from payment_svc.domain.psp import (
     ChargeOutcome,
     ChargeRequest,
     ChargeStatus,
+    HostedPage,
+    HostedPageRequest,
     PspRejected,
     PspUnavailable,
 )
+from payment_svc.domain.psp_refunds import RefundOutcome, RefundOutcomeStatus, RefundRequest
 
 # The same test tokens as Stripe (and the sandbox PSP), with the same outcomes.
 DEFAULT_OUTCOMES: dict[str, tuple[ChargeStatus, str]] = {
@@ -33,6 +36,14 @@ class FakeCharge:
     outcome: ChargeOutcome
 
 
+@dataclass(frozen=True)
+class FakeRefund:
+    """One refund the fake PSP holds, keyed by refund id."""
+
+    request: RefundRequest
+    outcome: RefundOutcome
+
+
 class FakePaymentProvider:
     """Charges once per `payment_order_id`; a retry with the same request replays the outcome.
 
@@ -41,6 +52,8 @@ class FakePaymentProvider:
     - `lose_next_answers(n)` charges on the next n calls, then raises PspUnavailable, as when
       the PSP acted but its answer was lost (the caller must retry or ask, never charge again).
     - `settle(reference, status, reason)` finishes a PENDING charge (3-D Secure done, webhook).
+    - `refund(...)` refunds once per refund id, never beyond the charge; `refund_outcome` sets
+      what a new refund does; `lose_next_answers` and `fail_next` apply to refunds too.
     """
 
     def __init__(self, outcomes: dict[str, tuple[ChargeStatus, str]] | None = None) -> None:
@@ -51,6 +64,11 @@ class FakePaymentProvider:
         self._lost_answers_left = 0
         self.calls = 0  # every charge(), retrieve() and find_charge() call, failed ones included
         self.lookups = 0  # find_charge() calls
+        self.refunds: dict[str, FakeRefund] = {}  # by refund id
+        self.refund_calls = 0  # refund() calls, failed ones included
+        self.refund_lookups = 0  # find_refund() calls
+        self.refund_outcome = RefundOutcomeStatus.SUCCEEDED  # what the next new refund does
+        self.hosted_pages: dict[str, HostedPage] = {}  # by payment order id
 
     def set_outcome(self, payment_method: str, status: ChargeStatus, reason: str = "") -> None:
         self._outcomes[payment_method] = (status, reason)
@@ -91,6 +109,18 @@ class FakePaymentProvider:
             raise PspRejected(f"no such payment intent: {psp_reference!r}")
         return self._charges[order_id].outcome
 
+    async def open_hosted_page(self, request: HostedPageRequest) -> HostedPage:
+        self.calls += 1
+        self._maybe_fail()
+        page = self.hosted_pages.setdefault(
+            request.payment_order_id,
+            HostedPage(
+                f"cs_fake_{len(self.hosted_pages) + 1:06d}",
+                f"https://psp.test/pay/{request.payment_order_id}",
+            ),
+        )
+        return page
+
     async def find_charge(self, payment_order_id: str) -> ChargeOutcome | None:
         self.calls += 1
         self.lookups += 1
@@ -107,6 +137,49 @@ class FakePaymentProvider:
         self._charges[order_id] = FakeCharge(
             charge.request, ChargeOutcome(status, psp_reference, reason)
         )
+
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
+        """Refund once per refund id, never more than what is left of the charge (refunds not
+        failed); a retry replays the first outcome."""
+        self.calls += 1
+        self.refund_calls += 1
+        self._maybe_fail()
+        existing = self.refunds.get(request.refund_id)
+        if existing is not None:
+            if existing.request != request:
+                raise PspRejected(f"idempotency key {request.refund_id!r} reused")
+            return self._answer_refund(existing.outcome)
+        order_id = self._by_reference.get(request.charge_reference)
+        charge = self._charges.get(order_id or "")
+        if charge is None or charge.outcome.status is not ChargeStatus.SUCCEEDED:
+            raise PspRejected(f"no succeeded charge {request.charge_reference!r} to refund")
+        refunded = sum(
+            r.request.amount
+            for r in self.refunds.values()
+            if r.request.charge_reference == request.charge_reference
+            and r.outcome.status is not RefundOutcomeStatus.FAILED
+        )
+        if refunded + request.amount > charge.request.amount:
+            raise PspRejected("refund amount is greater than unrefunded amount on charge")
+        reason = "declined" if self.refund_outcome is RefundOutcomeStatus.FAILED else ""
+        outcome = RefundOutcome(self.refund_outcome, f"re_fake_{len(self.refunds) + 1:06d}", reason)
+        self.refunds[request.refund_id] = FakeRefund(request, outcome)
+        return self._answer_refund(outcome)
+
+    async def find_refund(self, charge_reference: str, refund_id: str) -> RefundOutcome | None:
+        self.calls += 1
+        self.refund_lookups += 1
+        self._maybe_fail()
+        found = self.refunds.get(refund_id)
+        if found is None or found.request.charge_reference != charge_reference:
+            return None
+        return found.outcome
+
+    def _answer_refund(self, outcome: RefundOutcome) -> RefundOutcome:
+        if self._lost_answers_left > 0:
+            self._lost_answers_left -= 1
+            raise PspUnavailable("fake PSP: refunded, but the answer was lost")
+        return outcome
 
     def charge_for(self, payment_order_id: str) -> FakeCharge | None:
         return self._charges.get(payment_order_id)

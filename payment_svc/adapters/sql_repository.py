@@ -20,7 +20,7 @@ from payment_svc.adapters.tables import (
     payment_orders,
     psp_events,
 )
-from payment_svc.domain.checkout import Checkout
+from payment_svc.domain.checkout import Checkout, Flow
 from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
 from payment_svc.domain.psp_event import PspEvent
 from payment_svc.service_layer.ports import (
@@ -106,7 +106,7 @@ _TRANSITION_SQL = text(
 _CHECKOUT_OF_ORDER_FOR_UPDATE = text(
     """
     SELECT e.checkout_id, e.buyer_id, e.buyer_email, e.buyer_name, e.payment_method,
-           e.is_payment_done, e.created_at
+           e.is_payment_done, e.created_at, e.flow, e.redirect_url
       FROM payment_events e
      WHERE e.checkout_id = (SELECT checkout_id FROM payment_orders WHERE payment_order_id = :id)
        FOR UPDATE
@@ -135,6 +135,8 @@ def _order(row: RowMapping) -> PaymentOrder:
         psp_reference=row["psp_reference"],
         failure_reason=row["failure_reason"],
         attempts=row["attempts"],
+        psp_token=row["psp_token"],
+        payment_page_url=row["payment_page_url"],
     )
 
 
@@ -147,6 +149,8 @@ def _checkout(row: RowMapping) -> Checkout:
         buyer_email=row["buyer_email"],
         buyer_name=row["buyer_name"],
         is_payment_done=row["is_payment_done"],
+        flow=Flow(row["flow"]),
+        redirect_url=row["redirect_url"],
     )
 
 
@@ -266,6 +270,8 @@ class SqlPaymentRepository(PaymentRepository):
                     "payment_method": checkout.payment_method,
                     "is_payment_done": checkout.is_payment_done,
                     "created_at": checkout.created_at,
+                    "flow": checkout.flow.value,
+                    "redirect_url": checkout.redirect_url,
                 }
             ],
         )
@@ -286,6 +292,8 @@ class SqlPaymentRepository(PaymentRepository):
                     "psp_reference": o.psp_reference,
                     "failure_reason": o.failure_reason,
                     "attempts": o.attempts,
+                    "psp_token": o.psp_token,
+                    "payment_page_url": o.payment_page_url,
                     "created_at": o.created_at,
                     "updated_at": o.updated_at,
                 }
@@ -336,14 +344,19 @@ class SqlPaymentRepository(PaymentRepository):
 
     async def get_order_to_charge(self, payment_order_id: str) -> OrderToCharge | None:
         query = (
-            select(payment_orders, payment_events.c.payment_method, payment_events.c.buyer_id)
+            select(
+                payment_orders,
+                payment_events.c.payment_method,
+                payment_events.c.buyer_id,
+                payment_events.c.flow,
+            )
             .join(payment_events, payment_events.c.checkout_id == payment_orders.c.checkout_id)
             .where(payment_orders.c.payment_order_id == payment_order_id)
         )
         row = await self._first(query)
         if row is None:
             return None
-        return OrderToCharge(_order(row), row["payment_method"], row["buyer_id"])
+        return OrderToCharge(_order(row), row["payment_method"], row["buyer_id"], Flow(row["flow"]))
 
     async def _orders_of(self, checkout_id: str) -> list[PaymentOrder]:
         result = await self.conn.execute(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mesh.at_commit import Statement
 from mesh.sql_uow import EventEncoder, SqlUnitOfWork
+from payment_svc.adapters.sql_refunds import SqlRefundRepository
 from payment_svc.adapters.sql_repository import SqlPaymentRepository
 from payment_svc.adapters.tables import outbox
 from payment_svc.domain.events import DomainEvent
@@ -42,6 +43,7 @@ class SqlPaymentUnitOfWork(SqlUnitOfWork[DomainEvent], UnitOfWork):
 
     def open_repositories(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
         self.repo = SqlPaymentRepository(conn)
+        self.refunds = SqlRefundRepository(conn)
 
     async def begin(self) -> None:
         try:

@@ -13,16 +13,19 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 import stripe
-from stripe.params import PaymentIntentListParams
+from stripe.params import PaymentIntentListParams, RefundListParams
 
 from mesh.money import InvalidMoney, to_minor_units
 from payment_svc.domain.psp import (
     ChargeOutcome,
     ChargeRequest,
     ChargeStatus,
+    HostedPage,
+    HostedPageRequest,
     PspRejected,
     PspUnavailable,
 )
+from payment_svc.domain.psp_refunds import RefundOutcome, RefundOutcomeStatus, RefundRequest
 
 _PENDING_STATUSES = frozenset(
     {"requires_action", "processing", "requires_confirmation", "requires_capture"}
@@ -78,6 +81,47 @@ class StripePaymentProvider:
             return _declined(exc)
         return outcome_of_intent(intent.to_dict())
 
+    async def open_hosted_page(self, request: HostedPageRequest) -> HostedPage:
+        """A Checkout Session for the order: the buyer types a card on the PSP's page, which
+        then sends the browser to `redirect_url` (success and cancel alike; the order's state,
+        not the URL, is the truth). Keyed by the payment order id, so a retry gets the same
+        session; the order id rides in the PaymentIntent's metadata for webhooks and search."""
+        try:
+            amount = to_minor_units(request.amount, request.currency)
+        except InvalidMoney as exc:
+            raise PspRejected(f"cannot charge {request.amount} {request.currency}: {exc}") from exc
+        metadata = {
+            "payment_order_id": request.payment_order_id,
+            "checkout_id": request.checkout_id,
+        }
+        params: dict[str, Any] = {
+            "mode": "payment",
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": request.currency.lower(),
+                        "unit_amount": amount,
+                        "product_data": {"name": request.description},
+                    },
+                }
+            ],
+            "success_url": request.redirect_url,
+            "cancel_url": request.redirect_url,
+            "client_reference_id": request.payment_order_id,
+            "metadata": metadata,
+            "payment_intent_data": {"metadata": metadata},
+        }
+        if request.buyer_email:
+            params["customer_email"] = request.buyer_email
+        session = await self._call(
+            self._client.v1.checkout.sessions.create_async(
+                params,  # type: ignore[arg-type]
+                {"idempotency_key": f"hosted-{request.payment_order_id}"},
+            )
+        )
+        return HostedPage(token=session.id, url=session.url or "")
+
     async def retrieve(self, psp_reference: str) -> ChargeOutcome:
         """The PaymentIntent's current status, e.g. to settle an order whose answer was lost."""
         if not psp_reference:
@@ -116,6 +160,69 @@ class StripePaymentProvider:
                 return counts
             params = {"limit": _LIST_PAGE_SIZE, "starting_after": page["data"][-1]["id"]}
 
+    async def refund(self, request: RefundRequest) -> RefundOutcome:
+        """Refund part or all of the order's PaymentIntent, keyed by the refund id (the same on
+        every attempt, so a retry replays the first answer instead of refunding again)."""
+        if not request.charge_reference:
+            raise PspRejected(f"refund {request.refund_id}: the order has no PSP reference")
+        try:
+            amount = to_minor_units(request.amount, request.currency)
+        except InvalidMoney as exc:
+            raise PspRejected(f"cannot refund {request.amount} {request.currency}: {exc}") from exc
+        refund = await self._call(
+            self._client.v1.refunds.create_async(
+                {
+                    "payment_intent": request.charge_reference,
+                    "amount": amount,
+                    "metadata": {
+                        "refund_id": request.refund_id,
+                        "payment_order_id": request.payment_order_id,
+                    },
+                },
+                {"idempotency_key": request.refund_id},
+            )
+        )
+        return outcome_of_refund(refund.to_dict())
+
+    async def find_refund(self, charge_reference: str, refund_id: str) -> RefundOutcome | None:
+        """The refund made for `refund_id`, among the refunds of the PaymentIntent (few: a
+        listing, not a search, so a fresh refund is never missed)."""
+        if not charge_reference:
+            return None
+        for refund in await self._refunds_of(charge_reference):
+            if (refund.get("metadata") or {}).get("refund_id") == refund_id:
+                return outcome_of_refund(refund)
+        return None
+
+    async def _refunds_of(self, payment_intent: str | None) -> list[dict[str, Any]]:
+        """Every refund of a PaymentIntent, or of the whole account when None."""
+        found: list[dict[str, Any]] = []
+        params: RefundListParams = {"limit": _LIST_PAGE_SIZE}
+        if payment_intent:
+            params["payment_intent"] = payment_intent
+        while True:
+            page = (await self._call(self._client.v1.refunds.list_async(params))).to_dict()
+            found.extend(page["data"])
+            if not page.get("has_more") or not page["data"]:
+                return found
+            params = {**params, "starting_after": page["data"][-1]["id"]}
+
+    async def refunds_by_id(self) -> dict[str, list[tuple[str, int, str]]]:
+        """Every refund the PSP holds, by `metadata.refund_id`: (status, amount in minor units,
+        currency upper case) of each (more than one succeeded is a refund made twice). Refunds
+        made outside paymesh (no refund id) are under their own PSP id."""
+        found: dict[str, list[tuple[str, int, str]]] = {}
+        for r in await self._refunds_of(None):
+            refund_id = (r.get("metadata") or {}).get("refund_id") or r["id"]
+            found.setdefault(refund_id, []).append(
+                (
+                    r.get("status") or "",
+                    int(r.get("amount") or 0),
+                    str(r.get("currency") or "").upper(),
+                )
+            )
+        return found
+
     async def aclose(self) -> None:
         await self._http.close_async()
 
@@ -143,7 +250,7 @@ class StripePaymentProvider:
         except stripe.CardError:
             raise
         except stripe.StripeError as exc:
-            raise _translate(exc) from exc
+            raise psp_error(exc) from exc
 
 
 async def list_charges_by_order(api_key: str, api_base: str) -> dict[str, int]:
@@ -154,6 +261,25 @@ async def list_charges_by_order(api_key: str, api_base: str) -> dict[str, int]:
     """
     async with StripePaymentProvider(api_key, api_base) as provider:
         return await provider.charges_by_order()
+
+
+async def list_refunds_by_id(api_key: str, api_base: str) -> dict[str, list[tuple[str, int, str]]]:
+    """Every refund at the PSP by paymesh refund id: [(status, minor units, currency)]."""
+    async with StripePaymentProvider(api_key, api_base) as provider:
+        return await provider.refunds_by_id()
+
+
+def outcome_of_refund(refund: dict[str, Any]) -> RefundOutcome:
+    """What a Stripe Refund in this state means for our refund."""
+    status = refund.get("status")
+    reference = refund.get("id") or ""
+    if status == "succeeded":
+        return RefundOutcome(RefundOutcomeStatus.SUCCEEDED, reference)
+    if status in ("failed", "canceled"):
+        reason = refund.get("failure_reason") or status
+        return RefundOutcome(RefundOutcomeStatus.FAILED, reference, reason)
+    # pending, requires_action, or a status this adapter does not know: ask again later.
+    return RefundOutcome(RefundOutcomeStatus.PENDING, reference)
 
 
 def _is_for(intent: dict[str, Any], payment_order_id: str) -> bool:
@@ -188,8 +314,14 @@ def _declined(exc: stripe.CardError) -> ChargeOutcome:
     return ChargeOutcome(ChargeStatus.DECLINED, intent.get("id") or "", reason)
 
 
-def _translate(exc: stripe.StripeError) -> Exception:
+def psp_error(exc: stripe.StripeError) -> Exception:
+    """The port's error for a failed Stripe call: PspRejected when the request can never
+    succeed as sent (retrying is pointless), PspUnavailable when the outcome is unknown or the
+    PSP is busy (retry with the same idempotency key)."""
     summary = f"{type(exc).__name__} (HTTP {exc.http_status}): {exc.user_message}"
+    if exc.code == "idempotency_key_in_use":
+        # Our own earlier attempt is still running at the PSP: ask again later.
+        return PspUnavailable(summary)
     if isinstance(exc, stripe.IdempotencyError):
         # The same payment order id was sent with other parameters: a bug, not a blip.
         return PspRejected(summary)

@@ -149,5 +149,37 @@ psp_events = Table(
     Index("psp_event_by_order", "payment_order_id"),
 )
 
+# Refunds of payment orders. `amount` and `fee_refunded` are decided once, at creation; the
+# refunds of an order that are not FAILED never exceed its amount (checked under a lock on the
+# order, and by the trigger `refunds_within_order_amount` of migration 0005).
+REFUND_STATUSES = ("PENDING", "SUCCEEDED", "FAILED")
+refunds = Table(
+    "refunds",
+    metadata,
+    Column("refund_id", Text, primary_key=True),
+    Column(
+        "payment_order_id",
+        Text,
+        ForeignKey("payment_orders.payment_order_id"),
+        nullable=False,
+    ),
+    Column("seller_account", Text, nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("fee_refunded", MONEY, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("psp_reference", Text, nullable=False, server_default=""),
+    Column("failure_reason", Text, nullable=False, server_default=""),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("status IN ('PENDING', 'SUCCEEDED', 'FAILED')", name="refund_status_known"),
+    CheckConstraint("amount > 0", name="refund_amount_positive"),
+    CheckConstraint("fee_refunded >= 0 AND fee_refunded <= amount", name="refund_fee_range"),
+    CheckConstraint("currency ~ '^[A-Z]{3}$'", name="refund_currency_iso"),
+    Index("refund_by_order", "payment_order_id"),
+    Index("refund_pending", "updated_at", postgresql_where=text("status = 'PENDING'")),
+)
+
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +22,11 @@ def is_payment_done(orders: Iterable[PaymentOrder]) -> bool:
     return seen
 
 
+class Flow(enum.Enum):
+    DIRECT = "direct"  # paymesh charges the caller's payment-method token
+    HOSTED = "hosted"  # the buyer pays on the PSP's hosted page
+
+
 @dataclass
 class Checkout:
     checkout_id: str
@@ -30,6 +36,8 @@ class Checkout:
     buyer_email: str = ""
     buyer_name: str = ""
     is_payment_done: bool = False
+    flow: Flow = Flow.DIRECT
+    redirect_url: str = ""  # hosted flow: where the PSP's page sends the buyer when done
     orders: list[PaymentOrder] = field(default_factory=list)
 
     def refresh_done(self) -> bool:

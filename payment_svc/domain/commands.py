@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from payment_svc.domain.checkout import Flow
 from payment_svc.domain.risk import RiskOrder, RiskSubject
 
 
@@ -32,6 +33,8 @@ class CreatePayment:
     buyer_email: str = ""
     buyer_name: str = ""
     scope: str = ""
+    flow: Flow = Flow.DIRECT
+    redirect_url: str = ""
 
     def risk_subject(self) -> RiskSubject:
         return RiskSubject(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from payment_svc.domain.refund_events import RefundCreated, RefundFailed, RefundSucceeded
+
 
 @dataclass(frozen=True)
 class OrderCreated:
@@ -31,4 +33,6 @@ class OrderFailed:
     reason: str
 
 
-DomainEvent = OrderCreated | OrderSucceeded | OrderFailed
+DomainEvent = (
+    OrderCreated | OrderSucceeded | OrderFailed | RefundCreated | RefundSucceeded | RefundFailed
+)

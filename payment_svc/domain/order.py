@@ -87,6 +87,8 @@ class PaymentOrder:
     psp_reference: str = ""
     failure_reason: str = ""
     attempts: int = 0
+    psp_token: str = ""  # hosted flow: the PSP's id of the order's payment page
+    payment_page_url: str = ""  # hosted flow: where the buyer pays this order
     history: list[StatusChange] = field(default_factory=list)
 
     @classmethod
@@ -158,6 +160,17 @@ class PaymentOrder:
         if psp_reference:
             self.psp_reference = psp_reference
         return change
+
+    def await_buyer(self, psp_token: str, page_url: str, at: datetime) -> list[StatusChange]:
+        """Hosted flow: NOT_STARTED → EXECUTING → PENDING once the PSP holds the order's page;
+        the buyer pays there and the PSP's webhook (or the sweeper's poll) settles it."""
+        self.psp_token, self.payment_page_url = psp_token, page_url
+        return [
+            self.transition(OrderStatus.EXECUTING, reason="payment page made at PSP", at=at),
+            self.transition(
+                OrderStatus.PENDING, reason="awaiting the buyer on the PSP page", at=at
+            ),
+        ]
 
     def wait_for_psp(self, psp_reference: str, at: datetime, reason: str = "") -> StatusChange:
         """EXECUTING → PENDING: the PSP needs time (3-D Secure, review)."""

@@ -24,6 +24,25 @@ class ChargeRequest:
     checkout_id: str
 
 
+@dataclass(frozen=True)
+class HostedPageRequest:
+    """One order for the buyer to pay on the PSP's hosted page."""
+
+    payment_order_id: str  # also the PSP idempotency key and the page's metadata
+    checkout_id: str
+    amount: Decimal
+    currency: str
+    description: str  # what the buyer sees on the page
+    redirect_url: str  # where the page sends the buyer when done
+    buyer_email: str = ""
+
+
+@dataclass(frozen=True)
+class HostedPage:
+    token: str  # the PSP's id of the page (e.g. a checkout session id)
+    url: str  # where the buyer pays
+
+
 class ChargeStatus(enum.Enum):
     SUCCEEDED = "succeeded"
     DECLINED = "declined"
@@ -61,6 +80,11 @@ class PaymentProvider(Protocol):
 
     async def retrieve(self, psp_reference: str) -> ChargeOutcome:
         """The PSP's current view of an earlier charge, by its `psp_reference`."""
+        ...
+
+    async def open_hosted_page(self, request: HostedPageRequest) -> HostedPage:
+        """Register the order with the PSP for its hosted page; once per payment order id (a
+        retry gets the same page). Raises PspUnavailable / PspRejected like `charge`."""
         ...
 
     async def find_charge(self, payment_order_id: str) -> ChargeOutcome | None:

@@ -7,6 +7,8 @@ from google.protobuf.message import Message
 from mesh.events import PAYMENT_ORDER_CREATED, PAYMENT_ORDER_FAILED, PAYMENT_ORDER_SUCCEEDED
 from mesh.money import format_amount
 from payment_svc.domain.events import DomainEvent, OrderCreated, OrderFailed, OrderSucceeded
+from payment_svc.domain.refund_events import RefundCreated, RefundFailed, RefundSucceeded
+from payment_svc.entrypoints.refund_events import encode_refund_event
 from paymesh.common.v1 import money_pb2
 from paymesh.events.v1 import events_pb2
 
@@ -49,4 +51,6 @@ def encode_event(event: DomainEvent) -> tuple[str, str, Message]:
                 reason=event.reason,
             ),
         )
+    if isinstance(event, RefundCreated | RefundSucceeded | RefundFailed):
+        return encode_refund_event(event)
     raise TypeError(f"no encoding for {type(event).__name__}")

@@ -12,6 +12,7 @@ import grpc
 
 from mesh.errors import RETRY_AFTER_KEY, ServiceError
 from mesh.grpc_server import mark_replayed
+from payment_svc.domain.psp import PaymentProvider, PspUnavailable
 from payment_svc.domain.risk import RiskCheck
 from payment_svc.entrypoints.mapping import (
     checkout_to_proto,
@@ -40,7 +41,8 @@ def caller_scope(context: grpc.aio.ServicerContext) -> str:
 
 @contextmanager
 def unavailable_as_status() -> Iterator[None]:
-    """A database out of reach is UNAVAILABLE (retry with the same request_id), not INTERNAL."""
+    """A database or PSP out of reach is UNAVAILABLE (retry with the same request_id), not
+    INTERNAL."""
     try:
         yield
     except StoreUnavailable as err:
@@ -48,6 +50,13 @@ def unavailable_as_status() -> Iterator[None]:
             grpc.StatusCode.UNAVAILABLE,
             "UNAVAILABLE",
             "the payment store is unavailable; retry with the same request_id",
+            metadata={RETRY_AFTER_KEY: RETRY_AFTER_S},
+        ) from err
+    except PspUnavailable as err:
+        raise ServiceError(
+            grpc.StatusCode.UNAVAILABLE,
+            "PSP_UNAVAILABLE",
+            "the payment provider is unavailable; retry with the same request_id",
             metadata={RETRY_AFTER_KEY: RETRY_AFTER_S},
         ) from err
 
@@ -59,6 +68,7 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
     fee_rate: Decimal
     clock: Clock
     idempotency: IdempotencyPolicy = field(default_factory=IdempotencyPolicy)
+    psp: PaymentProvider | None = None  # makes the hosted flow's payment pages
 
     async def CreatePayment(
         self,
@@ -74,6 +84,7 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
                 render=render_create_response,
                 clock=self.clock,
                 policy=self.idempotency,
+                psp=self.psp,
             )
         if result.replayed:
             mark_replayed(context)

@@ -9,7 +9,7 @@ from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from mesh.money import format_amount, parse_amount
-from payment_svc.domain.checkout import Checkout
+from payment_svc.domain.checkout import Checkout, Flow
 from payment_svc.domain.commands import CreatePayment, NewOrder
 from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
 from paymesh.payment.v1 import payment_pb2
@@ -21,6 +21,13 @@ STATUS_TO_PROTO: dict[OrderStatus, int] = {
     OrderStatus.SUCCESS: payment_pb2.PAYMENT_ORDER_STATUS_SUCCESS,
     OrderStatus.FAILED: payment_pb2.PAYMENT_ORDER_STATUS_FAILED,
 }
+
+
+FLOW_TO_PROTO: dict[Flow, int] = {
+    Flow.DIRECT: payment_pb2.PAYMENT_FLOW_DIRECT,
+    Flow.HOSTED: payment_pb2.PAYMENT_FLOW_HOSTED,
+}
+FLOW_FROM_PROTO: dict[int, Flow] = {v: k for k, v in FLOW_TO_PROTO.items()}
 
 
 def request_hash(request: Message) -> str:
@@ -45,6 +52,8 @@ def create_command(request: payment_pb2.CreatePaymentRequest, scope: str = "") -
         buyer_email=request.buyer_info.email,
         buyer_name=request.buyer_info.name,
         payment_method=request.payment_method,
+        flow=FLOW_FROM_PROTO.get(request.flow, Flow.DIRECT),
+        redirect_url=request.redirect_url,
         orders=tuple(
             NewOrder(
                 payment_order_id=o.payment_order_id,
@@ -92,6 +101,7 @@ def order_to_proto(order: PaymentOrder) -> payment_pb2.PaymentOrder:
         created_at=_timestamp(order.created_at),
         updated_at=_timestamp(order.updated_at),
         history=[transition_to_proto(c) for c in order.history],
+        payment_page_url=order.payment_page_url,
     )
 
 
@@ -102,6 +112,8 @@ def checkout_to_proto(checkout: Checkout) -> payment_pb2.Checkout:
         is_payment_done=checkout.is_payment_done,
         payment_orders=[order_to_proto(o) for o in checkout.orders],
         created_at=_timestamp(checkout.created_at),
+        flow=FLOW_TO_PROTO[checkout.flow],  # type: ignore[arg-type]
+        redirect_url=checkout.redirect_url,
     )
 
 

@@ -1,10 +1,16 @@
 """CreatePayment: a risk check, then one transaction that stores the checkout, its orders with
 their first history entry, one `payment.order.created` event per order, and the answer on the
 request's idempotency key (payment_svc.service_layer.idempotency: processed at most once per
-key; risk refusals and ids already taken are stored answers too)."""
+key; risk refusals and ids already taken are stored answers too).
+
+Hosted flow: before that transaction, each order is registered with the PSP for its hosted
+page (keyed by the payment order id, so a retry gets the same page), and the orders are stored
+PENDING with their page's token and URL: the buyer pays there, the PSP's webhook settles the
+order, and no `payment.order.created` is sent (the executor has nothing to charge)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -12,10 +18,11 @@ import grpc
 
 from mesh.errors import ServiceError
 from mesh.money import Money, fee_for
-from payment_svc.domain.checkout import Checkout
+from payment_svc.domain.checkout import Checkout, Flow
 from payment_svc.domain.commands import CreatePayment
 from payment_svc.domain.events import OrderCreated
 from payment_svc.domain.order import PaymentOrder
+from payment_svc.domain.psp import HostedPageRequest, PaymentProvider, PspRejected
 from payment_svc.domain.risk import RiskCheck
 from payment_svc.service_layer.idempotency import (
     IdempotencyPolicy,
@@ -78,6 +85,8 @@ def new_checkout(cmd: CreatePayment, fee_rate: Decimal, clock: Clock) -> Checkou
         created_at=now,
         buyer_email=cmd.buyer_email,
         buyer_name=cmd.buyer_name,
+        flow=cmd.flow,
+        redirect_url=cmd.redirect_url,
         orders=orders,
     )
 
@@ -91,9 +100,12 @@ async def create_payment(
     render: Renderer,
     clock: Clock,
     policy: IdempotencyPolicy = IdempotencyPolicy(),
+    psp: PaymentProvider | None = None,
 ) -> CreatePaymentResult:
+    """Raises PspUnavailable (retry with the same key) when a hosted page cannot be made."""
+
     async def work(claim: IdempotencyClaim) -> bytes:
-        return await _process(cmd, claim, uow, risk, fee_rate, render, clock)
+        return await _process(cmd, claim, uow, risk, fee_rate, render, clock, psp)
 
     request = IdempotentRequest(cmd.scope, cmd.request_id, cmd.request_hash, cmd.checkout_id)
     return await run_once(request, work, uow=uow, clock=clock, policy=policy)
@@ -107,23 +119,61 @@ async def _process(
     fee_rate: Decimal,
     render: Renderer,
     clock: Clock,
+    psp: PaymentProvider | None,
 ) -> bytes:
     decision = await risk.assess(cmd.risk_subject())
     if not decision.approved:
         raise Refused(risk_rejected(decision.message, decision.rule))
+    checkout = new_checkout(cmd, fee_rate, clock)
+    if cmd.flow is Flow.HOSTED:
+        if psp is None:
+            raise RuntimeError("a hosted checkout needs a PSP")
+        await _open_hosted_pages(checkout, psp, clock)
     async with uow() as tx:
         order_ids = [o.payment_order_id for o in cmd.orders]
         taken = await tx.repo.existing_ids(cmd.checkout_id, order_ids)
         if taken:
             raise Refused(already_exists(taken))
-        checkout = new_checkout(cmd, fee_rate, clock)
         try:
             await tx.repo.add_checkout(checkout)
         except DuplicateKey:  # a concurrent request under another key won the race
             raise Refused(already_exists([])) from None
-        for order in checkout.orders:
-            await tx.emit(OrderCreated(order.payment_order_id, checkout.checkout_id))
+        if checkout.flow is Flow.DIRECT:
+            for order in checkout.orders:
+                await tx.emit(OrderCreated(order.payment_order_id, checkout.checkout_id))
         response = render(checkout)
         await finish(tx, claim, response)
         await tx.commit()
     return response
+
+
+async def _open_hosted_pages(checkout: Checkout, psp: PaymentProvider, clock: Clock) -> None:
+    """Register every order with the PSP (concurrently: they are independent) and leave it
+    PENDING on its page. A page the PSP refuses to make refuses the whole checkout."""
+    requests = [
+        HostedPageRequest(
+            payment_order_id=o.payment_order_id,
+            checkout_id=checkout.checkout_id,
+            amount=o.amount,
+            currency=o.currency,
+            description=f"Order {o.payment_order_id}",
+            redirect_url=checkout.redirect_url,
+            buyer_email=checkout.buyer_email,
+        )
+        for o in checkout.orders
+    ]
+    try:
+        pages = await asyncio.gather(*(psp.open_hosted_page(r) for r in requests))
+    except PspRejected as err:
+        raise Refused(psp_refused(str(err))) from None
+    now = clock()
+    for order, page in zip(checkout.orders, pages, strict=True):
+        order.await_buyer(page.token, page.url, now)
+
+
+def psp_refused(detail: str) -> ServiceError:
+    return ServiceError(
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "PSP_REJECTED",
+        f"the PSP refused to make the payment page: {detail}"[:500],
+    )

@@ -17,6 +17,7 @@ import enum
 import logging
 from datetime import datetime
 
+from payment_svc.domain.checkout import Flow
 from payment_svc.domain.events import OrderFailed, OrderSucceeded
 from payment_svc.domain.order import OrderStatus, PaymentOrder
 from payment_svc.domain.psp import (
@@ -126,6 +127,8 @@ async def _begin(
             if target is None:
                 raise UnknownOrder(payment_order_id)
             order = target.order
+            if target.flow is Flow.HOSTED:
+                return None  # the buyer pays on the PSP's page: never charged from here
             if order.status is OrderStatus.NOT_STARTED:
                 change = order.start_execution(clock())
                 if await tx.repo.record_transition(order, change, OrderStatus.NOT_STARTED):

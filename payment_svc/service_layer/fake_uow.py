@@ -13,6 +13,8 @@ from payment_svc.domain.checkout import Checkout
 from payment_svc.domain.events import DomainEvent
 from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
 from payment_svc.domain.psp_event import PspEvent
+from payment_svc.domain.refund import Refund
+from payment_svc.service_layer.fake_refunds import FakeRefundRepository
 from payment_svc.service_layer.ports import (
     DuplicateKey,
     Flag,
@@ -49,6 +51,7 @@ class FakeState:
     idempotency: dict[tuple[str, str], FakeKey] = field(default_factory=dict)
     inbox: set[tuple[str, str]] = field(default_factory=set)
     psp_events: dict[str, tuple[PspEvent, str]] = field(default_factory=dict)  # with its result
+    refunds: dict[str, Refund] = field(default_factory=dict)
 
 
 @dataclass
@@ -154,7 +157,7 @@ class FakeRepository(PaymentRepository):
         if order is None:
             return None
         checkout = self._s.checkouts[order.checkout_id]
-        return OrderToCharge(order, checkout.payment_method, checkout.buyer_id)
+        return OrderToCharge(order, checkout.payment_method, checkout.buyer_id, checkout.flow)
 
     async def get_checkout(self, checkout_id: str) -> Checkout | None:
         return self._checkout(checkout_id, with_history=True)
@@ -218,6 +221,7 @@ class FakeUnitOfWork(UnitOfWork):
     def __init__(self, store: FakeStore) -> None:
         self.store = store
         self.repo = FakeRepository(store)
+        self.refunds = FakeRefundRepository(store)
         self._snapshot: FakeState | None = None
         self._events: list[DomainEvent] = []
 

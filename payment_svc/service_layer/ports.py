@@ -13,10 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mesh import uow as mesh_uow
-from payment_svc.domain.checkout import Checkout
+from payment_svc.domain.checkout import Checkout, Flow
 from payment_svc.domain.events import DomainEvent
 from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
 from payment_svc.domain.psp_event import PspEvent
+from payment_svc.service_layer.refund_ports import RefundRepository
 
 Clock = Callable[[], datetime]
 
@@ -80,6 +81,7 @@ class OrderToCharge:
     order: PaymentOrder
     payment_method: str
     buyer_id: str
+    flow: Flow = Flow.DIRECT
 
 
 class PaymentRepository(abc.ABC):
@@ -183,6 +185,7 @@ class UnitOfWork(mesh_uow.UnitOfWork[DomainEvent]):
     """One transaction (mesh.uow.UnitOfWork). Leaving the block without `commit()` rolls back."""
 
     repo: PaymentRepository
+    refunds: RefundRepository
 
     async def emit(self, event: DomainEvent) -> None:
         """Add an event to the outbox, published only if this transaction commits."""

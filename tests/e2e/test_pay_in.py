@@ -2,87 +2,24 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
-import socket
 import subprocess
-import sys
-import time
+import threading
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
 import httpx
 import pytest
+from devstack import PAYMESH, check, dev_stack, new_order, pay, wait_done
 
 pytestmark = pytest.mark.e2e
-
-PAYMESH = [sys.executable, "-m", "paymesh_cli.main"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("stack") / "data"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
-    proc = subprocess.Popen(
-        [*PAYMESH, "dev", "--port", str(port), "--data-dir", str(data_dir)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    lines: list[str] = []
-    deadline = time.monotonic() + 180
-    url = None
-    assert proc.stdout is not None
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if line.startswith("paymesh ready:"):
-            url = line.split()[2]
-            break
-    if url is None:
-        proc.kill()
-        pytest.fail("paymesh dev did not get ready:\n" + "".join(lines[-60:]))
-    key = (data_dir / "dev-api-key").read_text().strip()
-    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
-    yield {"proc": proc, "url": url, "client": client, "data_dir": data_dir}
-    client.close()
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def check(stack) -> dict:
-    out = subprocess.run(
-        [
-            *PAYMESH,
-            "check",
-            "--json",
-            "--data-dir",
-            str(stack["data_dir"]),
-            "--settle-timeout",
-            "30",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    report = json.loads(out.stdout)
-    assert out.returncode == 0, out.stdout + out.stderr
-    return report
+    with dev_stack(tmp_path_factory.mktemp("stack") / "data") as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)
@@ -92,30 +29,6 @@ def money_invariants_hold_after_each_test(stack):
         return  # the stack was stopped by the test itself, which checked before stopping
     report = check(stack)
     assert report["ok"], report["violations"]
-
-
-def pay(client, orders, payment_method="pm_card_visa", key=None, checkout_id=None):
-    body = {
-        "checkout_id": checkout_id or f"co-{uuid.uuid4().hex[:12]}",
-        "buyer_info": {"buyer_id": "buyer-1", "email": "buyer@example.com"},
-        "payment_method": payment_method,
-        "payment_orders": orders,
-    }
-    return body, client.post(
-        "/v1/payments", json=body, headers={"Idempotency-Key": key or str(uuid.uuid4())}
-    )
-
-
-def wait_done(client, checkout_id, timeout=60.0) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        resp = client.get(f"/v1/checkouts/{checkout_id}")
-        assert resp.status_code == 200, resp.text
-        checkout = resp.json()["checkout"]
-        if checkout["is_payment_done"]:
-            return checkout
-        time.sleep(0.1)
-    pytest.fail(f"checkout {checkout_id} not done in {timeout}s: {checkout}")
 
 
 def balance(client, path, currency="USD") -> dict:
@@ -183,25 +96,97 @@ def test_a_two_seller_checkout_is_charged_credited_and_booked(stack):
     assert grown == Decimal("155.50")
 
 
-def test_a_replayed_request_answers_the_same_and_charges_once(stack):
+def reason_of(response: httpx.Response) -> str:
+    details = response.json()["error"]["details"]
+    return next(d["reason"] for d in details if d["@type"].endswith("ErrorInfo"))
+
+
+def test_each_idempotency_rule_holds_over_rest(stack):
     client = stack["client"]
-    key = str(uuid.uuid4())
-    order = {
-        "payment_order_id": f"po-{uuid.uuid4().hex[:12]}",
-        "seller_account": "seller-r",
-        "amount": "10.00",
-        "currency": "USD",
-    }
+    key, order = str(uuid.uuid4()), new_order()
     body, first = pay(client, [order], key=key)
-    assert first.status_code == 202
+    assert first.status_code == 202, first.text
+    assert "Idempotent-Replayed" not in first.headers
+
+    # The same key and body: the stored answer, marked as such.
     _, again = pay(client, [order], key=key, checkout_id=body["checkout_id"])
-    assert again.status_code == 202
-    assert again.json()["checkout"]["checkout_id"] == body["checkout_id"]
-    wait_done(client, body["checkout_id"])
+    assert (again.status_code, again.headers.get("Idempotent-Replayed")) == (202, "true")
+    assert again.json() == first.json()
+
+    # The same key, another body: 422, nothing processed.
     _, changed = pay(
         client, [{**order, "amount": "11.00"}], key=key, checkout_id=body["checkout_id"]
     )
-    assert changed.status_code == 422, changed.text
+    assert (changed.status_code, reason_of(changed)) == (422, "IDEMPOTENCY_KEY_REUSED")
+
+    # A new key for an order id or a checkout id already taken: 409, never executed twice.
+    _, same_order = pay(client, [order])
+    _, same_checkout = pay(client, [new_order()], checkout_id=body["checkout_id"])
+    for refused in (same_order, same_checkout):
+        assert (refused.status_code, reason_of(refused)) == (409, "ALREADY_EXISTS")
+
+    # No key on a mutating route: 400.
+    missing = client.post("/v1/payments", json={**body, "payment_orders": [new_order()]})
+    assert missing.status_code == 400
+    assert "Idempotency-Key" in missing.json()["error"]["message"]
+
+    wait_done(client, body["checkout_id"])
+    check(stack)
+
+
+def test_a_concurrent_burst_with_one_key_is_processed_once(stack):
+    key, order, checkout_id = str(uuid.uuid4()), new_order(), f"co-{uuid.uuid4().hex[:12]}"
+    start = threading.Barrier(6)
+    api_key = stack["client"].headers["Authorization"]
+
+    def send(_: int) -> httpx.Response:
+        with httpx.Client(
+            base_url=stack["url"], headers={"Authorization": api_key}, timeout=30
+        ) as client:
+            start.wait()
+            return pay(client, [order], key=key, checkout_id=checkout_id)[1]
+
+    with ThreadPoolExecutor(6) as pool:
+        responses = list(pool.map(send, range(6)))
+
+    fresh = [
+        r for r in responses if r.status_code == 202 and "Idempotent-Replayed" not in r.headers
+    ]
+    assert len(fresh) == 1, [(r.status_code, dict(r.headers)) for r in responses]
+    for r in responses:
+        if r.status_code == 202:
+            assert r.json() == fresh[0].json()
+        else:
+            assert (r.status_code, reason_of(r)) == (429, "IDEMPOTENCY_KEY_IN_USE")
+            assert r.headers["Retry-After"] == "1"
+    wait_done(stack["client"], checkout_id)
+    check(stack)
+
+
+def test_idempotency_keys_belong_to_the_api_key_that_sent_them(stack):
+    made = subprocess.run(
+        [*PAYMESH, "api-key", "create", "second shop", "--data-dir", str(stack["data_dir"])],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert made.returncode == 0, made.stderr
+    other = httpx.Client(
+        base_url=stack["url"],
+        headers={"Authorization": f"Bearer {made.stdout.strip()}"},
+        timeout=30,
+    )
+    shared_key = str(uuid.uuid4())
+    with other:
+        mine, theirs = (
+            pay(stack["client"], [new_order()], key=shared_key),
+            pay(other, [new_order()], key=shared_key),
+        )
+    for body, response in (mine, theirs):
+        assert response.status_code == 202, response.text
+        assert "Idempotent-Replayed" not in response.headers
+        wait_done(stack["client"], body["checkout_id"])
+    check(stack)
 
 
 def test_a_declined_card_fails_the_order_with_its_reason(stack):

@@ -146,4 +146,5 @@ async def test_the_app_authenticates_against_the_database(
             assert sorted(ready.json()["not_ready"]) == [
                 "paymesh.ledger.v1.LedgerService",
                 "paymesh.payment.v1.PaymentService",
+                "paymesh.payment.v1.RefundService",
             ]

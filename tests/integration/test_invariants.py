@@ -191,3 +191,142 @@ def test_orders_in_flight_are_waited_for_not_reported(books):
     add_order(cur, "po-e", "EXECUTING", 5, "0.5")
     report = run(url)
     assert report.ok and report.stats["orders_in_flight"] == 1
+
+
+# --- refunds ------------------------------------------------------------------------------
+
+GOOD_REFUND = """
+INSERT INTO payment.refunds (refund_id, payment_order_id, seller_account, amount, fee_refunded,
+    currency, status, psp_reference, created_at, updated_at)
+VALUES ('{rf}', 'po-0', 's1', {amount}, {fee}, 'USD', 'SUCCEEDED', 're_{rf}', now(), now());
+INSERT INTO wallet.wallet_refund_debits (refund_id, event_id, payment_order_id, seller_account,
+    currency, gross, fee_refunded, amount, from_pending, from_available)
+VALUES ('{rf}', '{ev}', 'po-0', 's1', 'USD', {amount}, {fee}, {amount} - {fee},
+    {amount} - {fee}, 0);
+UPDATE wallet.balances SET pending = pending - ({amount} - {fee}) WHERE seller_account = 's1';
+INSERT INTO ledger.transactions (transaction_id, refund_id, description)
+VALUES ('{tx}', '{rf}', 'refund {rf}');
+INSERT INTO ledger.entries (transaction_id, account, side, amount, currency) VALUES
+    ('{tx}', 'seller_payable:s1', 'debit', {amount} - {fee}, 'USD'),
+    ('{tx}', 'platform_fee_revenue', 'debit', {fee}, 'USD'),
+    ('{tx}', 'psp_receivable', 'credit', {amount}, 'USD');
+UPDATE ledger.account_balances SET debits = debits + ({amount} - {fee})
+    WHERE account = 'seller_payable:s1';
+UPDATE ledger.account_balances SET debits = debits + {fee}
+    WHERE account = 'platform_fee_revenue';
+UPDATE ledger.account_balances SET credits = credits + {amount} WHERE account = 'psp_receivable';
+"""
+
+
+def book_refund(cur, rf: str = "rf-1", amount: str = "30", fee: str = "3") -> None:
+    cur.execute(GOOD_REFUND.format(rf=rf, amount=amount, fee=fee, ev=uuid.uuid4(), tx=uuid.uuid4()))
+
+
+def psp_refunds(**held):
+    async def at_psp():
+        return held
+
+    return at_psp
+
+
+def run_with_refunds(url: str, at_psp=None):
+    return asyncio.run(
+        run_checks(
+            url,
+            charges_once,
+            refunds_at_psp=at_psp or psp_refunds(**{"rf-1": [("succeeded", 3000, "USD")]}),
+        )
+    )
+
+
+def test_good_refunds_pass(books):
+    url, cur = books
+    book_refund(cur)
+    report = run_with_refunds(url)
+    assert report.ok, report.violations
+    assert report.stats["refunds_by_status"] == {"SUCCEEDED": 1}
+
+
+def test_refunds_beyond_their_order(books):
+    url, cur = books
+    book_refund(cur)
+    # Past the trigger that refuses it, as a bug in some other writer could be.
+    cur.execute("ALTER TABLE payment.refunds DISABLE TRIGGER refunds_within_order_amount")
+    cur.execute(
+        "INSERT INTO payment.refunds (refund_id, payment_order_id, seller_account, amount,"
+        " fee_refunded, currency, status, created_at, updated_at)"
+        " VALUES ('rf-2', 'po-0', 's1', 80, 8, 'USD', 'PENDING', now(), now())"
+    )
+    assert "refunds_within_order" in invariants(run_with_refunds(url))
+
+
+def test_a_refund_never_taken_from_the_wallet(books):
+    url, cur = books
+    book_refund(cur)
+    cur.execute("DELETE FROM wallet.wallet_refund_debits")
+    cur.execute("UPDATE wallet.balances SET pending = pending + 27")
+    # wallet_equals_ledger too: the ledger was reversed, the wallet not.
+    assert "one_wallet_debit_per_refund" in invariants(run_with_refunds(url))
+
+
+def test_a_wallet_debit_for_a_refund_that_failed(books):
+    url, cur = books
+    cur.execute(
+        "INSERT INTO payment.refunds (refund_id, payment_order_id, seller_account, amount,"
+        " fee_refunded, currency, status, failure_reason, created_at, updated_at)"
+        " VALUES ('rf-f', 'po-0', 's1', 10, 1, 'USD', 'FAILED', 'declined', now(), now())"
+    )
+    cur.execute(
+        "INSERT INTO wallet.wallet_refund_debits (refund_id, event_id, payment_order_id,"
+        " seller_account, currency, gross, fee_refunded, amount, from_pending, from_available)"
+        " VALUES ('rf-f', %s, 'po-0', 's1', 'USD', 10, 1, 9, 9, 0)",
+        (str(uuid.uuid4()),),
+    )
+    assert "one_wallet_debit_per_refund" in invariants(run_with_refunds(url, psp_refunds()))
+
+
+def test_a_refund_reversed_twice_in_the_ledger(books):
+    url, cur = books
+    book_refund(cur)
+    tx = str(uuid.uuid4())
+    cur.execute(
+        "INSERT INTO ledger.transactions (transaction_id, refund_id, description)"
+        " VALUES (%s, 'rf-1-again', 'again')",
+        (tx,),
+    )
+    cur.execute(
+        "INSERT INTO ledger.entries (transaction_id, account, side, amount, currency) VALUES"
+        " (%s, 'platform_fee_revenue', 'debit', 30, 'USD'),"
+        " (%s, 'psp_receivable', 'credit', 30, 'USD')",
+        (tx, tx),
+    )
+    assert "one_ledger_reversal_per_refund" in invariants(run_with_refunds(url))
+
+
+@pytest.mark.parametrize(
+    ("at_psp", "expected"),
+    [
+        ({}, "refund_matches_psp"),  # we say SUCCEEDED, the PSP never refunded
+        ({"rf-1": [("succeeded", 2999, "USD")]}, "refund_matches_psp"),  # another amount
+        ({"rf-1": [("succeeded", 3000, "USD")] * 2}, "refund_matches_psp"),  # refunded twice
+        (
+            {"rf-1": [("succeeded", 3000, "USD")], "rf-ghost": [("succeeded", 500, "USD")]},
+            "psp_refund_without_ours",
+        ),
+    ],
+)
+def test_psp_refunds_that_do_not_match_ours(books, at_psp, expected):
+    url, cur = books
+    book_refund(cur)
+    assert invariants(run_with_refunds(url, psp_refunds(**at_psp))) == {expected}
+
+
+def test_refunds_in_flight_are_waited_for_not_reported(books):
+    url, cur = books
+    cur.execute(
+        "INSERT INTO payment.refunds (refund_id, payment_order_id, seller_account, amount,"
+        " fee_refunded, currency, status, created_at, updated_at)"
+        " VALUES ('rf-p', 'po-0', 's1', 10, 1, 'USD', 'PENDING', now(), now())"
+    )
+    report = run_with_refunds(url, psp_refunds())
+    assert report.ok and report.stats["refunds_in_flight"] == 1

@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import grpc
 import nats
@@ -70,6 +71,15 @@ class Env:
 
 @pytest.fixture
 async def env(database_url: str, nats_url: str, tmp_path: Path) -> AsyncIterator[Env]:
+    async with payment_env(database_url, nats_url, tmp_path) as e:
+        yield e
+
+
+@asynccontextmanager
+async def payment_env(
+    database_url: str, nats_url: str, tmp_path: Path, **settings_overrides: Any
+) -> AsyncIterator[Env]:
+    """The payment service in-process on the sandbox PSP, with `settings_overrides`."""
     await asyncio.to_thread(upgrade, "payment_svc", database_url)
     async with running_sandbox(tmp_path / "psp.jsonl") as psp_base:
         settings = PaymentSettings(
@@ -82,6 +92,7 @@ async def env(database_url: str, nats_url: str, tmp_path: Path) -> AsyncIterator
             executor_concurrency=16,
             flags_concurrency=16,
             db_pool_size=5,
+            **settings_overrides,
         )
         life = Lifecycle()
         service = await start(life, settings)

@@ -9,11 +9,17 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 
+import httpx
 import pytest
 from harness import running_sandbox
 
-from payment_svc.adapters.stripe_psp import StripePaymentProvider, list_charges_by_order
+from payment_svc.adapters.stripe_psp import (
+    StripePaymentProvider,
+    list_charges_by_order,
+    list_refunds_by_id,
+)
 from payment_svc.domain.psp import ChargeRequest, ChargeStatus, PspRejected, PspUnavailable
+from payment_svc.domain.psp_refunds import RefundOutcomeStatus, RefundRequest
 
 pytestmark = [
     pytest.mark.integration,
@@ -247,3 +253,44 @@ async def test_a_psp_that_never_answers_times_out_as_unavailable() -> None:
                     await psp.charge(REQUEST)
 
     assert scripted.requests == 1
+
+
+# --- refunds ------------------------------------------------------------------------------
+
+
+def refund_request(reference: str, refund_id: str, amount: str) -> RefundRequest:
+    return RefundRequest(refund_id, "po_1", reference, Decimal(amount), "USD")
+
+
+async def test_refunds_are_made_once_per_refund_id_and_never_beyond_the_charge(
+    psp: StripePaymentProvider, sandbox: str
+) -> None:
+    charge = await psp.charge(REQUEST)  # 12.34 USD
+    first = await psp.refund(refund_request(charge.psp_reference, "rf_1", "10.00"))
+    again = await psp.refund(refund_request(charge.psp_reference, "rf_1", "10.00"))
+
+    assert first.status is RefundOutcomeStatus.SUCCEEDED
+    assert first.psp_reference.startswith("re_") and again == first
+    assert await psp.find_refund(charge.psp_reference, "rf_1") == first
+    assert await psp.find_refund(charge.psp_reference, "rf_other") is None
+    with pytest.raises(PspRejected):  # 10.00 + 2.35 > 12.34
+        await psp.refund(refund_request(charge.psp_reference, "rf_2", "2.35"))
+    assert await list_refunds_by_id(API_KEY, sandbox) == {"rf_1": [("succeeded", 1000, "USD")]}
+
+
+async def test_a_refund_whose_answer_was_lost_is_found_by_its_refund_id(
+    psp: StripePaymentProvider, sandbox: str
+) -> None:
+    charge = await psp.charge(REQUEST)
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+    async with httpx.AsyncClient(base_url=sandbox, headers=auth) as client:
+        faults = {"seed": 1, "lost_response_rate": 1.0, "lost_response_mode": "disconnect"}
+        (await client.post("/_sandbox/faults", json=faults)).raise_for_status()
+        try:
+            with pytest.raises(PspUnavailable):
+                await psp.refund(refund_request(charge.psp_reference, "rf_lost", "1.00"))
+        finally:
+            (await client.delete("/_sandbox/faults")).raise_for_status()
+
+    found = await psp.find_refund(charge.psp_reference, "rf_lost")
+    assert found is not None and found.status is RefundOutcomeStatus.SUCCEEDED

@@ -27,12 +27,13 @@ from mesh.cards import contains_card_number
 from mesh.errors import FieldViolation, ServiceError, invalid_argument, not_found
 from mesh.grpc_server import GrpcServer, mark_replayed
 from paymesh.ledger.v1 import ledger_pb2, ledger_pb2_grpc
-from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc
+from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc, refunds_pb2, refunds_pb2_grpc
 from paymesh.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.unit
 
 PAYMENT = "paymesh.payment.v1.PaymentService"
+REFUND = "paymesh.payment.v1.RefundService"
 WALLET = "paymesh.wallet.v1.WalletService"
 LEDGER = "paymesh.ledger.v1.LedgerService"
 KEY_ID = "0123456789abcdef"
@@ -122,6 +123,26 @@ class FakePayments(payment_pb2_grpc.PaymentServiceServicer):
         )
 
 
+class FakeRefunds(refunds_pb2_grpc.RefundServiceServicer):
+    def __init__(self, calls: Calls) -> None:
+        self.calls = calls
+
+    async def CreateRefund(self, request, context):  # type: ignore[no-untyped-def]
+        await self.calls.record("CreateRefund", request, context)
+        refund = refunds_pb2.Refund(
+            refund_id="rf_1",
+            payment_order_id=request.payment_order_id,
+            amount=request.amount or "10.50",
+            currency="USD",
+            status=refunds_pb2.REFUND_STATUS_PENDING,
+        )
+        return refunds_pb2.CreateRefundResponse(refund=refund)
+
+    async def GetRefund(self, request, context):  # type: ignore[no-untyped-def]
+        await self.calls.record("GetRefund", request, context)
+        return refunds_pb2.GetRefundResponse(refund=refunds_pb2.Refund(refund_id=request.refund_id))
+
+
 class FakeWallets(wallet_pb2_grpc.WalletServiceServicer):
     def __init__(self, calls: Calls) -> None:
         self.calls = calls
@@ -173,6 +194,7 @@ async def upstream(calls: Calls) -> AsyncIterator[GrpcServer]:
         "127.0.0.1:0",
         [
             (payment_pb2_grpc.add_PaymentServiceServicer_to_server, FakePayments(calls), PAYMENT),
+            (refunds_pb2_grpc.add_RefundServiceServicer_to_server, FakeRefunds(calls), REFUND),
             (wallet_pb2_grpc.add_WalletServiceServicer_to_server, FakeWallets(calls), WALLET),
             (ledger_pb2_grpc.add_LedgerServiceServicer_to_server, FakeLedger(calls), LEDGER),
         ],
@@ -212,7 +234,9 @@ async def client(channel: grpc.aio.Channel, calls: Calls) -> AsyncIterator[httpx
     calls.requests.clear()
     calls.fail = None
     calls.delay_s = 0.0
-    async with make_client({PAYMENT: channel, WALLET: channel, LEDGER: channel}) as c:
+    async with make_client(
+        {PAYMENT: channel, REFUND: channel, WALLET: channel, LEDGER: channel}
+    ) as c:
         yield c
 
 
@@ -700,7 +724,7 @@ async def test_an_upstream_that_is_down_is_503(calls: Calls) -> None:
     calls.requests.clear()
     down = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
     try:
-        async with make_client({PAYMENT: down, WALLET: down, LEDGER: down}) as client:
+        async with make_client({PAYMENT: down, REFUND: down, WALLET: down, LEDGER: down}) as client:
             response = await client.post(
                 "/v1/payments", json=payment_body(), headers=post_headers()
             )
@@ -712,7 +736,7 @@ async def test_an_upstream_that_is_down_is_503(calls: Calls) -> None:
             assert response.headers["Retry-After"] == "1"
             ready = await client.get("/readyz")
             assert ready.status_code == 503
-            assert set(ready.json()["not_ready"]) == {PAYMENT, WALLET, LEDGER}
+            assert set(ready.json()["not_ready"]) == {PAYMENT, REFUND, WALLET, LEDGER}
     finally:
         await down.close()
 
@@ -723,7 +747,7 @@ async def test_an_upstream_that_is_too_slow_is_504(channel: grpc.aio.Channel, ca
     calls.delay_s = 1.0
     try:
         async with make_client(
-            {PAYMENT: channel, WALLET: channel, LEDGER: channel}, timeout_s=0.1
+            {PAYMENT: channel, REFUND: channel, WALLET: channel, LEDGER: channel}, timeout_s=0.1
         ) as client:
             response = await client.get("/v1/payments/po-1", headers=auth())
     finally:
@@ -755,7 +779,7 @@ async def test_health_readiness_and_openapi(channel: grpc.aio.Channel) -> None:
     async def db_down() -> None:
         raise OSError("connection refused")
 
-    channels = {PAYMENT: channel, WALLET: channel, LEDGER: channel}
+    channels = {PAYMENT: channel, REFUND: channel, WALLET: channel, LEDGER: channel}
     async with make_client(channels) as client:
         assert (await client.get("/healthz")).status_code == 200
         ready = await client.get("/readyz")
@@ -764,6 +788,7 @@ async def test_health_readiness_and_openapi(channel: grpc.aio.Channel) -> None:
             "database": "SERVING",
             LEDGER: "SERVING",
             PAYMENT: "SERVING",
+            REFUND: "SERVING",
             WALLET: "SERVING",
         }
         doc = (await client.get("/openapi.json")).json()
@@ -772,3 +797,22 @@ async def test_health_readiness_and_openapi(channel: grpc.aio.Channel) -> None:
         ready = await client.get("/readyz")
         assert ready.status_code == 503
         assert ready.json()["not_ready"] == ["database"]
+
+
+async def test_refunds_are_routed_to_the_refund_service_and_accepted_with_202(
+    client: httpx.AsyncClient, calls: Calls
+) -> None:
+    key = fresh_key()
+    created = await client.post(
+        "/v1/refunds",
+        json={"payment_order_id": "po-1", "amount": "2.50"},
+        headers=post_headers(key),
+    )
+    assert created.status_code == 202, created.text
+    assert created.json()["refund"]["status"] == "REFUND_STATUS_PENDING"
+    name, request, _ = calls.requests[-1]
+    assert (name, request.request_id, request.amount) == ("CreateRefund", key, "2.50")
+    no_key = await client.post("/v1/refunds", json={"payment_order_id": "po-1"}, headers=auth())
+    assert no_key.status_code == 400
+    found = await client.get("/v1/refunds/rf_1", headers=auth())
+    assert (found.status_code, found.json()["refund"]["refund_id"]) == (200, "rf_1")

@@ -12,6 +12,8 @@ EXPECTED = {
     ("POST", "/v1/payments"),
     ("GET", "/v1/payments/{payment_order_id}"),
     ("GET", "/v1/checkouts/{checkout_id}"),
+    ("POST", "/v1/refunds"),
+    ("GET", "/v1/refunds/{refund_id}"),
     ("GET", "/v1/wallets/{seller_account}"),
     ("GET", "/v1/ledger/accounts/{account}"),
     ("GET", "/v1/ledger/accounts/{account}/entries"),
@@ -23,7 +25,7 @@ def by_rpc() -> dict[str, MethodRoute]:
     return {r.method.full_name: r for r in derive_routes()}
 
 
-def test_the_route_table_is_the_seven_annotated_routes() -> None:
+def test_the_route_table_is_the_annotated_routes() -> None:
     routes = derive_routes(FRONTED_SERVICES)
     assert {(r.http_method, r.path) for r in routes} == EXPECTED
     assert len(routes) == len(EXPECTED)
@@ -35,6 +37,12 @@ def test_each_route_calls_its_rpc() -> None:
     assert create.rpc_path == "/paymesh.payment.v1.PaymentService/CreatePayment"
     assert create.request_type.DESCRIPTOR.name == "CreatePaymentRequest"
     assert create.response_type.DESCRIPTOR.name == "CreatePaymentResponse"
+    refund = routes["paymesh.payment.v1.RefundService.CreateRefund"]
+    assert (refund.rpc_path, refund.success_status, refund.needs_idempotency_key) == (
+        "/paymesh.payment.v1.RefundService/CreateRefund",
+        202,
+        True,
+    )
     balance = routes["paymesh.wallet.v1.WalletService.GetBalance"]
     assert balance.rpc_path == "/paymesh.wallet.v1.WalletService/GetBalance"
 
@@ -65,7 +73,9 @@ def test_success_statuses_and_idempotency() -> None:
     create = routes["paymesh.payment.v1.PaymentService.CreatePayment"]
     assert create.success_status == 202
     assert create.needs_idempotency_key
+    refund = routes["paymesh.payment.v1.RefundService.CreateRefund"]
+    assert (refund.success_status, refund.needs_idempotency_key) == (202, True)
     for name, route in routes.items():
-        if name != create.method.full_name:
+        if name not in (create.method.full_name, refund.method.full_name):
             assert route.success_status == 200
             assert not route.needs_idempotency_key

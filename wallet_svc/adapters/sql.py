@@ -3,15 +3,15 @@ the balance upsert rides with the COMMIT in the same round trip."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mesh.at_commit import Statement
 from mesh.money import Money
 from mesh.sql_uow import SqlUnitOfWork
-from wallet_svc.adapters.tables import balances, outbox, wallet_credits
-from wallet_svc.domain import Balance, Credit, WalletCredited
+from wallet_svc.adapters.tables import balances, outbox, wallet_credits, wallet_refund_debits
+from wallet_svc.domain import Balance, Credit, DebitSplit, RefundDebit, WalletCredited
 from wallet_svc.service_layer.ports import WalletRepository, WalletUnitOfWork
 
 # Built once: the hot path only binds values (no statement construction per event).
@@ -29,6 +29,23 @@ _ADD_PENDING = """
     ON CONFLICT (seller_account, currency) DO UPDATE
     SET pending = balances.pending + EXCLUDED.pending, updated_at = now()
 """
+
+
+_LOCK_BALANCE = text(
+    """
+    SELECT pending, available, reserved FROM balances
+     WHERE seller_account = :seller_account AND currency = :currency FOR UPDATE
+    """
+)
+# The row exists: the order's credit made it, and a debit waits for its credit.
+_APPLY_REFUND_DEBIT = text(
+    """
+    UPDATE balances
+       SET pending = pending - :from_pending, available = available - :from_available,
+           updated_at = now()
+     WHERE seller_account = :seller_account AND currency = :currency
+    """
+)
 
 
 class SqlWalletRepository(WalletRepository):
@@ -69,6 +86,57 @@ class SqlWalletRepository(WalletRepository):
             .order_by(balances.c.currency)
         )
         return [Balance(r.currency, r.pending, r.available, r.reserved) for r in rows]
+
+    async def has_credit(self, payment_order_id: str) -> bool:
+        found = await self.conn.scalar(
+            select(wallet_credits.c.payment_order_id).where(
+                wallet_credits.c.payment_order_id == payment_order_id
+            )
+        )
+        return found is not None
+
+    async def lock_balance(self, seller_account: str, currency: str) -> Balance:
+        row = (
+            await self.conn.execute(
+                _LOCK_BALANCE, {"seller_account": seller_account, "currency": currency}
+            )
+        ).first()
+        if row is None:
+            return Balance(currency)
+        return Balance(currency, row.pending, row.available, row.reserved)
+
+    async def add_refund_debit(self, debit: RefundDebit, split: DebitSplit, event_id: str) -> bool:
+        result = await self.conn.execute(
+            insert(wallet_refund_debits)
+            .values(
+                refund_id=debit.refund_id,
+                event_id=event_id,
+                payment_order_id=debit.payment_order_id,
+                seller_account=debit.seller_account,
+                currency=debit.currency,
+                gross=debit.amount.amount,
+                fee_refunded=debit.fee_refunded.amount,
+                amount=debit.net.amount,
+                from_pending=split.from_pending,
+                from_available=split.from_available,
+            )
+            .on_conflict_do_nothing(index_elements=[wallet_refund_debits.c.refund_id])
+            .returning(wallet_refund_debits.c.refund_id)
+        )
+        return result.first() is not None
+
+    async def apply_refund_debit(
+        self, seller_account: str, currency: str, split: DebitSplit
+    ) -> None:
+        await self.conn.execute(
+            _APPLY_REFUND_DEBIT,
+            {
+                "seller_account": seller_account,
+                "currency": currency,
+                "from_pending": split.from_pending,
+                "from_available": split.from_available,
+            },
+        )
 
 
 class SqlWalletUnitOfWork(SqlUnitOfWork[WalletCredited], WalletUnitOfWork):

@@ -52,10 +52,39 @@ balances = Table(
     Column("reserved", MONEY, nullable=False, server_default="0"),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("seller_account", "currency"),
-    CheckConstraint(
-        "pending >= 0 AND available >= 0 AND reserved >= 0", name="balances_not_negative"
-    ),
+    # `available` may go below zero: a refund the seller's pending could not cover (the
+    # seller owes the marketplace; see wallet_svc/domain/refund_debit.py).
+    CheckConstraint("pending >= 0 AND reserved >= 0", name="balances_not_negative"),
     CheckConstraint("currency ~ '^[A-Z]{3}$'", name="balances_currency"),
+)
+
+# One row per refund ever debited: the primary key makes a second debit of the same refund
+# (under any event id) impossible. `amount` is what was taken back: gross - fee_refunded, split
+# between pending and available.
+wallet_refund_debits = Table(
+    "wallet_refund_debits",
+    metadata,
+    Column("refund_id", Text, primary_key=True),
+    Column("event_id", UUID(as_uuid=False), nullable=False),
+    Column("payment_order_id", Text, nullable=False),
+    Column("seller_account", Text, nullable=False),
+    Column("currency", Text, nullable=False),
+    Column("gross", MONEY, nullable=False),
+    Column("fee_refunded", MONEY, nullable=False),
+    Column("amount", MONEY, nullable=False),
+    Column("from_pending", MONEY, nullable=False),
+    Column("from_available", MONEY, nullable=False),
+    Column("debited_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    CheckConstraint("gross > 0", name="wallet_refund_debits_gross_positive"),
+    CheckConstraint(
+        "fee_refunded >= 0 AND fee_refunded <= gross", name="wallet_refund_debits_fee_range"
+    ),
+    CheckConstraint("amount = gross - fee_refunded", name="wallet_refund_debits_amount_is_net"),
+    CheckConstraint(
+        "from_pending >= 0 AND from_available >= 0 AND from_pending + from_available = amount",
+        name="wallet_refund_debits_split",
+    ),
+    Index("wallet_refund_debits_order", "payment_order_id"),
 )
 
 outbox = outbox_table(metadata)

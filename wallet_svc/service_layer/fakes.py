@@ -4,10 +4,10 @@ are tested without a database. Changes are staged and become visible only on com
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mesh.money import Money
-from wallet_svc.domain import Balance, Credit, WalletCredited
+from wallet_svc.domain import Balance, Credit, DebitSplit, RefundDebit, WalletCredited
 from wallet_svc.service_layer.ports import WalletRepository, WalletUnitOfWork
 
 
@@ -15,6 +15,7 @@ from wallet_svc.service_layer.ports import WalletRepository, WalletUnitOfWork
 class WalletState:
     credits: dict[str, tuple[Credit, str]] = field(default_factory=dict)
     balances: dict[tuple[str, str], Balance] = field(default_factory=dict)
+    refund_debits: dict[str, tuple[RefundDebit, DebitSplit]] = field(default_factory=dict)
     inbox: set[tuple[str, str]] = field(default_factory=set)
     outbox: list[WalletCredited] = field(default_factory=list)
 
@@ -37,6 +38,29 @@ class FakeWalletRepository(WalletRepository):
     async def balances(self, seller_account: str) -> list[Balance]:
         found = [b for (s, _), b in self.state.balances.items() if s == seller_account]
         return sorted(found, key=lambda b: b.currency)
+
+    async def has_credit(self, payment_order_id: str) -> bool:
+        return payment_order_id in self.state.credits
+
+    async def lock_balance(self, seller_account: str, currency: str) -> Balance:
+        return self.state.balances.get((seller_account, currency), Balance(currency))
+
+    async def add_refund_debit(self, debit: RefundDebit, split: DebitSplit, event_id: str) -> bool:
+        if debit.refund_id in self.state.refund_debits:
+            return False
+        self.state.refund_debits[debit.refund_id] = (debit, split)
+        return True
+
+    async def apply_refund_debit(
+        self, seller_account: str, currency: str, split: DebitSplit
+    ) -> None:
+        key = (seller_account, currency)
+        current = self.state.balances.get(key, Balance(currency))
+        self.state.balances[key] = replace(
+            current,
+            pending=current.pending - split.from_pending,
+            available=current.available - split.from_available,
+        )
 
 
 class FakeWalletUnitOfWork(WalletUnitOfWork):

@@ -75,3 +75,37 @@ class LedgerPosted(_message.Message):
     payment_order_id: str
     transaction_id: str
     def __init__(self, payment_order_id: _Optional[str] = ..., transaction_id: _Optional[str] = ...) -> None: ...
+
+class PaymentRefundCreated(_message.Message):
+    __slots__ = ("refund_id", "payment_order_id")
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    refund_id: str
+    payment_order_id: str
+    def __init__(self, refund_id: _Optional[str] = ..., payment_order_id: _Optional[str] = ...) -> None: ...
+
+class PaymentRefundSucceeded(_message.Message):
+    __slots__ = ("refund_id", "payment_order_id", "seller_account", "amount", "fee_refunded", "psp_reference")
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SELLER_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    FEE_REFUNDED_FIELD_NUMBER: _ClassVar[int]
+    PSP_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    refund_id: str
+    payment_order_id: str
+    seller_account: str
+    amount: _money_pb2.Money
+    fee_refunded: _money_pb2.Money
+    psp_reference: str
+    def __init__(self, refund_id: _Optional[str] = ..., payment_order_id: _Optional[str] = ..., seller_account: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., fee_refunded: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., psp_reference: _Optional[str] = ...) -> None: ...
+
+class PaymentRefundFailed(_message.Message):
+    __slots__ = ("refund_id", "payment_order_id", "reason")
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    refund_id: str
+    payment_order_id: str
+    reason: str
+    def __init__(self, refund_id: _Optional[str] = ..., payment_order_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,55 @@
+"""The RefundService gRPC servicer (served by the payment service). Requests arrive validated;
+errors leave as ServiceError, which the interceptor maps."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import grpc
+
+from mesh.grpc_server import mark_replayed
+from payment_svc.entrypoints.grpc_servicer import caller_scope, unavailable_as_status
+from payment_svc.entrypoints.refund_mapping import (
+    create_refund_command,
+    refund_to_proto,
+    render_create_refund_response,
+)
+from payment_svc.service_layer.idempotency import IdempotencyPolicy
+from payment_svc.service_layer.ports import Clock, UnitOfWorkFactory
+from payment_svc.service_layer.refunds import create_refund, get_refund
+from paymesh.payment.v1 import refunds_pb2, refunds_pb2_grpc
+
+SERVICE_NAME = "paymesh.payment.v1.RefundService"
+
+
+@dataclass
+class RefundServicer(refunds_pb2_grpc.RefundServiceServicer):
+    uow: UnitOfWorkFactory
+    clock: Clock
+    idempotency: IdempotencyPolicy = field(default_factory=IdempotencyPolicy)
+
+    async def CreateRefund(
+        self,
+        request: refunds_pb2.CreateRefundRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> refunds_pb2.CreateRefundResponse:
+        with unavailable_as_status():
+            result = await create_refund(
+                create_refund_command(request, scope=caller_scope(context)),
+                uow=self.uow,
+                render=render_create_refund_response,
+                clock=self.clock,
+                policy=self.idempotency,
+            )
+        if result.replayed:
+            mark_replayed(context)
+        return refunds_pb2.CreateRefundResponse.FromString(result.response)
+
+    async def GetRefund(
+        self,
+        request: refunds_pb2.GetRefundRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> refunds_pb2.GetRefundResponse:
+        with unavailable_as_status():
+            refund = await get_refund(request.refund_id, uow=self.uow)
+        return refunds_pb2.GetRefundResponse(refund=refund_to_proto(refund))

@@ -1,0 +1,75 @@
+"""The refund rule: a succeeded refund takes back from its seller what the seller was credited
+for that part of the order, the refunded amount less the fee the platform gives back, once per
+refund.
+
+It is taken from `pending` first, where the order's credit went. What `pending` cannot cover
+is taken from `available`, which may go below zero: the seller then owes the marketplace that
+much, to be set off against later credits or pay-outs. The money is never dropped: wallet and
+ledger move by the same amount whatever the split."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from mesh.money import InvalidMoney, Money, quantize
+from wallet_svc.domain.balance import Balance
+from wallet_svc.domain.credit import SELLER_ACCOUNT, InvalidCredit
+
+
+class InvalidRefundDebit(InvalidCredit):
+    """The refund cannot be debited as stated (it never will be: the event is a poison)."""
+
+
+@dataclass(frozen=True)
+class RefundDebit:
+    """The debit of one refund from its seller. Constructing one checks the rule: positive
+    amount, fee in the same currency, 0 <= fee <= amount."""
+
+    refund_id: str
+    payment_order_id: str
+    seller_account: str
+    amount: Money
+    fee_refunded: Money
+
+    def __post_init__(self) -> None:
+        if not self.refund_id or not self.payment_order_id:
+            raise InvalidRefundDebit("refund_id and payment_order_id are required")
+        if not SELLER_ACCOUNT.match(self.seller_account):
+            raise InvalidRefundDebit(f"seller_account {self.seller_account!r} is not valid")
+        if self.fee_refunded.currency != self.amount.currency:
+            raise InvalidRefundDebit("fee_refunded is not in the refund's currency")
+        for name, money in (("amount", self.amount), ("fee_refunded", self.fee_refunded)):
+            try:
+                exact = quantize(money.amount, money.currency) == money.amount
+            except InvalidMoney as err:
+                raise InvalidRefundDebit(f"{name}: {err}") from None
+            if not exact:
+                raise InvalidRefundDebit(f"{name} has more decimals than {money.currency}")
+        if self.amount.amount <= 0:
+            raise InvalidRefundDebit(f"amount must be positive, got {self.amount.amount}")
+        if not Decimal(0) <= self.fee_refunded.amount <= self.amount.amount:
+            raise InvalidRefundDebit("fee_refunded must be between 0 and the amount")
+
+    @property
+    def currency(self) -> str:
+        return self.amount.currency
+
+    @property
+    def net(self) -> Money:
+        """What the seller gives back: amount - fee_refunded, never negative."""
+        return self.amount - self.fee_refunded
+
+
+@dataclass(frozen=True)
+class DebitSplit:
+    """Where a refund debit was taken from."""
+
+    from_pending: Decimal
+    from_available: Decimal
+
+
+def split_debit(balance: Balance, net: Decimal) -> DebitSplit:
+    """Take `net` from pending as far as it goes, the rest from available."""
+    from_pending = min(max(balance.pending, Decimal(0)), net)
+    return DebitSplit(from_pending, net - from_pending)

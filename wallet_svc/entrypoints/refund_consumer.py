@@ -1,0 +1,48 @@
+"""The `wallet-refund` consumer: `payment.refund.succeeded` → debit the seller. A refund that
+arrives before its order's credit is retried (with backoff) until the credit is there."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from mesh.consuming import refund_succeeded
+from mesh.events import PAYMENT_REFUND_SUCCEEDED
+from mesh.jetstream import ConsumerSpec, Handler, Poison
+from paymesh.events.v1 import events_pb2
+from wallet_svc.domain import InvalidRefundDebit
+from wallet_svc.service_layer.ports import WalletUnitOfWork
+from wallet_svc.service_layer.refunds import REFUND_CONSUMER, DebitRefund, debit_refund
+
+
+def refund_consumer_spec(concurrency: int) -> ConsumerSpec:
+    return ConsumerSpec(
+        stream="PAYMENT",
+        durable=REFUND_CONSUMER,
+        subject=PAYMENT_REFUND_SUCCEEDED,
+        concurrency=concurrency,
+    )
+
+
+def to_refund_command(envelope: events_pb2.Envelope) -> DebitRefund:
+    """The use-case command an envelope asks for; `Poison` when it can never be applied."""
+    refund = refund_succeeded(envelope)
+    return DebitRefund(
+        event_id=refund.event_id,
+        refund_id=refund.refund_id,
+        payment_order_id=refund.payment_order_id,
+        seller_account=refund.seller_account,
+        amount=refund.amount,
+        fee_refunded=refund.fee_refunded,
+    )
+
+
+def refund_handler(uow_factory: Callable[[], WalletUnitOfWork]) -> Handler:
+    async def handle(envelope: events_pb2.Envelope) -> None:
+        command = to_refund_command(envelope)
+        try:
+            await debit_refund(uow_factory(), command)
+        except InvalidRefundDebit as err:
+            raise Poison(str(err)) from err
+        # CreditNotYetApplied propagates: redelivered later, after the credit.
+
+    return handle

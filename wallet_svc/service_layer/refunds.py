@@ -1,0 +1,58 @@
+"""The wallet's refund use case: debit the seller of a succeeded refund, once per refund."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from mesh.money import Money
+from wallet_svc.domain import RefundDebit, split_debit
+from wallet_svc.service_layer.ports import WalletUnitOfWork
+
+REFUND_CONSUMER = "wallet-refund"
+
+
+@dataclass(frozen=True)
+class DebitRefund:
+    """Debit the seller of a succeeded refund (from `payment.refund.succeeded`)."""
+
+    event_id: str
+    refund_id: str
+    payment_order_id: str
+    seller_account: str
+    amount: Money
+    fee_refunded: Money
+
+
+class DebitOutcome(enum.Enum):
+    DEBITED = "debited"
+    DUPLICATE_EVENT = "duplicate_event"  # this event was handled before
+    ALREADY_DEBITED = "already_debited"  # another event debited this refund before
+
+
+class CreditNotYetApplied(Exception):
+    """The order's credit has not reached the wallet yet (events may arrive out of order):
+    retry later, so that the debit meets the credit in `pending`."""
+
+
+async def debit_refund(uow: WalletUnitOfWork, cmd: DebitRefund) -> DebitOutcome:
+    """Take amount - fee_refunded back from the seller (pending first, then available), once per
+    refund, in one transaction with the inbox claim. Raises `InvalidRefundDebit` (before any
+    I/O) when the refund cannot be debited as stated, `CreditNotYetApplied` when it must wait."""
+    debit = RefundDebit(
+        cmd.refund_id, cmd.payment_order_id, cmd.seller_account, cmd.amount, cmd.fee_refunded
+    )
+    async with uow:
+        if not await uow.claim_event(REFUND_CONSUMER, cmd.event_id):
+            return DebitOutcome.DUPLICATE_EVENT
+        if not await uow.wallets.has_credit(debit.payment_order_id):
+            raise CreditNotYetApplied(debit.payment_order_id)
+        balance = await uow.wallets.lock_balance(debit.seller_account, debit.currency)
+        split = split_debit(balance, debit.net.amount)
+        if not await uow.wallets.add_refund_debit(debit, split, cmd.event_id):
+            # Commit the claim alone: this event is handled, and had no effect.
+            await uow.commit()
+            return DebitOutcome.ALREADY_DEBITED
+        await uow.wallets.apply_refund_debit(debit.seller_account, debit.currency, split)
+        await uow.commit()
+    return DebitOutcome.DEBITED
