@@ -5,8 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
+CHAOS_ARGS ?=
 
-.PHONY: run test venv gen gen-check proto-lint proto-breaking lint typecheck unit integration e2e chaos browser bench check clean
+.PHONY: run test venv gen gen-check proto-lint proto-breaking lint typecheck unit integration e2e chaos chaos-long browser bench check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -52,8 +53,13 @@ integration: venv
 e2e: venv
 	$(BIN)/python -m pytest -m e2e $(PYTEST_ARGS)
 
+# The short form (a fixed seed, a few kills) is part of `make test`; the long one prints its
+# seed first, so a failure can be run again: make chaos-long CHAOS_ARGS='--seed 1234'.
 chaos: venv
 	$(BIN)/python -m pytest -m chaos $(PYTEST_ARGS)
+
+chaos-long: venv
+	$(BIN)/paymesh chaos --checkouts 2000 --kills 30 $(CHAOS_ARGS)
 
 browser: venv
 	bash scripts/ensure_chromium.sh

@@ -4,6 +4,7 @@ its search_path is set per connection so its SQL never names the schema."""
 from __future__ import annotations
 
 from sqlalchemy import Numeric
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -44,3 +45,11 @@ def make_engine(
             "connect_timeout": 10,
         },
     )
+
+
+def is_unavailable(err: BaseException) -> bool:
+    """The database was out of reach (connect failure, lost connection, a server restarting,
+    pool exhausted), as opposed to a statement it refused: worth retrying, not a bug."""
+    if isinstance(err, sa_exc.DBAPIError) and err.connection_invalidated:
+        return True
+    return isinstance(err, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError)

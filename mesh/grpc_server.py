@@ -14,6 +14,7 @@ from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
+from mesh.db import is_unavailable
 from mesh.errors import ServiceError, internal_status, to_rpc_status
 from mesh.validation import validate
 
@@ -24,6 +25,13 @@ Registrar = Callable[[Any, grpc.aio.Server], None]
 # Trailing metadata on an answer (or error) that was stored earlier and is given again to a
 # repeated idempotent request (AIP-155); the gateway turns it into `Idempotent-Replayed: true`.
 REPLAYED_TRAILER = ("idempotent-replayed", "true")
+
+
+DATABASE_UNAVAILABLE = ServiceError(
+    grpc.StatusCode.UNAVAILABLE,
+    "UNAVAILABLE",
+    "the service's database is unavailable; retry later with the same request",
+)
 
 
 class _Status(grpc.Status):
@@ -71,7 +79,12 @@ class MeshInterceptor(grpc.aio.ServerInterceptor):
                 await context.abort_with_status(error_status(err))
             except grpc.aio.AbortError:
                 raise
-            except Exception:
+            except Exception as err:
+                if is_unavailable(err):
+                    # The database is down or restarting: the caller may retry (HTTP 503), it
+                    # is not our bug (500). The driver's text stays in our log.
+                    log.warning("database unavailable in %s: %s", method, type(err).__name__)
+                    await context.abort_with_status(error_status(DATABASE_UNAVAILABLE))
                 log.exception("unhandled error in %s", method)
                 await context.abort_with_status(rpc_status.to_status(internal_status()))
 

@@ -79,7 +79,9 @@ class ConsumerSpec:
     subject: str
     concurrency: int = 64
     max_deliver: int = 12
-    ack_wait_s: float = 60.0
+    # Short, so that the messages a killed consumer held come back soon; a handler that takes
+    # longer keeps its message by saying it is still working (every third of this).
+    ack_wait_s: float = 15.0
     backoff_base_s: float = 0.2
     backoff_cap_s: float = 30.0
 
@@ -110,6 +112,7 @@ async def _process(js: JetStreamContext, spec: ConsumerSpec, handler: Handler, m
         await dead_letter(js, spec, msg, f"undecodable: {err}")
         await msg.term()
         return
+    heartbeat = asyncio.create_task(_keep_working(msg, spec.ack_wait_s / 3))
     try:
         await handler(envelope)
     except Poison as err:
@@ -142,7 +145,20 @@ async def _process(js: JetStreamContext, spec: ConsumerSpec, handler: Handler, m
         )
         await msg.nak(delay=delay)
         return
+    finally:
+        heartbeat.cancel()
     await msg.ack()
+
+
+async def _keep_working(msg: Msg, every_s: float) -> None:
+    """Tell JetStream every `every_s` that the message is still being handled, so that it is
+    not delivered to another consumer meanwhile (a dead process stops telling)."""
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await msg.in_progress()
+        except Exception as err:  # the connection is down: the ack or nak will tell
+            log.debug("in-progress for %s failed: %s", msg.subject, err)
 
 
 async def run_consumer(js: JetStreamContext, spec: ConsumerSpec, handler: Handler) -> None:
@@ -170,4 +186,11 @@ async def run_consumer(js: JetStreamContext, spec: ConsumerSpec, handler: Handle
             log.warning("fetch on %s failed: %s", spec.durable, err)
             await asyncio.sleep(0.5)
             continue
-        await asyncio.gather(*(_process(js, spec, handler, m) for m in msgs))
+        outcomes = await asyncio.gather(
+            *(_process(js, spec, handler, m) for m in msgs), return_exceptions=True
+        )
+        for outcome in outcomes:
+            # An ack, nak or dead-letter publish that failed (NATS restarting) must not end the
+            # consumer, and with it the service: the message was not acked, so it comes back.
+            if isinstance(outcome, Exception):
+                log.warning("settling a message on %s failed: %s", spec.durable, outcome)

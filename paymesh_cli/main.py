@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import click
 
+from paymesh_cli.api_keys import api_key_group
 from paymesh_cli.bench import bench_command
+from paymesh_cli.chaos import chaos_command
 from paymesh_cli.check import check_command
 from paymesh_cli.dev import COMMANDS as DEV_COMMANDS
 
@@ -14,7 +16,7 @@ def cli() -> None:
     """paymesh: run, test and operate the payment mesh."""
 
 
-for command in (*DEV_COMMANDS, check_command, bench_command):
+for command in (*DEV_COMMANDS, check_command, bench_command, chaos_command, api_key_group):
     cli.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,24 +7,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from types import TracebackType
 
-from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mesh.at_commit import Statement
+from mesh.db import is_unavailable
 from mesh.sql_uow import EventEncoder, SqlUnitOfWork
 from payment_svc.adapters.sql_refunds import SqlRefundRepository
 from payment_svc.adapters.sql_repository import SqlPaymentRepository
 from payment_svc.adapters.tables import outbox
 from payment_svc.domain.events import DomainEvent
 from payment_svc.service_layer.ports import StoreUnavailable, UnitOfWork
-
-
-def is_unavailable(err: BaseException) -> bool:
-    """The database was out of reach (connect failure, lost connection, pool exhausted), as
-    opposed to a statement it refused."""
-    if isinstance(err, sa_exc.DBAPIError) and err.connection_invalidated:
-        return True
-    return isinstance(err, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError)
 
 
 def unavailable(err: BaseException) -> StoreUnavailable:
