@@ -4,13 +4,18 @@ raises `Poison` (mesh.jetstream dead-letters it at once instead of retrying it).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from mesh.events import PAYMENT_ORDER_SUCCEEDED, PAYMENT_REFUND_SUCCEEDED, M, unpack
-from mesh.jetstream import Poison
+from mesh.jetstream import Handler, Poison
 from mesh.money import InvalidMoney, Money, parse_amount
 from paymesh.common.v1 import money_pb2
 from paymesh.events.v1 import events_pb2
+
+C = TypeVar("C")  # a use case's command
+U = TypeVar("U")  # a service's unit of work
 
 
 def event_id(envelope: events_pb2.Envelope) -> str:
@@ -104,3 +109,23 @@ def refund_succeeded(envelope: events_pb2.Envelope) -> RefundSucceeded:
         amount=amount,
         fee_refunded=fee,
     )
+
+
+def applying(
+    to_command: Callable[[events_pb2.Envelope], C],
+    use_case: Callable[[U, C], Awaitable[object]],
+    new_uow: Callable[[], U],
+    refused: tuple[type[Exception], ...],
+) -> Handler:
+    """The JetStream handler of a consumer that reads an envelope into its use case's command
+    and applies it in a new unit of work. `Poison` (dead-letter) when the envelope or the
+    use case says it can never be applied (`refused`); anything else is retried."""
+
+    async def handle(envelope: events_pb2.Envelope) -> None:
+        command = to_command(envelope)
+        try:
+            await use_case(new_uow(), command)
+        except refused as err:
+            raise Poison(str(err)) from err
+
+    return handle

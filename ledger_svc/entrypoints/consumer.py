@@ -7,9 +7,9 @@ from collections.abc import Callable
 from ledger_svc.domain import InvalidTransaction
 from ledger_svc.service_layer.ports import LedgerUnitOfWork
 from ledger_svc.service_layer.use_cases import POST_CONSUMER, PostPaymentOrder, post_payment_order
-from mesh.consuming import order_succeeded
+from mesh.consuming import applying, order_succeeded
 from mesh.events import PAYMENT_ORDER_SUCCEEDED
-from mesh.jetstream import ConsumerSpec, Handler, Poison
+from mesh.jetstream import ConsumerSpec, Handler
 from paymesh.events.v1 import events_pb2
 
 
@@ -35,11 +35,6 @@ def to_command(envelope: events_pb2.Envelope) -> PostPaymentOrder:
 
 
 def post_handler(uow_factory: Callable[[], LedgerUnitOfWork]) -> Handler:
-    async def handle(envelope: events_pb2.Envelope) -> None:
-        command = to_command(envelope)
-        try:
-            await post_payment_order(uow_factory(), command)
-        except InvalidTransaction as err:
-            raise Poison(str(err)) from err
-
-    return handle
+    """`post_payment_order` for every envelope; `InvalidTransaction` dead-letters it,
+    anything else is retried."""
+    return applying(to_command, post_payment_order, uow_factory, refused=(InvalidTransaction,))

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from ledger_svc.domain import InvalidTransaction
 from ledger_svc.service_layer.ports import LedgerUnitOfWork
 from ledger_svc.service_layer.refunds import REFUND_CONSUMER, PostRefund, post_refund
-from mesh.consuming import refund_succeeded
+from mesh.consuming import applying, refund_succeeded
 from mesh.events import PAYMENT_REFUND_SUCCEEDED
-from mesh.jetstream import ConsumerSpec, Handler, Poison
+from mesh.jetstream import ConsumerSpec, Handler
 from paymesh.events.v1 import events_pb2
 
 
@@ -36,11 +36,6 @@ def to_refund_command(envelope: events_pb2.Envelope) -> PostRefund:
 
 
 def refund_handler(uow_factory: Callable[[], LedgerUnitOfWork]) -> Handler:
-    async def handle(envelope: events_pb2.Envelope) -> None:
-        command = to_refund_command(envelope)
-        try:
-            await post_refund(uow_factory(), command)
-        except InvalidTransaction as err:
-            raise Poison(str(err)) from err
-
-    return handle
+    """`post_refund` for every envelope; `InvalidTransaction` dead-letters it, anything else is
+    retried."""
+    return applying(to_refund_command, post_refund, uow_factory, refused=(InvalidTransaction,))

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import enum
 import logging
-from dataclasses import dataclass, field
 from datetime import timedelta
 
-from payment_svc.domain.psp import PspRejected, PspUnavailable
+from payment_svc.domain.psp import PspRejected
 from payment_svc.domain.psp_refunds import (
     RefundOutcome,
     RefundOutcomeStatus,
@@ -26,7 +25,8 @@ from payment_svc.domain.psp_refunds import (
 )
 from payment_svc.domain.refund import Refund, RefundStatus
 from payment_svc.domain.refund_events import RefundFailed, RefundSucceeded
-from payment_svc.service_layer.ports import Clock, StoreUnavailable, UnitOfWorkFactory
+from payment_svc.service_layer.ports import Clock, UnitOfWorkFactory
+from payment_svc.service_layer.sweep import SweepReport, settle_each
 
 log = logging.getLogger(__name__)
 
@@ -124,12 +124,6 @@ async def _record(
     return result
 
 
-@dataclass
-class RefundSweepReport:
-    settled: dict[str, RefundExecution] = field(default_factory=dict)
-    still_open: list[str] = field(default_factory=list)
-
-
 async def sweep_stuck_refunds(
     *,
     uow: UnitOfWorkFactory,
@@ -137,24 +131,14 @@ async def sweep_stuck_refunds(
     clock: Clock,
     stuck_after: timedelta,
     limit: int = 200,
-) -> RefundSweepReport:
+) -> SweepReport[RefundExecution]:
     """One round over PENDING refunds not updated for `stuck_after` (their event was
     dead-lettered, or the PSP's answer was lost or pending): execute each again, which asks
     the PSP first when an attempt was made."""
     async with uow() as tx:
         stuck = await tx.refunds.list_stuck(clock() - stuck_after, limit)
-    report = RefundSweepReport()
-    for refund_id in stuck:
-        try:
-            result = await execute_refund(refund_id, uow=uow, psp=psp, clock=clock)
-        except (PspUnavailable, PspRejected, StoreUnavailable) as err:
-            log.warning("sweeper could not settle refund %s: %s", refund_id, err)
-            report.still_open.append(refund_id)
-            continue
-        if result is RefundExecution.PENDING:
-            report.still_open.append(refund_id)
-        else:
-            report.settled[refund_id] = result
-    if report.settled:
-        log.info("sweeper settled %d stuck refunds", len(report.settled))
-    return report
+
+    async def settle(refund_id: str) -> RefundExecution:
+        return await execute_refund(refund_id, uow=uow, psp=psp, clock=clock)
+
+    return await settle_each(stuck, settle, pending=RefundExecution.PENDING, what="refund")

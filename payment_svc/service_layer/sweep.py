@@ -11,8 +11,10 @@ conditional transitions let only one outcome be recorded, and never a second cha
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Generic, TypeVar
 
 from payment_svc.domain.order import OrderStatus
 from payment_svc.domain.psp import PaymentProvider, PspRejected, PspUnavailable
@@ -22,12 +24,37 @@ from payment_svc.service_layer.ports import Clock, StoreUnavailable, UnitOfWorkF
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class SweepReport:
-    """What one round found and did, by order id."""
+R = TypeVar("R")
 
-    settled: dict[str, Execution] = field(default_factory=dict)
+
+@dataclass
+class SweepReport(Generic[R]):
+    """What one round found and did, by id (of an order or a refund)."""
+
+    settled: dict[str, R] = field(default_factory=dict)
     still_open: list[str] = field(default_factory=list)  # PSP unreachable, or still pending
+
+
+async def settle_each(
+    ids: Iterable[str], settle: Callable[[str], Awaitable[R]], *, pending: R, what: str
+) -> SweepReport[R]:
+    """Settle each id in turn; one that cannot be settled now (the PSP or the database away, or
+    the PSP still undecided) stays open for the next round and does not stop the others."""
+    report: SweepReport[R] = SweepReport()
+    for item_id in ids:
+        try:
+            result = await settle(item_id)
+        except (PspUnavailable, PspRejected, StoreUnavailable) as err:
+            log.warning("sweeper could not settle %s %s: %s", what, item_id, err)
+            report.still_open.append(item_id)
+            continue
+        if result == pending:
+            report.still_open.append(item_id)
+        else:
+            report.settled[item_id] = result
+    if report.settled:
+        log.info("sweeper settled %d stuck %ss", len(report.settled), what)
+    return report
 
 
 async def sweep_stuck_orders(
@@ -37,25 +64,14 @@ async def sweep_stuck_orders(
     clock: Clock,
     stuck_after: timedelta,
     limit: int = 200,
-) -> SweepReport:
+) -> SweepReport[Execution]:
     """One round over the oldest unsettled orders not updated for `stuck_after`."""
     async with uow() as tx:
-        stuck = await tx.repo.list_unsettled(clock() - stuck_after, limit)
-    report = SweepReport()
-    for payment_order_id, status in stuck:
-        try:
-            if status is OrderStatus.PENDING:
-                result = await settle_pending(payment_order_id, uow=uow, psp=psp, clock=clock)
-            else:
-                result = await execute_order(payment_order_id, uow=uow, psp=psp, clock=clock)
-        except (PspUnavailable, PspRejected, StoreUnavailable) as err:
-            log.warning("sweeper could not settle payment order %s: %s", payment_order_id, err)
-            report.still_open.append(payment_order_id)
-            continue
-        if result is Execution.PENDING:
-            report.still_open.append(payment_order_id)
-        else:
-            report.settled[payment_order_id] = result
-    if report.settled:
-        log.info("sweeper settled %d stuck payment orders", len(report.settled))
-    return report
+        stuck = dict(await tx.repo.list_unsettled(clock() - stuck_after, limit))
+
+    async def settle(payment_order_id: str) -> Execution:
+        if stuck[payment_order_id] is OrderStatus.PENDING:
+            return await settle_pending(payment_order_id, uow=uow, psp=psp, clock=clock)
+        return await execute_order(payment_order_id, uow=uow, psp=psp, clock=clock)
+
+    return await settle_each(stuck, settle, pending=Execution.PENDING, what="payment order")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mesh.consuming import order_succeeded
+from mesh.consuming import applying, order_succeeded
 from mesh.events import PAYMENT_ORDER_SUCCEEDED
-from mesh.jetstream import ConsumerSpec, Handler, Poison
+from mesh.jetstream import ConsumerSpec, Handler
 from paymesh.events.v1 import events_pb2
 from wallet_svc.domain import InvalidCredit
 from wallet_svc.service_layer.ports import WalletUnitOfWork
@@ -35,11 +35,6 @@ def to_command(envelope: events_pb2.Envelope) -> CreditOrder:
 
 
 def credit_handler(uow_factory: Callable[[], WalletUnitOfWork]) -> Handler:
-    async def handle(envelope: events_pb2.Envelope) -> None:
-        command = to_command(envelope)
-        try:
-            await credit_seller(uow_factory(), command)
-        except InvalidCredit as err:
-            raise Poison(str(err)) from err
-
-    return handle
+    """`credit_seller` for every envelope; `InvalidCredit` dead-letters it, anything else is
+    retried."""
+    return applying(to_command, credit_seller, uow_factory, refused=(InvalidCredit,))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from mesh.consuming import refund_succeeded
+from mesh.consuming import applying, refund_succeeded
 from mesh.events import PAYMENT_REFUND_SUCCEEDED
-from mesh.jetstream import ConsumerSpec, Handler, Poison
+from mesh.jetstream import ConsumerSpec, Handler
 from paymesh.events.v1 import events_pb2
 from wallet_svc.domain import InvalidRefundDebit
 from wallet_svc.service_layer.ports import WalletUnitOfWork
@@ -37,12 +37,8 @@ def to_refund_command(envelope: events_pb2.Envelope) -> DebitRefund:
 
 
 def refund_handler(uow_factory: Callable[[], WalletUnitOfWork]) -> Handler:
-    async def handle(envelope: events_pb2.Envelope) -> None:
-        command = to_refund_command(envelope)
-        try:
-            await debit_refund(uow_factory(), command)
-        except InvalidRefundDebit as err:
-            raise Poison(str(err)) from err
-        # CreditNotYetApplied propagates: redelivered later, after the credit.
-
-    return handle
+    """`debit_refund` for every envelope; `InvalidRefundDebit` dead-letters it, anything else is
+    retried.
+    A refund before its order's credit (CreditNotYetApplied) is retried until the credit is
+    there."""
+    return applying(to_refund_command, debit_refund, uow_factory, refused=(InvalidRefundDebit,))
