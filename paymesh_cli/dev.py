@@ -23,6 +23,7 @@ from typing import Protocol, TypeVar
 import click
 
 from gateway.webhooks import PATH as STRIPE_WEBHOOK_PATH
+from payment_svc.adapters.stripe_webhooks import CHARGE_EVENTS
 from paymesh_cli.stack.ports import (
     HOST,
     free_port_except,
@@ -75,6 +76,8 @@ def _psp_sandbox_env(stack: DevStack) -> dict[str, str]:
         "PSP_SANDBOX_STATE_FILE": str(stack.data_dir / "psp-sandbox.jsonl"),
         # The sandbox signs its events and delivers them to the gateway, as Stripe would.
         "PSP_SANDBOX_WEBHOOK_URL": f"http://{HOST}:{stack.ports[GATEWAY]}{STRIPE_WEBHOOK_PATH}",
+        # Only the events paymesh acts on, as its Stripe endpoint would be configured.
+        "PSP_SANDBOX_WEBHOOK_EVENTS": ",".join(sorted(CHARGE_EVENTS)),
     }
 
 

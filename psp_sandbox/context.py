@@ -36,7 +36,9 @@ class SandboxContext:
         return current_faults(self.store)
 
     def event_factory(self) -> EventFactory:
-        return EventFactory(bool(self.settings.webhook_url), self.fault_config())
+        return EventFactory(
+            bool(self.settings.webhook_url), self.fault_config(), self.settings.webhook_events
+        )
 
 
 def current_faults(store: SandboxStore) -> FaultConfig:

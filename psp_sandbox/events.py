@@ -30,9 +30,20 @@ class Emitted:
 
 
 class EventFactory:
-    def __init__(self, webhooks_enabled: bool, config: faults.FaultConfig) -> None:
+    def __init__(
+        self,
+        webhooks_enabled: bool,
+        config: faults.FaultConfig,
+        enabled_events: frozenset[str] = frozenset(),
+    ) -> None:
         self._webhooks_enabled = webhooks_enabled
         self._config = config
+        self._enabled_events = enabled_events  # empty: every type
+
+    def _delivers(self, event_type: str) -> bool:
+        if not self._webhooks_enabled:
+            return False
+        return not self._enabled_events or event_type in self._enabled_events
 
     def emit(
         self,
@@ -43,7 +54,7 @@ class EventFactory:
         request: dict[str, Any] | None = None,
     ) -> None:
         event_id = new_id("evt_")
-        plan = faults.for_webhook(self._config, event_id) if self._webhooks_enabled else None
+        plan = faults.for_webhook(self._config, event_id) if self._delivers(event_type) else None
         copies = plan.delays_s if plan is not None else ()
         emitted.events.append(
             {

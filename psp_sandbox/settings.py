@@ -24,6 +24,9 @@ class SandboxSettings:
     # API client used to create the checkout session.
     public_url: str = ""
     webhook_retry_base_s: float = 1.0  # a failed webhook is retried after 1 s, 2 s, 4 s, ...
+    # The event types the webhook endpoint is enabled for, as on a Stripe endpoint; empty: all.
+    # Events of other types are still recorded (GET /v1/events), just not sent.
+    webhook_events: frozenset[str] = frozenset()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxSettings:
@@ -52,4 +55,7 @@ class SandboxSettings:
             webhook_url=env.get("PSP_SANDBOX_WEBHOOK_URL", defaults.webhook_url),
             webhook_secret=secret,
             public_url=env.get("PSP_SANDBOX_PUBLIC_URL", defaults.public_url),
+            webhook_events=frozenset(
+                t.strip() for t in env.get("PSP_SANDBOX_WEBHOOK_EVENTS", "").split(",") if t.strip()
+            ),
         )

@@ -106,6 +106,34 @@ async def test_webhooks_are_signed_as_stripe_signs_them(settings: SandboxSetting
         verified(receiver, secret="whsec_someone_else")
 
 
+async def test_only_the_event_types_the_endpoint_is_enabled_for_are_sent(
+    settings: SandboxSettings,
+) -> None:
+    async with webhook_receiver() as receiver:
+        settings = dataclasses.replace(
+            settings,
+            webhook_url=receiver.url,
+            webhook_events=frozenset({"payment_intent.succeeded"}),
+        )
+        async with in_process(settings) as client:
+            await client.post("/v1/payment_intents", data=payment())
+            await wait_until(lambda: len(receiver.received) >= 1)
+            await asyncio.sleep(0.2)  # the other two events are not on their way
+            recorded = (await client.get("/v1/events")).json()["data"]
+
+    assert [event.type for event in verified(receiver)] == ["payment_intent.succeeded"]
+    assert len(recorded) == 3  # every event is still recorded
+
+
+def test_enabled_event_types_come_from_the_environment() -> None:
+    settings = SandboxSettings.from_env(
+        {"PSP_SANDBOX_WEBHOOK_EVENTS": "payment_intent.succeeded, charge.refunded,"}
+    )
+
+    assert settings.webhook_events == {"payment_intent.succeeded", "charge.refunded"}
+    assert SandboxSettings.from_env({}).webhook_events == frozenset()
+
+
 async def test_a_failed_webhook_is_retried_until_it_is_taken(settings: SandboxSettings) -> None:
     async with webhook_receiver() as receiver:
         receiver.statuses = [500, 503]
