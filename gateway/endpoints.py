@@ -199,30 +199,42 @@ async def _handle(route: MethodRoute, request: Request, ctx: EndpointContext) ->
     return JSONResponse(message_to_json(body), status_code=route.success_status, headers=headers)
 
 
+async def answered(
+    handle: Callable[[], Awaitable[Response]], *, what: str, service: str
+) -> Response:
+    """The response of `handle`, or the AIP-193 error it ran into: its own (ServiceError), the
+    upstream's (marked when the upstream replayed it), or an opaque 500. `what` names the
+    route in the log; `service` names the upstream to the caller."""
+    try:
+        return await handle()
+    except ServiceError as err:
+        return error_response(err)
+    except grpc.aio.AioRpcError as err:
+        log.warning(
+            "upstream of %s failed: %s",
+            what,
+            err.code().name,
+            extra=log_fields(route=what, code=err.code().name),
+        )
+        replayed = is_replay(err.trailing_metadata())
+        return status_response(
+            upstream_status(err, service), dict(REPLAYED_HEADERS) if replayed else None
+        )
+    except Exception:
+        # Never a stack trace to the caller. The request was card-checked before anything
+        # could fail on it, and the JSON log formatter redacts card-like numbers anyway.
+        log.exception("unhandled error in %s", what)
+        return internal_response()
+
+
 def make_endpoint(route: MethodRoute, ctx: EndpointContext) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
-        try:
-            response = await _handle(route, request, ctx)
-        except ServiceError as err:
-            response = error_response(err)
-        except grpc.aio.AioRpcError as err:
-            log.warning(
-                "upstream %s failed: %s",
-                route.rpc_path,
-                err.code().name,
-                extra=log_fields(rpc=route.rpc_path, code=err.code().name),
-            )
-            replayed = is_replay(err.trailing_metadata())
-            response = status_response(
-                upstream_status(err, route.service.name),
-                dict(REPLAYED_HEADERS) if replayed else None,
-            )
-        except Exception:
-            # Never a stack trace to the caller. The request was card-checked before anything
-            # could fail on it, and the JSON log formatter redacts card-like numbers anyway.
-            log.exception("unhandled error in %s %s", route.http_method, route.template)
-            response = internal_response()
+        response = await answered(
+            lambda: _handle(route, request, ctx),
+            what=f"{route.http_method} {route.template}",
+            service=route.service.name,
+        )
         key = getattr(request.state, "api_key", None)
         log.info(
             "%s %s %d",

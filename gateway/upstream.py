@@ -78,10 +78,24 @@ class Upstreams:
         self, route: MethodRoute, request: Message, metadata: Sequence[tuple[str, str]] = ()
     ) -> UpstreamReply:
         """Call the route's RPC; raises grpc.aio.AioRpcError when it fails."""
-        callable_ = self.channel(route.service.full_name).unary_unary(
-            route.rpc_path,
-            request_serializer=route.request_type.SerializeToString,
-            response_deserializer=route.response_type.FromString,
+        return await self.unary(
+            route.service.full_name, route.rpc_path, request, route.response_type, metadata
+        )
+
+    async def unary(
+        self,
+        service: str,
+        rpc_path: str,
+        request: Message,
+        response_type: type[Message],
+        metadata: Sequence[tuple[str, str]] = (),
+    ) -> UpstreamReply:
+        """Call `rpc_path` on the channel of `service` (by full name), with the deadline;
+        raises grpc.aio.AioRpcError when it fails."""
+        callable_ = self.channel(service).unary_unary(
+            rpc_path,
+            request_serializer=type(request).SerializeToString,
+            response_deserializer=response_type.FromString,
         )
         call = callable_(request, timeout=self.timeout_s, metadata=tuple(metadata))
         message = await call

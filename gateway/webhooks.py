@@ -10,16 +10,14 @@ from __future__ import annotations
 
 import logging
 
-import grpc
 from google.protobuf import json_format
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.endpoints import read_body
-from gateway.errors import error_response, internal_response, status_response, upstream_status
+from gateway.endpoints import Endpoint, answered, read_body
 from gateway.routes import PAYMENT_SERVICE, PSP_WEBHOOK_SERVICE
 from gateway.upstream import Upstreams
-from mesh.errors import FieldViolation, ServiceError, invalid_argument
+from mesh.errors import FieldViolation, invalid_argument
 from paymesh.payment.v1 import psp_webhooks_pb2
 
 log = logging.getLogger(__name__)
@@ -29,38 +27,28 @@ SIGNATURE_HEADER = "Stripe-Signature"
 RPC_PATH = f"/{PSP_WEBHOOK_SERVICE.full_name}/HandleStripeWebhook"
 
 
-def make_stripe_webhook_endpoint(upstreams: Upstreams, max_body_bytes: int):  # type: ignore[no-untyped-def]
-    async def stripe_webhook(request: Request) -> Response:
-        try:
-            signature = request.headers.get(SIGNATURE_HEADER, "")
-            if not signature:
-                raise invalid_argument(
-                    [
-                        FieldViolation(
-                            SIGNATURE_HEADER, "required", "the signature header is missing"
-                        )
-                    ],
-                    "WEBHOOK_SIGNATURE_INVALID",
-                )
-            payload = await read_body(request, max_body_bytes)
-            # The webhook service lives in payment_svc: the same channel as PaymentService.
-            call = upstreams.channel(PAYMENT_SERVICE.full_name).unary_unary(
-                RPC_PATH,
-                request_serializer=psp_webhooks_pb2.HandleStripeWebhookRequest.SerializeToString,
-                response_deserializer=psp_webhooks_pb2.HandleStripeWebhookResponse.FromString,
+def make_stripe_webhook_endpoint(upstreams: Upstreams, max_body_bytes: int) -> Endpoint:
+    async def handle(request: Request) -> Response:
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        if not signature:
+            raise invalid_argument(
+                [FieldViolation(SIGNATURE_HEADER, "required", "the signature header is missing")],
+                "WEBHOOK_SIGNATURE_INVALID",
             )
-            reply = await call(
-                psp_webhooks_pb2.HandleStripeWebhookRequest(payload=payload, signature=signature),
-                timeout=upstreams.timeout_s,
-            )
-        except ServiceError as err:
-            return error_response(err)
-        except grpc.aio.AioRpcError as err:
-            return status_response(upstream_status(err, "payment service"))
-        except Exception:
-            log.exception("unhandled error in POST %s", PATH)
-            return internal_response()
-        body = json_format.MessageToDict(reply, preserving_proto_field_name=True)
+        payload = await read_body(request, max_body_bytes)
+        # The webhook service lives in payment_svc: the same channel as PaymentService.
+        reply = await upstreams.unary(
+            PAYMENT_SERVICE.full_name,
+            RPC_PATH,
+            psp_webhooks_pb2.HandleStripeWebhookRequest(payload=payload, signature=signature),
+            psp_webhooks_pb2.HandleStripeWebhookResponse,
+        )
+        body = json_format.MessageToDict(reply.message, preserving_proto_field_name=True)
         return JSONResponse({"received": True, **body})
+
+    async def stripe_webhook(request: Request) -> Response:
+        return await answered(
+            lambda: handle(request), what=f"POST {PATH}", service=PAYMENT_SERVICE.name
+        )
 
     return stripe_webhook

@@ -5,16 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import RowMapping, insert, select, text, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import RowMapping, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from payment_svc.adapters.sql_repository import insert_rows
 from payment_svc.adapters.tables import payment_orders, refunds
 from payment_svc.domain.refund import Refund, RefundableOrder, RefundStatus
-from payment_svc.service_layer.ports import DuplicateKey
 from payment_svc.service_layer.refund_ports import OrderToRefund, RefundRepository
-
-UNIQUE_VIOLATION = "23505"
 
 # The order row locked first: every refund of the order is decided behind this lock, so the
 # sums read next include every refund committed before it.
@@ -71,27 +68,26 @@ class SqlRefundRepository(RefundRepository):
         return OrderToRefund(refundable, order["seller_account"], order["psp_reference"])
 
     async def add_refund(self, refund: Refund) -> None:
-        try:
-            await self.conn.execute(
-                insert(refunds).values(
-                    refund_id=refund.refund_id,
-                    payment_order_id=refund.payment_order_id,
-                    seller_account=refund.seller_account,
-                    amount=refund.amount,
-                    fee_refunded=refund.fee_refunded,
-                    currency=refund.currency,
-                    status=refund.status.value,
-                    psp_reference=refund.psp_reference,
-                    failure_reason=refund.failure_reason,
-                    attempts=refund.attempts,
-                    created_at=refund.created_at,
-                    updated_at=refund.updated_at,
-                )
-            )
-        except IntegrityError as err:
-            if getattr(err.orig, "sqlstate", None) == UNIQUE_VIOLATION:
-                raise DuplicateKey(str(err.orig)) from err
-            raise
+        await insert_rows(
+            self.conn,
+            refunds,
+            [
+                {
+                    "refund_id": refund.refund_id,
+                    "payment_order_id": refund.payment_order_id,
+                    "seller_account": refund.seller_account,
+                    "amount": refund.amount,
+                    "fee_refunded": refund.fee_refunded,
+                    "currency": refund.currency,
+                    "status": refund.status.value,
+                    "psp_reference": refund.psp_reference,
+                    "failure_reason": refund.failure_reason,
+                    "attempts": refund.attempts,
+                    "created_at": refund.created_at,
+                    "updated_at": refund.updated_at,
+                }
+            ],
+        )
 
     async def get_refund(self, refund_id: str) -> Refund | None:
         row = (

@@ -114,6 +114,18 @@ _CHECKOUT_OF_ORDER_FOR_UPDATE = text(
 )
 
 
+async def insert_rows(conn: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert `rows` into `table`; a unique key already taken is the port's DuplicateKey."""
+    if not rows:
+        return
+    try:
+        await conn.execute(insert(table), list(rows))
+    except IntegrityError as err:
+        if getattr(err.orig, "sqlstate", None) == UNIQUE_VIOLATION:
+            raise DuplicateKey(str(err.orig)) from err
+        raise
+
+
 def _bytes(value: Any) -> bytes | None:
     return None if value is None else bytes(value)
 
@@ -306,14 +318,7 @@ class SqlPaymentRepository(PaymentRepository):
         )
 
     async def _insert(self, table: Any, rows: Sequence[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        try:
-            await self.conn.execute(insert(table), list(rows))
-        except IntegrityError as err:
-            if getattr(err.orig, "sqlstate", None) == UNIQUE_VIOLATION:
-                raise DuplicateKey(str(err.orig)) from err
-            raise
+        await insert_rows(self.conn, table, rows)
 
     async def _first(
         self, query: Executable, params: dict[str, Any] | None = None

@@ -8,12 +8,12 @@ idempotency key (the payment order id), so a retry can never charge twice.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
 
 import stripe
-from stripe.params import PaymentIntentListParams, RefundListParams
 
 from mesh.money import InvalidMoney, to_minor_units
 from payment_svc.domain.psp import (
@@ -53,10 +53,7 @@ class StripePaymentProvider:
         A retry with the same request replays the first answer; a retry with different
         parameters under the same payment order id is refused (PspRejected).
         """
-        try:
-            amount = to_minor_units(request.amount, request.currency)
-        except InvalidMoney as exc:
-            raise PspRejected(f"cannot charge {request.amount} {request.currency}: {exc}") from exc
+        amount = _minor_units(request.amount, request.currency, "charge")
         try:
             intent = await self._call(
                 self._client.v1.payment_intents.create_async(
@@ -86,10 +83,7 @@ class StripePaymentProvider:
         then sends the browser to `redirect_url` (success and cancel alike; the order's state,
         not the URL, is the truth). Keyed by the payment order id, so a retry gets the same
         session; the order id rides in the PaymentIntent's metadata for webhooks and search."""
-        try:
-            amount = to_minor_units(request.amount, request.currency)
-        except InvalidMoney as exc:
-            raise PspRejected(f"cannot charge {request.amount} {request.currency}: {exc}") from exc
+        amount = _minor_units(request.amount, request.currency, "charge")
         metadata = {
             "payment_order_id": request.payment_order_id,
             "checkout_id": request.checkout_id,
@@ -149,26 +143,18 @@ class StripePaymentProvider:
     async def charges_by_order(self) -> dict[str, int]:
         """Succeeded PaymentIntents per `metadata.payment_order_id`, over every intent."""
         counts: dict[str, int] = {}
-        params: PaymentIntentListParams = {"limit": _LIST_PAGE_SIZE}
-        while True:
-            page = (await self._call(self._client.v1.payment_intents.list_async(params))).to_dict()
-            for intent in page["data"]:
-                order_id = (intent.get("metadata") or {}).get("payment_order_id")
-                if order_id and intent.get("status") == "succeeded":
-                    counts[order_id] = counts.get(order_id, 0) + 1
-            if not page.get("has_more") or not page["data"]:
-                return counts
-            params = {"limit": _LIST_PAGE_SIZE, "starting_after": page["data"][-1]["id"]}
+        for intent in await self._every(self._client.v1.payment_intents.list_async, {}):
+            order_id = (intent.get("metadata") or {}).get("payment_order_id")
+            if order_id and intent.get("status") == "succeeded":
+                counts[order_id] = counts.get(order_id, 0) + 1
+        return counts
 
     async def refund(self, request: RefundRequest) -> RefundOutcome:
         """Refund part or all of the order's PaymentIntent, keyed by the refund id (the same on
         every attempt, so a retry replays the first answer instead of refunding again)."""
         if not request.charge_reference:
             raise PspRejected(f"refund {request.refund_id}: the order has no PSP reference")
-        try:
-            amount = to_minor_units(request.amount, request.currency)
-        except InvalidMoney as exc:
-            raise PspRejected(f"cannot refund {request.amount} {request.currency}: {exc}") from exc
+        amount = _minor_units(request.amount, request.currency, "refund")
         refund = await self._call(
             self._client.v1.refunds.create_async(
                 {
@@ -196,12 +182,17 @@ class StripePaymentProvider:
 
     async def _refunds_of(self, payment_intent: str | None) -> list[dict[str, Any]]:
         """Every refund of a PaymentIntent, or of the whole account when None."""
+        filters = {"payment_intent": payment_intent} if payment_intent else {}
+        return await self._every(self._client.v1.refunds.list_async, filters)
+
+    async def _every(
+        self, list_page: Callable[[Any], Awaitable[Any]], filters: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Every object of a Stripe list endpoint, page after page."""
         found: list[dict[str, Any]] = []
-        params: RefundListParams = {"limit": _LIST_PAGE_SIZE}
-        if payment_intent:
-            params["payment_intent"] = payment_intent
+        params: dict[str, Any] = {**filters, "limit": _LIST_PAGE_SIZE}
         while True:
-            page = (await self._call(self._client.v1.refunds.list_async(params))).to_dict()
+            page = (await self._call(list_page(params))).to_dict()
             found.extend(page["data"])
             if not page.get("has_more") or not page["data"]:
                 return found
@@ -280,6 +271,14 @@ def outcome_of_refund(refund: dict[str, Any]) -> RefundOutcome:
         return RefundOutcome(RefundOutcomeStatus.FAILED, reference, reason)
     # pending, requires_action, or a status this adapter does not know: ask again later.
     return RefundOutcome(RefundOutcomeStatus.PENDING, reference)
+
+
+def _minor_units(amount: Decimal, currency: str, verb: str) -> int:
+    """Stripe's integer minor units; an amount the currency cannot hold is refused here."""
+    try:
+        return to_minor_units(amount, currency)
+    except InvalidMoney as exc:
+        raise PspRejected(f"cannot {verb} {amount} {currency}: {exc}") from exc
 
 
 def _is_for(intent: dict[str, Any], payment_order_id: str) -> bool:

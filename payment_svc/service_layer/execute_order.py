@@ -27,6 +27,7 @@ from payment_svc.domain.psp import (
     PaymentProvider,
     PspRejected,
 )
+from payment_svc.service_layer.ask_psp_first import ask_psp_first
 from payment_svc.service_layer.payment_done import refresh_payment_done
 from payment_svc.service_layer.ports import (
     Clock,
@@ -62,7 +63,9 @@ async def execute_order(
     target, outcome_unknown = begun
     order = target.order
     if outcome_unknown:
-        found = await _ask_first(psp, payment_order_id)
+        found = await ask_psp_first(
+            psp.find_charge(payment_order_id), f"payment order {payment_order_id}"
+        )
         if found is not None:
             return await _record(order, found, uow, clock, OrderStatus.EXECUTING)
     request = ChargeRequest(
@@ -101,18 +104,6 @@ async def settle_pending(
     if outcome is None or outcome.status is ChargeStatus.PENDING:
         return Execution.PENDING
     return await _record(order, outcome, uow, clock, OrderStatus.PENDING)
-
-
-async def _ask_first(psp: PaymentProvider, payment_order_id: str) -> ChargeOutcome | None:
-    """What the PSP knows of an earlier attempt; None if it knows of no charge for the order.
-    PspUnavailable propagates: the order waits, it is not charged blind."""
-    try:
-        return await psp.find_charge(payment_order_id)
-    except PspRejected as err:
-        # The PSP cannot look it up (no search there): charging again under the same
-        # idempotency key is still safe, as the PSP replays the first attempt's answer.
-        log.warning("PSP could not look up payment order %s: %s", payment_order_id, err)
-        return None
 
 
 async def _begin(

@@ -25,12 +25,12 @@ from payment_svc.domain.psp_refunds import (
 )
 from payment_svc.domain.refund import Refund, RefundStatus
 from payment_svc.domain.refund_events import RefundFailed, RefundSucceeded
+from payment_svc.service_layer.ask_psp_first import ask_psp_first
+from payment_svc.service_layer.execute_order import MAX_REASON_LENGTH
 from payment_svc.service_layer.ports import Clock, UnitOfWorkFactory
 from payment_svc.service_layer.sweep import SweepReport, settle_each
 
 log = logging.getLogger(__name__)
-
-MAX_REASON_LENGTH = 500
 
 
 class UnknownRefund(Exception):
@@ -69,7 +69,10 @@ async def execute_refund(
         currency=refund.currency,
     )
     if outcome_unknown:
-        found = await _ask_first(psp, request)
+        found = await ask_psp_first(
+            psp.find_refund(request.charge_reference, request.refund_id),
+            f"refund {request.refund_id}",
+        )
         if found is not None:
             return await _record(refund, found, uow, clock)
     try:
@@ -78,17 +81,6 @@ async def execute_refund(
         log.warning("PSP rejected refund %s: %s", refund_id, err)
         outcome = RefundOutcome(RefundOutcomeStatus.FAILED, "", f"psp_rejected: {err}")
     return await _record(refund, outcome, uow, clock)
-
-
-async def _ask_first(psp: RefundProvider, request: RefundRequest) -> RefundOutcome | None:
-    """What the PSP knows of an earlier attempt; None if it knows of no refund. PspUnavailable
-    propagates: the refund waits, it is not sent blind."""
-    try:
-        return await psp.find_refund(request.charge_reference, request.refund_id)
-    except PspRejected as err:
-        # It cannot look it up: sending again under the same idempotency key is still safe.
-        log.warning("PSP could not look up refund %s: %s", request.refund_id, err)
-        return None
 
 
 async def _record(

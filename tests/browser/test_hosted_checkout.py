@@ -6,37 +6,23 @@ FAILED, with `paymesh check` passing afterwards."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from browser_harness import ServerThread, Shop, eventually, landed, pay_on_page
+from devstack import DevStack, check, dev_stack
 
 from mesh.cards import contains_card_number
 from psp_sandbox.testing import serving
 
 pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")
 
-PAYMESH = [sys.executable, "-m", "paymesh_cli.main"]
-READY_TIMEOUT_S = 180.0
 SETTLE_TIMEOUT_S = 60.0
 SUCCESS = "PAYMENT_ORDER_STATUS_SUCCESS"
 FAILED = "PAYMENT_ORDER_STATUS_FAILED"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def idempotency_key() -> str:
@@ -60,55 +46,11 @@ def shop() -> Iterator[Shop]:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """`paymesh dev` on a free port with a fresh data dir; the sandbox PSP posts its webhooks
-    to the gateway, as Stripe would to paymesh. Stopped (SIGTERM) at the end."""
-    data_dir = tmp_path_factory.mktemp("stack") / "data"
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
-    env["PSP_SANDBOX_WEBHOOK_URL"] = f"http://127.0.0.1:{port}/v1/webhooks/stripe"
-    output = data_dir.parent / "paymesh-dev.out"
-    with output.open("w") as out:
-        proc = subprocess.Popen(
-            [*PAYMESH, "dev", "--port", str(port), "--data-dir", str(data_dir)],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            text=True,
-            env=env,
-        )
-    try:
-        url = eventually(
-            lambda: _ready_url(output, proc), "paymesh dev to be ready", within=READY_TIMEOUT_S
-        )
-    except AssertionError:
-        _stop(proc)
-        pytest.fail("paymesh dev did not get ready:\n" + output.read_text()[-6000:])
-    key = (data_dir / "dev-api-key").read_text().strip()
-    client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
-    try:
-        yield {"proc": proc, "client": client, "data_dir": data_dir, "output": output}
-    finally:
-        client.close()
-        _stop(proc)
-
-
-def _ready_url(output: Path, proc: subprocess.Popen[str]) -> str | None:
-    for line in output.read_text().splitlines():
-        if line.startswith("paymesh ready:"):
-            return line.split()[2]
-    if proc.poll() is not None:
-        pytest.fail(f"paymesh dev exited with {proc.returncode}:\n{output.read_text()[-6000:]}")
-    return None
-
-
-def _stop(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DevStack]:
+    """`paymesh dev` on a free port with a fresh data dir (its sandbox posts its webhooks to the
+    gateway, as Stripe would to paymesh); stopped with SIGTERM at the end."""
+    with dev_stack(tmp_path_factory.mktemp("stack") / "data") as running:
+        yield running
 
 
 def order(order_id: str, seller: str, amount: str) -> dict[str, str]:
@@ -121,7 +63,7 @@ def order(order_id: str, seller: str, amount: str) -> dict[str, str]:
 
 
 def test_a_hosted_checkout_paid_in_the_browser_ends_success_and_failed(
-    page: Any, shop: Shop, stack: dict[str, Any]
+    page: Any, shop: Shop, stack: DevStack
 ) -> None:
     client: httpx.Client = stack["client"]
     run = uuid.uuid4().hex[:10]
@@ -178,11 +120,4 @@ def test_a_hosted_checkout_paid_in_the_browser_ends_success_and_failed(
     ours = {o["payment_order_id"]: o for o in done["payment_orders"]}
     assert ours[paid_id]["wallet_updated"] and ours[paid_id]["ledger_updated"]
 
-    checked = subprocess.run(
-        [*PAYMESH, "check", "--json", "--data-dir", str(stack["data_dir"])],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    assert json.loads(checked.stdout)["ok"], checked.stdout
+    assert check(stack)["ok"]
