@@ -22,8 +22,6 @@ from typing import Protocol, TypeVar
 
 import click
 
-from gateway.webhooks import PATH as STRIPE_WEBHOOK_PATH
-from payment_svc.adapters.stripe_webhooks import CHARGE_EVENTS
 from paymesh_cli.stack.ports import (
     HOST,
     free_port_except,
@@ -70,6 +68,11 @@ def _no_env(stack: DevStack) -> dict[str, str]:
 
 
 def _psp_sandbox_env(stack: DevStack) -> dict[str, str]:
+    # Imported here, not at the top: they pull in the gateway and the stripe SDK, which every
+    # other `paymesh` command would then load for nothing.
+    from gateway.webhooks import PATH as STRIPE_WEBHOOK_PATH
+    from payment_svc.adapters.stripe_webhooks import CHARGE_EVENTS
+
     return {
         "PSP_SANDBOX_HOST": HOST,
         "PSP_SANDBOX_PORT": str(stack.ports[PSP_SANDBOX]),
