@@ -25,9 +25,10 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
+from paymesh.common.v1 import access_pb2 as paymesh_dot_common_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/ledger/v1/ledger.proto\x12\x11paymesh.ledger.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"|\n\x18GetAccountBalanceRequest\x12\x38\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\'\xbaH$r\"\x10\x01\x18\x80\x01\x32\x1b^[a-z_]+(:[A-Za-z0-9_-]+)?$\x12&\n\x08\x63urrency\x18\x02 \x01(\tB\x14\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xd8\x01\x01\"\x8f\x01\n\x19GetAccountBalanceResponse\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12,\n\x0bnormal_side\x18\x02 \x01(\x0e\x32\x17.paymesh.ledger.v1.Side\x12\x33\n\x08\x62\x61lances\x18\x03 \x03(\x0b\x32!.paymesh.ledger.v1.AccountBalance\"T\n\x0e\x41\x63\x63ountBalance\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65\x62its\x18\x02 \x01(\t\x12\x0f\n\x07\x63redits\x18\x03 \x01(\t\x12\x0f\n\x07\x62\x61lance\x18\x04 \x01(\t\"\x8a\x01\n\x12ListEntriesRequest\x12\x38\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\'\xbaH$r\"\x10\x01\x18\x80\x01\x32\x1b^[a-z_]+(:[A-Za-z0-9_-]+)?$\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1b\n\npage_token\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x18@\"Y\n\x13ListEntriesResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.paymesh.ledger.v1.Entry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xe9\x01\n\x05\x45ntry\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\x03\x12\x16\n\x0etransaction_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12%\n\x04side\x18\x04 \x01(\x0e\x32\x17.paymesh.ledger.v1.Side\x12\x0e\n\x06\x61mount\x18\x05 \x01(\t\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x18\n\x10payment_order_id\x18\x07 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12-\n\tposted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x18\n\x16GetTrialBalanceRequest\"b\n\x17GetTrialBalanceResponse\x12\x35\n\ncurrencies\x18\x01 \x03(\x0b\x32!.paymesh.ledger.v1.CurrencyTotals\x12\x10\n\x08\x62\x61lanced\x18\x02 \x01(\x08\"U\n\x0e\x43urrencyTotals\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65\x62its\x18\x02 \x01(\t\x12\x0f\n\x07\x63redits\x18\x03 \x01(\t\x12\x10\n\x08\x62\x61lanced\x18\x04 \x01(\x08*=\n\x04Side\x12\x14\n\x10SIDE_UNSPECIFIED\x10\x00\x12\x0e\n\nSIDE_DEBIT\x10\x01\x12\x0f\n\x0bSIDE_CREDIT\x10\x02\x32\xc2\x03\n\rLedgerService\x12\x95\x01\n\x11GetAccountBalance\x12+.paymesh.ledger.v1.GetAccountBalanceRequest\x1a,.paymesh.ledger.v1.GetAccountBalanceResponse\"%\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/ledger/accounts/{account}\x12\x8b\x01\n\x0bListEntries\x12%.paymesh.ledger.v1.ListEntriesRequest\x1a&.paymesh.ledger.v1.ListEntriesResponse\"-\x82\xd3\xe4\x93\x02\'\x12%/v1/ledger/accounts/{account}/entries\x12\x8a\x01\n\x0fGetTrialBalance\x12).paymesh.ledger.v1.GetTrialBalanceRequest\x1a*.paymesh.ledger.v1.GetTrialBalanceResponse\" \x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/ledger/trial-balanceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/ledger/v1/ledger.proto\x12\x11paymesh.ledger.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1epaymesh/common/v1/access.proto\"|\n\x18GetAccountBalanceRequest\x12\x38\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\'\xbaH$r\"\x10\x01\x18\x80\x01\x32\x1b^[a-z_]+(:[A-Za-z0-9_-]+)?$\x12&\n\x08\x63urrency\x18\x02 \x01(\tB\x14\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xd8\x01\x01\"\x8f\x01\n\x19GetAccountBalanceResponse\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12,\n\x0bnormal_side\x18\x02 \x01(\x0e\x32\x17.paymesh.ledger.v1.Side\x12\x33\n\x08\x62\x61lances\x18\x03 \x03(\x0b\x32!.paymesh.ledger.v1.AccountBalance\"T\n\x0e\x41\x63\x63ountBalance\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65\x62its\x18\x02 \x01(\t\x12\x0f\n\x07\x63redits\x18\x03 \x01(\t\x12\x0f\n\x07\x62\x61lance\x18\x04 \x01(\t\"\x8a\x01\n\x12ListEntriesRequest\x12\x38\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\'\xbaH$r\"\x10\x01\x18\x80\x01\x32\x1b^[a-z_]+(:[A-Za-z0-9_-]+)?$\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1b\n\npage_token\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x18@\"Y\n\x13ListEntriesResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.paymesh.ledger.v1.Entry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xe9\x01\n\x05\x45ntry\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\x03\x12\x16\n\x0etransaction_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12%\n\x04side\x18\x04 \x01(\x0e\x32\x17.paymesh.ledger.v1.Side\x12\x0e\n\x06\x61mount\x18\x05 \x01(\t\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x18\n\x10payment_order_id\x18\x07 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12-\n\tposted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x18\n\x16GetTrialBalanceRequest\"b\n\x17GetTrialBalanceResponse\x12\x35\n\ncurrencies\x18\x01 \x03(\x0b\x32!.paymesh.ledger.v1.CurrencyTotals\x12\x10\n\x08\x62\x61lanced\x18\x02 \x01(\x08\"U\n\x0e\x43urrencyTotals\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65\x62its\x18\x02 \x01(\t\x12\x0f\n\x07\x63redits\x18\x03 \x01(\t\x12\x10\n\x08\x62\x61lanced\x18\x04 \x01(\x08*=\n\x04Side\x12\x14\n\x10SIDE_UNSPECIFIED\x10\x00\x12\x0e\n\nSIDE_DEBIT\x10\x01\x12\x0f\n\x0bSIDE_CREDIT\x10\x02\x32\xef\x03\n\rLedgerService\x12\xa4\x01\n\x11GetAccountBalance\x12+.paymesh.ledger.v1.GetAccountBalanceRequest\x1a,.paymesh.ledger.v1.GetAccountBalanceResponse\"4\xca\xf3\x18\x0bledger:read\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/ledger/accounts/{account}\x12\x9a\x01\n\x0bListEntries\x12%.paymesh.ledger.v1.ListEntriesRequest\x1a&.paymesh.ledger.v1.ListEntriesResponse\"<\xca\xf3\x18\x0bledger:read\x82\xd3\xe4\x93\x02\'\x12%/v1/ledger/accounts/{account}/entries\x12\x99\x01\n\x0fGetTrialBalance\x12).paymesh.ledger.v1.GetTrialBalanceRequest\x1a*.paymesh.ledger.v1.GetTrialBalanceResponse\"/\xca\xf3\x18\x0bledger:read\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/ledger/trial-balanceb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,31 +46,31 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTENTRIESREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTENTRIESREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\004r\002\030@'
   _globals['_LEDGERSERVICE'].methods_by_name['GetAccountBalance']._loaded_options = None
-  _globals['_LEDGERSERVICE'].methods_by_name['GetAccountBalance']._serialized_options = b'\202\323\344\223\002\037\022\035/v1/ledger/accounts/{account}'
+  _globals['_LEDGERSERVICE'].methods_by_name['GetAccountBalance']._serialized_options = b'\312\363\030\013ledger:read\202\323\344\223\002\037\022\035/v1/ledger/accounts/{account}'
   _globals['_LEDGERSERVICE'].methods_by_name['ListEntries']._loaded_options = None
-  _globals['_LEDGERSERVICE'].methods_by_name['ListEntries']._serialized_options = b'\202\323\344\223\002\'\022%/v1/ledger/accounts/{account}/entries'
+  _globals['_LEDGERSERVICE'].methods_by_name['ListEntries']._serialized_options = b'\312\363\030\013ledger:read\202\323\344\223\002\'\022%/v1/ledger/accounts/{account}/entries'
   _globals['_LEDGERSERVICE'].methods_by_name['GetTrialBalance']._loaded_options = None
-  _globals['_LEDGERSERVICE'].methods_by_name['GetTrialBalance']._serialized_options = b'\202\323\344\223\002\032\022\030/v1/ledger/trial-balance'
-  _globals['_SIDE']._serialized_start=1184
-  _globals['_SIDE']._serialized_end=1245
-  _globals['_GETACCOUNTBALANCEREQUEST']._serialized_start=145
-  _globals['_GETACCOUNTBALANCEREQUEST']._serialized_end=269
-  _globals['_GETACCOUNTBALANCERESPONSE']._serialized_start=272
-  _globals['_GETACCOUNTBALANCERESPONSE']._serialized_end=415
-  _globals['_ACCOUNTBALANCE']._serialized_start=417
-  _globals['_ACCOUNTBALANCE']._serialized_end=501
-  _globals['_LISTENTRIESREQUEST']._serialized_start=504
-  _globals['_LISTENTRIESREQUEST']._serialized_end=642
-  _globals['_LISTENTRIESRESPONSE']._serialized_start=644
-  _globals['_LISTENTRIESRESPONSE']._serialized_end=733
-  _globals['_ENTRY']._serialized_start=736
-  _globals['_ENTRY']._serialized_end=969
-  _globals['_GETTRIALBALANCEREQUEST']._serialized_start=971
-  _globals['_GETTRIALBALANCEREQUEST']._serialized_end=995
-  _globals['_GETTRIALBALANCERESPONSE']._serialized_start=997
-  _globals['_GETTRIALBALANCERESPONSE']._serialized_end=1095
-  _globals['_CURRENCYTOTALS']._serialized_start=1097
-  _globals['_CURRENCYTOTALS']._serialized_end=1182
-  _globals['_LEDGERSERVICE']._serialized_start=1248
-  _globals['_LEDGERSERVICE']._serialized_end=1698
+  _globals['_LEDGERSERVICE'].methods_by_name['GetTrialBalance']._serialized_options = b'\312\363\030\013ledger:read\202\323\344\223\002\032\022\030/v1/ledger/trial-balance'
+  _globals['_SIDE']._serialized_start=1216
+  _globals['_SIDE']._serialized_end=1277
+  _globals['_GETACCOUNTBALANCEREQUEST']._serialized_start=177
+  _globals['_GETACCOUNTBALANCEREQUEST']._serialized_end=301
+  _globals['_GETACCOUNTBALANCERESPONSE']._serialized_start=304
+  _globals['_GETACCOUNTBALANCERESPONSE']._serialized_end=447
+  _globals['_ACCOUNTBALANCE']._serialized_start=449
+  _globals['_ACCOUNTBALANCE']._serialized_end=533
+  _globals['_LISTENTRIESREQUEST']._serialized_start=536
+  _globals['_LISTENTRIESREQUEST']._serialized_end=674
+  _globals['_LISTENTRIESRESPONSE']._serialized_start=676
+  _globals['_LISTENTRIESRESPONSE']._serialized_end=765
+  _globals['_ENTRY']._serialized_start=768
+  _globals['_ENTRY']._serialized_end=1001
+  _globals['_GETTRIALBALANCEREQUEST']._serialized_start=1003
+  _globals['_GETTRIALBALANCEREQUEST']._serialized_end=1027
+  _globals['_GETTRIALBALANCERESPONSE']._serialized_start=1029
+  _globals['_GETTRIALBALANCERESPONSE']._serialized_end=1127
+  _globals['_CURRENCYTOTALS']._serialized_start=1129
+  _globals['_CURRENCYTOTALS']._serialized_end=1214
+  _globals['_LEDGERSERVICE']._serialized_start=1280
+  _globals['_LEDGERSERVICE']._serialized_end=1775
 # @@protoc_insertion_point(module_scope)

@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
+from paymesh.common.v1 import access_pb2 as paymesh_dot_common_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/payout/v1/payout.proto\x12\x11paymesh.payout.v1\x1a\x1b\x62uf/validate/validate.proto\"\xa7\x01\n\x13\x43reatePayoutRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0eseller_account\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\x12*\n\x06\x61mount\x18\x03 \x01(\tB\x1a\xbaH\x17r\x15\x32\x13^[0-9]+(\\.[0-9]+)?$\x12#\n\x08\x63urrency\x18\x04 \x01(\tB\x11\xbaH\x0er\x0c\x32\n^[A-Z]{3}$\")\n\x14\x43reatePayoutResponse\x12\x11\n\tpayout_id\x18\x01 \x01(\t2p\n\rPayoutService\x12_\n\x0c\x43reatePayout\x12&.paymesh.payout.v1.CreatePayoutRequest\x1a\'.paymesh.payout.v1.CreatePayoutResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/payout/v1/payout.proto\x12\x11paymesh.payout.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1epaymesh/common/v1/access.proto\"\xa7\x01\n\x13\x43reatePayoutRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0eseller_account\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\x12*\n\x06\x61mount\x18\x03 \x01(\tB\x1a\xbaH\x17r\x15\x32\x13^[0-9]+(\\.[0-9]+)?$\x12#\n\x08\x63urrency\x18\x04 \x01(\tB\x11\xbaH\x0er\x0c\x32\n^[A-Z]{3}$\")\n\x14\x43reatePayoutResponse\x12\x11\n\tpayout_id\x18\x01 \x01(\t2\x83\x01\n\rPayoutService\x12r\n\x0c\x43reatePayout\x12&.paymesh.payout.v1.CreatePayoutRequest\x1a\'.paymesh.payout.v1.CreatePayoutResponse\"\x11\xca\xf3\x18\rpayouts:writeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,10 +41,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEPAYOUTREQUEST'].fields_by_name['amount']._serialized_options = b'\272H\027r\0252\023^[0-9]+(\\.[0-9]+)?$'
   _globals['_CREATEPAYOUTREQUEST'].fields_by_name['currency']._loaded_options = None
   _globals['_CREATEPAYOUTREQUEST'].fields_by_name['currency']._serialized_options = b'\272H\016r\0142\n^[A-Z]{3}$'
-  _globals['_CREATEPAYOUTREQUEST']._serialized_start=83
-  _globals['_CREATEPAYOUTREQUEST']._serialized_end=250
-  _globals['_CREATEPAYOUTRESPONSE']._serialized_start=252
-  _globals['_CREATEPAYOUTRESPONSE']._serialized_end=293
-  _globals['_PAYOUTSERVICE']._serialized_start=295
-  _globals['_PAYOUTSERVICE']._serialized_end=407
+  _globals['_PAYOUTSERVICE'].methods_by_name['CreatePayout']._loaded_options = None
+  _globals['_PAYOUTSERVICE'].methods_by_name['CreatePayout']._serialized_options = b'\312\363\030\rpayouts:write'
+  _globals['_CREATEPAYOUTREQUEST']._serialized_start=115
+  _globals['_CREATEPAYOUTREQUEST']._serialized_end=282
+  _globals['_CREATEPAYOUTRESPONSE']._serialized_start=284
+  _globals['_CREATEPAYOUTRESPONSE']._serialized_end=325
+  _globals['_PAYOUTSERVICE']._serialized_start=328
+  _globals['_PAYOUTSERVICE']._serialized_end=459
 # @@protoc_insertion_point(module_scope)

@@ -24,9 +24,10 @@ _sym_db = _symbol_database.Default()
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from paymesh.common.v1 import access_pb2 as paymesh_dot_common_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/wallet/v1/wallet.proto\x12\x11paymesh.wallet.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\"p\n\x11GetBalanceRequest\x12\x33\n\x0eseller_account\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12&\n\x08\x63urrency\x18\x02 \x01(\tB\x14\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xd8\x01\x01\"Z\n\x12GetBalanceResponse\x12\x16\n\x0eseller_account\x18\x01 \x01(\t\x12,\n\x08\x62\x61lances\x18\x02 \x03(\x0b\x32\x1a.paymesh.wallet.v1.Balance\"`\n\x07\x42\x61lance\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0f\n\x07pending\x18\x02 \x01(\t\x12\x11\n\tavailable\x18\x03 \x01(\t\x12\x10\n\x08reserved\x18\x04 \x01(\t\x12\r\n\x05total\x18\x05 \x01(\t2\x90\x01\n\rWalletService\x12\x7f\n\nGetBalance\x12$.paymesh.wallet.v1.GetBalanceRequest\x1a%.paymesh.wallet.v1.GetBalanceResponse\"$\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/wallets/{seller_account}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/wallet/v1/wallet.proto\x12\x11paymesh.wallet.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1epaymesh/common/v1/access.proto\"p\n\x11GetBalanceRequest\x12\x33\n\x0eseller_account\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12&\n\x08\x63urrency\x18\x02 \x01(\tB\x14\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xd8\x01\x01\"Z\n\x12GetBalanceResponse\x12\x16\n\x0eseller_account\x18\x01 \x01(\t\x12,\n\x08\x62\x61lances\x18\x02 \x03(\x0b\x32\x1a.paymesh.wallet.v1.Balance\"`\n\x07\x42\x61lance\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0f\n\x07pending\x18\x02 \x01(\t\x12\x11\n\tavailable\x18\x03 \x01(\t\x12\x10\n\x08reserved\x18\x04 \x01(\t\x12\r\n\x05total\x18\x05 \x01(\t2\xa1\x01\n\rWalletService\x12\x8f\x01\n\nGetBalance\x12$.paymesh.wallet.v1.GetBalanceRequest\x1a%.paymesh.wallet.v1.GetBalanceResponse\"4\xca\xf3\x18\x0cpayouts:read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/wallets/{seller_account}b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,13 +39,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETBALANCEREQUEST'].fields_by_name['currency']._loaded_options = None
   _globals['_GETBALANCEREQUEST'].fields_by_name['currency']._serialized_options = b'\272H\021r\0142\n^[A-Z]{3}$\330\001\001'
   _globals['_WALLETSERVICE'].methods_by_name['GetBalance']._loaded_options = None
-  _globals['_WALLETSERVICE'].methods_by_name['GetBalance']._serialized_options = b'\202\323\344\223\002\036\022\034/v1/wallets/{seller_account}'
-  _globals['_GETBALANCEREQUEST']._serialized_start=112
-  _globals['_GETBALANCEREQUEST']._serialized_end=224
-  _globals['_GETBALANCERESPONSE']._serialized_start=226
-  _globals['_GETBALANCERESPONSE']._serialized_end=316
-  _globals['_BALANCE']._serialized_start=318
-  _globals['_BALANCE']._serialized_end=414
-  _globals['_WALLETSERVICE']._serialized_start=417
-  _globals['_WALLETSERVICE']._serialized_end=561
+  _globals['_WALLETSERVICE'].methods_by_name['GetBalance']._serialized_options = b'\312\363\030\014payouts:read\202\323\344\223\002\036\022\034/v1/wallets/{seller_account}'
+  _globals['_GETBALANCEREQUEST']._serialized_start=144
+  _globals['_GETBALANCEREQUEST']._serialized_end=256
+  _globals['_GETBALANCERESPONSE']._serialized_start=258
+  _globals['_GETBALANCERESPONSE']._serialized_end=348
+  _globals['_BALANCE']._serialized_start=350
+  _globals['_BALANCE']._serialized_end=446
+  _globals['_WALLETSERVICE']._serialized_start=449
+  _globals['_WALLETSERVICE']._serialized_end=610
 # @@protoc_insertion_point(module_scope)
