@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 CHAOS_ARGS ?=
 
-.PHONY: run test venv gen gen-check proto-lint proto-breaking lint typecheck unit integration e2e chaos chaos-long browser bench check clean
+.PHONY: run test venv gen gen-check proto-lint proto-breaking lint typecheck unit integration e2e chaos chaos-long browser bench bench-open check clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -66,7 +66,10 @@ browser: venv
 	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)
 
 bench: venv
-	$(BIN)/paymesh bench --checkouts 2000 --orders-per-checkout 2
+	$(BIN)/paymesh bench --checkouts 2000 --orders-per-checkout 2 --baseline
+
+bench-open: venv
+	$(BIN)/paymesh bench --rate 100 --duration 60 --orders-per-checkout 2 --baseline
 
 check: venv
 	$(BIN)/paymesh check

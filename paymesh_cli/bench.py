@@ -1,187 +1,41 @@
 """`paymesh bench`: drive checkouts through the REST API of a running stack and print what a
 payments engineer asks first: how many checkouts per second it accepts, how many orders per
 second it settles (SUCCESS with wallet and ledger updated), the latency of POST /v1/payments,
-the time from accept to settled, and whether the money invariants still hold afterwards."""
+the time from accept to settled, the CPU each process of the stack spent per settled order, and
+whether the money invariants still hold afterwards.
+
+Closed loop (`--concurrency C`) finds the saturated throughput; open loop (`--rate R
+--duration S`) sends arrivals on a schedule and measures latency from the scheduled time, so a
+slow system cannot hide by slowing the load down. `--baseline` runs pgbench on the same
+PostgreSQL first and prints the ratio of settled orders/s to its transactions/s."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import random
 import sys
 import time
 import uuid
-from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import httpx
 
+from paymesh_cli import bench_cpu
+from paymesh_cli.bench_load import (
+    Run,
+    percentile,
+    submit,
+    submit_open_loop,
+    watch_settlement,
+    watch_settlement_in_db,
+)
 from paymesh_cli.check import check_target, render
 from paymesh_cli.target import Target, resolve_target, target_options
 
-
-def percentile(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..100) of `values`; 0 when empty."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    rank = max(1, min(len(ordered), round(q / 100 * len(ordered) + 0.5)))
-    return ordered[rank - 1]
-
-
-@dataclass
-class Run:
-    run_id: str
-    checkouts: int
-    orders_per_checkout: int
-    post_latency_s: list[float] = field(default_factory=list)
-    # Wall-clock times (time.time()), comparable with the database's clock on this machine.
-    accepted_at: dict[str, float] = field(default_factory=dict)  # checkout_id -> accepted
-    settled_at: dict[str, float] = field(default_factory=dict)  # payment_order_id -> settled
-    failed_orders: dict[str, str] = field(default_factory=dict)
-    errors: dict[str, int] = field(default_factory=dict)
-    first_accept: float = 0.0
-    last_accept: float = 0.0
-
-
-def checkout_body(run: Run, i: int, rng: random.Random) -> dict[str, object]:
-    checkout_id = f"bench-{run.run_id}-{i}"
-    return {
-        "checkout_id": checkout_id,
-        "buyer_info": {"buyer_id": f"buyer-{i % 500}"},
-        "payment_method": "pm_card_visa",
-        "payment_orders": [
-            {
-                "payment_order_id": f"{checkout_id}-{k}",
-                "seller_account": f"seller-{rng.randrange(50)}",
-                "amount": str(Decimal(rng.randrange(100, 50000)).scaleb(-2)),
-                "currency": "USD",
-            }
-            for k in range(run.orders_per_checkout)
-        ],
-    }
-
-
-async def submit(client: httpx.AsyncClient, run: Run, concurrency: int, progress: bool) -> None:
-    rng = random.Random(run.run_id)
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(run.checkouts):
-        queue.put_nowait(i)
-
-    async def worker() -> None:
-        while not queue.empty():
-            i = queue.get_nowait()
-            body = checkout_body(run, i, rng)
-            started = time.time()
-            try:
-                resp = await client.post(
-                    "/v1/payments", json=body, headers={"Idempotency-Key": str(uuid.uuid4())}
-                )
-                status = str(resp.status_code)
-            except httpx.HTTPError as err:
-                status = type(err).__name__
-            done = time.time()
-            if status == "202":
-                run.post_latency_s.append(done - started)
-                run.accepted_at[str(body["checkout_id"])] = done
-                run.first_accept = run.first_accept or started
-                run.last_accept = done
-            else:
-                run.errors[status] = run.errors.get(status, 0) + 1
-            n = len(run.accepted_at)
-            if progress and n % 250 == 0 and n:
-                click.echo(f"  accepted {n}/{run.checkouts} checkouts", err=True)
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-
-async def watch_settlement_in_db(
-    database_url: str, run: Run, submitting: asyncio.Task[None], timeout_s: float
-) -> None:
-    """Read settlement off the payment schema, one query every 250 ms, so that watching does not
-    load the system under test: an order is settled at the `updated_at` of its last flag."""
-    from sqlalchemy import text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from mesh.db import async_url
-
-    engine = create_async_engine(async_url(database_url), pool_size=1)
-    query = text(
-        "SELECT payment_order_id, status, failure_reason, extract(epoch FROM updated_at)"
-        " FROM payment.payment_orders WHERE checkout_id LIKE :prefix AND (status = 'FAILED'"
-        " OR (status = 'SUCCESS' AND wallet_updated AND ledger_updated))"
-    )
-    deadline = time.monotonic() + timeout_s
-    expected = run.checkouts * run.orders_per_checkout
-    last_report = 0.0
-    try:
-        while time.monotonic() < deadline:
-            async with engine.connect() as conn:
-                rows = (await conn.execute(query, {"prefix": f"bench-{run.run_id}-%"})).all()
-            for oid, status, reason, at in rows:
-                if status == "SUCCESS":
-                    run.settled_at.setdefault(oid, float(at))
-                else:
-                    run.failed_orders.setdefault(oid, reason)
-            accepted_orders = len(run.accepted_at) * run.orders_per_checkout
-            finished = len(run.settled_at) + len(run.failed_orders)
-            if submitting.done() and finished >= min(accepted_orders, expected):
-                return
-            if time.monotonic() - last_report > 2:
-                last_report = time.monotonic()
-                click.echo(f"  settled {len(run.settled_at)}/{expected} orders", err=True)
-            await asyncio.sleep(0.25)
-    finally:
-        await engine.dispose()
-
-
-async def watch_settlement(
-    client: httpx.AsyncClient, run: Run, submitting: asyncio.Task[None], timeout_s: float
-) -> None:
-    """Without database access: poll checkouts that are not yet done, a few at a time, and
-    stamp each order the first time it is seen settled."""
-    deadline = time.monotonic() + timeout_s
-    pending: set[str] = set()
-    seen: set[str] = set()
-    sem = asyncio.Semaphore(8)
-
-    async def poll(checkout_id: str) -> None:
-        async with sem:
-            try:
-                resp = await client.get(f"/v1/checkouts/{checkout_id}")
-            except httpx.HTTPError:
-                return
-        if resp.status_code != 200:
-            return
-        now = time.time()
-        checkout = resp.json()["checkout"]
-        for order in checkout["payment_orders"]:
-            oid = order["payment_order_id"]
-            status = order["status"]
-            if status.endswith("SUCCESS") and order["wallet_updated"] and order["ledger_updated"]:
-                run.settled_at.setdefault(oid, now)
-            elif status.endswith("FAILED"):
-                run.failed_orders.setdefault(oid, order.get("failure_reason", ""))
-        if checkout["is_payment_done"]:
-            pending.discard(checkout_id)
-
-    last_report = 0.0
-    while time.monotonic() < deadline:
-        for cid in run.accepted_at.keys() - seen:
-            seen.add(cid)
-            pending.add(cid)
-        if not pending and submitting.done():
-            return
-        await asyncio.gather(*(poll(cid) for cid in list(pending)[:200]))
-        if time.monotonic() - last_report > 2:
-            last_report = time.monotonic()
-            click.echo(
-                f"  settled {len(run.settled_at)} orders, {len(pending)} checkouts in flight",
-                err=True,
-            )
-        await asyncio.sleep(0.05)
+# Not paymesh's own CPU: the sandbox stands for an outside PSP, the supervisor for Kubernetes.
+NOT_PAYMESH = frozenset({"psp_sandbox", "paymesh dev"})
 
 
 def summarise(run: Run) -> dict[str, object]:
@@ -193,7 +47,14 @@ def summarise(run: Run) -> dict[str, object]:
         for k in range(run.orders_per_checkout)
     }
     to_settle = [t - order_accept[o] for o, t in run.settled_at.items() if o in order_accept]
-    settle_window = max((max(run.settled_at.values(), default=0) - run.first_accept), 1e-9)
+    last_settled = max(run.settled_at.values(), default=0.0)
+    settle_window = max(last_settled - run.first_accept, 1e-9)
+    # What was still queued when the load stopped, and how long the mesh took to drain it.
+    queued_at_end = sum(
+        1
+        for o in order_accept
+        if o not in run.failed_orders and run.settled_at.get(o, float("inf")) > run.load_end
+    )
     ms = 1000.0
     return {
         "checkouts": run.checkouts,
@@ -213,52 +74,110 @@ def summarise(run: Run) -> dict[str, object]:
             "p50": round(percentile(to_settle, 50) * ms, 1),
             "p99": round(percentile(to_settle, 99) * ms, 1),
         },
+        "queued_orders_at_load_end": queued_at_end,
+        "drain_after_load_s": round(max(0.0, last_settled - run.load_end), 2),
+        "generator_send_lag_ms_p99": round(percentile(run.send_lag_s, 99) * ms, 1),
     }
+
+
+def cpu_table(per_order: dict[str, float]) -> dict[str, object]:
+    """CPU ms per settled order by process, and paymesh's own total (sandbox excluded)."""
+    own = round(sum(v for k, v in per_order.items() if k not in NOT_PAYMESH), 2)
+    return {"per_process": per_order, "paymesh_total": own}
 
 
 def render_summary(s: dict[str, object]) -> str:
     lat = s["post_latency_ms"]
     settle = s["accept_to_settled_ms"]
     assert isinstance(lat, dict) and isinstance(settle, dict)
-    return "\n".join(
-        [
-            f"paymesh bench: {s['checkouts']} checkouts x {s['orders_per_checkout']} orders",
-            f"  accepted checkouts/s:  {s['accepted_checkouts_per_s']}"
-            f"  ({s['accepted_checkouts']} accepted, errors: {s['errors'] or 'none'})",
-            f"  settled orders/s:      {s['settled_orders_per_s']}"
-            f"  ({s['settled_orders']} settled, {s['failed_orders']} failed)",
-            f"  POST /v1/payments:     p50 {lat['p50']} ms  p95 {lat['p95']} ms"
-            f"  p99 {lat['p99']} ms",
-            f"  accept -> settled:     p50 {settle['p50']} ms  p99 {settle['p99']} ms",
-        ]
-    )
+    lines = [
+        f"paymesh bench ({s['mode']}): {s['checkouts']} checkouts x {s['orders_per_checkout']}"
+        " orders",
+        f"  accepted checkouts/s:  {s['accepted_checkouts_per_s']}"
+        f"  ({s['accepted_checkouts']} accepted, errors: {s['errors'] or 'none'})",
+        f"  settled orders/s:      {s['settled_orders_per_s']}"
+        f"  ({s['settled_orders']} settled, {s['failed_orders']} failed)",
+        f"  POST /v1/payments:     p50 {lat['p50']} ms  p95 {lat['p95']} ms  p99 {lat['p99']} ms",
+        f"  accept -> settled:     p50 {settle['p50']} ms  p99 {settle['p99']} ms",
+        f"  queued at load end:    {s['queued_orders_at_load_end']} orders,"
+        f" drained {s['drain_after_load_s']} s after",
+    ]
+    if s.get("mode") == "open loop":
+        lines.append(f"  generator lag p99:     {s['generator_send_lag_ms_p99']} ms")
+    cpu = s.get("cpu_ms_per_settled_order")
+    if isinstance(cpu, dict) and cpu.get("per_process"):
+        lines.append("  CPU ms per settled order:")
+        per = cpu["per_process"]
+        assert isinstance(per, dict)
+        for label, value in sorted(per.items(), key=lambda kv: -kv[1]):
+            lines.append(f"    {label:<14} {value:>8.2f}")
+        lines.append(f"    {'paymesh total':<14} {cpu['paymesh_total']:>8.2f}  (sandbox excluded)")
+    base = s.get("baseline")
+    if isinstance(base, dict):
+        lines.append(
+            f"  pgbench (same PostgreSQL, {base['clients']} clients, {base['seconds']} s):"
+            f" {base['pgbench_tps']} tps; settled orders/s / pgbench tps = {s['ratio_to_pgbench']}"
+        )
+    return "\n".join(lines)
+
+
+def stack_ports(target: Target, data_dir: Path) -> tuple[int, int, int] | None:
+    """Gateway, PostgreSQL and NATS ports of the target, when they are all on this machine."""
+    from paymesh_cli.stackfile import StackInfo
+
+    nats = ""
+    try:
+        nats = StackInfo.load(data_dir).nats_url
+    except FileNotFoundError:
+        pass
+    urls = [urlsplit(u) for u in (target.gateway_url, target.database_url, nats)]
+    if not all(u.port and u.hostname in {"127.0.0.1", "localhost", "::1"} for u in urls):
+        return None
+    return urls[0].port or 0, urls[1].port or 0, urls[2].port or 0
 
 
 async def bench(
     target: Target,
+    data_dir: Path,
     checkouts: int,
     per_checkout: int,
     concurrency: int,
+    rate: float | None,
     timeout_s: float,
     quiet: bool,
 ) -> tuple[dict[str, object], object]:
     run = Run(uuid.uuid4().hex[:8], checkouts, per_checkout)
-    limits = httpx.Limits(
-        max_connections=concurrency + 8, max_keepalive_connections=concurrency + 8
-    )
+    # Open loop needs room for every request the schedule puts in flight at once.
+    connections = concurrency + 8 if rate is None else 512
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    ports = stack_ports(target, data_dir)
+    processes = bench_cpu.find_stack(*ports) if ports else None
+    cpu_before = bench_cpu.sample(processes) if processes else {}
     async with httpx.AsyncClient(
         base_url=target.gateway_url,
         headers={"Authorization": f"Bearer {target.api_key}"},
         limits=limits,
         timeout=30.0,
     ) as client:
-        submitting = asyncio.create_task(submit(client, run, concurrency, not quiet))
+        load = (
+            submit(client, run, concurrency, not quiet)
+            if rate is None
+            else submit_open_loop(client, run, rate, not quiet)
+        )
+        submitting = asyncio.create_task(load)
         if target.database_url:
             await watch_settlement_in_db(target.database_url, run, submitting, timeout_s)
         else:
             await watch_settlement(client, run, submitting, timeout_s)
         await submitting
-    summary = summarise(run)
+    cpu_after = bench_cpu.sample(processes) if processes else {}
+    summary: dict[str, object] = {"mode": "closed loop" if rate is None else "open loop"}
+    summary.update(summarise(run))
+    if rate is not None:
+        summary["rate_checkouts_per_s"] = rate
+    summary["cpu_ms_per_settled_order"] = cpu_table(
+        bench_cpu.per_order_ms(cpu_before, cpu_after, len(run.settled_at))
+    )
     report = await check_target(target, settle_timeout=30.0)
     summary["check"] = report.as_dict()
     return summary, report
@@ -268,7 +187,11 @@ async def bench(
 @target_options
 @click.option("--checkouts", default=200, show_default=True, help="Checkouts to submit.")
 @click.option("--orders-per-checkout", default=2, show_default=True, help="Sellers per checkout.")
-@click.option("--concurrency", default=32, show_default=True, help="Requests in flight.")
+@click.option("--concurrency", default=32, show_default=True, help="Closed loop: in flight.")
+@click.option("--rate", type=float, default=None, help="Open loop: checkouts per second.")
+@click.option("--duration", type=float, default=None, help="Open loop: seconds of arrivals.")
+@click.option("--baseline", is_flag=True, help="Run pgbench on the same PostgreSQL first.")
+@click.option("--baseline-seconds", default=30, show_default=True, help="How long pgbench runs.")
 @click.option("--timeout", "timeout_s", default=600.0, show_default=True, help="Seconds to wait.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
 def bench_command(
@@ -279,10 +202,20 @@ def bench_command(
     checkouts: int,
     orders_per_checkout: int,
     concurrency: int,
+    rate: float | None,
+    duration: float | None,
+    baseline: bool,
+    baseline_seconds: int,
     timeout_s: float,
     as_json: bool,
 ) -> None:
-    """Drive checkouts through POST /v1/payments and report throughput and latency."""
+    """Drive checkouts through POST /v1/payments and report throughput, latency and CPU."""
+    if (rate is None) != (duration is None):
+        raise click.BadParameter("--rate and --duration go together (open loop)")
+    if rate is not None and duration is not None:
+        if rate <= 0 or duration <= 0:
+            raise click.BadParameter("--rate and --duration must be positive")
+        checkouts = max(1, round(rate * duration))
     if checkouts < 1 or orders_per_checkout < 1 or concurrency < 1:
         raise click.BadParameter("--checkouts, --orders-per-checkout and --concurrency must be ≥ 1")
     target = resolve_target(data_dir, url, api_key, database_url)
@@ -294,9 +227,30 @@ def bench_command(
         raise click.ClickException(
             f"the gateway at {target.gateway_url} is not ready ({err}): is `paymesh dev` running?"
         ) from None
+    base = None
+    if baseline:
+        if not target.database_url:
+            raise click.ClickException("--baseline needs the stack's database (--database-url)")
+        from paymesh_cli.bench_baseline import BaselineError, run_pgbench
+
+        if not as_json:
+            click.echo(f"  pgbench on the same PostgreSQL ({baseline_seconds} s) ...", err=True)
+        try:
+            base = run_pgbench(target.database_url, seconds=baseline_seconds)
+        except BaselineError as err:
+            raise click.ClickException(str(err)) from None
+    started = time.monotonic()
     summary, report = asyncio.run(
-        bench(target, checkouts, orders_per_checkout, concurrency, timeout_s, as_json)
+        bench(
+            target, data_dir, checkouts, orders_per_checkout, concurrency, rate, timeout_s, as_json
+        )
     )
+    summary["wall_s"] = round(time.monotonic() - started, 1)
+    if base is not None:
+        summary["baseline"] = base.as_dict()
+        settled_per_s = summary["settled_orders_per_s"]
+        assert isinstance(settled_per_s, float)
+        summary["ratio_to_pgbench"] = round(settled_per_s / base.tps, 4)
     if as_json:
         click.echo(json.dumps(summary, indent=2))
     else:

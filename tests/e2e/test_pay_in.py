@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import threading
@@ -235,6 +236,46 @@ def test_bad_input_gets_a_clear_400_and_nothing_is_stored(stack):
     )
     assert client.get(f"/v1/checkouts/{checkout_id}").status_code == 404
     assert httpx.get(f"{stack['url']}/v1/ledger/trial-balance").status_code == 401
+
+
+def test_the_open_loop_benchmark_settles_everything_and_says_where_the_cpu_went(stack):
+    """The short form of `paymesh bench --rate R --duration S --baseline`: arrivals on a
+    schedule, every order settled, CPU per order for each process of the stack, pgbench's tps
+    on the same PostgreSQL and the ratio, and the invariants after."""
+    result = subprocess.run(
+        [
+            *PAYMESH,
+            "bench",
+            "--data-dir",
+            str(stack["data_dir"]),
+            "--rate",
+            "10",
+            "--duration",
+            "1",
+            "--baseline",
+            "--baseline-seconds",
+            "2",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    figures = json.loads(result.stdout)
+    assert figures["mode"] == "open loop"
+    assert figures["settled_orders"] == 20 and figures["errors"] == {}
+    assert figures["queued_orders_at_load_end"] >= 0
+    cpu = figures["cpu_ms_per_settled_order"]
+    assert {"gateway", "payment_svc", "wallet_svc", "ledger_svc", "psp_sandbox"} <= set(
+        cpu["per_process"]
+    )
+    assert {"postgresql", "nats"} <= set(cpu["per_process"])
+    assert cpu["per_process"]["payment_svc"] > 0
+    assert cpu["paymesh_total"] < sum(cpu["per_process"].values())  # the sandbox left out
+    assert figures["baseline"]["pgbench_tps"] > 0
+    assert figures["ratio_to_pgbench"] > 0
+    assert figures["check"]["ok"]
 
 
 def test_sigterm_stops_every_process(stack):
