@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, DateTime, Identity, Integer, MetaData, Table, Text, func
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 
 SCHEMA = "gateway"
@@ -15,7 +26,7 @@ api_keys = Table(
     Column("key_id", Text, primary_key=True),
     Column("name", Text, nullable=False),
     Column("secret_hash", Text, nullable=False),
-    Column("scopes", ARRAY(Text), nullable=False),
+    Column("scopes", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("revoked_at", DateTime(timezone=True)),
     Column("rate_limit", Text),  # NULL: the gateway's default rate
