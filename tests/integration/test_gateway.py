@@ -150,3 +150,25 @@ async def test_the_app_authenticates_against_the_database(
                 "paymesh.payment.v1.PaymentService",
                 "paymesh.payment.v1.RefundService",
             ]
+
+
+async def test_a_key_s_own_rate_limit_is_read_from_the_database(
+    migrated: str, wallet_channel: grpc.aio.Channel
+) -> None:
+    limited = await issue_api_key(migrated, "slow", ["payouts:read"], rate_limit="2/minute")
+    default = await issue_api_key(migrated, "default", ["payouts:read"])
+    app = create_app(
+        GatewaySettings(database_url=migrated, rate_limit="5/minute"),
+        channels={WALLET: wallet_channel},
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+
+            async def statuses(key: str, n: int) -> list[tuple[int, str]]:
+                headers = {"Authorization": f"Bearer {key}"}
+                answers = [await client.get("/v1/wallets/s-1", headers=headers) for _ in range(n)]
+                return [(a.status_code, a.headers["RateLimit-Limit"]) for a in answers]
+
+            assert await statuses(limited, 3) == [(200, "2"), (200, "2"), (429, "2")]
+            assert await statuses(default, 6) == [(200, "5")] * 5 + [(429, "5")]
