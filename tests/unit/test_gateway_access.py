@@ -20,6 +20,7 @@ from google.api import annotations_pb2
 from google.protobuf import descriptor_pb2, descriptor_pool, empty_pb2
 from google.protobuf.message_factory import GetMessageClass
 
+import gateway.__main__ as gateway_entry
 import gateway.app
 from gateway.app import create_app
 from gateway.audit import AuditEntry
@@ -249,6 +250,17 @@ def test_a_public_rpc_without_a_scope_stops_the_gateway_from_starting(
     monkeypatch.setattr(gateway.app, "FRONTED_SERVICES", (*FRONTED_SERVICES, unscoped_service()))
     with pytest.raises(RouteError, match=r"Open\.Peek \(GET /v1/peek\) declares no API-key scope"):
         Gateway(None)
+
+
+def test_python_m_gateway_says_why_it_refuses_to_start(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(gateway.app, "FRONTED_SERVICES", (*FRONTED_SERVICES, unscoped_service()))
+    # The process's JSON log set-up would replace pytest's handlers for the rest of the run.
+    monkeypatch.setattr(gateway_entry, "setup_logging", lambda *args: None)
+    assert gateway_entry.main() == 2
+    assert "gateway refuses to start" in caplog.text
+    assert "declares no API-key scope" in caplog.text
 
 
 def test_keys_are_issued_with_known_scopes_only() -> None:
