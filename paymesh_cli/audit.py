@@ -40,6 +40,8 @@ def audit_command(
     if as_json:
         click.echo(json.dumps({"entries": entries}, indent=2))
         return
+    if not entries:
+        click.echo("the audit log is empty")
     for e in entries:
         click.echo(
             f"{e['at']}  {e['key_id']:<20} {e['action']:<45} {e['resource']:<30} "
