@@ -28,15 +28,17 @@ from harness import (
 )
 
 import mesh.migrations
-from gateway.api_keys import issue_api_key
+from gateway.api_keys import issue_api_key, live_key_scopes
 from gateway.app import create_app
 from gateway.auth import split_key
 from gateway.routes import FRONTED_SERVICES
+from gateway.scopes import SCOPES
 from gateway.settings import GatewaySettings
 from gateway.tables import metadata
 from mesh.db import libpq_url
 from payment_svc.bootstrap import start as start_payment
 from payment_svc.settings import PaymentSettings
+from paymesh_cli.dev import ensure_dev_api_key
 from paymesh_cli.main import cli
 
 pytestmark = [
@@ -264,3 +266,26 @@ def test_the_audit_log_is_append_only(database_url: str, statement: str) -> None
 
 async def test_the_tables_module_matches_the_migrations(database_url: str) -> None:
     assert await migrations_diff("gateway", "gateway", metadata, database_url) == []
+
+
+def test_paymesh_dev_replaces_a_dev_key_from_before_scopes(
+    database_url: str, tmp_path: Path
+) -> None:
+    mesh.migrations.upgrade("gateway", database_url)
+    old_id = "00000000000000aa"
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        conn.execute(
+            "INSERT INTO gateway.api_keys (key_id, name, secret_hash, scopes)"
+            " VALUES (%s, 'dev', %s, ARRAY['payments', 'ops'])",
+            (old_id, "0" * 64),
+        )
+    key_file = tmp_path / "dev-api-key"
+    key_file.write_text(f"pmk_{old_id}_{'x' * 43}\n")
+
+    asyncio.run(ensure_dev_api_key(tmp_path, database_url, fresh=False))
+    new = key_file.read_text().strip()
+    new_id = split_key(new)[0]  # type: ignore[index]
+    assert new_id != old_id
+    assert asyncio.run(live_key_scopes(database_url, new_id)) == frozenset(SCOPES)
+    asyncio.run(ensure_dev_api_key(tmp_path, database_url, fresh=False))
+    assert key_file.read_text().strip() == new, "a dev key with every scope is kept"
