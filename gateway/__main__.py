@@ -3,18 +3,28 @@ gracefully (requests in flight finish, then channels and the database pool close
 
 from __future__ import annotations
 
+import logging
+
 import uvicorn
 
 from gateway.app import create_app
+from gateway.routes import RouteError
 from gateway.settings import GatewaySettings
 from mesh.logs import setup_logging
+
+log = logging.getLogger("gateway")
 
 
 def main() -> int:
     settings = GatewaySettings.from_env()
     setup_logging("gateway", settings.log_level)
+    try:
+        app = create_app(settings)
+    except RouteError as err:
+        log.error("gateway refuses to start: %s", err)
+        return 2
     config = uvicorn.Config(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,  # keep the JSON handler set up above

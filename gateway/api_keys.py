@@ -1,5 +1,6 @@
 """API keys in table `gateway.api_keys`: issued once in plaintext, stored as the SHA-256 of the
-secret, verified with a constant-time comparison, cached in memory for a short time."""
+secret, verified with a constant-time comparison, cached in memory for a short time. Issuing
+and revoking a key is written to the audit log in the same transaction."""
 
 from __future__ import annotations
 
@@ -13,31 +14,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import grpc
-from sqlalchemy import Column, DateTime, MetaData, Table, Text, func, insert, select, update
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from gateway.audit import KEY_CREATE, KEY_REVOKE, AuditEntry, append, cli_actor
 from gateway.auth import KEY_PREFIX, ApiKey
+from gateway.rate_limits import parse_rate
+from gateway.scopes import checked_scopes
+from gateway.tables import SCHEMA, api_keys, metadata
 from mesh.db import make_engine
 from mesh.errors import ServiceError
 
+__all__ = ["SCHEMA", "DbApiKeyVerifier", "api_keys", "issue_api_key", "metadata"]
+
 log = logging.getLogger(__name__)
 
-SCHEMA = "gateway"
 LOOKUP_TIMEOUT_S = 5.0
-
-metadata = MetaData()
-api_keys = Table(
-    "api_keys",
-    metadata,
-    Column("key_id", Text, primary_key=True),
-    Column("name", Text, nullable=False),
-    Column("secret_hash", Text, nullable=False),
-    Column("scopes", ARRAY(Text), nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("revoked_at", DateTime(timezone=True)),
-)
 
 _DUMMY_HASH = hashlib.sha256(b"").hexdigest()
 
@@ -53,24 +46,44 @@ def new_key() -> tuple[str, str, str]:
     return key_id, secret, f"{KEY_PREFIX}{key_id}_{secret}"
 
 
-async def issue_api_key(database_url: str, name: str, scopes: list[str]) -> str:
-    """Create a key and return its plaintext, the only time it is ever seen."""
+async def issue_api_key(
+    database_url: str,
+    name: str,
+    scopes: list[str],
+    *,
+    rate_limit: str | None = None,
+    actor: str | None = None,
+) -> str:
+    """Create a key holding `scopes` (gateway.scopes.SCOPES only: UnknownScopeError otherwise)
+    and, when given, its own `rate_limit` ("100/second"; RateError when it is not a rate), and
+    return its plaintext, the only time it is ever seen. `actor` (default: the CLI's OS user)
+    is written to the audit log with the new key's id."""
+    granted = checked_scopes(scopes)
+    if rate_limit is not None:
+        parse_rate(rate_limit)
     key_id, secret, plaintext = new_key()
+    entry = AuditEntry(actor or cli_actor(), KEY_CREATE, f"api_keys/{key_id}", None, 201)
     engine = make_engine(database_url, SCHEMA, pool_size=1, application_name="gateway-keys")
     try:
         async with engine.begin() as conn:
             await conn.execute(
                 insert(api_keys).values(
-                    key_id=key_id, name=name, secret_hash=hash_secret(secret), scopes=list(scopes)
+                    key_id=key_id,
+                    name=name,
+                    secret_hash=hash_secret(secret),
+                    scopes=granted,
+                    rate_limit=rate_limit,
                 )
             )
+            await append(conn, entry)
     finally:
         await engine.dispose()
     return plaintext
 
 
-async def revoke_api_key(database_url: str, key_id: str) -> bool:
-    """Revoke a key (by its id, the part after `pmk_`); False when there is no such live key."""
+async def revoke_api_key(database_url: str, key_id: str, *, actor: str | None = None) -> bool:
+    """Revoke a key (by its id, the part after `pmk_`); False when there is no such live key.
+    The attempt is written to the audit log either way (outcome 200 or 404)."""
     engine = make_engine(database_url, SCHEMA, pool_size=1, application_name="gateway-keys")
     try:
         async with engine.begin() as conn:
@@ -79,9 +92,29 @@ async def revoke_api_key(database_url: str, key_id: str) -> bool:
                 .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=func.now())
             )
-            return bool(result.rowcount)
+            revoked = bool(result.rowcount)
+            outcome = 200 if revoked else 404
+            resource = f"api_keys/{key_id}"
+            await append(
+                conn, AuditEntry(actor or cli_actor(), KEY_REVOKE, resource, None, outcome)
+            )
+            return revoked
     finally:
         await engine.dispose()
+
+
+async def live_key_scopes(database_url: str, key_id: str) -> frozenset[str] | None:
+    """The scopes of the live key `key_id`; None when there is no such key or it is revoked."""
+    engine = make_engine(database_url, SCHEMA, pool_size=1, application_name="gateway-keys")
+    query = select(api_keys.c.scopes).where(
+        api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None)
+    )
+    try:
+        async with engine.connect() as conn:
+            scopes = (await conn.execute(query)).scalar_one_or_none()
+    finally:
+        await engine.dispose()
+    return frozenset(scopes) if scopes is not None else None
 
 
 @dataclass(frozen=True)
@@ -145,10 +178,12 @@ class DbApiKeyVerifier:
             api_keys.c.name,
             api_keys.c.secret_hash,
             api_keys.c.scopes,
+            api_keys.c.rate_limit,
             api_keys.c.revoked_at.is_not(None).label("revoked"),
         ).where(api_keys.c.key_id == key_id)
         async with self.engine.connect() as conn:
             row = (await conn.execute(query)).first()
         if row is None:
             return None
-        return _Record(ApiKey(key_id, row.name, tuple(row.scopes)), row.secret_hash, row.revoked)
+        key = ApiKey(key_id, row.name, frozenset(row.scopes), row.rate_limit)
+        return _Record(key, row.secret_hash, row.revoked)

@@ -13,14 +13,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.access import Gatekeeper
 from gateway.api_keys import SCHEMA, DbApiKeyVerifier
+from gateway.audit import AuditLog, DbAuditLog
 from gateway.auth import ApiKeyVerifier
 from gateway.comments import proto_comments
 from gateway.endpoints import EndpointContext, make_endpoint
 from gateway.errors import error_response, internal_response
 from gateway.health import DbCheck, engine_check, healthz, make_readyz
 from gateway.openapi import build_openapi
+from gateway.rate_limits import RateLimits
 from gateway.routes import FRONTED_SERVICES, derive_routes
+from gateway.scopes import check_route_scopes
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstreams, upstream_addresses
 from gateway.webhooks import PATH as STRIPE_WEBHOOK_PATH
@@ -58,20 +62,28 @@ def create_app(
     channels: Mapping[str, grpc.aio.Channel] | None = None,
     verifier: ApiKeyVerifier | None = None,
     db_check: DbCheck | None = None,
+    audit: AuditLog | None = None,
 ) -> Starlette:
     """The gateway. `channels` (by service full name, e.g. "paymesh.payment.v1.PaymentService")
-    replace the channels made from the settings; `verifier` and `db_check` replace the
-    database-backed key verifier and readiness check. Given channels are not closed here."""
+    replace the channels made from the settings; `verifier`, `db_check` and `audit` replace the
+    database-backed key verifier, readiness check and audit log. Given channels are not closed
+    here. Raises gateway.routes.RouteError when a contract cannot be served safely (a public
+    RPC without a scope)."""
+    derived = derive_routes(FRONTED_SERVICES)
+    check_route_scopes(derived)
     engine = None
-    if verifier is None or db_check is None:
+    if verifier is None or db_check is None or audit is None:
         engine = make_engine(settings.database_url, SCHEMA, pool_size=5, application_name="gateway")
     verifier = verifier or DbApiKeyVerifier(engine, ttl_s=settings.api_key_cache_ttl_s)  # type: ignore[arg-type]
     db_check = db_check or engine_check(engine)  # type: ignore[arg-type]
+    audit = audit or DbAuditLog(engine)  # type: ignore[arg-type]
     upstreams = Upstreams(
         upstream_addresses(settings), channels, timeout_s=settings.upstream_timeout_s
     )
-    context = EndpointContext(upstreams, verifier, settings.max_body_bytes)
-    derived = derive_routes(FRONTED_SERVICES)
+    gatekeeper = Gatekeeper(
+        verifier, RateLimits(settings.rate_limit, settings.auth_failure_rate_limit)
+    )
+    context = EndpointContext(upstreams, gatekeeper, audit, settings.max_body_bytes)
     openapi = build_openapi(derived, proto_comments(FRONTED_SERVICES))
 
     async def openapi_json(request: Request) -> JSONResponse:
@@ -88,7 +100,7 @@ def create_app(
         ),
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
-        Route("/readyz", make_readyz(db_check, upstreams), methods=["GET"]),
+        Route("/readyz", make_readyz(db_check, upstreams, gatekeeper.is_ops), methods=["GET"]),
     ]
 
     @contextlib.asynccontextmanager
@@ -110,4 +122,5 @@ def create_app(
     app.state.openapi = openapi
     app.state.routes = derived
     app.state.upstreams = upstreams
+    app.state.gatekeeper = gatekeeper
     return app

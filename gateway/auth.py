@@ -24,7 +24,8 @@ class ApiKey:
 
     key_id: str
     name: str
-    scopes: tuple[str, ...]
+    scopes: frozenset[str]  # what it may do (gateway.scopes.SCOPES)
+    rate_limit: str | None = None  # its own rate ("100/second"); None: the gateway's default
 
 
 class ApiKeyVerifier(Protocol):

@@ -11,6 +11,7 @@ import dataclasses
 import json
 import logging
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,7 +21,8 @@ from google.protobuf.message import Message
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from gateway.auth import ApiKeyVerifier, authenticate
+from gateway.access import SCOPES_METADATA, Gatekeeper, scopes_header
+from gateway.audit import AuditEntry, AuditLog
 from gateway.codec import (
     card_number_paths,
     decode_json,
@@ -31,6 +33,7 @@ from gateway.codec import (
 )
 from gateway.errors import error_response, internal_response, status_response, upstream_status
 from gateway.routes import IDEMPOTENCY_FIELD, IDEMPOTENCY_HEADER, MethodRoute
+from gateway.scopes import is_audited, required_scope
 from gateway.upstream import Upstreams, is_replay
 from mesh.cards import contains_card_number
 from mesh.errors import FieldViolation, ServiceError, invalid_argument
@@ -51,7 +54,8 @@ REPLAYED_HEADERS = {"Idempotent-Replayed": "true"}
 @dataclass(frozen=True)
 class EndpointContext:
     upstreams: Upstreams
-    verifier: ApiKeyVerifier
+    gatekeeper: Gatekeeper
+    audit: AuditLog
     max_body_bytes: int
 
 
@@ -186,12 +190,14 @@ async def _request_message(route: MethodRoute, request: Request, ctx: EndpointCo
     return message
 
 
-async def _handle(route: MethodRoute, request: Request, ctx: EndpointContext) -> Response:
+async def _handle(
+    route: MethodRoute, scope: str, request: Request, ctx: EndpointContext
+) -> Response:
     _guard_url(route, request)
-    key = await authenticate(request.headers.get("authorization"), ctx.verifier)
-    request.state.api_key = key
+    key = await ctx.gatekeeper.admit(request, scope)
     message = await _request_message(route, request, ctx)
-    reply = await ctx.upstreams.call(route, message, metadata=[(CALLER_METADATA, key.key_id)])
+    metadata = [(CALLER_METADATA, key.key_id), (SCOPES_METADATA, scopes_header(key))]
+    reply = await ctx.upstreams.call(route, message, metadata=metadata)
     body = reply.message
     if route.response_body:
         body = getattr(body, route.response_body)
@@ -227,15 +233,46 @@ async def answered(
         return internal_response()
 
 
+def _resource(route: MethodRoute, request: Request) -> str:
+    """The path called, for the audit log; its template when the path holds a card number."""
+    path = request.url.path
+    return route.template if contains_card_number(path) else path
+
+
+def _request_id(request: Request) -> str | None:
+    """The Idempotency-Key, for the audit log, when it is a UUID."""
+    try:
+        return str(uuid.UUID(request.headers.get(IDEMPOTENCY_HEADER, "")))
+    except ValueError:
+        return None
+
+
 def make_endpoint(route: MethodRoute, ctx: EndpointContext) -> Endpoint:
+    scope = required_scope(route.method)  # read once: a set lookup per request
+    audited = is_audited(route.method)
+
     async def endpoint(request: Request) -> Response:
         started = time.perf_counter()
         response = await answered(
-            lambda: _handle(route, request, ctx),
+            lambda: _handle(route, scope, request, ctx),
             what=f"{route.http_method} {route.template}",
             service=route.service.name,
         )
         key = getattr(request.state, "api_key", None)
+        quota = getattr(request.state, "quota", None)
+        if quota is not None:
+            response.headers.update(quota.headers())
+        if audited and key is not None and quota is not None and quota.allowed:
+            # Every call of an operator action by a key within its rate, whatever its outcome.
+            await ctx.audit.record(
+                AuditEntry(
+                    key.key_id,
+                    route.method.full_name,
+                    _resource(route, request),
+                    _request_id(request),
+                    response.status_code,
+                )
+            )
         log.info(
             "%s %s %d",
             route.http_method,

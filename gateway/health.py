@@ -1,5 +1,6 @@
 """/healthz: the process is alive. /readyz: the database answers and every upstream gRPC
-service answers the standard health check with SERVING."""
+service answers the standard health check with SERVING. Which dependency is not ready is said
+only to an `ops` key: the rest of the world learns the status (200 or 503), not the inside."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.responses import JSONResponse
 from gateway.upstream import Upstreams
 
 DbCheck = Callable[[], Awaitable[None]]
+IsOps = Callable[[Request], Awaitable[bool]]
 CHECK_TIMEOUT_S = 2.0
 
 
@@ -38,7 +40,7 @@ async def _database(check: DbCheck) -> str:
 
 
 def make_readyz(
-    db_check: DbCheck, upstreams: Upstreams
+    db_check: DbCheck, upstreams: Upstreams, is_ops: IsOps
 ) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def readyz(request: Request) -> JSONResponse:
         names = ["database", *upstreams.services]
@@ -48,12 +50,11 @@ def make_readyz(
         )
         checks = dict(zip(names, results, strict=True))
         not_ready = [name for name, status in checks.items() if status != "SERVING"]
-        body: dict[str, object] = {
-            "status": "not_ready" if not_ready else "ready",
-            "checks": checks,
-        }
-        if not_ready:
-            body["not_ready"] = not_ready
+        body: dict[str, object] = {"status": "not_ready" if not_ready else "ready"}
+        if await is_ops(request):
+            body["checks"] = checks
+            if not_ready:
+                body["not_ready"] = not_ready
         return JSONResponse(body, status_code=503 if not_ready else 200)
 
     return readyz

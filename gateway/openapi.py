@@ -12,6 +12,7 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 from buf.validate import validate_pb2
 from gateway.codec import FLOAT_TYPES, INTEGER_TYPES
 from gateway.routes import IDEMPOTENCY_FIELD, IDEMPOTENCY_HEADER, MethodRoute
+from gateway.scopes import SCOPES, is_audited, required_scope
 
 Schema = dict[str, Any]
 
@@ -220,13 +221,19 @@ def _leaf(message: Descriptor, field_path: str) -> FieldDescriptor:
 _ERROR_RESPONSES = {
     "400": ("BadRequest", "The request breaks the contract; details name each field and rule."),
     "401": ("Unauthenticated", "No API key, or a malformed one."),
-    "403": ("PermissionDenied", "The API key is unknown, wrong or revoked."),
+    "403": (
+        "PermissionDenied",
+        "The API key is unknown, wrong or revoked (PERMISSION_DENIED), or lacks the scope the "
+        "operation needs (SCOPE_MISSING; ErrorInfo metadata `scope` names it).",
+    ),
     "404": ("NotFound", "Not found."),
     "413": ("PayloadTooLarge", "The body is larger than 1 MiB."),
     "422": ("IdempotencyKeyReused", "The Idempotency-Key was used before with another request."),
     "429": (
         "TooManyRequests",
-        "Too many requests, or the Idempotency-Key is in use; see Retry-After.",
+        "The API key's rate limit is spent (RATE_LIMITED), too many failed authentications came "
+        "from this address (RATE_LIMITED), or the Idempotency-Key is in use "
+        "(IDEMPOTENCY_KEY_IN_USE); retry after Retry-After seconds.",
     ),
     "503": (
         "Unavailable",
@@ -238,11 +245,43 @@ _ERROR_RESPONSES = {
 _BODY_ONLY = {"413", "422"}
 
 
+# Sent with every answer to an authenticated caller (the key's rate limit), and Retry-After with
+# every 429.
+_RATE_LIMIT_HEADERS: dict[str, Schema] = {
+    "RateLimit-Limit": {
+        "description": "Requests the API key may send per window.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "RateLimit-Remaining": {
+        "description": "Requests left in the current window.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "RateLimit-Reset": {
+        "description": "Seconds until at least one more request is allowed.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+}
+_RETRY_AFTER: Schema = {
+    "description": "Seconds to wait before retrying.",
+    "required": True,
+    "schema": {"type": "integer", "minimum": 0},
+}
+
+
+def _rate_limit_header_refs() -> dict[str, Schema]:
+    return {name: {"$ref": f"#/components/headers/{name}"} for name in _RATE_LIMIT_HEADERS}
+
+
 def _error_response_components() -> dict[str, Schema]:
-    return {
+    components: dict[str, Schema] = {
         name: {"description": text, "content": {"application/json": {"schema": _ref(_ERROR)}}}
         for name, text in _ERROR_RESPONSES.values()
     }
+    components["TooManyRequests"]["headers"] = {
+        "Retry-After": {"$ref": "#/components/headers/Retry-After"},
+        **_rate_limit_header_refs(),
+    }
+    return components
 
 
 def _error_responses(with_body: bool) -> dict[str, Schema]:
@@ -289,13 +328,18 @@ def _operation(builder: SchemaBuilder, route: MethodRoute) -> Schema:
     method = route.method
     request = method.input_type
     description = builder.comments.get(method.full_name, "")
+    scope = required_scope(method)
     operation: Schema = {
         "operationId": f"{route.service.name}_{method.name}",
         "tags": [route.service.name],
         "summary": description.split(". ")[0].rstrip(".") if description else method.name,
-        "security": [{"bearerAuth": []}],
+        # OpenAPI 3.1 allows role names in the requirement of a non-OAuth scheme: the scope.
+        "security": [{"bearerAuth": [scope]}],
+        "x-required-scope": scope,
         "parameters": [],
     }
+    if is_audited(method):
+        operation["x-audited"] = True
     if description:
         operation["description"] = description
     for field_path in route.path_params.values():
@@ -327,6 +371,7 @@ def _operation(builder: SchemaBuilder, route: MethodRoute) -> Schema:
             "description": "Accepted; execution is asynchronous."
             if route.success_status == 202
             else "OK",
+            "headers": _rate_limit_header_refs(),
             "content": {"application/json": {"schema": response_schema}},
         }
     }
@@ -381,12 +426,19 @@ def build_openapi(
                     "schema": {"type": "string", "format": "uuid"},
                 }
             },
+            "headers": {**_RATE_LIMIT_HEADERS, "Retry-After": _RETRY_AFTER},
             "securitySchemes": {
                 "bearerAuth": {
                     "type": "http",
                     "scheme": "bearer",
                     "bearerFormat": "pmk_<key_id>_<secret>",
-                    "description": "An API key issued by the operator.",
+                    "description": (
+                        "An API key issued by the operator (`paymesh api-key create`), holding "
+                        f"scopes among: {', '.join(SCOPES)}. Each operation names the one it "
+                        "needs in its security requirement and in `x-required-scope`; a key "
+                        "without it gets 403 SCOPE_MISSING. Operations marked `x-audited` are "
+                        "operator actions, written to the audit log with the key's id."
+                    ),
                 }
             },
         },

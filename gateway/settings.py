@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gateway.rate_limits import RateError, parse_rate
 from mesh.settings import (
     DEFAULT_DATABASE_URL,
     SettingsError,
@@ -14,6 +15,17 @@ from mesh.settings import (
 )
 
 MAX_BODY_BYTES = 1024 * 1024
+DEFAULT_RATE_LIMIT = "100/second"
+DEFAULT_AUTH_FAILURE_RATE_LIMIT = "20/minute"
+
+
+def _rate(name: str, default: str) -> str:
+    value = env_str(name, default)
+    try:
+        parse_rate(value)
+    except RateError as err:
+        raise SettingsError(f"{name}: {err}") from None
+    return value
 
 
 @dataclass(frozen=True)
@@ -28,6 +40,10 @@ class GatewaySettings:
     api_key_cache_ttl_s: float = 30.0
     log_level: str = "INFO"
     max_body_bytes: int = MAX_BODY_BYTES
+    # Requests per API key without a rate of its own (limits notation: "100/second").
+    rate_limit: str = DEFAULT_RATE_LIMIT
+    # Failed authentications per client address; past it, refused before any key lookup.
+    auth_failure_rate_limit: str = DEFAULT_AUTH_FAILURE_RATE_LIMIT
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
@@ -47,4 +63,8 @@ class GatewaySettings:
             upstream_timeout_s=timeout,
             api_key_cache_ttl_s=ttl,
             log_level=env_str("LOG_LEVEL", "INFO"),
+            rate_limit=_rate("GATEWAY_RATE_LIMIT", DEFAULT_RATE_LIMIT),
+            auth_failure_rate_limit=_rate(
+                "GATEWAY_AUTH_FAILURE_RATE_LIMIT", DEFAULT_AUTH_FAILURE_RATE_LIMIT
+            ),
         )

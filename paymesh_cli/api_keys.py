@@ -1,7 +1,9 @@
 """`paymesh api-key create|revoke`: the operator's way to hand out and withdraw API keys.
 
-A key is shown once, when it is made; only its hash is stored. Idempotency keys live in the
-space of the API key that sent them, so two clients never collide on one."""
+A key is shown once, when it is made; only its hash is stored. It may do what its scopes say and
+nothing else (a key for a checkout page: `--scope payments:write`). Idempotency keys live in
+the space of the API key that sent them, so two clients never collide on one. Both commands are
+written to the audit log (`paymesh audit`) with the OS user who ran them."""
 
 from __future__ import annotations
 
@@ -12,8 +14,6 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from paymesh_cli.target import resolve_target, target_options
-
-DEFAULT_SCOPES = ("payments",)
 
 
 def _database_url(data_dir: Path, database_url: str | None) -> str:
@@ -29,29 +29,50 @@ def api_key_group() -> None:
 
 
 @api_key_group.command("create")
-@click.argument("name")
+@click.argument("name_argument", metavar="[NAME]", required=False)
+@click.option("--name", "name_option", default=None, help="Who the key is for.")
 @click.option(
     "--scope",
     "scopes",
     multiple=True,
-    default=DEFAULT_SCOPES,
-    show_default=True,
-    help="What the key may do (repeatable).",
+    required=True,
+    help="What the key may do (repeatable): payments:write, payments:read, refunds:write, "
+    "payouts:write, payouts:read, ledger:read, recon, ops.",
+)
+@click.option(
+    "--rate-limit",
+    default=None,
+    help="Its own rate, e.g. 200/second (default: the gateway's GATEWAY_RATE_LIMIT).",
 )
 @target_options
 def create_key(
-    name: str,
+    name_argument: str | None,
+    name_option: str | None,
     scopes: tuple[str, ...],
+    rate_limit: str | None,
     data_dir: Path,
     url: str | None,
     api_key: str | None,
     database_url: str | None,
 ) -> None:
-    """Make a key named NAME and print it (the only time it is shown)."""
+    """Make a key named NAME (or --name) and print it (the only time it is shown)."""
     from gateway.api_keys import issue_api_key
+    from gateway.rate_limits import RateError
+    from gateway.scopes import UnknownScopeError
 
+    if name_argument and name_option and name_argument != name_option:
+        raise click.UsageError("give the name once: NAME or --name")
+    name = name_option or name_argument
+    if not name:
+        raise click.UsageError("the key needs a name: --name NAME")
     try:
-        key = asyncio.run(issue_api_key(_database_url(data_dir, database_url), name, list(scopes)))
+        key = asyncio.run(
+            issue_api_key(
+                _database_url(data_dir, database_url), name, list(scopes), rate_limit=rate_limit
+            )
+        )
+    except (UnknownScopeError, RateError) as err:
+        raise click.BadParameter(str(err)) from None
     except (OperationalError, OSError) as err:
         raise click.ClickException(f"cannot reach the database ({type(err).__name__})") from None
     click.echo(key)

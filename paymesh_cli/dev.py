@@ -42,6 +42,7 @@ from paymesh_cli.stackfile import DEFAULT_DATA_DIR, StackFileError, StackInfo
 DEV_PSP_API_KEY = "sk_test_paymesh_dev"
 DATA_DIR_MARKER = ".paymesh-data-dir"  # `--fresh` deletes only directories that carry it
 API_KEY_FILE = "dev-api-key"
+DEV_KEY_RATE_LIMIT = "1000/second"
 GATEWAY = "gateway"
 PSP_SANDBOX = "psp_sandbox"
 READY_TIMEOUT = 60.0
@@ -192,13 +193,23 @@ def write_secret(path: Path, text: str) -> None:
 
 
 async def ensure_dev_api_key(data_dir: Path, database_url: str, fresh: bool) -> Path:
-    """Issue the dev API key (scopes payments, ops) unless the data dir already has one."""
+    """Issue the dev API key (every scope, and a rate high enough for `paymesh bench` and
+    `paymesh chaos`) unless the data dir already has one."""
+    from gateway.api_keys import issue_api_key, live_key_scopes  # imported only when needed
+    from gateway.auth import split_key
+    from gateway.scopes import SCOPES
+
     path = data_dir / API_KEY_FILE
     if path.exists() and not fresh:
-        return path
-    from gateway.api_keys import issue_api_key  # written alongside; imported only when needed
+        parts = split_key(path.read_text().strip())
+        held = await live_key_scopes(database_url, parts[0]) if parts else None
+        if held is not None and held >= set(SCOPES):
+            return path
+        # A key from before scopes were checked (or revoked): a new one that can do everything.
 
-    key = await issue_api_key(database_url, name="dev", scopes=["payments", "ops"])
+    key = await issue_api_key(
+        database_url, name="dev", scopes=list(SCOPES), rate_limit=DEV_KEY_RATE_LIMIT
+    )
     write_secret(path, key)
     return path
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from paymesh_cli.api_keys import api_key_group
+from paymesh_cli.audit import audit_command
 from paymesh_cli.bench import bench_command
 from paymesh_cli.chaos import chaos_command
 from paymesh_cli.check import check_command
@@ -18,6 +19,7 @@ def cli() -> None:
 
 for command in (*DEV_COMMANDS, check_command, bench_command, chaos_command, api_key_group):
     cli.add_command(command)
+cli.add_command(audit_command)
 
 if __name__ == "__main__":  # pragma: no cover
     cli()

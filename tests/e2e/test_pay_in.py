@@ -166,7 +166,11 @@ def test_a_concurrent_burst_with_one_key_is_processed_once(stack):
 
 def test_idempotency_keys_belong_to_the_api_key_that_sent_them(stack):
     made = subprocess.run(
-        [*PAYMESH, "api-key", "create", "second shop", "--data-dir", str(stack["data_dir"])],
+        [
+            *PAYMESH,
+            *("api-key", "create", "--name", "second shop", "--scope", "payments:write"),
+            *("--data-dir", str(stack["data_dir"])),
+        ],
         capture_output=True,
         text=True,
         timeout=60,

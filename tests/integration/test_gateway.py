@@ -62,7 +62,7 @@ def stored_rows(url: str) -> list[tuple]:
 
 
 async def test_keys_are_stored_hashed_and_verified(migrated: str) -> None:
-    key = await issue_api_key(migrated, "test shop", ["payments", "refunds"])
+    key = await issue_api_key(migrated, "test shop", ["refunds:write", "payments:write"])
     parts = split_key(key)
     assert parts is not None
     key_id, secret = parts
@@ -72,7 +72,7 @@ async def test_keys_are_stored_hashed_and_verified(migrated: str) -> None:
     assert (row_id, name, scopes, revoked_at) == (
         key_id,
         "test shop",
-        ["payments", "refunds"],
+        ["payments:write", "refunds:write"],
         None,
     )
     assert created_at is not None
@@ -88,7 +88,7 @@ async def test_keys_are_stored_hashed_and_verified(migrated: str) -> None:
         assert (api_key.key_id, api_key.name, api_key.scopes) == (
             key_id,
             "test shop",
-            ("payments", "refunds"),
+            frozenset({"payments:write", "refunds:write"}),
         )
         assert await verifier.verify(key_id, secret[:-1] + "x") is None
         assert await verifier.verify("f" * 16, secret) is None
@@ -106,8 +106,8 @@ async def test_keys_are_stored_hashed_and_verified(migrated: str) -> None:
 async def test_the_app_authenticates_against_the_database(
     migrated: str, wallet_channel: grpc.aio.Channel
 ) -> None:
-    good = await issue_api_key(migrated, "good", ["payments"])
-    revoked = await issue_api_key(migrated, "revoked", ["payments"])
+    good = await issue_api_key(migrated, "good", ["payouts:read", "ops"])
+    revoked = await issue_api_key(migrated, "revoked", ["payouts:read"])
     revoked_id = split_key(revoked)[0]  # type: ignore[index]
     assert await revoke_api_key(migrated, revoked_id)
     settings = GatewaySettings(
@@ -138,7 +138,9 @@ async def test_the_app_authenticates_against_the_database(
             response = await client.get("/v1/wallets/seller-1")
             assert response.status_code == 401
 
-            ready = await client.get("/readyz")
+            public = await client.get("/readyz")
+            assert (public.status_code, public.json()) == (503, {"status": "not_ready"})
+            ready = await client.get("/readyz", headers={"Authorization": f"Bearer {good}"})
             checks = ready.json()["checks"]
             assert checks["database"] == "SERVING"
             assert checks[WALLET] == "SERVING"
@@ -148,3 +150,25 @@ async def test_the_app_authenticates_against_the_database(
                 "paymesh.payment.v1.PaymentService",
                 "paymesh.payment.v1.RefundService",
             ]
+
+
+async def test_a_key_s_own_rate_limit_is_read_from_the_database(
+    migrated: str, wallet_channel: grpc.aio.Channel
+) -> None:
+    limited = await issue_api_key(migrated, "slow", ["payouts:read"], rate_limit="2/minute")
+    default = await issue_api_key(migrated, "default", ["payouts:read"])
+    app = create_app(
+        GatewaySettings(database_url=migrated, rate_limit="5/minute"),
+        channels={WALLET: wallet_channel},
+    )
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+
+            async def statuses(key: str, n: int) -> list[tuple[int, str]]:
+                headers = {"Authorization": f"Bearer {key}"}
+                answers = [await client.get("/v1/wallets/s-1", headers=headers) for _ in range(n)]
+                return [(a.status_code, a.headers["RateLimit-Limit"]) for a in answers]
+
+            assert await statuses(limited, 3) == [(200, "2"), (200, "2"), (429, "2")]
+            assert await statuses(default, 6) == [(200, "5")] * 5 + [(429, "5")]

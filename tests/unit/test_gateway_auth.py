@@ -52,7 +52,7 @@ class CountingVerifier(DbApiKeyVerifier):
 
 async def test_verifier_compares_hashes_and_caches_rows() -> None:
     key_id, secret, key = new_key()
-    api_key = ApiKey(key_id, "shop", ("payments",))
+    api_key = ApiKey(key_id, "shop", frozenset({"payments:write"}))
     rows = {key_id: _Record(api_key, hash_secret(secret), revoked=False)}
     now = [100.0]
     verifier = CountingVerifier(rows, now)

@@ -21,7 +21,9 @@ import pytest
 from google.protobuf import timestamp_pb2
 
 from gateway.app import create_app
+from gateway.audit import AuditEntry
 from gateway.auth import ApiKey
+from gateway.scopes import SCOPES
 from gateway.settings import GatewaySettings
 from mesh.cards import contains_card_number
 from mesh.errors import FieldViolation, ServiceError, invalid_argument, not_found
@@ -47,14 +49,33 @@ CARDS = ("4242 4242 4242 4242", "4111111111111111", "4242424242424242")
 
 
 class FakeVerifier:
-    """In-memory API keys."""
+    """In-memory API keys; GOOD_KEY holds every scope. `lookups` counts what would be database
+    lookups."""
 
     def __init__(self) -> None:
-        self.keys = {KEY_ID: (SECRET, ApiKey(KEY_ID, "test shop", ("payments",)))}
+        self.keys = {KEY_ID: (SECRET, ApiKey(KEY_ID, "test shop", frozenset(SCOPES)))}
+        self.lookups = 0
+
+    def add(self, scopes: Any, rate_limit: str | None = None) -> str:
+        """A new key holding `scopes` (and its own rate); its plaintext."""
+        key_id = f"{len(self.keys):016x}"
+        self.keys[key_id] = (SECRET, ApiKey(key_id, "shop", frozenset(scopes), rate_limit))
+        return f"pmk_{key_id}_{SECRET}"
 
     async def verify(self, key_id: str, secret: str) -> ApiKey | None:
+        self.lookups += 1
         found = self.keys.get(key_id)
         return found[1] if found is not None and found[0] == secret else None
+
+
+class FakeAudit:
+    """The audit log in memory."""
+
+    def __init__(self) -> None:
+        self.entries: list[AuditEntry] = []
+
+    async def record(self, entry: AuditEntry) -> None:
+        self.entries.append(entry)
 
 
 class Calls:
@@ -222,10 +243,21 @@ async def db_ok() -> None:
 
 
 def make_client(
-    channels: dict[str, grpc.aio.Channel], *, timeout_s: float = 5.0, db_check=db_ok
+    channels: dict[str, grpc.aio.Channel],
+    *,
+    timeout_s: float = 5.0,
+    db_check=db_ok,
+    verifier: FakeVerifier | None = None,
+    audit: FakeAudit | None = None,
+    **settings: Any,
 ) -> httpx.AsyncClient:  # type: ignore[no-untyped-def]
-    settings = GatewaySettings(upstream_timeout_s=timeout_s)
-    app = create_app(settings, channels=channels, verifier=FakeVerifier(), db_check=db_check)
+    app = create_app(
+        GatewaySettings(upstream_timeout_s=timeout_s, **settings),
+        channels=channels,
+        verifier=verifier or FakeVerifier(),
+        db_check=db_check,
+        audit=audit or FakeAudit(),
+    )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway")
 
 
@@ -734,7 +766,7 @@ async def test_an_upstream_that_is_down_is_503(calls: Calls) -> None:
             assert info["reason"] == "UNAVAILABLE"
             assert "127.0.0.1" not in error["message"]  # the transport's text stays inside
             assert response.headers["Retry-After"] == "1"
-            ready = await client.get("/readyz")
+            ready = await client.get("/readyz", headers=auth())
             assert ready.status_code == 503
             assert set(ready.json()["not_ready"]) == {PAYMENT, REFUND, WALLET, LEDGER}
     finally:
@@ -782,7 +814,7 @@ async def test_health_readiness_and_openapi(channel: grpc.aio.Channel) -> None:
     channels = {PAYMENT: channel, REFUND: channel, WALLET: channel, LEDGER: channel}
     async with make_client(channels) as client:
         assert (await client.get("/healthz")).status_code == 200
-        ready = await client.get("/readyz")
+        ready = await client.get("/readyz", headers=auth())
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] == {
             "database": "SERVING",
@@ -794,7 +826,7 @@ async def test_health_readiness_and_openapi(channel: grpc.aio.Channel) -> None:
         doc = (await client.get("/openapi.json")).json()
         assert "/v1/payments" in doc["paths"]
     async with make_client(channels, db_check=db_down) as client:
-        ready = await client.get("/readyz")
+        ready = await client.get("/readyz", headers=auth())
         assert ready.status_code == 503
         assert ready.json()["not_ready"] == ["database"]
 

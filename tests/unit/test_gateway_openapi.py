@@ -10,6 +10,7 @@ import pytest
 from gateway.comments import proto_comments
 from gateway.openapi import build_openapi
 from gateway.routes import FRONTED_SERVICES, derive_routes
+from gateway.scopes import SCOPES, required_scope
 
 pytestmark = pytest.mark.unit
 
@@ -96,10 +97,33 @@ def test_schemas_money_enums_and_scalars(doc: dict[str, Any]) -> None:
 def test_security(doc: dict[str, Any]) -> None:
     scheme = doc["components"]["securitySchemes"]["bearerAuth"]
     assert scheme["type"] == "http" and scheme["scheme"] == "bearer"
-    for ops in doc["paths"].values():
-        for op in ops.values():
-            assert op["security"] == [{"bearerAuth": []}]
-            assert op["responses"]["401"] == {"$ref": "#/components/responses/Unauthenticated"}
+    for route in derive_routes():
+        op = doc["paths"][route.path][route.http_method.lower()]
+        scope = required_scope(route.method)
+        assert scope in SCOPES
+        assert op["security"] == [{"bearerAuth": [scope]}]
+        assert op["x-required-scope"] == scope
+        assert op["responses"]["401"] == {"$ref": "#/components/responses/Unauthenticated"}
+        assert op["responses"]["403"] == {"$ref": "#/components/responses/PermissionDenied"}
+        assert op["responses"]["429"] == {"$ref": "#/components/responses/TooManyRequests"}
+        success = op["responses"][str(route.success_status)]
+        assert set(success["headers"]) == {
+            "RateLimit-Limit",
+            "RateLimit-Remaining",
+            "RateLimit-Reset",
+        }
+    assert doc["paths"]["/v1/refunds"]["post"]["x-required-scope"] == "refunds:write"
+    assert doc["paths"]["/v1/refunds"]["post"]["x-audited"] is True
+    assert "x-audited" not in doc["paths"]["/v1/payments"]["post"]
+    responses = doc["components"]["responses"]
+    assert "SCOPE_MISSING" in responses["PermissionDenied"]["description"]
+    assert "RATE_LIMITED" in responses["TooManyRequests"]["description"]
+    assert set(responses["TooManyRequests"]["headers"]) == {
+        "Retry-After",
+        "RateLimit-Limit",
+        "RateLimit-Remaining",
+        "RateLimit-Reset",
+    }
 
 
 def test_every_component_reference_resolves(doc: dict[str, Any]) -> None:
