@@ -16,7 +16,7 @@ from mesh.runtime import Lifecycle, run
 from mesh.service import Consumer, RunningService, Wiring, start_service
 from payment_svc.adapters.sql_uow import uow_factory
 from payment_svc.adapters.stripe_psp import StripePaymentProvider
-from payment_svc.domain.risk import RuleBasedRiskCheck
+from payment_svc.domain.risk import RuleBasedRiskCheck, VelocityLimits
 from payment_svc.entrypoints.consumers import (
     EXECUTOR,
     LEDGER_FLAG,
@@ -69,7 +69,15 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
     def wire(engine: AsyncEngine, relay: OutboxRelay) -> Wiring:
         psp = StripePaymentProvider(config.psp_api_key, config.psp_api_base, config.psp_timeout_s)
         uow = uow_factory(engine, encode_event, on_commit=relay.wake)
-        risk = RuleBasedRiskCheck(config.risk_max_order_amount, config.risk_blocked_buyers)
+        risk = RuleBasedRiskCheck(
+            config.risk_max_order_amount,
+            config.risk_blocked_buyers,
+            VelocityLimits(
+                timedelta(seconds=config.risk_velocity_window_s),
+                config.risk_velocity_max_checkouts,
+                config.risk_velocity_max_amount,
+            ),
+        )
         servicer = PaymentServicer(
             uow=uow,
             risk=risk,

@@ -3,6 +3,7 @@ stack."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -16,12 +17,28 @@ from mesh.settings import (
     env_str,
     service_env,
 )
+from payment_svc.domain.risk_limits import (
+    DEFAULT_MAX_ORDER_AMOUNTS,
+    DEFAULT_VELOCITY_MAX_AMOUNTS,
+    AmountLimits,
+)
 
 DEFAULT_GRPC_ADDR = "127.0.0.1:50051"
 DEFAULT_PSP_API_BASE = "http://127.0.0.1:12111"
 DEFAULT_PSP_API_KEY = "sk_test_paymesh_dev"
 # The sandbox PSP's default signing secret, so that the dev stack's webhooks verify.
 DEFAULT_WEBHOOK_SECRET = "whsec_paymesh_sandbox_dev"
+
+
+def _amount_limits(name: str, default: AmountLimits) -> AmountLimits:
+    """ "USD:10000,JPY:1500000,..." (or a bare number: the same in every currency)."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        return AmountLimits.parse(raw)
+    except ValueError as err:
+        raise SettingsError(f"{name}: {err}") from None
 
 
 def _positive(name: str, default: float) -> float:
@@ -42,8 +59,12 @@ class PaymentSettings(ServiceSettings):
     psp_timeout_s: float = 10.0
     stripe_webhook_secret: str = DEFAULT_WEBHOOK_SECRET
     platform_fee_rate: Decimal = Decimal("0.10")
-    risk_max_order_amount: Decimal = Decimal("10000")
+    risk_max_order_amount: AmountLimits = DEFAULT_MAX_ORDER_AMOUNTS
     risk_blocked_buyers: frozenset[str] = frozenset()
+    # Velocity, per buyer and per payment-method token, in a sliding window (0 s: off).
+    risk_velocity_window_s: int = 3600
+    risk_velocity_max_checkouts: int = 50
+    risk_velocity_max_amount: AmountLimits = DEFAULT_VELOCITY_MAX_AMOUNTS
     executor_concurrency: int = 64
     flags_concurrency: int = 64
     idempotency_key_ttl_s: int = 86_400
@@ -56,17 +77,21 @@ class PaymentSettings(ServiceSettings):
         fee_rate = env_decimal("PLATFORM_FEE_RATE", "0.10")
         if not Decimal(0) <= fee_rate <= Decimal(1):
             raise SettingsError(f"PLATFORM_FEE_RATE={fee_rate} must be between 0 and 1")
-        max_amount = env_decimal("RISK_MAX_ORDER_AMOUNT", "10000")
-        if max_amount <= 0:
-            raise SettingsError(f"RISK_MAX_ORDER_AMOUNT={max_amount} must be positive")
         return cls(
             psp_api_base=env_str("PSP_API_BASE", DEFAULT_PSP_API_BASE),
             psp_api_key=env_str("PSP_API_KEY", DEFAULT_PSP_API_KEY),
             psp_timeout_s=_positive("PSP_TIMEOUT_S", 10.0),
             stripe_webhook_secret=env_str("STRIPE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
             platform_fee_rate=fee_rate,
-            risk_max_order_amount=max_amount,
+            risk_max_order_amount=_amount_limits(
+                "RISK_MAX_ORDER_AMOUNT", DEFAULT_MAX_ORDER_AMOUNTS
+            ),
             risk_blocked_buyers=frozenset(env_list("RISK_BLOCKED_BUYERS")),
+            risk_velocity_window_s=env_int("RISK_VELOCITY_WINDOW_S", 3600, minimum=0),
+            risk_velocity_max_checkouts=env_int("RISK_VELOCITY_MAX_CHECKOUTS", 50, minimum=0),
+            risk_velocity_max_amount=_amount_limits(
+                "RISK_VELOCITY_MAX_AMOUNT", DEFAULT_VELOCITY_MAX_AMOUNTS
+            ),
             executor_concurrency=env_int("EXECUTOR_CONCURRENCY", 64, minimum=1),
             flags_concurrency=env_int("PAYMENT_FLAGS_CONCURRENCY", 64, minimum=1),
             idempotency_key_ttl_s=env_int("IDEMPOTENCY_KEY_TTL_S", 86_400, minimum=60),

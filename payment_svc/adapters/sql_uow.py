@@ -14,6 +14,7 @@ from mesh.db import is_unavailable
 from mesh.sql_uow import EventEncoder, SqlUnitOfWork
 from payment_svc.adapters.sql_refunds import SqlRefundRepository
 from payment_svc.adapters.sql_repository import SqlPaymentRepository
+from payment_svc.adapters.sql_risk import SqlRiskRepository
 from payment_svc.adapters.tables import outbox
 from payment_svc.domain.events import DomainEvent
 from payment_svc.service_layer.ports import StoreUnavailable, UnitOfWork
@@ -36,6 +37,7 @@ class SqlPaymentUnitOfWork(SqlUnitOfWork[DomainEvent], UnitOfWork):
     def open_repositories(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
         self.repo = SqlPaymentRepository(conn)
         self.refunds = SqlRefundRepository(conn)
+        self.risk = SqlRiskRepository(conn, at_commit)
 
     async def begin(self) -> None:
         try:

@@ -20,7 +20,7 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 
 from mesh.db import MONEY
 from mesh.inbox import inbox_table
@@ -179,6 +179,34 @@ refunds = Table(
     CheckConstraint("currency ~ '^[A-Z]{3}$'", name="refund_currency_iso"),
     Index("refund_by_order", "payment_order_id"),
     Index("refund_pending", "updated_at", postgresql_where=text("status = 'PENDING'")),
+)
+
+# What the velocity rules count: a buyer's, and a token's, checkouts since a moment (0007).
+Index("payment_event_by_buyer", payment_events.c.buyer_id, payment_events.c.created_at)
+Index(
+    "payment_event_by_payment_method",
+    payment_events.c.payment_method,
+    payment_events.c.created_at,
+    postgresql_where=text("payment_method <> ''"),
+)
+
+# The risk check's decision on each checkout request, allowed or refused, stored in the
+# transaction that stores the checkout or the refusal (migration 0007; append-only, by trigger).
+# `rules` is every rule evaluated: [{"rule", "outcome", "figures": {name: decimal string}}].
+risk_decisions = Table(
+    "risk_decisions",
+    metadata,
+    Column("id", BigInteger, Identity(always=False), primary_key=True),
+    Column("checkout_id", Text, nullable=False),
+    Column("buyer_id", Text, nullable=False),
+    Column("payment_method", Text, nullable=False, server_default=""),
+    Column("request_id", Text, nullable=False),  # the idempotency key it answered
+    Column("outcome", Text, nullable=False),
+    Column("rule", Text, nullable=False, server_default=""),  # the rule that refused
+    Column("rules", JSONB, nullable=False),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("outcome IN ('allow', 'deny')", name="risk_decision_outcome_known"),
+    Index("risk_decision_by_checkout", "checkout_id", "id"),
 )
 
 outbox = outbox_table(metadata)

@@ -41,4 +41,5 @@ class CreatePayment:
             checkout_id=self.checkout_id,
             buyer_id=self.buyer_id,
             orders=tuple(RiskOrder(o.payment_order_id, o.amount, o.currency) for o in self.orders),
+            payment_method=self.payment_method,
         )

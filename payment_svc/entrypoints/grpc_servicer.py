@@ -20,9 +20,10 @@ from payment_svc.entrypoints.mapping import (
     order_to_proto,
     render_create_response,
 )
+from payment_svc.entrypoints.risk_mapping import may_see_risk, risk_decision_to_proto
 from payment_svc.service_layer.create_payment import IdempotencyPolicy, create_payment
 from payment_svc.service_layer.ports import Clock, StoreUnavailable, UnitOfWorkFactory
-from payment_svc.service_layer.queries import get_checkout, get_payment_order
+from payment_svc.service_layer.queries import get_checkout, get_payment_order, get_risk_decision
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc
 
 SERVICE_NAME = "paymesh.payment.v1.PaymentService"
@@ -106,4 +107,10 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
     ) -> payment_pb2.GetCheckoutResponse:
         with unavailable_as_status():
             checkout = await get_checkout(request.checkout_id, uow=self.uow)
-        return payment_pb2.GetCheckoutResponse(checkout=checkout_to_proto(checkout))
+            risk = None
+            if may_see_risk(context):
+                risk = await get_risk_decision(request.checkout_id, uow=self.uow)
+        response = payment_pb2.GetCheckoutResponse(checkout=checkout_to_proto(checkout))
+        if risk is not None:
+            response.risk_decision.CopyFrom(risk_decision_to_proto(risk))
+        return response

@@ -1,7 +1,8 @@
-"""CreatePayment: a risk check, then one transaction that stores the checkout, its orders with
-their first history entry, one `payment.order.created` event per order, and the answer on the
+"""CreatePayment: one transaction that runs the risk check (under the buyer's lock, see
+service_layer.risk_assessment) and stores its decision, the checkout, its orders with their
+first history entry, one `payment.order.created` event per order, and the answer on the
 request's idempotency key (payment_svc.service_layer.idempotency: processed at most once per
-key; risk refusals and ids already taken are stored answers too).
+key; risk refusals, stored with their decision, and ids already taken are stored answers too).
 
 Hosted flow: before that transaction, each order is registered with the PSP for its hosted
 page (keyed by the payment order id, so a retry gets the same page), and the orders are stored
@@ -13,6 +14,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from decimal import Decimal
+from typing import NoReturn
 
 import grpc
 
@@ -23,21 +25,24 @@ from payment_svc.domain.commands import CreatePayment
 from payment_svc.domain.events import OrderCreated
 from payment_svc.domain.order import PaymentOrder
 from payment_svc.domain.psp import HostedPageRequest, PaymentProvider, PspRejected
-from payment_svc.domain.risk import RiskCheck
+from payment_svc.domain.risk import RiskCheck, RiskDecision
 from payment_svc.service_layer.idempotency import (
     IdempotencyPolicy,
     IdempotentRequest,
     IdempotentResult,
     Refused,
     finish,
+    finish_refused,
     run_once,
 )
 from payment_svc.service_layer.ports import (
     Clock,
     DuplicateKey,
     IdempotencyClaim,
+    UnitOfWork,
     UnitOfWorkFactory,
 )
+from payment_svc.service_layer.risk_assessment import assess_checkout, record_decision
 
 # The stored answer, as the caller will see it (and see it again on a replay).
 Renderer = Callable[[Checkout], bytes]
@@ -121,15 +126,21 @@ async def _process(
     clock: Clock,
     psp: PaymentProvider | None,
 ) -> bytes:
-    decision = await risk.assess(cmd.risk_subject())
-    if not decision.approved:
-        raise Refused(risk_rejected(decision.message, decision.rule))
     checkout = new_checkout(cmd, fee_rate, clock)
     if cmd.flow is Flow.HOSTED:
         if psp is None:
             raise RuntimeError("a hosted checkout needs a PSP")
+        # Judged on the request alone first: a checkout refused on its own opens no PSP page.
+        early = await risk.assess(cmd.risk_subject())
+        if not early.approved:
+            async with uow() as tx:
+                await _refuse(tx, claim, cmd, early, checkout)
         await _open_hosted_pages(checkout, psp, clock)
     async with uow() as tx:
+        decision = await assess_checkout(tx, risk, cmd, checkout.created_at)
+        if not decision.approved:
+            await _refuse(tx, claim, cmd, decision, checkout)
+        await record_decision(tx, cmd, decision, checkout.created_at)
         order_ids = [o.payment_order_id for o in cmd.orders]
         taken = await tx.repo.existing_ids(cmd.checkout_id, order_ids)
         if taken:
@@ -145,6 +156,21 @@ async def _process(
         await finish(tx, claim, response)
         await tx.commit()
     return response
+
+
+async def _refuse(
+    tx: UnitOfWork,
+    claim: IdempotencyClaim,
+    cmd: CreatePayment,
+    decision: RiskDecision,
+    checkout: Checkout,
+) -> NoReturn:
+    """Store the refusal and its decision together, as the key's answer."""
+    error = risk_rejected(decision.message, decision.rule)
+    await record_decision(tx, cmd, decision, checkout.created_at)
+    await finish_refused(tx, claim, error)
+    await tx.commit()
+    raise Refused(error, stored=True)
 
 
 async def _open_hosted_pages(checkout: Checkout, psp: PaymentProvider, clock: Clock) -> None:

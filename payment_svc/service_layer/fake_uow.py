@@ -15,6 +15,7 @@ from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
 from payment_svc.domain.psp_event import PspEvent
 from payment_svc.domain.refund import Refund
 from payment_svc.service_layer.fake_refunds import FakeRefundRepository
+from payment_svc.service_layer.fake_risk import FakeRiskRepository
 from payment_svc.service_layer.ports import (
     DuplicateKey,
     Flag,
@@ -25,6 +26,7 @@ from payment_svc.service_layer.ports import (
     PaymentRepository,
     UnitOfWork,
 )
+from payment_svc.service_layer.risk_ports import RiskRecord
 
 
 @dataclass
@@ -52,6 +54,7 @@ class FakeState:
     inbox: set[tuple[str, str]] = field(default_factory=set)
     psp_events: dict[str, tuple[PspEvent, str]] = field(default_factory=dict)  # with its result
     refunds: dict[str, Refund] = field(default_factory=dict)
+    risk_decisions: list[RiskRecord] = field(default_factory=list)
 
 
 @dataclass
@@ -222,6 +225,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.store = store
         self.repo = FakeRepository(store)
         self.refunds = FakeRefundRepository(store)
+        self.risk = FakeRiskRepository(store)
         self._snapshot: FakeState | None = None
         self._events: list[DomainEvent] = []
 

@@ -60,11 +60,13 @@ class IdempotentResult:
 
 
 class Refused(Exception):
-    """A refusal that is the request's answer, stored on its key and given again on a replay."""
+    """A refusal that is the request's answer, stored on its key and given again on a replay.
+    `stored`: the work already stored it (`finish_refused`), with what the refusal records."""
 
-    def __init__(self, error: ServiceError) -> None:
+    def __init__(self, error: ServiceError, *, stored: bool = False) -> None:
         super().__init__(str(error))
         self.error = error
+        self.stored = stored
 
 
 # The work: does the request's effects in a transaction that also calls `finish`, and returns
@@ -97,6 +99,13 @@ async def finish(tx: UnitOfWork, claim: IdempotencyClaim, response: bytes) -> No
         raise key_in_use(claim.request_id)
 
 
+async def finish_refused(tx: UnitOfWork, claim: IdempotencyClaim, error: ServiceError) -> None:
+    """Store a refusal as the key's answer inside the work's transaction, for a refusal that
+    writes a record of its own (raise `Refused(error, stored=True)` after the commit)."""
+    if not await tx.repo.finish_request(claim, error=to_rpc_status(error).SerializeToString()):
+        raise key_in_use(claim.request_id)
+
+
 async def run_once(
     request: IdempotentRequest,
     work: Work,
@@ -125,7 +134,7 @@ async def run_once(
     try:
         return IdempotentResult(await work(claim), replayed=False)
     except Refused as refused:
-        if not await _store_refusal(claim, refused.error, uow):
+        if not refused.stored and not await _store_refusal(claim, refused.error, uow):
             # The key was taken over by a retry (our lease ran out), whose answer is the one
             # to give: what refused us may well be that retry's own doing.
             raise key_in_use(request.request_id) from None

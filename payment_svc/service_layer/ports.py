@@ -18,6 +18,7 @@ from payment_svc.domain.events import DomainEvent
 from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
 from payment_svc.domain.psp_event import PspEvent
 from payment_svc.service_layer.refund_ports import RefundRepository
+from payment_svc.service_layer.risk_ports import RiskRepository
 
 Clock = Callable[[], datetime]
 
@@ -186,6 +187,7 @@ class UnitOfWork(mesh_uow.UnitOfWork[DomainEvent]):
 
     repo: PaymentRepository
     refunds: RefundRepository
+    risk: RiskRepository
 
     async def emit(self, event: DomainEvent) -> None:
         """Add an event to the outbox, published only if this transaction commits."""

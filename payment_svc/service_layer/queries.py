@@ -1,4 +1,5 @@
-"""Reads: one payment order, or one checkout with its orders, each with its history."""
+"""Reads: one payment order, or one checkout with its orders, each with its history; the risk
+decision of a checkout."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from mesh.errors import not_found
 from payment_svc.domain.checkout import Checkout
 from payment_svc.domain.order import PaymentOrder
 from payment_svc.service_layer.ports import UnitOfWorkFactory
+from payment_svc.service_layer.risk_ports import RiskRecord
 
 
 async def get_payment_order(payment_order_id: str, *, uow: UnitOfWorkFactory) -> PaymentOrder:
@@ -22,3 +24,10 @@ async def get_checkout(checkout_id: str, *, uow: UnitOfWorkFactory) -> Checkout:
     if checkout is None:
         raise not_found("checkout_id", checkout_id)
     return checkout
+
+
+async def get_risk_decision(checkout_id: str, *, uow: UnitOfWorkFactory) -> RiskRecord | None:
+    """The decision that let the checkout in; None for one accepted before decisions were
+    stored. For operators only: the entrypoint shows it to callers with the `ops` scope."""
+    async with uow() as tx:
+        return await tx.risk.decision_of(checkout_id)

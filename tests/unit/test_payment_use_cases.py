@@ -18,7 +18,7 @@ from payment_svc.domain.commands import CreatePayment, NewOrder
 from payment_svc.domain.events import OrderCreated, OrderFailed, OrderSucceeded
 from payment_svc.domain.order import OrderStatus
 from payment_svc.domain.psp import ChargeOutcome, ChargeRequest, ChargeStatus, PspUnavailable
-from payment_svc.domain.risk import RuleBasedRiskCheck
+from payment_svc.domain.risk import NO_ACTIVITY, RuleBasedRiskCheck
 from payment_svc.service_layer.create_payment import (
     CreatePaymentResult,
     IdempotencyPolicy,
@@ -262,12 +262,16 @@ async def test_a_request_whose_lease_was_taken_over_writes_nothing(
 ) -> None:
     class SlowRisk:
         """Lets the lease run out and a retry take the key over while the first request is
-        still being assessed."""
+        still being assessed (inside its transaction, where the fake cannot run a whole
+        second request: the retry's claim is what matters here)."""
 
-        async def assess(self, subject):  # type: ignore[no-untyped-def]
+        lookback = timedelta(0)
+
+        async def assess(self, subject, recent=NO_ACTIVITY):  # type: ignore[no-untyped-def]
             clock.now += IdempotencyPolicy().lease
-            await create(store, clock, command())  # the retry: processed and answered
-            return await RISK.assess(subject)
+            key = store.state.idempotency[("", command().request_id)]
+            key.claim = replace(key.claim, token="the retry's claim")
+            return await RISK.assess(subject, recent)
 
     with pytest.raises(ServiceError) as info:
         await create_payment(
@@ -275,7 +279,8 @@ async def test_a_request_whose_lease_was_taken_over_writes_nothing(
         )
 
     assert info.value.reason == "IDEMPOTENCY_KEY_IN_USE"
-    assert store.outbox == [OrderCreated("po_1", "co_1"), OrderCreated("po_2", "co_1")]
+    assert store.outbox == [] and store.state.checkouts == {}
+    assert store.state.risk_decisions == []
 
 
 async def test_keys_are_scoped_to_the_caller(store: FakeStore, clock: Clock) -> None:

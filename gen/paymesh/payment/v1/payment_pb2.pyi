@@ -27,6 +27,13 @@ class PaymentFlow(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PAYMENT_FLOW_UNSPECIFIED: _ClassVar[PaymentFlow]
     PAYMENT_FLOW_DIRECT: _ClassVar[PaymentFlow]
     PAYMENT_FLOW_HOSTED: _ClassVar[PaymentFlow]
+
+class RiskOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    RISK_OUTCOME_UNSPECIFIED: _ClassVar[RiskOutcome]
+    RISK_OUTCOME_ALLOW: _ClassVar[RiskOutcome]
+    RISK_OUTCOME_DENY: _ClassVar[RiskOutcome]
+    RISK_OUTCOME_SKIP: _ClassVar[RiskOutcome]
 PAYMENT_ORDER_STATUS_UNSPECIFIED: PaymentOrderStatus
 PAYMENT_ORDER_STATUS_NOT_STARTED: PaymentOrderStatus
 PAYMENT_ORDER_STATUS_EXECUTING: PaymentOrderStatus
@@ -36,6 +43,10 @@ PAYMENT_ORDER_STATUS_FAILED: PaymentOrderStatus
 PAYMENT_FLOW_UNSPECIFIED: PaymentFlow
 PAYMENT_FLOW_DIRECT: PaymentFlow
 PAYMENT_FLOW_HOSTED: PaymentFlow
+RISK_OUTCOME_UNSPECIFIED: RiskOutcome
+RISK_OUTCOME_ALLOW: RiskOutcome
+RISK_OUTCOME_DENY: RiskOutcome
+RISK_OUTCOME_SKIP: RiskOutcome
 
 class BuyerInfo(_message.Message):
     __slots__ = ("buyer_id", "email", "name")
@@ -102,10 +113,41 @@ class GetCheckoutRequest(_message.Message):
     def __init__(self, checkout_id: _Optional[str] = ...) -> None: ...
 
 class GetCheckoutResponse(_message.Message):
-    __slots__ = ("checkout",)
+    __slots__ = ("checkout", "risk_decision")
     CHECKOUT_FIELD_NUMBER: _ClassVar[int]
+    RISK_DECISION_FIELD_NUMBER: _ClassVar[int]
     checkout: Checkout
-    def __init__(self, checkout: _Optional[_Union[Checkout, _Mapping]] = ...) -> None: ...
+    risk_decision: RiskDecision
+    def __init__(self, checkout: _Optional[_Union[Checkout, _Mapping]] = ..., risk_decision: _Optional[_Union[RiskDecision, _Mapping]] = ...) -> None: ...
+
+class RiskDecision(_message.Message):
+    __slots__ = ("outcome", "rule", "rules", "decided_at")
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    RULES_FIELD_NUMBER: _ClassVar[int]
+    DECIDED_AT_FIELD_NUMBER: _ClassVar[int]
+    outcome: RiskOutcome
+    rule: str
+    rules: _containers.RepeatedCompositeFieldContainer[RiskRuleResult]
+    decided_at: _timestamp_pb2.Timestamp
+    def __init__(self, outcome: _Optional[_Union[RiskOutcome, str]] = ..., rule: _Optional[str] = ..., rules: _Optional[_Iterable[_Union[RiskRuleResult, _Mapping]]] = ..., decided_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class RiskRuleResult(_message.Message):
+    __slots__ = ("rule", "outcome", "figures")
+    class FiguresEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: str
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[str] = ...) -> None: ...
+    RULE_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    FIGURES_FIELD_NUMBER: _ClassVar[int]
+    rule: str
+    outcome: RiskOutcome
+    figures: _containers.ScalarMap[str, str]
+    def __init__(self, rule: _Optional[str] = ..., outcome: _Optional[_Union[RiskOutcome, str]] = ..., figures: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Checkout(_message.Message):
     __slots__ = ("checkout_id", "buyer_id", "is_payment_done", "payment_orders", "created_at", "flow", "redirect_url")
