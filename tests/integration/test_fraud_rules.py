@@ -1,16 +1,19 @@
-"""The fraud rules against real PostgreSQL, over gRPC: velocity holds under concurrency (the
-create transaction counts under a lock per buyer and per token), and the stored decision is on
-GetCheckout for callers with the `ops` scope only."""
+"""The fraud rules against real PostgreSQL, over gRPC and through the gateway: velocity holds
+under concurrency (the create transaction counts under a lock per buyer and per token), and the
+stored decision is on GetCheckout for callers with the `ops` scope only."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import grpc
+import httpx
 import pytest
+from harness import new_request_id, running_sandbox, started_service
 from test_payment_svc import (
     Env,
     assert_invariants,
@@ -20,6 +23,13 @@ from test_payment_svc import (
     settled_checkout,
 )
 
+import mesh.migrations
+from gateway.api_keys import issue_api_key
+from gateway.app import create_app
+from gateway.routes import FRONTED_SERVICES
+from gateway.settings import GatewaySettings
+from payment_svc.bootstrap import start as start_payment
+from payment_svc.settings import PaymentSettings
 from paymesh.payment.v1 import payment_pb2
 
 pytestmark = [
@@ -165,3 +175,102 @@ async def test_a_refusal_is_stored_with_its_figures_and_tells_the_caller_no_thre
             timeout=10,
         )
     assert missing.value.code() is grpc.StatusCode.NOT_FOUND
+
+
+# --- through the gateway -----------------------------------------------------------------
+
+
+@asynccontextmanager
+async def gateway_in_front(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway in front of the payment service (in-process, real PostgreSQL, NATS and the
+    sandbox PSP over HTTP): it forwards each key's scopes as `x-paymesh-key-scopes`."""
+    await asyncio.to_thread(mesh.migrations.upgrade, "gateway", database_url)
+    async with running_sandbox(tmp_path / "psp.jsonl") as psp_base:
+
+        def settings(grpc_addr: str) -> PaymentSettings:
+            return PaymentSettings(
+                database_url=database_url,
+                nats_url=nats_url,
+                grpc_addr=grpc_addr,
+                psp_api_base=psp_base,
+                psp_api_key="sk_test_fraud",
+                db_pool_size=4,
+            )
+
+        async with started_service(
+            "payment_svc", "payment", start_payment, settings, database_url, nats_url
+        ) as payment:
+            channels = {
+                s.full_name: payment.channel
+                for s in FRONTED_SERVICES
+                if s.full_name.startswith("paymesh.payment.")
+            }
+            app = create_app(GatewaySettings(database_url=database_url), channels=channels)
+            async with app.router.lifespan_context(app):
+                async with httpx.AsyncClient(
+                    transport=httpx.ASGITransport(app=app), base_url="http://gateway", timeout=15
+                ) as client:
+                    yield client
+
+
+async def test_over_rest_an_ops_key_sees_the_decision_and_a_refusal_names_only_the_rule(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    async with gateway_in_front(database_url, nats_url, tmp_path) as client:
+        keys = {
+            name: {"Authorization": f"Bearer {await issue_api_key(database_url, name, scopes)}"}
+            for name, scopes in (
+                ("shop", ["payments:write"]),
+                ("support", ["payments:read"]),
+                ("operator", ["payments:read", "ops"]),
+            )
+        }
+        request = create_request(amounts=("25.00",))
+        body = {
+            "checkout_id": request.checkout_id,
+            "buyer_info": {"buyer_id": "buyer-rest"},
+            "payment_method": "pm_card_visa",
+            "payment_orders": [
+                {
+                    "payment_order_id": request.payment_orders[0].payment_order_id,
+                    "seller_account": "seller-a",
+                    "amount": "25.00",
+                    "currency": "USD",
+                }
+            ],
+        }
+        created = await client.post(
+            "/v1/payments", json=body, headers={**keys["shop"], "Idempotency-Key": new_request_id()}
+        )
+        assert created.status_code == 202, created.text
+        path = f"/v1/checkouts/{request.checkout_id}"
+
+        support = await client.get(path, headers=keys["support"])
+        operator = await client.get(path, headers=keys["operator"])
+
+        assert support.status_code == operator.status_code == 200, support.text + operator.text
+        assert "risk_decision" not in support.json()
+        decision = operator.json()["risk_decision"]
+        assert decision["outcome"] == "RISK_OUTCOME_ALLOW"
+        assert {r["rule"] for r in decision["rules"]} >= {
+            "buyer.blocked",
+            "order.amount_limit",
+            "velocity.buyer.checkouts",
+        }
+
+        body["checkout_id"] += "x"
+        body["payment_orders"][0]["payment_order_id"] += "x"
+        body["payment_orders"][0]["amount"] = "10000.01"
+        refused = await client.post(
+            "/v1/payments", json=body, headers={**keys["shop"], "Idempotency-Key": new_request_id()}
+        )
+
+        assert refused.status_code == 422, refused.text
+        [info] = [d for d in refused.json()["error"]["details"] if d["@type"].endswith("ErrorInfo")]
+        assert (info["reason"], info["metadata"]) == (
+            "RISK_REJECTED",
+            {"rule": "order.amount_limit"},
+        )
+        assert "10000.00" not in refused.text and "10000 " not in refused.text
