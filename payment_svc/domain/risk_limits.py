@@ -81,8 +81,8 @@ def _positive(text: str, what: str) -> Decimal:
 
 # The default per-order limit: about USD 10,000 in each currency, rounded, at late-2025 rates.
 # A risk policy, not an exchange rate: review it for your marketplace. It lists the major
-# currencies and every currency the Stripe adapter treats specially (zero- and three-decimal
-# ones, ISK, HUF, TWD, UGX, MGA); any other currency is refused until it is given a limit.
+# currencies, every zero- and three-decimal one and the others Stripe treats specially (ISK,
+# HUF, TWD, UGX, MGA); any other currency is refused until it is given a limit.
 DEFAULT_MAX_ORDER_AMOUNTS = AmountLimits(
     MappingProxyType(
         {
@@ -137,6 +137,19 @@ DEFAULT_MAX_ORDER_AMOUNTS = AmountLimits(
                 "KWD": "3000",
                 "OMR": "3800",
                 "TND": "29000",
+                "IQD": "13000000",
+                "LYD": "54000",
+                # Stripe's other zero-decimal currencies.
+                "BIF": "29500000",
+                "DJF": "1780000",
+                "GNF": "86000000",
+                "KMF": "4200000",
+                "PYG": "75000000",
+                "RWF": "14500000",
+                "VUV": "1200000",
+                "XAF": "5600000",
+                "XOF": "5600000",
+                "XPF": "1000000",
             }.items()
         }
     )
