@@ -2,7 +2,8 @@
 
 The two writes of a posting are single statements with a fixed text (arrays through `unnest`),
 so each is one prepared statement whatever the number of lines: the transaction with its
-entries, and the balance upsert, which rides with the COMMIT in the same round trip."""
+entries and its link in its hash chain, and the balance upsert, which rides with the COMMIT
+in the same round trip."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from ledger_svc.domain import (
     CurrencyTotals,
     EntryRecord,
     LedgerPosted,
+    Seal,
     Side,
     Transaction,
 )
@@ -25,15 +27,28 @@ from ledger_svc.service_layer.ports import LedgerRepository, LedgerUnitOfWork
 from mesh.at_commit import Statement
 from mesh.sql_uow import SqlUnitOfWork
 
-# The transaction row and its entries in one statement; no row back when the order (or the
-# refund) already has a transaction (then nothing is written).
+# The transaction row, its link in its hash chain and its entries in one statement; no row
+# back when the order (or the refund) already has a transaction (then nothing is written).
+# The chain's head row is locked (FOR UPDATE) and moved to this transaction in the same
+# statement: postings on one chain take turns from here to the commit, postings on other
+# chains do not wait (docs/adr/0004). The hash is ledger_svc.domain.chain.link_hash, in SQL.
+# A missing head row leaves seq and hash NULL: the NOT NULL constraints refuse the posting.
 _APPEND_TRANSACTION = text(
     """
-    WITH txn AS (
-        INSERT INTO transactions (transaction_id, payment_order_id, refund_id, description)
-        VALUES (CAST(:transaction_id AS uuid), :payment_order_id, :refund_id, :description)
+    WITH head AS (
+        SELECT seq, hash FROM chain_heads WHERE chain = CAST(:chain AS smallint) FOR UPDATE
+    ), txn AS (
+        INSERT INTO transactions (transaction_id, payment_order_id, refund_id, description,
+                                  posted_at, chain, seq, hash)
+        SELECT CAST(:transaction_id AS uuid), :payment_order_id, :refund_id, :description,
+               CAST(:posted_at AS timestamptz), CAST(:chain AS smallint), head.seq + 1,
+               sha256(head.hash || CAST(:digest AS bytea))
+        FROM (VALUES (1)) AS one LEFT JOIN head ON true
         ON CONFLICT DO NOTHING
-        RETURNING transaction_id
+        RETURNING transaction_id, seq, hash
+    ), moved AS (
+        UPDATE chain_heads SET seq = txn.seq, hash = txn.hash
+        FROM txn WHERE chain_heads.chain = CAST(:chain AS smallint)
     )
     INSERT INTO entries (transaction_id, account, side, amount, currency)
     SELECT txn.transaction_id, line.account, line.side, line.amount, line.currency
@@ -45,6 +60,18 @@ _APPEND_TRANSACTION = text(
     RETURNING entry_id
     """
 )
+
+# Only after a conflict (rare: another event for a posted order): was it the order, the refund
+# or the id? Anything else is a link of the chain taken twice, which must never pass quietly.
+_ALREADY_POSTED = text(
+    "SELECT EXISTS (SELECT 1 FROM transactions WHERE transaction_id = CAST(:transaction_id AS"
+    " uuid) OR payment_order_id = :payment_order_id OR refund_id = :refund_id)"
+)
+
+
+class ChainConflict(RuntimeError):
+    """The posting's link in its chain was taken: the head row is behind its chain."""
+
 
 # Rows are inserted, hence locked, in the order given (see Transaction.balance_deltas). Sent
 # with the COMMIT by the driver itself (see mesh/at_commit.py), hence psycopg placeholders.
@@ -67,7 +94,7 @@ class SqlLedgerRepository(LedgerRepository):
         self.conn = conn
         self.at_commit = at_commit
 
-    async def add_transaction(self, txn: Transaction) -> bool:
+    async def add_transaction(self, txn: Transaction, seal: Seal) -> bool:
         result = await self.conn.execute(
             _APPEND_TRANSACTION,
             {
@@ -75,13 +102,28 @@ class SqlLedgerRepository(LedgerRepository):
                 "payment_order_id": txn.payment_order_id,
                 "refund_id": txn.refund_id,
                 "description": txn.description,
+                "posted_at": seal.posted_at,
+                "chain": seal.chain,
+                "digest": seal.digest,
                 "accounts": [p.account for p in txn.postings],
                 "sides": [p.side.value for p in txn.postings],
                 "amounts": [p.amount for p in txn.postings],
                 "currencies": [p.currency for p in txn.postings],
             },
         )
-        return len(result.all()) > 0
+        if result.all():
+            return True
+        posted = await self.conn.scalar(
+            _ALREADY_POSTED,
+            {
+                "transaction_id": txn.transaction_id,
+                "payment_order_id": txn.payment_order_id,
+                "refund_id": txn.refund_id,
+            },
+        )
+        if not posted:
+            raise ChainConflict(f"link {seal.chain} of the ledger's hash chain was taken")
+        return False
 
     async def apply_balances(self, deltas: Sequence[BalanceDelta]) -> None:
         """Sent with the COMMIT: the hot rows (`psp_receivable`, `platform_fee_revenue`) are

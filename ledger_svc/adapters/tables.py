@@ -3,7 +3,8 @@
 `transactions` and `entries` are append-only: the migration installs triggers that refuse any
 UPDATE, DELETE or TRUNCATE of them, and one that refuses an INSERT leaving a transaction
 unbalanced in any currency. `account_balances` is maintained beside them in the same
-database transaction.
+database transaction. Transactions are hash-chained (ledger_svc.domain.chain): each carries its
+link, `chain_heads` where each chain ends.
 """
 
 from __future__ import annotations
@@ -15,10 +16,13 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Index,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
+    SmallInteger,
     Table,
     Text,
+    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import UUID
@@ -39,6 +43,23 @@ transactions = Table(
     Column("refund_id", Text, unique=True),
     Column("description", Text, nullable=False),
     Column("posted_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Its link in its hash chain (ledger_svc.domain.chain): which chain, its place, its hash.
+    Column("chain", SmallInteger, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    UniqueConstraint("chain", "seq", name="transactions_chain_link"),
+    CheckConstraint("octet_length(hash) = 32", name="transactions_hash_sha256"),
+)
+
+# Where each hash chain ends; moved by every posting on it, under its row lock.
+chain_heads = Table(
+    "chain_heads",
+    metadata,
+    Column("chain", SmallInteger, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    CheckConstraint("chain >= 0 AND seq >= 0", name="chain_heads_position"),
+    CheckConstraint("octet_length(hash) = 32", name="chain_heads_hash_sha256"),
 )
 
 entries = Table(

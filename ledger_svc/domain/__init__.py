@@ -12,6 +12,8 @@ from ledger_svc.domain.accounts import (
     normal_side,
     seller_payable,
 )
+from ledger_svc.domain.chain import CHAINS, GENESIS, Seal, chain_of, link_hash, transaction_digest
+from ledger_svc.domain.chain_verify import BreakKind, BrokenLink, ChainWalker, StoredLink
 from ledger_svc.domain.events import LedgerPosted
 from ledger_svc.domain.payments import payment_order_succeeded
 from ledger_svc.domain.refunds import payment_refunded
@@ -29,11 +31,16 @@ from ledger_svc.domain.transaction import (
 from ledger_svc.domain.views import AccountBalance, CurrencyTotals, EntryRecord
 
 __all__ = [
+    "CHAINS",
+    "GENESIS",
     "PLATFORM_FEE_REVENUE",
     "PSP_RECEIVABLE",
     "AccountBalance",
     "AccountType",
     "BalanceDelta",
+    "BreakKind",
+    "BrokenLink",
+    "ChainWalker",
     "CurrencyTotals",
     "EmptyTransaction",
     "EntryRecord",
@@ -43,14 +50,19 @@ __all__ = [
     "LedgerPosted",
     "NonPositivePosting",
     "Posting",
+    "Seal",
     "Side",
+    "StoredLink",
     "Transaction",
     "UnbalancedTransaction",
     "UnknownAccount",
     "account_type",
+    "chain_of",
     "is_shared",
+    "link_hash",
     "normal_side",
     "payment_order_succeeded",
     "payment_refunded",
     "seller_payable",
+    "transaction_digest",
 ]

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 
 from ledger_svc.domain.accounts import Side, UnknownAccount, account_type, is_shared
+from ledger_svc.domain.chain import Seal, seal
 from mesh.money import InvalidMoney, quantize
 
 ZERO = Decimal(0)
@@ -111,6 +113,17 @@ class Transaction:
             debits, credits = totals[currency]
             if debits != credits:
                 raise UnbalancedTransaction(currency, debits, credits)
+
+    def seal(self, posted_at: datetime) -> Seal:
+        """Its chain and digest (ledger_svc.domain.chain), posted at `posted_at`."""
+        return seal(
+            self.transaction_id,
+            self.payment_order_id,
+            self.refund_id,
+            self.description,
+            posted_at,
+            ((p.account, p.side.value, p.amount, p.currency) for p in self.postings),
+        )
 
     def balance_deltas(self) -> list[BalanceDelta]:
         """One delta per (account, currency), in the order their rows must be locked: an order

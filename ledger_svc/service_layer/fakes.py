@@ -6,16 +6,18 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from ledger_svc.domain import (
+    GENESIS,
     AccountBalance,
     BalanceDelta,
     CurrencyTotals,
     EntryRecord,
     LedgerPosted,
+    Seal,
     Transaction,
+    link_hash,
 )
 from ledger_svc.service_layer.ports import LedgerRepository, LedgerUnitOfWork
 
@@ -29,13 +31,16 @@ class LedgerState:
     balances: dict[tuple[str, str], tuple[Decimal, Decimal]] = field(default_factory=dict)
     inbox: set[tuple[str, str]] = field(default_factory=set)
     outbox: list[LedgerPosted] = field(default_factory=list)
+    # chain -> (seq, hash) of its last link; transaction id -> (chain, seq, hash, seal)
+    heads: dict[int, tuple[int, bytes]] = field(default_factory=dict)
+    links: dict[str, tuple[int, int, bytes, Seal]] = field(default_factory=dict)
 
 
 class FakeLedgerRepository(LedgerRepository):
     def __init__(self, state: LedgerState) -> None:
         self.state = state
 
-    async def add_transaction(self, txn: Transaction) -> bool:
+    async def add_transaction(self, txn: Transaction, seal: Seal) -> bool:
         if txn.payment_order_id is not None and txn.payment_order_id in self.state.orders:
             return False
         if txn.refund_id is not None and txn.refund_id in self.state.refunds:
@@ -45,7 +50,10 @@ class FakeLedgerRepository(LedgerRepository):
         if txn.refund_id is not None:
             self.state.refunds.add(txn.refund_id)
         self.state.transactions[txn.transaction_id] = txn
-        now = datetime.now(UTC)
+        seq, previous = self.state.heads.get(seal.chain, (0, GENESIS))
+        link = link_hash(previous, seal.digest)
+        self.state.heads[seal.chain] = (seq + 1, link)
+        self.state.links[txn.transaction_id] = (seal.chain, seq + 1, link, seal)
         for p in txn.postings:
             self.state.entries.append(
                 EntryRecord(
@@ -57,7 +65,7 @@ class FakeLedgerRepository(LedgerRepository):
                     currency=p.currency,
                     payment_order_id=txn.payment_order_id,
                     description=txn.description,
-                    posted_at=now,
+                    posted_at=seal.posted_at,
                 )
             )
         return True

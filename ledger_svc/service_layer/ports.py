@@ -13,6 +13,7 @@ from ledger_svc.domain import (
     CurrencyTotals,
     EntryRecord,
     LedgerPosted,
+    Seal,
     Transaction,
 )
 from mesh.uow import UnitOfWork
@@ -22,9 +23,11 @@ class LedgerRepository(abc.ABC):
     """Transactions and entries are only ever appended; balances are maintained beside them."""
 
     @abc.abstractmethod
-    async def add_transaction(self, txn: Transaction) -> bool:
-        """Append the transaction and its entries. False, writing nothing, when a transaction
-        for the same payment order (or the same refund) exists."""
+    async def add_transaction(self, txn: Transaction, seal: Seal) -> bool:
+        """Append the transaction and its entries, posted at `seal.posted_at`, as the next link
+        of chain `seal.chain` (hash = link_hash(the chain's last hash, seal.digest)). False,
+        writing nothing, when a transaction for the same payment order (or the same refund)
+        exists."""
 
     @abc.abstractmethod
     async def apply_balances(self, deltas: Sequence[BalanceDelta]) -> None:

@@ -1,5 +1,5 @@
-"""The ledger's use cases: post the transaction of a succeeded order, read balances, entries
-and the trial balance."""
+"""The ledger's use cases: post the transaction of a succeeded order (hash-chained), read
+balances, entries and the trial balance."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import enum
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from ledger_svc.domain import (
@@ -62,17 +63,26 @@ async def post_payment_order(
     return await post_transaction(uow, POST_CONSUMER, cmd.event_id, txn)
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 async def post_transaction(
-    uow: LedgerUnitOfWork, consumer: str, event_id: str, txn: Transaction
+    uow: LedgerUnitOfWork,
+    consumer: str,
+    event_id: str,
+    txn: Transaction,
+    clock: Callable[[], datetime] = utc_now,
 ) -> PostOutcome:
     """Append `txn` in one database transaction with the inbox claim, its `ledger.posted` event
-    and the maintained balances. Refuses (`InvalidTransaction`) a transaction that does not
-    balance, whoever built it."""
+    and the maintained balances, as the next link of its hash chain. Refuses
+    (`InvalidTransaction`) a transaction that does not balance, whoever built it."""
     txn.check()
+    seal = txn.seal(clock())  # before any I/O: the digest is the domain's
     async with uow:
         if not await uow.claim_event(consumer, event_id):
             return PostOutcome.DUPLICATE_EVENT
-        if not await uow.ledger.add_transaction(txn):
+        if not await uow.ledger.add_transaction(txn, seal):
             # Commit the claim alone: this event is handled, and had no effect.
             await uow.commit()
             return PostOutcome.ALREADY_POSTED
