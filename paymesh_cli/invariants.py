@@ -1,7 +1,7 @@
 """The money invariants, checked on the databases of a stack (and its PSP):
 
 - ledger: debits = credits per currency, per transaction, and the maintained balance rows agree
-  with the entries they summarise;
+  with the entries they summarise; every hash chain holds (paymesh_cli.ledger_chain);
 - every seller's wallet total = its ledger payable balance, per currency;
 - every SUCCESS order has exactly one ledger transaction and one wallet credit, with the right
   amounts, and no other order has any;
@@ -106,6 +106,24 @@ async def check_ledger(conn: AsyncConnection, report: CheckReport) -> None:
                 "ledger_balance_rows",
                 f"{account} {currency}: kept {kept_d}/{kept_c}, entries sum to {sum_d}/{sum_c}",
             )
+        )
+
+
+async def check_ledger_chains(conn: AsyncConnection, report: CheckReport) -> None:
+    """The hash chains recomputed, in the check's snapshot (skipped before their migration)."""
+    from paymesh_cli.ledger_chain import has_chains, verify_chains
+
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection  # the psycopg AsyncConnection, in the check's transaction
+    if driver is None or not await has_chains(driver):
+        report.skipped.append("ledger_chain")
+        return
+    chains = await verify_chains(driver)
+    report.stats["ledger_chain_transactions"] = chains.transactions
+    for b in chains.breaks:
+        where = f"transaction {b.transaction_id} (link {b.seq})" if b.transaction_id else "head"
+        report.violations.append(
+            Violation("ledger_chain", f"chain {b.chain}, {where}: {b.kind.value}: {b.detail}")
         )
 
 
@@ -257,6 +275,7 @@ async def run_checks(
             await conn.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"))
             if "ledger" in schemas:
                 await check_ledger(conn, report)
+                await check_ledger_chains(conn, report)
             else:
                 report.skipped.append("ledger")
             if {"wallet", "ledger"} <= schemas:

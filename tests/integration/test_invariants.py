@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from datetime import UTC, datetime
+from decimal import Decimal
 
 import psycopg
 import pytest
 
+from ledger_svc.domain import Seal, chain_of, transaction_digest
 from mesh.migrations import upgrade_all
 from paymesh_cli.invariants import run_checks
 
@@ -26,12 +29,6 @@ INSERT INTO wallet.wallet_credits (payment_order_id, event_id, seller_account, c
     fee, amount) VALUES ('{po}', '{ev}', 's1', 'USD', 100, 10, 90);
 INSERT INTO wallet.balances (seller_account, currency, pending) VALUES ('s1', 'USD', 90)
     ON CONFLICT (seller_account, currency) DO UPDATE SET pending = balances.pending + 90;
-INSERT INTO ledger.transactions (transaction_id, payment_order_id, description)
-VALUES ('{tx}', '{po}', 'payment order {po}');
-INSERT INTO ledger.entries (transaction_id, account, side, amount, currency) VALUES
-    ('{tx}', 'psp_receivable', 'debit', 100, 'USD'),
-    ('{tx}', 'seller_payable:s1', 'credit', 90, 'USD'),
-    ('{tx}', 'platform_fee_revenue', 'credit', 10, 'USD');
 INSERT INTO ledger.account_balances (account, currency, debits, credits) VALUES
     ('psp_receivable', 'USD', 100, 0), ('seller_payable:s1', 'USD', 0, 90),
     ('platform_fee_revenue', 'USD', 0, 10)
@@ -59,9 +56,58 @@ def add_order(cur, po, status, amount, fee, *, seller="s1", flags=False, positio
     )
 
 
+# A ledger transaction linked into its hash chain as the ledger service links it.
+LINKED_TRANSACTION = """
+WITH head AS (SELECT seq, hash FROM ledger.chain_heads WHERE chain = %(chain)s FOR UPDATE),
+txn AS (
+    INSERT INTO ledger.transactions (transaction_id, payment_order_id, refund_id, description,
+        posted_at, chain, seq, hash)
+    SELECT %(tx)s, %(po)s, %(rf)s, %(description)s, %(posted_at)s, %(chain)s, head.seq + 1,
+        sha256(head.hash || %(digest)s) FROM head
+    RETURNING seq, hash)
+UPDATE ledger.chain_heads SET seq = txn.seq, hash = txn.hash FROM txn WHERE chain = %(chain)s
+"""
+
+
+def post_ledger(cur, tx, description, lines, *, po=None, rf=None) -> None:
+    """Post one ledger transaction (lines: account, side, amount, currency), chained."""
+    lines = [(a, side, Decimal(str(amount)), c) for a, side, amount, c in lines]
+    now = datetime.now(UTC)
+    seal = Seal(chain_of(tx), now, transaction_digest(tx, po, rf, description, now, lines))
+    cur.execute(
+        LINKED_TRANSACTION,
+        {
+            "tx": tx,
+            "po": po,
+            "rf": rf,
+            "description": description,
+            "posted_at": now,
+            "chain": seal.chain,
+            "digest": seal.digest,
+        },
+    )
+    cur.execute(
+        "INSERT INTO ledger.entries (transaction_id, account, side, amount, currency)"
+        " SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::numeric[], %s::text[])",
+        (tx, *(list(column) for column in zip(*lines, strict=True))),
+    )
+
+
 def book_good_order(cur: psycopg.Cursor, n: int = 1) -> None:
     for i in range(n):
-        cur.execute(GOOD_ORDER.format(co=f"co-{i}", po=f"po-{i}", ev=uuid.uuid4(), tx=uuid.uuid4()))
+        po = f"po-{i}"
+        cur.execute(GOOD_ORDER.format(co=f"co-{i}", po=po, ev=uuid.uuid4()))
+        post_ledger(
+            cur,
+            str(uuid.uuid4()),
+            f"payment order {po}",
+            [
+                ("psp_receivable", "debit", 100, "USD"),
+                ("seller_payable:s1", "credit", 90, "USD"),
+                ("platform_fee_revenue", "credit", 10, "USD"),
+            ],
+            po=po,
+        )
 
 
 async def charges_once() -> dict[str, int]:
@@ -120,17 +166,12 @@ def test_a_credit_for_an_order_that_failed(books):
 def test_a_ledger_transaction_for_an_order_that_failed(books):
     url, cur = books
     cur.execute(FAILED_ORDER)
-    tx = str(uuid.uuid4())
-    cur.execute(
-        "INSERT INTO ledger.transactions (transaction_id, payment_order_id, description)"
-        " VALUES (%s, 'po-f', 'wrong')",
-        (tx,),
-    )
-    cur.execute(
-        "INSERT INTO ledger.entries (transaction_id, account, side, amount, currency) VALUES"
-        " (%s, 'psp_receivable', 'debit', 50, 'USD'), (%s, 'platform_fee_revenue', 'credit', 50,"
-        " 'USD')",
-        (tx, tx),
+    post_ledger(
+        cur,
+        str(uuid.uuid4()),
+        "wrong",
+        [("psp_receivable", "debit", 50, "USD"), ("platform_fee_revenue", "credit", 50, "USD")],
+        po="po-f",
     )
     assert "one_ledger_transaction_per_success" in invariants(run(url))
 
@@ -148,18 +189,13 @@ def test_a_successful_order_that_was_never_booked(books):
 
 def test_a_ledger_posting_for_another_amount_than_charged(books):
     url, cur = books
-    tx = str(uuid.uuid4())
     add_order(cur, "po-y", "SUCCESS", 30, 3, seller="s3")
-    cur.execute(
-        "INSERT INTO ledger.transactions (transaction_id, payment_order_id, description)"
-        " VALUES (%s, 'po-y', 'short')",
-        (tx,),
-    )
-    cur.execute(
-        "INSERT INTO ledger.entries (transaction_id, account, side, amount, currency) VALUES"
-        " (%s, 'psp_receivable', 'debit', 29, 'USD'), (%s, 'platform_fee_revenue', 'credit', 29,"
-        " 'USD')",
-        (tx, tx),
+    post_ledger(
+        cur,
+        str(uuid.uuid4()),
+        "short",
+        [("psp_receivable", "debit", 29, "USD"), ("platform_fee_revenue", "credit", 29, "USD")],
+        po="po-y",
     )
 
     async def charges():
@@ -204,12 +240,6 @@ INSERT INTO wallet.wallet_refund_debits (refund_id, event_id, payment_order_id, 
 VALUES ('{rf}', '{ev}', 'po-0', 's1', 'USD', {amount}, {fee}, {amount} - {fee},
     {amount} - {fee}, 0);
 UPDATE wallet.balances SET pending = pending - ({amount} - {fee}) WHERE seller_account = 's1';
-INSERT INTO ledger.transactions (transaction_id, refund_id, description)
-VALUES ('{tx}', '{rf}', 'refund {rf}');
-INSERT INTO ledger.entries (transaction_id, account, side, amount, currency) VALUES
-    ('{tx}', 'seller_payable:s1', 'debit', {amount} - {fee}, 'USD'),
-    ('{tx}', 'platform_fee_revenue', 'debit', {fee}, 'USD'),
-    ('{tx}', 'psp_receivable', 'credit', {amount}, 'USD');
 UPDATE ledger.account_balances SET debits = debits + ({amount} - {fee})
     WHERE account = 'seller_payable:s1';
 UPDATE ledger.account_balances SET debits = debits + {fee}
@@ -219,7 +249,19 @@ UPDATE ledger.account_balances SET credits = credits + {amount} WHERE account = 
 
 
 def book_refund(cur, rf: str = "rf-1", amount: str = "30", fee: str = "3") -> None:
-    cur.execute(GOOD_REFUND.format(rf=rf, amount=amount, fee=fee, ev=uuid.uuid4(), tx=uuid.uuid4()))
+    cur.execute(GOOD_REFUND.format(rf=rf, amount=amount, fee=fee, ev=uuid.uuid4()))
+    gross, fee_back = Decimal(amount), Decimal(fee)
+    post_ledger(
+        cur,
+        str(uuid.uuid4()),
+        f"refund {rf}",
+        [
+            ("seller_payable:s1", "debit", gross - fee_back, "USD"),
+            ("platform_fee_revenue", "debit", fee_back, "USD"),
+            ("psp_receivable", "credit", gross, "USD"),
+        ],
+        rf=rf,
+    )
 
 
 def psp_refunds(**held):
@@ -288,17 +330,12 @@ def test_a_wallet_debit_for_a_refund_that_failed(books):
 def test_a_refund_reversed_twice_in_the_ledger(books):
     url, cur = books
     book_refund(cur)
-    tx = str(uuid.uuid4())
-    cur.execute(
-        "INSERT INTO ledger.transactions (transaction_id, refund_id, description)"
-        " VALUES (%s, 'rf-1-again', 'again')",
-        (tx,),
-    )
-    cur.execute(
-        "INSERT INTO ledger.entries (transaction_id, account, side, amount, currency) VALUES"
-        " (%s, 'platform_fee_revenue', 'debit', 30, 'USD'),"
-        " (%s, 'psp_receivable', 'credit', 30, 'USD')",
-        (tx, tx),
+    post_ledger(
+        cur,
+        str(uuid.uuid4()),
+        "again",
+        [("platform_fee_revenue", "debit", 30, "USD"), ("psp_receivable", "credit", 30, "USD")],
+        rf="rf-1-again",
     )
     assert "one_ledger_reversal_per_refund" in invariants(run_with_refunds(url))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import ClassVar
 
@@ -234,7 +235,7 @@ async def test_the_database_refuses_an_unbalanced_transaction(ledger: Ledger) ->
     uow = SqlLedgerUnitOfWork(ledger.engine, encode_event)
     with pytest.raises(DBAPIError, match="does not balance"):
         async with uow:
-            await uow.ledger.add_transaction(txn)
+            await uow.ledger.add_transaction(txn, txn.seal(datetime.now(UTC)))
             await uow.commit()
 
     async with ledger.engine.connect() as conn:
@@ -343,7 +344,7 @@ async def test_a_failure_at_commit_leaves_nothing_behind(ledger: Ledger) -> None
         uow = SqlLedgerUnitOfWork(ledger.engine, encode_event)
         with pytest.raises(CheckViolation, match="account_balances_not_negative"):
             async with uow:
-                assert await uow.ledger.add_transaction(txn)
+                assert await uow.ledger.add_transaction(txn, txn.seal(datetime.now(UTC)))
                 await uow.ledger.apply_balances(
                     [BalanceDelta(PSP_RECEIVABLE, "USD", Decimal("-1"), Decimal(0))]
                 )
