@@ -39,8 +39,11 @@ def canonical_amount(amount: Decimal) -> str:
     the table of minor units never changes a hash."""
     if not amount.is_finite():
         raise ValueError(f"amount must be finite, got {amount!r}")
-    text = format(amount.normalize(), "f")
-    return "0" if text in ("-0", "0") else text
+    # Not Decimal.normalize(): it rounds to the context's 28 digits, NUMERIC(38, 4) has 38.
+    text = format(amount, "f")
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def canonical_time(moment: datetime) -> str:

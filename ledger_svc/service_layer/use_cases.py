@@ -52,19 +52,22 @@ def _new_id() -> str:
     return str(uuid.uuid4())
 
 
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
 async def post_payment_order(
-    uow: LedgerUnitOfWork, cmd: PostPaymentOrder, new_id: Callable[[], str] = _new_id
+    uow: LedgerUnitOfWork,
+    cmd: PostPaymentOrder,
+    new_id: Callable[[], str] = _new_id,
+    clock: Callable[[], datetime] = utc_now,
 ) -> PostOutcome:
     """Post the order's balanced transaction once. Raises `InvalidTransaction` (before any I/O)
     when the order cannot be posted as stated."""
     txn = payment_order_succeeded(
         new_id(), cmd.payment_order_id, cmd.seller_account, cmd.gross, cmd.fee
     )
-    return await post_transaction(uow, POST_CONSUMER, cmd.event_id, txn)
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+    return await post_transaction(uow, POST_CONSUMER, cmd.event_id, txn, clock)
 
 
 async def post_transaction(
