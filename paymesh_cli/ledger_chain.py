@@ -79,7 +79,8 @@ async def verify_chains(
         digest = transaction_digest(tid, order, refund, description, posted_at, lines)  # type: ignore[arg-type]
         walker.add(StoredLink(chain, seq, tid, digest, bytes(stored), posted_at))  # type: ignore[arg-type]
 
-    async with conn.cursor(name="ledger_chain_verify") as cur:
+    # Binary rows: about half the decoding time of text ones (numeric, timestamptz, bytea).
+    async with conn.cursor(name="ledger_chain_verify", binary=True) as cur:
         await cur.execute(_LINKS)
         while rows := await cur.fetchmany(BATCH):
             for row in rows:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +29,10 @@ CHAINS = 32
 GENESIS = bytes(32)
 # Names the canonical form; a new form would need a new tag and verify knowing both.
 _FORM = "paymesh.ledger.chain.v1"
+
+# One encoder, built once: json.dumps with options builds a new one per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
 # (account, side, amount, currency) of one line; side is "debit" or "credit".
 Line = tuple[str, str, Decimal, str]
@@ -47,14 +52,17 @@ def canonical_amount(amount: Decimal) -> str:
 
 
 def canonical_time(moment: datetime) -> str:
-    """UTC with microseconds, as PostgreSQL's timestamptz keeps it."""
+    """ISO 8601 in UTC with microseconds, as PostgreSQL's timestamptz keeps it:
+    2026-12-02T13:00:00.123456+00:00."""
     if moment.tzinfo is None:
         raise ValueError("posting time must be timezone-aware")
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def canonical_id(transaction_id: str) -> str:
     """A UUID in the form PostgreSQL gives back (lower case, hyphens); other ids unchanged."""
+    if _CANONICAL_UUID.fullmatch(transaction_id):
+        return transaction_id  # the usual case, read back from the database: no parsing
     try:
         return str(uuid.UUID(transaction_id))
     except ValueError:
@@ -90,8 +98,7 @@ def transaction_digest(
         canonical_time(posted_at),
         canonical_lines,
     ]
-    payload = json.dumps(form, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(payload.encode()).digest()
+    return hashlib.sha256(_JSON.encode(form).encode()).digest()
 
 
 def link_hash(previous: bytes, digest: bytes) -> bytes:

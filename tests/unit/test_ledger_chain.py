@@ -102,7 +102,7 @@ def test_every_fact_of_a_transaction_is_covered(change: dict[str, object]) -> No
 def test_time_must_carry_its_zone() -> None:
     with pytest.raises(ValueError, match="timezone"):
         canonical_time(datetime(2026, 1, 1))
-    assert canonical_time(AT) == "2026-12-02T13:00:00.123456Z"
+    assert canonical_time(AT) == "2026-12-02T13:00:00.123456+00:00"
 
 
 def test_a_link_hash_is_sha256_of_the_previous_hash_and_the_digest() -> None:
