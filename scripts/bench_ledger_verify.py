@@ -5,7 +5,7 @@ chained transactions of 2 entries (COPY), then the verifier runs on it, as the C
     .venv/bin/python scripts/bench_ledger_verify.py --transactions 500000   # 10^6 entries
 
 Long (minutes on a shared 2-core machine): kept out of `make test`, whose suite runs a short
-form (tests/integration/test_ledger_chain.py)."""
+form (tests/integration/test_ledger_chain_verify.py)."""
 
 from __future__ import annotations
 
