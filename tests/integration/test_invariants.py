@@ -152,6 +152,24 @@ def test_a_balance_row_that_drifted_from_its_entries(books):
     assert "ledger_balance_rows" in invariants(run(url))
 
 
+def test_a_ledger_entry_changed_behind_the_append_only_trigger(books):
+    url, cur = books
+    # Still balanced, balance rows adjusted too: only the hash chain tells.
+    cur.execute("ALTER TABLE ledger.entries DISABLE TRIGGER entries_append_only")
+    cur.execute(
+        "UPDATE ledger.entries SET account = 'seller_payable:s9'"
+        " WHERE account = 'seller_payable:s1'"
+    )
+    cur.execute("ALTER TABLE ledger.entries ENABLE TRIGGER entries_append_only")
+    cur.execute(
+        "UPDATE ledger.account_balances SET account = 'seller_payable:s9'"
+        " WHERE account = 'seller_payable:s1'"
+    )
+    found = invariants(run(url))
+    assert "ledger_chain" in found
+    assert "ledger_balanced" not in found and "ledger_balance_rows" not in found
+
+
 def test_a_credit_for_an_order_that_failed(books):
     url, cur = books
     cur.execute(FAILED_ORDER)
