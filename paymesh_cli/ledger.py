@@ -46,7 +46,8 @@ def render(report: ChainReport) -> str:
     head = f"{report.transactions} transactions, {report.entries} entries in {report.seconds:.2f} s"
     if report.ok:
         return f"paymesh ledger verify: ok ({head})\n  root {report.root}"
-    lines = [f"paymesh ledger verify: BROKEN ({head}; {len(report.breaks)} chains broken)"]
+    broken = f"{len(report.breaks)} chain{'s' if len(report.breaks) > 1 else ''} broken"
+    lines = [f"paymesh ledger verify: BROKEN ({head}; {broken})"]
     for i, b in enumerate(report.breaks):
         first = "first broken link" if i == 0 else "broken link"
         where = f"transaction {b.transaction_id} (link {b.seq})" if b.transaction_id else "head"
