@@ -11,16 +11,19 @@ import json
 import sys
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import psycopg
 import pytest
 from alembic import command
 from harness import free_port
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger_svc.adapters.sql import SqlLedgerUnitOfWork
+from ledger_svc.adapters.sql import ChainConflict, SqlLedgerUnitOfWork
+from ledger_svc.domain import Posting, Side, Transaction, chain_of
 from ledger_svc.entrypoints.outgoing import encode_event
 from ledger_svc.service_layer.refunds import PostRefund, post_refund
 from ledger_svc.service_layer.use_cases import PostOutcome, PostPaymentOrder, post_payment_order
@@ -263,6 +266,39 @@ async def test_postings_continue_a_chain_after_a_posted_order_comes_again(
     verdict = await verify(database_url)
     assert verdict.exit_code == 0, verdict.text
     assert verdict.report["transactions"] == 10
+
+
+@pytest.mark.breaks_invariants
+async def test_a_posting_never_passes_quietly_when_its_link_is_taken(database_url, engine) -> None:
+    await post_orders(engine, 40)
+    chain, last = longest_chain(database_url)
+    # The head moved back (by hand): the next link of that chain exists already.
+    superuser(database_url, f"UPDATE chain_heads SET seq = {last - 1} WHERE chain = {chain}")
+    txn = Transaction(
+        str(uuid.uuid4()),
+        "on a rewound chain",
+        (
+            Posting("psp_receivable", Side.DEBIT, D("5.00"), "USD"),
+            Posting("seller_payable:s1", Side.CREDIT, D("5.00"), "USD"),
+        ),
+        payment_order_id="po-rewound",
+    )
+    while chain_of(txn.transaction_id) != chain:
+        txn = replace(txn, transaction_id=str(uuid.uuid4()))
+    uow = uow_for(engine)
+    with pytest.raises(ChainConflict):
+        async with uow:
+            await uow.ledger.add_transaction(txn, txn.seal(datetime.now(UTC)))
+    # And a chain without a head row refuses postings (NOT NULL), never chains from nothing.
+    superuser(
+        database_url,
+        "ALTER TABLE chain_heads DISABLE TRIGGER chain_heads_not_deleted",
+        f"DELETE FROM chain_heads WHERE chain = {chain}",
+    )
+    uow = uow_for(engine)
+    with pytest.raises(DBAPIError, match="not-null"):
+        async with uow:
+            await uow.ledger.add_transaction(txn, txn.seal(datetime.now(UTC)))
 
 
 async def test_transactions_posted_before_the_chains_are_chained_by_the_migration(

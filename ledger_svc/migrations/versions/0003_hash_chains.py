@@ -29,13 +29,14 @@ _BATCH = 5000
 def _chain_existing(conn: sa.Connection) -> dict[int, tuple[int, bytes]]:
     """Set chain, seq and hash on every transaction posted before; returns each chain's end."""
     heads = {chain: (0, GENESIS) for chain in range(CHAINS)}
+    # Streamed (server-side cursor), so a large ledger is not read into memory at once.
     rows = conn.execute(
         sa.text(
             "SELECT t.transaction_id::text, t.payment_order_id, t.refund_id, t.description,"
             " t.posted_at, e.account, e.side, e.amount, e.currency"
             " FROM transactions t LEFT JOIN entries e USING (transaction_id)"
             " ORDER BY t.posted_at, t.transaction_id"
-        )
+        ).execution_options(yield_per=_BATCH)
     )
     updates: list[dict[str, object]] = []
 
