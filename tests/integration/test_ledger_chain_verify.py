@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -43,20 +44,23 @@ class Verdict:
 
 
 async def verify(database_url: str) -> Verdict:
-    """`paymesh ledger verify --json`, then without --json, as an operator runs them."""
+    """`paymesh ledger verify --database-url URL --json`, then `DATABASE_URL=URL paymesh
+    ledger verify`, as an operator runs them."""
     outputs = []
-    for extra in (["--json"], []):
+    for args, env in (
+        (["--database-url", database_url, "--json"], {}),
+        ([], {"DATABASE_URL": database_url}),
+    ):
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "paymesh_cli.main",
             "ledger",
             "verify",
-            "--database-url",
-            database_url,
-            *extra,
+            *args,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, **env},
         )
         out, err = await proc.communicate()
         outputs.append((proc.returncode, out.decode(), err.decode()))
@@ -134,12 +138,14 @@ def link(database_url: str, where: str) -> tuple[str, int, int]:
     return row
 
 
-def longest_chain(database_url: str) -> tuple[int, int]:
+def longest_chain(database_url: str, at_least: int = 3) -> tuple[int, int]:
+    """(chain, links) of the longest chain (60 postings over 32 chains: 3 links or more on one
+    but about once in 10,000 runs)."""
     with psycopg.connect(database_url) as conn:
         row = conn.execute(
             "SELECT chain, seq FROM ledger.chain_heads ORDER BY seq DESC, chain LIMIT 1"
         ).fetchone()
-    assert row is not None and row[1] >= 3, "the test needs a chain of 3 links or more"
+    assert row is not None and row[1] >= at_least, f"the test needs a chain of {at_least} links"
     return row
 
 
@@ -231,7 +237,7 @@ async def test_a_deleted_last_transaction_leaves_the_head_behind(database_url, e
 @pytest.mark.breaks_invariants
 async def test_an_inserted_transaction_is_found(database_url: str, engine) -> None:
     await post_orders(engine, 30)
-    chain, last = longest_chain(database_url)
+    chain, last = longest_chain(database_url, at_least=1)
     forged = str(uuid.uuid4())
     # A balanced transaction slipped in at the end of a chain, its head moved on, with the
     # hash of another transaction (the forger cannot make a matching one without recomputing).
@@ -271,7 +277,7 @@ async def test_postings_continue_a_chain_after_a_posted_order_comes_again(
 @pytest.mark.breaks_invariants
 async def test_a_posting_never_passes_quietly_when_its_link_is_taken(database_url, engine) -> None:
     await post_orders(engine, 40)
-    chain, last = longest_chain(database_url)
+    chain, last = longest_chain(database_url, at_least=1)
     # The head moved back (by hand): the next link of that chain exists already.
     superuser(database_url, f"UPDATE chain_heads SET seq = {last - 1} WHERE chain = {chain}")
     txn = Transaction(
