@@ -6,6 +6,10 @@ maintained balances equal the sums of the entries."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import os
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -355,6 +359,29 @@ async def test_a_failure_at_commit_leaves_nothing_behind(ledger: Ledger) -> None
 
     await ledger.publish(succeeded("po-1", "seller-1", "10.00", "1.00"))
     await ledger.balance_reaches(PSP_RECEIVABLE, "USD", "10.00")
+
+
+async def test_postings_by_the_running_service_are_hash_chained(
+    ledger: Ledger, database_url: str
+) -> None:
+    for i in range(12):
+        last = await ledger.publish(succeeded(f"po-{i}", "seller-1", f"{i + 1}.10", "0.10"))
+    await ledger.processed(last)
+
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "paymesh_cli.main",
+        "ledger",
+        "verify",
+        "--json",
+        env={**os.environ, "DATABASE_URL": database_url},
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await proc.communicate()
+    report = json.loads(out)
+    assert proc.returncode == 0, report
+    assert (report["ok"], report["transactions"], report["entries"]) == (True, 12, 36)
 
 
 async def test_the_tables_module_matches_the_migrations(database_url: str) -> None:
