@@ -122,7 +122,10 @@ class SqlLedgerRepository(LedgerRepository):
             },
         )
         if not posted:
-            raise ChainConflict(f"link {seal.chain} of the ledger's hash chain was taken")
+            raise ChainConflict(
+                f"the next link of hash chain {seal.chain} exists already: its head row is"
+                " behind the chain (run `paymesh ledger verify`)"
+            )
         return False
 
     async def apply_balances(self, deltas: Sequence[BalanceDelta]) -> None:
