@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Mapping
 import grpc
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -21,6 +22,9 @@ from gateway.comments import proto_comments
 from gateway.endpoints import EndpointContext, make_endpoint
 from gateway.errors import error_response, internal_response
 from gateway.health import DbCheck, engine_check, healthz, make_readyz
+from gateway.metrics_route import PATH as METRICS_PATH
+from gateway.metrics_route import make_metrics_endpoint
+from gateway.observed import ObservedRequests
 from gateway.openapi import build_openapi
 from gateway.rate_limits import RateLimits
 from gateway.routes import FRONTED_SERVICES, derive_routes
@@ -101,6 +105,7 @@ def create_app(
         Route("/openapi.json", openapi_json, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", make_readyz(db_check, upstreams, gatekeeper.is_ops), methods=["GET"]),
+        Route(METRICS_PATH, make_metrics_endpoint(gatekeeper), methods=["GET"]),
     ]
 
     @contextlib.asynccontextmanager
@@ -117,6 +122,8 @@ def create_app(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _unhandled},
         lifespan=lifespan,
+        # Request id, count and latency of every answer, errors included.
+        middleware=[Middleware(ObservedRequests)],
     )
     app.router.redirect_slashes = False  # an API answers 404, not a redirect
     app.state.openapi = openapi

@@ -18,6 +18,11 @@ from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
 from mesh.errors import RETRY_AFTER_KEY, ServiceError
+from mesh.metrics import RATE_LIMITED
+
+# 429s by which budget ran out (mesh.metrics).
+_KEY_LIMITED = RATE_LIMITED.labels("key")
+_ADDRESS_LIMITED = RATE_LIMITED.labels("auth_failures")
 
 
 class RateError(ValueError):
@@ -107,6 +112,8 @@ class RateLimits:
         whether it was allowed."""
         item = self._item(rate)
         allowed = self._limiter.hit(item, "key", key_id)
+        if not allowed:
+            _KEY_LIMITED.inc()
         return self._quota(allowed, item, "key", key_id)
 
     def check_address(self, address: str) -> None:
@@ -114,6 +121,7 @@ class RateLimits:
         any key lookup, so random keys cannot keep the database busy."""
         if not self._limiter.test(self.auth_failures, "auth-failure", address):
             quota = self._quota(False, self.auth_failures, "auth-failure", address)
+            _ADDRESS_LIMITED.inc()
             raise auth_failures_limited(quota.reset_s)
 
     def auth_failed(self, address: str) -> None:

@@ -21,6 +21,8 @@ from gateway.routes import (
 )
 from gateway.settings import GatewaySettings
 from mesh.grpc_server import REPLAYED_TRAILER
+from mesh.request_ids import METADATA as REQUEST_ID_METADATA
+from mesh.request_ids import current_request_id
 
 
 @dataclass(frozen=True)
@@ -97,7 +99,9 @@ class Upstreams:
             request_serializer=type(request).SerializeToString,
             response_deserializer=response_type.FromString,
         )
-        call = callable_(request, timeout=self.timeout_s, metadata=tuple(metadata))
+        # The request id the gateway answers with, so the service's log lines carry it too.
+        metadata = (*metadata, (REQUEST_ID_METADATA, current_request_id.get()))
+        call = callable_(request, timeout=self.timeout_s, metadata=metadata)
         message = await call
         return UpstreamReply(message, is_replay(await call.trailing_metadata()))
 

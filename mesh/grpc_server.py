@@ -16,6 +16,8 @@ from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from mesh.db import is_unavailable
 from mesh.errors import ServiceError, internal_status, to_rpc_status
+from mesh.metrics import IDEMPOTENCY_REPLAYS
+from mesh.rpc_observer import RpcObserver
 from mesh.validation import validate
 
 log = logging.getLogger(__name__)
@@ -25,6 +27,8 @@ Registrar = Callable[[Any, grpc.aio.Server], None]
 # Trailing metadata on an answer (or error) that was stored earlier and is given again to a
 # repeated idempotent request (AIP-155); the gateway turns it into `Idempotent-Replayed: true`.
 REPLAYED_TRAILER = ("idempotent-replayed", "true")
+_REPLAYED_ANSWERS = IDEMPOTENCY_REPLAYS.labels("answer")
+_REPLAYED_ERRORS = IDEMPOTENCY_REPLAYS.labels("error")
 
 
 DATABASE_UNAVAILABLE = ServiceError(
@@ -48,11 +52,13 @@ def error_status(err: ServiceError) -> grpc.Status:
     status = rpc_status.to_status(to_rpc_status(err))
     if not err.replayed:
         return status
+    _REPLAYED_ERRORS.inc()
     return _Status(status.code, status.details, (*status.trailing_metadata, REPLAYED_TRAILER))
 
 
 def mark_replayed(context: grpc.aio.ServicerContext) -> None:
     """Tell the caller that this answer is the stored one of an earlier identical request."""
+    _REPLAYED_ANSWERS.inc()
     context.set_trailing_metadata((REPLAYED_TRAILER,))
 
 
@@ -108,8 +114,14 @@ class GrpcServer:
         self.addr = addr
         # OpenTelemetry first, so a span covers validation and errors too (spans are recorded
         # once an OpenTelemetry SDK is configured; with the API alone they cost next to nothing).
+        # RpcObserver next: the request id for every log line, the count and latency of each call.
         self.server = grpc.aio.server(
-            interceptors=[aio_server_interceptor(), *extra_interceptors, MeshInterceptor()]
+            interceptors=[
+                aio_server_interceptor(),
+                RpcObserver(),
+                *extra_interceptors,
+                MeshInterceptor(),
+            ]
         )
         self.health = health.aio.HealthServicer()
         self.service_names = [name for _, _, name in servicers]

@@ -17,9 +17,24 @@ from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
 from mesh.events import decode_envelope
+from mesh.metrics import (
+    CONSUMER_ACKS,
+    CONSUMER_DEAD_LETTERS,
+    CONSUMER_DELIVERIES,
+    CONSUMER_NAKS,
+    CONSUMER_REDELIVERIES,
+    Children,
+)
 from paymesh.events.v1 import events_pb2
 
 log = logging.getLogger(__name__)
+
+# Per durable (mesh.metrics); counted where a message is delivered, acked, naked, dead-lettered.
+_delivered = Children(CONSUMER_DELIVERIES)
+_redelivered = Children(CONSUMER_REDELIVERIES)
+_acked = Children(CONSUMER_ACKS)
+_naked = Children(CONSUMER_NAKS)
+_dead_lettered = Children(CONSUMER_DEAD_LETTERS)
 
 DUPLICATE_WINDOW_S = 600.0
 STREAMS: dict[str, list[str]] = {
@@ -93,6 +108,7 @@ def backoff_delay(spec: ConsumerSpec, attempt: int) -> float:
 
 
 async def dead_letter(js: JetStreamContext, spec: ConsumerSpec, msg: Msg, reason: str) -> None:
+    _dead_lettered(spec.durable, reason.split(":", 1)[0].replace(" ", "_")).inc()
     headers = {
         "Paymesh-Dlq-Reason": reason[:500],
         "Paymesh-Dlq-Consumer": spec.durable,
@@ -105,6 +121,9 @@ async def dead_letter(js: JetStreamContext, spec: ConsumerSpec, msg: Msg, reason
 
 async def _process(js: JetStreamContext, spec: ConsumerSpec, handler: Handler, msg: Msg) -> None:
     delivered = msg.metadata.num_delivered or 1
+    _delivered(spec.durable).inc()
+    if delivered > 1:
+        _redelivered(spec.durable).inc()
     try:
         envelope = decode_envelope(msg.data)
     except Exception as err:
@@ -144,10 +163,12 @@ async def _process(js: JetStreamContext, spec: ConsumerSpec, handler: Handler, m
             err,
         )
         await msg.nak(delay=delay)
+        _naked(spec.durable).inc()
         return
     finally:
         heartbeat.cancel()
     await msg.ack()
+    _acked(spec.durable).inc()
 
 
 async def _keep_working(msg: Msg, every_s: float) -> None:

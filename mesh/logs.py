@@ -1,4 +1,6 @@
-"""JSON logs, one object per line, with card-like numbers redacted from every record."""
+"""JSON logs, one object per line, with card-like numbers redacted from every record. Each line
+carries the request id of the request it was written for (mesh.request_ids; empty outside one)
+and the trace id of the current OpenTelemetry span (empty when none is recording)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,17 @@ import logging
 import sys
 import time
 
+from opentelemetry import trace
+
 from mesh.cards import redact_card_numbers
+from mesh.request_ids import current_request_id
+
+
+def current_trace_id() -> str:
+    """The trace id of the current span, as 32 hex digits; "" without a valid span (no SDK
+    configured, or outside any span)."""
+    context = trace.get_current_span().get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else ""
 
 
 class JsonFormatter(logging.Formatter):
@@ -23,6 +35,8 @@ class JsonFormatter(logging.Formatter):
             "service": self.service,
             "logger": record.name,
             "msg": record.getMessage(),
+            "request_id": current_request_id.get(),
+            "trace_id": current_trace_id(),
         }
         for key, value in getattr(record, "fields", {}).items():
             entry[key] = value

@@ -112,6 +112,20 @@ class OutboxRelay:
             )
             return len(rows)
 
+    async def backlog(self) -> tuple[int, float]:
+        """How many committed events wait to be published, and the age in seconds of the
+        oldest (0 when none): one query on the partial index of unpublished rows."""
+        async with self.engine.connect() as conn:
+            row = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*), COALESCE(EXTRACT(EPOCH FROM now() - min(created_at)), 0)"
+                        " FROM outbox WHERE published_at IS NULL"
+                    )
+                )
+            ).one()
+        return int(row[0]), float(row[1])
+
     async def run(self) -> None:
         """Relay until cancelled. A failed publish leaves the rows for the next round."""
         failures = 0

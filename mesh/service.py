@@ -5,6 +5,7 @@ own, through a `wire(engine, relay)` function that returns its `Wiring`."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
@@ -17,8 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from mesh.db import make_engine
 from mesh.grpc_server import GrpcServer, Registrar
 from mesh.jetstream import ConsumerSpec, Handler, connect, ensure_streams, run_consumer
+from mesh.metrics import MetricsListener, serve_metrics
 from mesh.outbox import OutboxRelay
+from mesh.periodic import every
 from mesh.runtime import Lifecycle
+from mesh.samplers import SAMPLE_INTERVAL_S, sample_consumer_lag, sample_outbox
 from mesh.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -65,11 +69,16 @@ class RunningService:
     relay: OutboxRelay
     server: GrpcServer
     closers: Sequence[Closer] = ()
+    metrics: MetricsListener | None = None  # its /metrics listener, when one is served
     _stopped: bool = field(default=False, init=False, repr=False)
 
     @property
     def grpc_port(self) -> int:
         return self.server.port
+
+    @property
+    def metrics_url(self) -> str | None:
+        return self.metrics.url if self.metrics is not None else None
 
     async def __call__(self) -> None:
         if self._stopped:
@@ -82,31 +91,51 @@ async def start_service(
     life: Lifecycle, settings: ServiceSettings, *, name: str, schema: str, wire: Wire
 ) -> RunningService:
     """Start the service `name` (its NATS client name and database application_name) on its
-    database `schema`; the outbox relay runs as the task `<schema>-outbox-relay`. If start-up
-    fails half-way, what was started is stopped before the error propagates."""
+    database `schema`; the outbox relay runs as the task `<schema>-outbox-relay`, the samplers
+    of its consumers' lag and its outbox backlog as `<schema>-metrics-sampler`, and its figures
+    are served on `settings.metrics_addr` (mesh.metrics). If start-up fails half-way, what was
+    started is stopped before the error propagates."""
     engine = make_engine(
         settings.database_url, schema, pool_size=settings.db_pool_size, application_name=name
     )
     nc: NatsClient | None = None
     server: GrpcServer | None = None
     closers: Sequence[Closer] = ()
+    metrics: MetricsListener | None = None
     try:
+        metrics = serve_metrics(settings.metrics_addr)
+        if metrics is not None:
+            closers = [_closer(metrics)]
         nc, js = await connect(settings.nats_url, name)
         await ensure_streams(js)
         relay = OutboxRelay(engine, js)
         wiring = wire(engine, relay)
-        closers = wiring.closers
+        closers = [*wiring.closers, *closers]
         server = GrpcServer(settings.grpc_addr, wiring.servicers)
         life.spawn(f"{schema}-outbox-relay", relay.run())
         for consumer in wiring.consumers:
             life.spawn(consumer.task, run_consumer(js, consumer.spec, consumer.handler))
         for task_name, task in wiring.tasks:
             life.spawn(task_name, task())
+        specs = [consumer.spec for consumer in wiring.consumers]
+
+        async def sample() -> None:
+            await sample_consumer_lag(js, specs)
+            await sample_outbox(relay, schema)
+
+        life.spawn(f"{schema}-metrics-sampler", every(SAMPLE_INTERVAL_S, sample, "metrics sampler"))
         await server.start()
     except BaseException:
         await _shutdown(life, server, closers, nc, engine)
         raise
-    return RunningService(settings, life, engine, nc, js, relay, server, closers)
+    return RunningService(settings, life, engine, nc, js, relay, server, closers, metrics)
+
+
+def _closer(metrics: MetricsListener) -> Closer:
+    async def close() -> None:
+        await asyncio.to_thread(metrics.close)  # waits for the listener's thread to end
+
+    return close
 
 
 async def _shutdown(

@@ -10,6 +10,13 @@ from typing import TypedDict
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/paymesh"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+# Where each service serves /metrics unless `<PREFIX>_METRICS_ADDR` says otherwise (an empty
+# value turns it off; port 0 takes any free port). A service not listed takes any free port.
+DEFAULT_METRICS_ADDRS = {
+    "PAYMENT": "127.0.0.1:9101",
+    "WALLET": "127.0.0.1:9102",
+    "LEDGER": "127.0.0.1:9103",
+}
 
 
 class SettingsError(ValueError):
@@ -80,6 +87,9 @@ class ServiceSettings:
     log_level: str = "INFO"
     # Connections kept by the database pool (a quarter more may overflow under load).
     db_pool_size: int = 32
+    # "host:port" of the Prometheus listener (mesh.metrics); "" serves no metrics (the default
+    # for services built in-process, e.g. by tests; from_env gives each service its port).
+    metrics_addr: str = ""
 
 
 class ServiceEnv(TypedDict):
@@ -88,15 +98,22 @@ class ServiceEnv(TypedDict):
     grpc_addr: str
     log_level: str
     db_pool_size: int
+    metrics_addr: str
 
 
 def service_env(prefix: str, default_grpc_addr: str) -> ServiceEnv:
     """The `ServiceSettings` fields from the environment: DATABASE_URL, NATS_URL,
-    `<prefix>_GRPC_ADDR`, LOG_LEVEL and `<prefix>_DB_POOL_SIZE`."""
+    `<prefix>_GRPC_ADDR`, LOG_LEVEL, `<prefix>_DB_POOL_SIZE` and `<prefix>_METRICS_ADDR`."""
+    metrics_addr = os.environ.get(f"{prefix}_METRICS_ADDR")
     return ServiceEnv(
         database_url=database_url(),
         nats_url=nats_url(),
         grpc_addr=env_str(f"{prefix}_GRPC_ADDR", default_grpc_addr),
         log_level=env_str("LOG_LEVEL", "INFO"),
         db_pool_size=env_int(f"{prefix}_DB_POOL_SIZE", 32, minimum=1),
+        metrics_addr=(
+            DEFAULT_METRICS_ADDRS.get(prefix, "127.0.0.1:0")
+            if metrics_addr is None
+            else metrics_addr.strip()
+        ),
     )
