@@ -16,7 +16,7 @@ import shutil
 import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, TypeVar
 
@@ -97,6 +97,14 @@ class Service:
     env: Callable[[DevStack], dict[str, str]] = _no_env  # variables for this process only
     addr_env: str | None = None  # EVERY process gets ADDR_ENV=127.0.0.1:<this service's port>
 
+    @property
+    def metrics_env(self) -> str | None:
+        """Each gRPC service serves /metrics on `<PREFIX>_METRICS_ADDR` (mesh.metrics), a port
+        of its own under `paymesh dev`."""
+        if self.addr_env and self.addr_env.endswith("_GRPC_ADDR"):
+            return self.addr_env.removesuffix("_GRPC_ADDR") + "_METRICS_ADDR"
+        return None
+
 
 # Started in this order (each once the previous is ready), stopped in reverse.
 SERVICES: tuple[Service, ...] = (
@@ -117,9 +125,15 @@ class DevStack:
     nats_url: str
     ports: Mapping[str, int]  # service name -> port on 127.0.0.1
     log_level: str = "INFO"
+    # service name -> its /metrics port; a service with none here takes any free port.
+    metrics_ports: Mapping[str, int] = field(default_factory=dict)
 
     def addr(self, name: str) -> str:
         return f"{HOST}:{self.ports[name]}"
+
+    def metrics_url(self, name: str) -> str | None:
+        port = self.metrics_ports.get(name)
+        return f"http://{HOST}:{port}/metrics" if port else None
 
     @property
     def gateway_url(self) -> str:
@@ -146,9 +160,23 @@ class DevStack:
 
     def env_for(self, service: Service, base: Mapping[str, str]) -> dict[str, str]:
         env = {**base, **self.common_env(), **service.env(self)}
+        if service.metrics_env:
+            env[service.metrics_env] = f"{HOST}:{self.metrics_ports.get(service.name, 0)}"
         no_proxy = ",".join(p for p in (base.get("NO_PROXY", ""), HOST, "localhost") if p)
         env["NO_PROXY"] = env["no_proxy"] = no_proxy  # never send local calls to a proxy
         return env
+
+
+def allocate_metrics_ports(
+    avoid: set[int], alloc: Callable[[set[int]], int] = free_port_except
+) -> dict[str, int]:
+    """A distinct free port for the /metrics listener of each service that has one."""
+    taken, ports = set(avoid), {}
+    for service in SERVICES:
+        if service.metrics_env:
+            ports[service.name] = port = alloc(taken)
+            taken.add(port)
+    return ports
 
 
 def allocate_ports(
@@ -330,15 +358,19 @@ async def run_dev(
         if stop.is_set():
             return 0
 
+        ports = allocate_ports(port, avoid=taken)
         stack = DevStack(
             data_dir=data_dir,
             database_url=database_url,
             nats_url=nats_url,
-            ports=allocate_ports(port, avoid=taken),
+            ports=ports,
             log_level=os.environ.get("LOG_LEVEL", "INFO"),
+            metrics_ports=allocate_metrics_ports(taken | set(ports.values())),
         )
         for service in SERVICES:
-            _say(f"starting {service.name}… ({stack.addr(service.name)})")
+            metrics = stack.metrics_url(service.name)
+            shown = f", metrics {metrics}" if metrics else ""
+            _say(f"starting {service.name}… ({stack.addr(service.name)}{shown})")
             child = supervisor.start_module(
                 service.name, service.module, stack.env_for(service, base_env)
             )

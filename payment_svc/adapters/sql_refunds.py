@@ -50,6 +50,8 @@ def _refund(row: RowMapping) -> Refund:
 class SqlRefundRepository(RefundRepository):
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+        # Statuses refunds entered in this transaction, counted once it commits (sql_uow).
+        self.entered: list[str] = []
 
     async def lock_order(self, payment_order_id: str) -> OrderToRefund | None:
         order = (await self.conn.execute(_LOCK_ORDER, {"id": payment_order_id})).mappings().first()
@@ -88,6 +90,7 @@ class SqlRefundRepository(RefundRepository):
                 }
             ],
         )
+        self.entered.append(refund.status.value)
 
     async def get_refund(self, refund_id: str) -> Refund | None:
         row = (
@@ -132,7 +135,10 @@ class SqlRefundRepository(RefundRepository):
             )
             .returning(refunds.c.refund_id)
         )
-        return result.first() is not None
+        changed = result.first() is not None
+        if changed:
+            self.entered.append(refund.status.value)
+        return changed
 
     async def list_stuck(self, updated_before: datetime, limit: int) -> list[str]:
         result = await self.conn.execute(

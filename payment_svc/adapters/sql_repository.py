@@ -189,6 +189,8 @@ def _history_row(change: StatusChange) -> dict[str, Any]:
 class SqlPaymentRepository(PaymentRepository):
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+        # Statuses orders entered in this transaction, counted once it commits (sql_uow).
+        self.entered: list[str] = []
 
     # --- idempotency -------------------------------------------------------------------
 
@@ -316,6 +318,7 @@ class SqlPaymentRepository(PaymentRepository):
             payment_order_history,
             [_history_row(change) for o in checkout.orders for change in o.history],
         )
+        self.entered += [c.to_status.value for o in checkout.orders for c in o.history]
 
     async def _insert(self, table: Any, rows: Sequence[dict[str, Any]]) -> None:
         await insert_rows(self.conn, table, rows)
@@ -409,7 +412,10 @@ class SqlPaymentRepository(PaymentRepository):
                 "attempts": order.attempts,
             },
         )
-        return result.first() is not None
+        changed = result.first() is not None
+        if changed:
+            self.entered.append(change.to_status.value)
+        return changed
 
     async def count_attempt(self, payment_order_id: str, expected: OrderStatus) -> bool:
         result = await self.conn.execute(

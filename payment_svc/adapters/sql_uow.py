@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mesh.at_commit import Statement
 from mesh.db import is_unavailable
+from mesh.metrics import ORDER_TRANSITIONS, REFUND_TRANSITIONS, Children
 from mesh.sql_uow import EventEncoder, SqlUnitOfWork
 from payment_svc.adapters.sql_refunds import SqlRefundRepository
 from payment_svc.adapters.sql_repository import SqlPaymentRepository
@@ -18,6 +19,9 @@ from payment_svc.adapters.sql_risk import SqlRiskRepository
 from payment_svc.adapters.tables import outbox
 from payment_svc.domain.events import DomainEvent
 from payment_svc.service_layer.ports import StoreUnavailable, UnitOfWork
+
+_order_entered = Children(ORDER_TRANSITIONS)
+_refund_entered = Children(REFUND_TRANSITIONS)
 
 
 def unavailable(err: BaseException) -> StoreUnavailable:
@@ -49,6 +53,16 @@ class SqlPaymentUnitOfWork(SqlUnitOfWork[DomainEvent], UnitOfWork):
             if isinstance(err, Exception) and is_unavailable(err):
                 raise unavailable(err) from err
             raise
+
+    async def commit(self) -> None:
+        await super().commit()
+        # Counted only now: a transition rolled back never happened.
+        for status in self.repo.entered:
+            _order_entered(status).inc()
+        for status in self.refunds.entered:
+            _refund_entered(status).inc()
+        self.repo.entered.clear()
+        self.refunds.entered.clear()
 
     async def __aexit__(
         self,

@@ -8,6 +8,7 @@ idempotency key (the payment order id), so a retry can never charge twice.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from types import TracebackType
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 
 import stripe
 
+from mesh.metrics import PSP_DECLINES, PSP_LATENCY, PSP_REQUESTS, BoundedLabel, Children
 from mesh.money import InvalidMoney, to_minor_units
 from payment_svc.domain.psp import (
     ChargeOutcome,
@@ -32,6 +34,19 @@ _PENDING_STATUSES = frozenset(
 )
 _LIST_PAGE_SIZE = 100
 _T = TypeVar("_T")
+
+_psp_requests = Children(PSP_REQUESTS)
+_psp_latency = Children(PSP_LATENCY)
+_declines = Children(PSP_DECLINES)
+# Stripe's decline codes are a few dozen; anything past that is counted as `other`.
+_decline_code = BoundedLabel(limit=60)
+
+
+def _counted(outcome: ChargeOutcome) -> ChargeOutcome:
+    """`outcome` of a charge, its decline code counted when it is a decline."""
+    if outcome.status is ChargeStatus.DECLINED:
+        _declines(_decline_code(outcome.decline_reason or "unknown")).inc()
+    return outcome
 
 
 class StripePaymentProvider:
@@ -56,6 +71,7 @@ class StripePaymentProvider:
         amount = _minor_units(request.amount, request.currency, "charge")
         try:
             intent = await self._call(
+                "charge",
                 self._client.v1.payment_intents.create_async(
                     {
                         "amount": amount,
@@ -72,11 +88,11 @@ class StripePaymentProvider:
                         },
                     },
                     {"idempotency_key": request.payment_order_id},
-                )
+                ),
             )
         except stripe.CardError as exc:
-            return _declined(exc)
-        return outcome_of_intent(intent.to_dict())
+            return _counted(_declined(exc))
+        return _counted(outcome_of_intent(intent.to_dict()))
 
     async def open_hosted_page(self, request: HostedPageRequest) -> HostedPage:
         """A Checkout Session for the order: the buyer types a card on the PSP's page, which
@@ -109,10 +125,11 @@ class StripePaymentProvider:
         if request.buyer_email:
             params["customer_email"] = request.buyer_email
         session = await self._call(
+            "hosted_page",
             self._client.v1.checkout.sessions.create_async(
                 params,  # type: ignore[arg-type]
                 {"idempotency_key": f"hosted-{request.payment_order_id}"},
-            )
+            ),
         )
         return HostedPage(token=session.id, url=session.url or "")
 
@@ -120,7 +137,9 @@ class StripePaymentProvider:
         """The PaymentIntent's current status, e.g. to settle an order whose answer was lost."""
         if not psp_reference:
             raise PspRejected("no PSP reference to look up")
-        intent = await self._call(self._client.v1.payment_intents.retrieve_async(psp_reference))
+        intent = await self._call(
+            "retrieve", self._client.v1.payment_intents.retrieve_async(psp_reference)
+        )
         return outcome_of_intent(intent.to_dict())
 
     async def find_charge(self, payment_order_id: str) -> ChargeOutcome | None:
@@ -130,9 +149,10 @@ class StripePaymentProvider:
         with the same idempotency key, which Stripe answers with the first attempt's result."""
         escaped = payment_order_id.replace("\\", "\\\\").replace("'", "\\'")
         result = await self._call(
+            "search",
             self._client.v1.payment_intents.search_async(
                 {"query": f"metadata['payment_order_id']:'{escaped}'", "limit": _LIST_PAGE_SIZE}
-            )
+            ),
         )
         intents = [i for i in result.to_dict().get("data", []) if _is_for(i, payment_order_id)]
         if not intents:
@@ -156,6 +176,7 @@ class StripePaymentProvider:
             raise PspRejected(f"refund {request.refund_id}: the order has no PSP reference")
         amount = _minor_units(request.amount, request.currency, "refund")
         refund = await self._call(
+            "refund",
             self._client.v1.refunds.create_async(
                 {
                     "payment_intent": request.charge_reference,
@@ -166,7 +187,7 @@ class StripePaymentProvider:
                     },
                 },
                 {"idempotency_key": request.refund_id},
-            )
+            ),
         )
         return outcome_of_refund(refund.to_dict())
 
@@ -192,7 +213,7 @@ class StripePaymentProvider:
         found: list[dict[str, Any]] = []
         params: dict[str, Any] = {**filters, "limit": _LIST_PAGE_SIZE}
         while True:
-            page = (await self._call(list_page(params))).to_dict()
+            page = (await self._call("list", list_page(params))).to_dict()
             found.extend(page["data"])
             if not page.get("has_more") or not page["data"]:
                 return found
@@ -228,20 +249,33 @@ class StripePaymentProvider:
     ) -> None:
         await self.aclose()
 
-    async def _call(self, call: Awaitable[_T]) -> _T:
-        """Await one SDK call within the timeout, translating failures into the port's errors.
+    async def _call(self, kind: str, call: Awaitable[_T]) -> _T:
+        """Await one SDK call within the timeout, translating failures into the port's errors,
+        and count it by `kind` and outcome with its latency (mesh.metrics).
 
         CardError passes through: a decline is an answer, not a failure.
         """
+        outcome = "ok"
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout_s):
                 return await call
         except TimeoutError as exc:
+            outcome = "timeout"
             raise PspUnavailable(f"no answer from the PSP within {self._timeout_s} s") from exc
         except stripe.CardError:
+            outcome = "declined"
             raise
         except stripe.StripeError as exc:
-            raise psp_error(exc) from exc
+            error = psp_error(exc)
+            outcome = "rejected" if isinstance(error, PspRejected) else "unavailable"
+            raise error from exc
+        except BaseException:
+            outcome = "error"
+            raise
+        finally:
+            _psp_latency(kind).observe(time.perf_counter() - started)
+            _psp_requests(kind, outcome).inc()
 
 
 async def list_charges_by_order(api_key: str, api_base: str) -> dict[str, int]:

@@ -3,12 +3,15 @@ gateway, verified here (the secret never leaves this service) and applied."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import grpc
 
 from mesh.errors import RETRY_AFTER_KEY, FieldViolation, ServiceError, invalid_argument
-from payment_svc.adapters.stripe_webhooks import InvalidWebhook, verify_stripe_event
+from mesh.metrics import PSP_WEBHOOKS, BoundedLabel, Children
+from payment_svc.adapters.stripe_webhooks import CHARGE_EVENTS, InvalidWebhook, verify_stripe_event
 from payment_svc.entrypoints.grpc_servicer import RETRY_AFTER_S, unavailable_as_status
 from payment_svc.service_layer.ports import Clock, UnitOfWorkFactory
 from payment_svc.service_layer.psp_events import OrderBusy, WebhookResult, apply_psp_event
@@ -16,11 +19,28 @@ from paymesh.payment.v1 import psp_webhooks_pb2, psp_webhooks_pb2_grpc
 
 SERVICE_NAME = "paymesh.payment.v1.PspWebhookService"
 
+# Deliveries by event type and result (mesh.metrics); the types a PSP may send are many, the
+# ones paymesh acts on few.
+_webhooks = Children(PSP_WEBHOOKS)
+_event_type = BoundedLabel(CHARGE_EVENTS, limit=40)
+
 OUTCOME_TO_PROTO = {
     WebhookResult.APPLIED: psp_webhooks_pb2.WEBHOOK_OUTCOME_APPLIED,
     WebhookResult.DUPLICATE: psp_webhooks_pb2.WEBHOOK_OUTCOME_DUPLICATE,
     WebhookResult.IGNORED: psp_webhooks_pb2.WEBHOOK_OUTCOME_IGNORED,
 }
+
+
+@contextmanager
+def _counted_errors(event_type: str) -> Iterator[None]:
+    """A delivery that failed other than by a busy order (the database away, a bug): `error`."""
+    try:
+        yield
+    except ServiceError:
+        raise
+    except Exception:
+        _webhooks(event_type, "error").inc()
+        raise
 
 
 @dataclass
@@ -37,20 +57,24 @@ class PspWebhookServicer(psp_webhooks_pb2_grpc.PspWebhookServiceServicer):
         try:
             event = verify_stripe_event(request.payload, request.signature, self.webhook_secret)
         except InvalidWebhook as err:
+            _webhooks("unknown", "invalid_signature").inc()
             raise invalid_argument(
                 [FieldViolation("Stripe-Signature", "webhook_signature", str(err))],
                 "WEBHOOK_SIGNATURE_INVALID",
             ) from None
-        with unavailable_as_status():
+        event_type = _event_type(event.type)
+        with unavailable_as_status(), _counted_errors(event_type):
             try:
                 result = await apply_psp_event(event, uow=self.uow, clock=self.clock)
             except OrderBusy:
+                _webhooks(event_type, "busy").inc()
                 raise ServiceError(
                     grpc.StatusCode.UNAVAILABLE,
                     "ORDER_BUSY",
                     "the payment order is being updated; deliver the event again",
                     metadata={RETRY_AFTER_KEY: RETRY_AFTER_S},
                 ) from None
+        _webhooks(event_type, result.name.lower()).inc()
         return psp_webhooks_pb2.HandleStripeWebhookResponse(
             event_id=event.event_id, outcome=OUTCOME_TO_PROTO[result]
         )
