@@ -22,6 +22,7 @@ run: venv
 
 test: venv lint typecheck gen-check proto-lint proto-breaking
 	@bash scripts/ensure_chromium.sh || echo "make test: no Chromium; the browser tests will fail"
+	@bash scripts/ensure_promtool.sh || echo "make test: no promtool; the alert-rule tests will fail"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 gen: venv
