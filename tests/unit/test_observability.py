@@ -25,7 +25,7 @@ from gateway.auth import ApiKey
 from gateway.scopes import OPS, SCOPES
 from gateway.settings import GatewaySettings
 from mesh.errors import not_found
-from mesh.grpc_server import GrpcServer
+from mesh.grpc_server import GrpcServer, error_status, mark_replayed
 from mesh.logs import JsonFormatter
 from mesh.metrics import BoundedLabel, parse_addr
 from mesh.request_ids import sane_request_id
@@ -276,3 +276,19 @@ def test_metrics_addresses() -> None:
     for bad in ("9101", "host:", "host:port", "h:70000"):
         with pytest.raises(ValueError):
             parse_addr(bad)
+
+
+def test_replayed_answers_and_errors_are_counted() -> None:
+    class Context:
+        def set_trailing_metadata(self, metadata: Any) -> None:
+            self.trailers = metadata
+
+    answers = sample("paymesh_idempotency_replays_total", kind="answer")
+    errors = sample("paymesh_idempotency_replays_total", kind="error")
+    mark_replayed(Context())  # type: ignore[arg-type]
+    refused = not_found("payment_order", "po-1")
+    error_status(refused)  # a first answer: not a replay
+    refused.replayed = True
+    error_status(refused)
+    assert sample("paymesh_idempotency_replays_total", kind="answer") == answers + 1
+    assert sample("paymesh_idempotency_replays_total", kind="error") == errors + 1
