@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from gateway.app import create_app
 from gateway.auth import ApiKey
+from gateway.observed import ObservedRequests
 from gateway.scopes import OPS, SCOPES
 from gateway.settings import GatewaySettings
 from mesh.errors import not_found
@@ -292,3 +293,20 @@ def test_replayed_answers_and_errors_are_counted() -> None:
     error_status(refused)
     assert sample("paymesh_idempotency_replays_total", kind="answer") == answers + 1
     assert sample("paymesh_idempotency_replays_total", kind="error") == errors + 1
+
+
+async def test_an_unhandled_error_is_a_500_with_its_request_id_and_no_trace() -> None:
+    async def broken(scope: Any, receive: Any, send: Any) -> None:
+        raise RuntimeError("secret internals")
+
+    app = ObservedRequests(broken)
+    before = sample("paymesh_http_requests_total", route="unmatched", method="GET", code="500")
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as c:
+        resp = await c.get("/anything", headers={"Request-Id": "req-42"})
+    assert resp.status_code == 500
+    assert resp.headers["Request-Id"] == "req-42"
+    assert "secret" not in resp.text
+    assert resp.json()["error"]["status"] == "INTERNAL"
+    after = sample("paymesh_http_requests_total", route="unmatched", method="GET", code="500")
+    assert after == before + 1
