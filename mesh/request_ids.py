@@ -4,8 +4,8 @@ that request (mesh.logs), so one grep finds a request's whole story."""
 
 from __future__ import annotations
 
+import random
 import re
-import uuid
 from contextvars import ContextVar
 
 from mesh.cards import contains_card_number
@@ -32,5 +32,14 @@ def sane_request_id(value: str | None) -> str | None:
     return value
 
 
+# The version (4) and variant (RFC 4122) bits of a random UUID, as uuid.UUID sets them.
+_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_SET = (4 << 76) | (0x8000 << 48)
+
+
 def new_request_id() -> str:
-    return str(uuid.uuid4())
+    """A random (version 4) UUID. From `random`, not the OS's entropy, and formatted here
+    (`str(uuid.uuid4())` costs about 8 µs, most of a request's bookkeeping): a request id names
+    a request, it guards nothing."""
+    h = f"{random.getrandbits(128) & _CLEAR | _SET:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -29,7 +29,7 @@ from mesh.errors import not_found
 from mesh.grpc_server import GrpcServer, error_status, mark_replayed
 from mesh.logs import JsonFormatter
 from mesh.metrics import BoundedLabel, parse_addr
-from mesh.request_ids import sane_request_id
+from mesh.request_ids import new_request_id, sane_request_id
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc
 
 PAYMENT = "paymesh.payment.v1.PaymentService"
@@ -310,3 +310,11 @@ async def test_an_unhandled_error_is_a_500_with_its_request_id_and_no_trace() ->
     assert resp.json()["error"]["status"] == "INTERNAL"
     after = sample("paymesh_http_requests_total", route="unmatched", method="GET", code="500")
     assert after == before + 1
+
+
+def test_new_request_ids_are_distinct_version_4_uuids() -> None:
+    ids = [new_request_id() for _ in range(2000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)
