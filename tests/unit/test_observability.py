@@ -17,6 +17,7 @@ from typing import Any
 import grpc
 import httpx
 import pytest
+from opentelemetry import trace
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -318,3 +319,25 @@ def test_new_request_ids_are_distinct_version_4_uuids() -> None:
     for text in ids:
         parsed = uuid.UUID(text)
         assert (str(parsed), parsed.version, parsed.variant) == (text, 4, uuid.RFC_4122)
+
+
+def test_a_log_line_carries_the_trace_id_of_the_current_span() -> None:
+    handler = Lines()
+    span = trace.NonRecordingSpan(
+        trace.SpanContext(
+            trace_id=0x4BF92F3577B34DA6A3CE929D0E0E4736,
+            span_id=0x00F067AA0BA902B7,
+            is_remote=True,
+            trace_flags=trace.TraceFlags(1),
+        )
+    )
+    service_log.addHandler(handler)
+    try:
+        with trace.use_span(span):
+            service_log.warning("inside a span")
+        service_log.warning("outside any span")
+    finally:
+        service_log.removeHandler(handler)
+    inside, outside = handler.lines
+    assert inside["trace_id"] == "4bf92f3577b34da6a3ce929d0e0e4736"
+    assert outside["trace_id"] == ""
