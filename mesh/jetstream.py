@@ -108,7 +108,6 @@ def backoff_delay(spec: ConsumerSpec, attempt: int) -> float:
 
 
 async def dead_letter(js: JetStreamContext, spec: ConsumerSpec, msg: Msg, reason: str) -> None:
-    _dead_lettered(spec.durable, reason.split(":", 1)[0].replace(" ", "_")).inc()
     headers = {
         "Paymesh-Dlq-Reason": reason[:500],
         "Paymesh-Dlq-Consumer": spec.durable,
@@ -117,6 +116,8 @@ async def dead_letter(js: JetStreamContext, spec: ConsumerSpec, msg: Msg, reason
         "Nats-Msg-Id": f"dlq:{spec.durable}:{msg.metadata.stream}:{msg.metadata.sequence.stream}",
     }
     await js.publish(f"dlq.{spec.durable}", msg.data, headers=headers)
+    # By the reason's fixed head: "undecodable", "poison", "retries exhausted".
+    _dead_lettered(spec.durable, reason.split(":", 1)[0].replace(" ", "_")).inc()
 
 
 async def _process(js: JetStreamContext, spec: ConsumerSpec, handler: Handler, msg: Msg) -> None:
