@@ -32,7 +32,7 @@ def main():
         "paymesh runs on Python %d.%d to %d.%d; %s is Python %d.%d.\n"
         "Install one of those versions and run again, naming it if it is not first on PATH:\n"
         "  make run PY=python%d.%d\n"
-        % (low + newest + (sys.executable,) + here + newest)
+        % (low + newest + (sys.executable,) + here + newest)  # noqa: UP031 (any old Python)
     )
     return 1
 
