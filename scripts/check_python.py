@@ -28,12 +28,12 @@ def main():
     if low <= here < high:
         return 0
     newest = (high[0], high[1] - 1)
-    sys.stderr.write(
+    message = (  # percent format: this file must parse on any old Python
         "paymesh runs on Python %d.%d to %d.%d; %s is Python %d.%d.\n"
         "Install one of those versions and run again, naming it if it is not first on PATH:\n"
         "  make run PY=python%d.%d\n"
-        % (low + newest + (sys.executable,) + here + newest)  # noqa: UP031 (any old Python)
     )
+    sys.stderr.write(message % (low + newest + (sys.executable,) + here + newest))  # noqa: UP031
     return 1
 
 
