@@ -33,7 +33,7 @@ def main():
         "Install one of those versions and run again, naming it if it is not first on PATH:\n"
         "  make run PY=python%d.%d\n"
     )
-    sys.stderr.write(message % (low + newest + (sys.executable,) + here + newest))  # noqa: UP031
+    sys.stderr.write(message % (low + newest + (sys.executable,) + here + newest))
     return 1
 
 
