@@ -17,7 +17,7 @@ def supported_range():
         text = f.read()
     spec = re.search(r'^requires-python\s*=\s*">=(\d+)\.(\d+),<(\d+)\.(\d+)"', text, re.M)
     if spec is None:
-        sys.exit("pyproject.toml: requires-python is not of the form \">=3.X,<3.Y\"")
+        sys.exit('pyproject.toml: requires-python is not of the form ">=3.X,<3.Y"')
     low, high = spec.groups()[:2], spec.groups()[2:]
     return tuple(int(v) for v in low), tuple(int(v) for v in high)
 
