@@ -10,6 +10,7 @@ from paymesh_cli.bench import bench_command
 from paymesh_cli.chaos import chaos_command
 from paymesh_cli.check import check_command
 from paymesh_cli.dev import COMMANDS as DEV_COMMANDS
+from paymesh_cli.schema_wait import schema_wait_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -20,6 +21,7 @@ def cli() -> None:
 for command in (*DEV_COMMANDS, check_command, bench_command, chaos_command, api_key_group):
     cli.add_command(command)
 cli.add_command(audit_command)
+cli.add_command(schema_wait_command)
 
 if __name__ == "__main__":  # pragma: no cover
     cli()
