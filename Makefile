@@ -61,6 +61,7 @@ test: venv lock-check lint typecheck gen-check proto-lint proto-breaking k8s-che
 
 gen: venv
 	$(BIN)/python scripts/gen_protos.py
+	$(BIN)/python scripts/write_openapi.py
 
 gen-check: venv
 	bash scripts/check_gen_fresh.sh
