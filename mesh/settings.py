@@ -80,6 +80,8 @@ class ServiceSettings:
     log_level: str = "INFO"
     # Connections kept by the database pool (a quarter more may overflow under load).
     db_pool_size: int = 32
+    # Copies of each JetStream stream a NATS cluster keeps (1 for a single server).
+    nats_stream_replicas: int = 1
 
 
 class ServiceEnv(TypedDict):
@@ -88,15 +90,17 @@ class ServiceEnv(TypedDict):
     grpc_addr: str
     log_level: str
     db_pool_size: int
+    nats_stream_replicas: int
 
 
 def service_env(prefix: str, default_grpc_addr: str) -> ServiceEnv:
     """The `ServiceSettings` fields from the environment: DATABASE_URL, NATS_URL,
-    `<prefix>_GRPC_ADDR`, LOG_LEVEL and `<prefix>_DB_POOL_SIZE`."""
+    `<prefix>_GRPC_ADDR`, LOG_LEVEL, `<prefix>_DB_POOL_SIZE` and NATS_STREAM_REPLICAS."""
     return ServiceEnv(
         database_url=database_url(),
         nats_url=nats_url(),
         grpc_addr=env_str(f"{prefix}_GRPC_ADDR", default_grpc_addr),
         log_level=env_str("LOG_LEVEL", "INFO"),
         db_pool_size=env_int(f"{prefix}_DB_POOL_SIZE", 32, minimum=1),
+        nats_stream_replicas=env_int("NATS_STREAM_REPLICAS", 1, minimum=1),
     )
