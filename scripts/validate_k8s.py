@@ -41,10 +41,11 @@ def main(paths: list[str]) -> int:
                     failures += 1
                     print(f"{name}: {err.message} at {'.'.join(map(str, err.path))} ({version})")
             checked += 1
+    versions = ", ".join(KUBERNETES_VERSIONS)
+    without = ", ".join(sorted(kind for _, kind in custom))
     print(
-        f"kubernetes-validate: {checked} objects against Kubernetes {', '.join(KUBERNETES_VERSIONS)}"
-        f" (strict), {failures} failures; without a shipped schema: "
-        + ", ".join(sorted(kind for _, kind in custom))
+        f"kubernetes-validate: {checked} objects against Kubernetes {versions} (strict),"
+        f" {failures} failures; without a shipped schema: {without}"
     )
     return 1 if failures else 0
 
