@@ -51,4 +51,6 @@ done
 echo "python -m paymesh_cli: --help, migrate, schema-wait answer"
 after=$(du -sm "$venv" | cut -f1)
 echo "venv from the runtime lock: ${before} MB; after paymesh and the uninstalls: ${after} MB (the image's /opt/paymesh layer)"
+gzipped=$(tar -C "$work" -czf - opt | wc -c)
+echo "the same layer as a registry stores it (tar, gzip): $(( gzipped / 1048576 )) MB"
 du -sm "$venv"/lib/python*/site-packages/* | sort -rn | head -8
