@@ -1,32 +1,68 @@
 # The two commands a newcomer needs: `make run` and `make test`. Each sets up
-# the virtual environment itself on a fresh machine.
-PY ?= python3.11
+# the virtual environment itself on a fresh machine, from the hashed lock in requirements/.
+# The interpreter: PY if given, else the first of python3.11, 3.12, 3.13 on PATH (else python3);
+# scripts/check_python.py refuses an unsupported one in one sentence before any venv is made.
+PY ?= $(firstword $(foreach v,3.11 3.12 3.13,$(shell command -v python$(v) 2>/dev/null)) python3)
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
+LOCK_ID := $(shell cat pyproject.toml requirements/pins.txt requirements/runtime.txt requirements/dev.txt requirements/build.txt | sha1sum | cut -c1-12)
+STAMP := $(VENV)/.installed-dev-$(LOCK_ID)
+RUN_STAMP := $(VENV)/.installed-run-$(LOCK_ID)
+TOOLS := .venv-tools
+TOOLS_STAMP := $(TOOLS)/.installed-$(shell cat requirements/tools.txt | sha1sum | cut -c1-12)
 PYTEST_ARGS ?=
 CHAOS_ARGS ?=
 
-.PHONY: run test venv gen gen-check proto-lint proto-breaking lint typecheck unit integration e2e chaos chaos-long browser bench bench-open check clean
+.PHONY: run test venv venv-run lock lock-check k8s-check image-check gen gen-check proto-lint proto-breaking lint typecheck unit integration e2e chaos chaos-long browser bench bench-open check clean
 
-$(STAMP): pyproject.toml
-	@test -x $(BIN)/python || $(PY) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@rm -f $(VENV)/.installed-*; touch $@
+# Everything `make test` needs (requirements/dev.txt); the lock is checked against pyproject.
+$(STAMP): pyproject.toml requirements/runtime.txt requirements/dev.txt requirements/build.txt
+	@bash scripts/venv.sh "$(PY)" dev
+	@rm -f $(VENV)/.installed-*; touch $@ $(RUN_STAMP)
+
+# Only what running needs (requirements/runtime.txt): `make run` on a fresh clone.
+$(RUN_STAMP): pyproject.toml requirements/runtime.txt requirements/build.txt
+	@bash scripts/venv.sh "$(PY)" runtime
+	@rm -f $(VENV)/.installed-run-*; touch $@
 
 venv: $(STAMP)
 
-run: venv
+venv-run: $(RUN_STAMP)
+
+# Regenerate requirements/*.txt from pyproject.toml (needs the package index), then commit them.
+# Pins are kept unless `make lock UPGRADE=1`.
+lock:
+	@test -x $(BIN)/uv || bash scripts/venv.sh "$(PY)" dev || test -x $(BIN)/uv
+	bash scripts/lock.sh
+
+lock-check: venv
+	$(BIN)/python scripts/check_lock.py
+
+# checkov pins dozens of packages exactly: it lives in its own venv, from its own lock.
+$(TOOLS_STAMP): requirements/tools.txt
+	@test -x $(TOOLS)/bin/python || $(PY) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --require-hashes -r requirements/tools.txt
+	@rm -f $(TOOLS)/.installed-*; touch $@
+
+# Renders k8s/ overlays offline and validates them (schemas, checkov); see scripts/check_k8s.sh.
+k8s-check: venv $(TOOLS_STAMP)
+	bash scripts/check_k8s.sh
+
+# What can be checked of the image without a Docker engine; see scripts/check_image.sh.
+image-check: venv
+	bash scripts/check_image.sh
+
+run: venv-run
 	$(BIN)/paymesh dev
 
-test: venv lint typecheck gen-check proto-lint proto-breaking
+test: venv lock-check lint typecheck gen-check proto-lint proto-breaking k8s-check
 	@bash scripts/ensure_chromium.sh || echo "make test: no Chromium; the browser tests will fail"
 	@bash scripts/ensure_promtool.sh || echo "make test: no promtool; the alert-rule tests will fail"
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 gen: venv
 	$(BIN)/python scripts/gen_protos.py
+	$(BIN)/python scripts/write_openapi.py
 
 gen-check: venv
 	bash scripts/check_gen_fresh.sh
@@ -41,6 +77,7 @@ lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/hadolint Dockerfile
 
 typecheck: venv
 	$(BIN)/mypy mesh payment_svc/domain payment_svc/service_layer wallet_svc/domain wallet_svc/service_layer ledger_svc/domain ledger_svc/service_layer
@@ -76,4 +113,4 @@ check: venv
 	$(BIN)/paymesh check
 
 clean:
-	rm -rf $(VENV) .paymesh .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .paymesh .pytest_cache .mypy_cache .ruff_cache

@@ -64,8 +64,9 @@ async def connect(url: str, name: str) -> tuple[NatsClient, JetStreamContext]:
     return nc, nc.jetstream(timeout=10)
 
 
-async def ensure_streams(js: JetStreamContext) -> None:
-    """Create or update the mesh's streams (idempotent; safe from every service at start)."""
+async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
+    """Create or update the mesh's streams (idempotent; safe from every service at start).
+    `replicas` copies of each are kept by a NATS cluster (NATS_STREAM_REPLICAS: 3 in k8s/)."""
     for name, subjects in STREAMS.items():
         config = api.StreamConfig(
             name=name,
@@ -74,6 +75,7 @@ async def ensure_streams(js: JetStreamContext) -> None:
             retention=api.RetentionPolicy.LIMITS,
             duplicate_window=DUPLICATE_WINDOW_S,
             max_age=14 * 24 * 3600.0,
+            num_replicas=replicas,
         )
         try:
             await js.stream_info(name)

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, pool, text
 
 from mesh.db import libpq_url
@@ -49,6 +51,22 @@ def upgrade_all(database_url: str) -> None:
     """Bring every service's schema to the newest revision (idempotent)."""
     for package in SERVICES_WITH_SCHEMA:
         upgrade(package, database_url)
+
+
+def behind(package: str, database_url: str) -> bool:
+    """True while a service's schema is not at the newest revision this code knows: a new
+    release's pods wait on this (`paymesh schema-wait`) until its migration Job has run."""
+    schema = SERVICES_WITH_SCHEMA[package]
+    heads = set(
+        ScriptDirectory.from_config(alembic_config(package, database_url, schema)).get_heads()
+    )
+    engine = create_engine(_sync_url(database_url), poolclass=pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"version_table_schema": schema})
+            return set(context.get_current_heads()) != heads
+    finally:
+        engine.dispose()
 
 
 def run_env(context) -> None:  # type: ignore[no-untyped-def]

@@ -107,7 +107,7 @@ async def start_service(
         if metrics is not None:
             closers = [_closer(metrics)]
         nc, js = await connect(settings.nats_url, name)
-        await ensure_streams(js)
+        await ensure_streams(js, settings.nats_stream_replicas)
         relay = OutboxRelay(engine, js)
         wiring = wire(engine, relay)
         closers = [*wiring.closers, *closers]

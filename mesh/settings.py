@@ -90,6 +90,8 @@ class ServiceSettings:
     # "host:port" of the Prometheus listener (mesh.metrics); "" serves no metrics (the default
     # for services built in-process, e.g. by tests; from_env gives each service its port).
     metrics_addr: str = ""
+    # Copies of each JetStream stream a NATS cluster keeps (1 for a single server).
+    nats_stream_replicas: int = 1
 
 
 class ServiceEnv(TypedDict):
@@ -99,11 +101,13 @@ class ServiceEnv(TypedDict):
     log_level: str
     db_pool_size: int
     metrics_addr: str
+    nats_stream_replicas: int
 
 
 def service_env(prefix: str, default_grpc_addr: str) -> ServiceEnv:
     """The `ServiceSettings` fields from the environment: DATABASE_URL, NATS_URL,
-    `<prefix>_GRPC_ADDR`, LOG_LEVEL, `<prefix>_DB_POOL_SIZE` and `<prefix>_METRICS_ADDR`."""
+    `<prefix>_GRPC_ADDR`, LOG_LEVEL, `<prefix>_DB_POOL_SIZE`, `<prefix>_METRICS_ADDR` and
+    NATS_STREAM_REPLICAS."""
     metrics_addr = os.environ.get(f"{prefix}_METRICS_ADDR")
     return ServiceEnv(
         database_url=database_url(),
@@ -116,4 +120,5 @@ def service_env(prefix: str, default_grpc_addr: str) -> ServiceEnv:
             if metrics_addr is None
             else metrics_addr.strip()
         ),
+        nats_stream_replicas=env_int("NATS_STREAM_REPLICAS", 1, minimum=1),
     )

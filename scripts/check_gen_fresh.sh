@@ -10,4 +10,10 @@ if ! diff -r -q -x __pycache__ "$tmp/gen" gen >/dev/null; then
   echo "gen/ is stale: run 'make gen' and commit the result" >&2
   exit 1
 fi
-echo "gen/ is fresh"
+.venv/bin/python scripts/write_openapi.py --out "$tmp/openapi.json"
+if ! cmp -s "$tmp/openapi.json" docs/openapi.json; then
+  diff -u docs/openapi.json "$tmp/openapi.json" | head -40
+  echo "docs/openapi.json is stale: run 'make gen' and commit the result" >&2
+  exit 1
+fi
+echo "gen/ and docs/openapi.json are fresh"

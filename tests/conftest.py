@@ -18,6 +18,7 @@ MARKER_BY_DIR = {
     "e2e": "e2e",
     "chaos": "chaos",
     "browser": "browser",
+    "deploy": "deploy",
 }
 
 
