@@ -43,12 +43,12 @@ async def start(
             consumers=[
                 Consumer(
                     "ledger-post-consumer",
-                    consumer_spec(config.consumer_concurrency),
+                    consumer_spec(config.consumer_concurrency, config.retry),
                     post_handler(new_uow),
                 ),
                 Consumer(
                     "ledger-refund-consumer",
-                    refund_consumer_spec(config.consumer_concurrency),
+                    refund_consumer_spec(config.consumer_concurrency, config.retry),
                     refund_handler(new_uow),
                 ),
             ],

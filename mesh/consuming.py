@@ -1,5 +1,7 @@
 """Reading an incoming envelope in a consumer's handler: what a message can never get past
-raises `Poison` (mesh.jetstream dead-letters it at once instead of retrying it)."""
+raises `Poison` (mesh.jetstream dead-letters it at once instead of retrying it). What a handler
+raises otherwise is retried: for as long as it takes when a dependency is out of reach
+(mesh.transient), a bounded number of times when not (the service's retry policy)."""
 
 from __future__ import annotations
 
@@ -119,7 +121,8 @@ def applying(
 ) -> Handler:
     """The JetStream handler of a consumer that reads an envelope into its use case's command
     and applies it in a new unit of work. `Poison` (dead-letter) when the envelope or the
-    use case says it can never be applied (`refused`); anything else is retried."""
+    use case says it can never be applied (`refused`); anything else is retried (an outage of
+    the database without counting, see mesh.transient)."""
 
     async def handle(envelope: events_pb2.Envelope) -> None:
         command = to_command(envelope)

@@ -3,7 +3,17 @@ the event. A redelivered event hits the primary key and has no second effect, ho
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, MetaData, PrimaryKeyConstraint, Table, Text, func, text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Index,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -16,6 +26,8 @@ def inbox_table(metadata: MetaData) -> Table:
         Column("event_id", UUID(as_uuid=False), nullable=False),
         Column("processed_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         PrimaryKeyConstraint("consumer", "event_id"),
+        # The retention purge finds rows past their period (mesh.retention).
+        Index("inbox_processed_at", "processed_at"),
     )
 
 

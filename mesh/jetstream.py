@@ -1,14 +1,20 @@
-"""NATS JetStream: connection, the streams of the mesh, and a durable pull consumer loop with
-retry (nak with exponential backoff and jitter) and a dead-letter stream for messages that
-cannot be decoded or keep failing."""
+"""NATS JetStream: connection, the streams of the mesh, and a durable pull consumer loop.
+
+A message's handler either succeeds (ack), or fails:
+- transiently (mesh.transient: a dependency out of reach): nak with backoff, for as long as it
+  takes; never counted toward dead-lettering;
+- for good (`Poison`, or the message cannot be decoded): to the dead-letter stream at once;
+- unexpectedly (anything else): nak with backoff, up to the policy's `max_attempts`, then to the
+  dead-letter stream (mesh.dead_letters says what a dead letter keeps).
+Messages are handled side by side, up to `concurrency` at once; a slow or failing one never
+holds up the ones behind it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -16,6 +22,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 
+from mesh import dead_letters
+from mesh.dead_letters import FailureLog, Failures, dead_letter_headers
 from mesh.events import decode_envelope
 from mesh.metrics import (
     CONSUMER_ACKS,
@@ -25,6 +33,8 @@ from mesh.metrics import (
     CONSUMER_REDELIVERIES,
     Children,
 )
+from mesh.retry import RetryPolicy, Transient
+from mesh.transient import is_transient
 from paymesh.events.v1 import events_pb2
 
 log = logging.getLogger(__name__)
@@ -36,17 +46,19 @@ _acked = Children(CONSUMER_ACKS)
 _naked = Children(CONSUMER_NAKS)
 _dead_lettered = Children(CONSUMER_DEAD_LETTERS)
 
+# mesh.settings keeps the same numbers (it imports no broker); a unit test checks they agree.
 DUPLICATE_WINDOW_S = 600.0
+STREAM_MAX_AGE_S = 14 * 24 * 3600.0
 STREAMS: dict[str, list[str]] = {
     "PAYMENT": ["payment.>"],
     "WALLET": ["wallet.>"],
     "LEDGER": ["ledger.>"],
-    "DLQ": ["dlq.>"],
+    dead_letters.DLQ_STREAM: [dead_letters.DLQ_SUBJECTS],
 }
 
 
-class Retry(Exception):
-    """Transient failure: deliver the message again later."""
+class Retry(Transient):
+    """Transient failure: deliver the message again later (not counted toward dead-lettering)."""
 
 
 class Poison(Exception):
@@ -74,7 +86,7 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
             storage=api.StorageType.FILE,
             retention=api.RetentionPolicy.LIMITS,
             duplicate_window=DUPLICATE_WINDOW_S,
-            max_age=14 * 24 * 3600.0,
+            max_age=STREAM_MAX_AGE_S,
             num_replicas=replicas,
         )
         try:
@@ -89,40 +101,48 @@ Handler = Callable[[events_pb2.Envelope], Awaitable[None]]
 
 @dataclass(frozen=True)
 class ConsumerSpec:
-    """A durable pull consumer: `durable` names it; `subject` filters the stream."""
+    """A durable pull consumer: `durable` names it; `subject` filters the stream; `retry` is
+    its backoff and its budget for unexpected failures (from the service's settings)."""
 
     stream: str
     durable: str
     subject: str
     concurrency: int = 64
-    max_deliver: int = 12
     # Short, so that the messages a killed consumer held come back soon; a handler that takes
     # longer keeps its message by saying it is still working (every third of this).
     ack_wait_s: float = 15.0
-    backoff_base_s: float = 0.2
-    backoff_cap_s: float = 30.0
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
 
-def backoff_delay(spec: ConsumerSpec, attempt: int) -> float:
-    """Exponential backoff with full jitter for the `attempt`-th redelivery (1-based)."""
-    ceiling = min(spec.backoff_cap_s, spec.backoff_base_s * 2 ** max(0, attempt - 1))
-    return random.uniform(ceiling / 2, ceiling)
+async def dead_letter(
+    js: JetStreamContext, spec: ConsumerSpec, msg: Msg, reason: str, failures: Failures
+) -> None:
+    """Publish `msg` to `dlq.<durable>` with what an operator needs (mesh.dead_letters), then
+    take it out of the consumer (term)."""
+    headers = dead_letter_headers(
+        msg.headers,
+        reason=reason,
+        subject=msg.subject,
+        stream=msg.metadata.stream,
+        stream_seq=msg.metadata.sequence.stream,
+        consumer=spec.durable,
+        attempts=msg.metadata.num_delivered or 1,
+        failures=failures,
+    )
+    await js.publish(dead_letters.dlq_subject(spec.durable), msg.data, headers=headers)
+    await msg.term()
+    # By kind: "undecodable", "poison", "retries_exhausted" (mesh.metrics).
+    _dead_lettered(spec.durable, reason.replace("-", "_")).inc()
 
 
-async def dead_letter(js: JetStreamContext, spec: ConsumerSpec, msg: Msg, reason: str) -> None:
-    headers = {
-        "Paymesh-Dlq-Reason": reason[:500],
-        "Paymesh-Dlq-Consumer": spec.durable,
-        "Paymesh-Dlq-Subject": msg.subject,
-        "Paymesh-Dlq-Deliveries": str(msg.metadata.num_delivered),
-        "Nats-Msg-Id": f"dlq:{spec.durable}:{msg.metadata.stream}:{msg.metadata.sequence.stream}",
-    }
-    await js.publish(f"dlq.{spec.durable}", msg.data, headers=headers)
-    # By the reason's fixed head: "undecodable", "poison", "retries exhausted".
-    _dead_lettered(spec.durable, reason.split(":", 1)[0].replace(" ", "_")).inc()
+def _describe(err: BaseException) -> str:
+    return f"{type(err).__name__}: {err}"
 
 
-async def _process(js: JetStreamContext, spec: ConsumerSpec, handler: Handler, msg: Msg) -> None:
+async def _process(
+    js: JetStreamContext, spec: ConsumerSpec, handler: Handler, msg: Msg, history: FailureLog
+) -> None:
+    seq = msg.metadata.sequence.stream
     delivered = msg.metadata.num_delivered or 1
     _delivered(spec.durable).inc()
     if delivered > 1:
@@ -130,40 +150,45 @@ async def _process(js: JetStreamContext, spec: ConsumerSpec, handler: Handler, m
     try:
         envelope = decode_envelope(msg.data)
     except Exception as err:
-        log.error("poison message on %s: %s", msg.subject, err)
-        await dead_letter(js, spec, msg, f"undecodable: {err}")
-        await msg.term()
+        log.error("undecodable message on %s in %s: %s", msg.subject, spec.durable, err)
+        await dead_letter(js, spec, msg, "undecodable", history.record(seq, str(err), counted=True))
+        history.forget(seq)
         return
     heartbeat = asyncio.create_task(_keep_working(msg, spec.ack_wait_s / 3))
     try:
         await handler(envelope)
     except Poison as err:
-        log.error("event %s rejected by %s: %s", envelope.event_id, spec.durable, err)
-        await dead_letter(js, spec, msg, f"poison: {err}")
-        await msg.term()
+        log.error("event %s refused by %s: %s", envelope.event_id, spec.durable, err)
+        await dead_letter(js, spec, msg, "poison", history.record(seq, str(err), counted=True))
+        history.forget(seq)
         return
     except asyncio.CancelledError:
         raise
     except Exception as err:
-        if delivered >= spec.max_deliver:
+        transient = is_transient(err)
+        failures = history.record(seq, _describe(err), counted=not transient)
+        if not transient and failures.counted >= spec.retry.max_attempts:
             log.error(
                 "event %s failed %d times in %s, dead-lettered: %s",
                 envelope.event_id,
-                delivered,
+                failures.counted,
                 spec.durable,
                 err,
             )
-            await dead_letter(js, spec, msg, f"retries exhausted: {err}")
-            await msg.term()
+            await dead_letter(js, spec, msg, "retries-exhausted", failures)
+            history.forget(seq)
             return
-        delay = backoff_delay(spec, delivered)
+        # An outage backs off with every delivery (up to the cap) and never runs out; an
+        # unexpected failure backs off with its own count.
+        delay = spec.retry.delay(delivered if transient else failures.counted)
         log.warning(
-            "event %s failed in %s (attempt %d), retry in %.2fs: %s",
+            "event %s failed in %s (%s, delivery %d), retry in %.2fs: %s",
             envelope.event_id,
             spec.durable,
+            "dependency unavailable" if transient else f"failure {failures.counted}",
             delivered,
             delay,
-            err,
+            _describe(err),
         )
         await msg.nak(delay=delay)
         _naked(spec.durable).inc()
@@ -172,6 +197,7 @@ async def _process(js: JetStreamContext, spec: ConsumerSpec, handler: Handler, m
         heartbeat.cancel()
     await msg.ack()
     _acked(spec.durable).inc()
+    history.forget(seq)
 
 
 async def _keep_working(msg: Msg, every_s: float) -> None:
@@ -185,8 +211,25 @@ async def _keep_working(msg: Msg, every_s: float) -> None:
             log.debug("in-progress for %s failed: %s", msg.subject, err)
 
 
+async def _settle(
+    js: JetStreamContext, spec: ConsumerSpec, handler: Handler, msg: Msg, history: FailureLog
+) -> None:
+    try:
+        await _process(js, spec, handler, msg, history)
+    except asyncio.CancelledError:
+        raise
+    except Exception as err:
+        # An ack, nak or dead-letter publish that failed (NATS restarting) must not end the
+        # consumer, and with it the service: the message was not acked, so it comes back.
+        log.warning("settling a message on %s failed: %s", spec.durable, err)
+
+
 async def run_consumer(js: JetStreamContext, spec: ConsumerSpec, handler: Handler) -> None:
-    """Consume until cancelled. Each message is acked only after its handler committed."""
+    """Consume until cancelled. Each message is acked only after its handler committed.
+
+    Up to `spec.concurrency` messages are handled at once, each on its own: as soon as one is
+    settled, another is pulled, so a message that is slow (a PSP timing out) or failing never
+    holds up those behind it."""
     config = api.ConsumerConfig(
         durable_name=spec.durable,
         ack_policy=api.AckPolicy.EXPLICIT,
@@ -199,22 +242,29 @@ async def run_consumer(js: JetStreamContext, spec: ConsumerSpec, handler: Handle
         spec.subject, durable=spec.durable, stream=spec.stream, config=config
     )
     log.info("consumer %s on %s ready", spec.durable, spec.subject)
-    while True:
-        try:
-            msgs = await sub.fetch(spec.concurrency, timeout=1.0)
-        except TimeoutError:
-            continue
-        except nats.errors.ConnectionClosedError:
-            raise
-        except Exception as err:  # reconnecting, server restarting: wait and pull again
-            log.warning("fetch on %s failed: %s", spec.durable, err)
-            await asyncio.sleep(0.5)
-            continue
-        outcomes = await asyncio.gather(
-            *(_process(js, spec, handler, m) for m in msgs), return_exceptions=True
-        )
-        for outcome in outcomes:
-            # An ack, nak or dead-letter publish that failed (NATS restarting) must not end the
-            # consumer, and with it the service: the message was not acked, so it comes back.
-            if isinstance(outcome, Exception):
-                log.warning("settling a message on %s failed: %s", spec.durable, outcome)
+    failures = FailureLog()
+    in_flight: set[asyncio.Task[None]] = set()
+    try:
+        while True:
+            free = spec.concurrency - len(in_flight)
+            if free <= 0:
+                await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                continue
+            try:
+                msgs = await sub.fetch(free, timeout=1.0)
+            except TimeoutError:
+                continue
+            except nats.errors.ConnectionClosedError:
+                raise
+            except Exception as err:  # reconnecting, server restarting: wait and pull again
+                log.warning("fetch on %s failed: %s", spec.durable, err)
+                await asyncio.sleep(0.5)
+                continue
+            for msg in msgs:
+                task = asyncio.create_task(_settle(js, spec, handler, msg, failures))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+    finally:
+        for task in in_flight:
+            task.cancel()
+        await asyncio.gather(*in_flight, return_exceptions=True)

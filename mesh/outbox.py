@@ -44,6 +44,10 @@ def outbox_table(metadata: MetaData) -> Table:
         Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
         Column("published_at", DateTime(timezone=True)),
         Index("outbox_unpublished", "id", postgresql_where=text("published_at IS NULL")),
+        # The retention purge finds published rows past their period (mesh.retention).
+        Index(
+            "outbox_published_at", "published_at", postgresql_where=text("published_at IS NOT NULL")
+        ),
     )
 
 

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from nats.aio.client import Client as NatsClient
@@ -21,6 +22,7 @@ from mesh.jetstream import ConsumerSpec, Handler, connect, ensure_streams, run_c
 from mesh.metrics import MetricsListener, serve_metrics
 from mesh.outbox import OutboxRelay
 from mesh.periodic import every
+from mesh.retention import RetentionRule, inbox_rule, outbox_rule, purge_all
 from mesh.runtime import Lifecycle
 from mesh.samplers import SAMPLE_INTERVAL_S, sample_consumer_lag, sample_outbox
 from mesh.settings import ServiceSettings
@@ -44,14 +46,16 @@ class Consumer:
 @dataclass(frozen=True)
 class Wiring:
     """What a service plugs into the mesh: its gRPC servicers (register function, servicer,
-    full service name), its consumers, its own background loops (by task name), and the
+    full service name), its consumers, its own background loops (by task name), the
     resources of its own to close at stop (after the background tasks, before NATS and the
-    pool), in order."""
+    pool), in order, and the retention of tables of its own (the outbox's and inbox's is
+    added by the mesh)."""
 
     servicers: Sequence[tuple[Registrar, Any, str]]
     consumers: Sequence[Consumer] = ()
     tasks: Sequence[tuple[str, Task]] = ()
     closers: Sequence[Closer] = ()
+    retention: Sequence[RetentionRule] = ()
 
 
 Wire = Callable[[AsyncEngine, OutboxRelay], Wiring]
@@ -92,7 +96,8 @@ async def start_service(
 ) -> RunningService:
     """Start the service `name` (its NATS client name and database application_name) on its
     database `schema`; the outbox relay runs as the task `<schema>-outbox-relay`, the samplers
-    of its consumers' lag and its outbox backlog as `<schema>-metrics-sampler`, and its figures
+    of its consumers' lag and its outbox backlog as `<schema>-metrics-sampler`, the purge of
+    expired outbox, inbox (and the service's own) rows as `<schema>-retention`, and its figures
     are served on `settings.metrics_addr` (mesh.metrics). If start-up fails half-way, what was
     started is stopped before the error propagates."""
     engine = make_engine(
@@ -124,6 +129,7 @@ async def start_service(
             await sample_outbox(relay, schema)
 
         life.spawn(f"{schema}-metrics-sampler", every(SAMPLE_INTERVAL_S, sample, "metrics sampler"))
+        life.spawn(f"{schema}-retention", _retention_loop(engine, settings, wiring.retention))
         await server.start()
     except BaseException:
         await _shutdown(life, server, closers, nc, engine)
@@ -136,6 +142,15 @@ def _closer(metrics: MetricsListener) -> Closer:
         await asyncio.to_thread(metrics.close)  # waits for the listener's thread to end
 
     return close
+
+
+async def _retention_loop(
+    engine: AsyncEngine, settings: ServiceSettings, own: Sequence[RetentionRule]
+) -> None:
+    keep = settings.retention
+    rules = [outbox_rule(keep.outbox_s), inbox_rule(keep.inbox_s), *own]
+    job = partial(purge_all, engine, rules, batch=keep.batch)
+    await every(keep.interval_s, job, "retention purge")
 
 
 async def _shutdown(

@@ -4,9 +4,11 @@ frozen dataclass with a `from_env()`; these helpers give clear errors for bad va
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import TypedDict
+
+from mesh.retry import RetryPolicy
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/paymesh"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -67,12 +69,42 @@ def env_list(name: str, default: tuple[str, ...] = ()) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def env_positive(name: str, default: float, *, minimum: float = 0.0) -> float:
+    """A positive duration, at least `minimum` when one is given."""
+    value = env_float(name, default)
+    if value <= 0 or value < minimum:
+        raise SettingsError(f"{name}={value} must be positive and at least {minimum:g}")
+    return value
+
+
 def database_url() -> str:
     return env_str("DATABASE_URL", DEFAULT_DATABASE_URL)
 
 
 def nats_url() -> str:
     return env_str("NATS_URL", DEFAULT_NATS_URL)
+
+
+# JetStream's duplicate window and the streams' max age (mesh.jetstream, which tests they agree).
+DUPLICATE_WINDOW_S = 600.0
+STREAM_MAX_AGE_S = 14 * 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class RetentionSettings:
+    """How long rows that only guard against duplicates (or serve an audit) are kept, and how
+    they are purged: every `interval_s`, `batch` rows per statement. See
+    docs/adr/0010-failures-dead-letters-retention.md for why these periods."""
+
+    # A published outbox row: past the duplicate window, a second publish would not be dropped
+    # by the stream anyway (the inboxes drop it); a day keeps it for a look.
+    outbox_s: float = 86_400.0
+    # An inbox row must outlive any redelivery of its event: a message stays in its stream for
+    # STREAM_MAX_AGE_S (a consumer recreated from the start, a dead letter replayed, an outbox
+    # row published again), so it is kept twice that.
+    inbox_s: float = 2 * STREAM_MAX_AGE_S
+    interval_s: float = 600.0
+    batch: int = 1000
 
 
 @dataclass(frozen=True)
@@ -92,6 +124,39 @@ class ServiceSettings:
     metrics_addr: str = ""
     # Copies of each JetStream stream a NATS cluster keeps (1 for a single server).
     nats_stream_replicas: int = 1
+    # How the service's consumers retry (mesh.retry.RetryPolicy, mesh.jetstream).
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # How long the outbox and inbox keep what they no longer need (mesh.retention).
+    retention: RetentionSettings = field(default_factory=RetentionSettings)
+
+
+def retry_policy(prefix: str) -> RetryPolicy:
+    """`<prefix>_RETRY_BASE_S`, `<prefix>_RETRY_CAP_S`, `<prefix>_RETRY_MAX_ATTEMPTS` and
+    `<prefix>_RETRY_JITTER`, with mesh.retry.RetryPolicy's defaults."""
+    default = RetryPolicy()
+    base = env_positive(f"{prefix}_RETRY_BASE_S", default.base_s)
+    cap = env_positive(f"{prefix}_RETRY_CAP_S", default.cap_s, minimum=base)
+    jitter = env_float(f"{prefix}_RETRY_JITTER", default.jitter)
+    if not 0 <= jitter <= 1:
+        raise SettingsError(f"{prefix}_RETRY_JITTER={jitter} must be between 0 and 1")
+    return RetryPolicy(
+        base_s=base,
+        cap_s=cap,
+        max_attempts=env_int(f"{prefix}_RETRY_MAX_ATTEMPTS", default.max_attempts, minimum=1),
+        jitter=jitter,
+    )
+
+
+def retention_settings() -> RetentionSettings:
+    """OUTBOX_RETENTION_S, INBOX_RETENTION_S, RETENTION_INTERVAL_S and RETENTION_BATCH, the
+    same for every service."""
+    default = RetentionSettings()
+    return RetentionSettings(
+        outbox_s=env_positive("OUTBOX_RETENTION_S", default.outbox_s, minimum=DUPLICATE_WINDOW_S),
+        inbox_s=env_positive("INBOX_RETENTION_S", default.inbox_s, minimum=STREAM_MAX_AGE_S),
+        interval_s=env_positive("RETENTION_INTERVAL_S", default.interval_s),
+        batch=env_int("RETENTION_BATCH", default.batch, minimum=1),
+    )
 
 
 class ServiceEnv(TypedDict):
@@ -102,12 +167,15 @@ class ServiceEnv(TypedDict):
     db_pool_size: int
     metrics_addr: str
     nats_stream_replicas: int
+    retry: RetryPolicy
+    retention: RetentionSettings
 
 
 def service_env(prefix: str, default_grpc_addr: str) -> ServiceEnv:
     """The `ServiceSettings` fields from the environment: DATABASE_URL, NATS_URL,
-    `<prefix>_GRPC_ADDR`, LOG_LEVEL, `<prefix>_DB_POOL_SIZE`, `<prefix>_METRICS_ADDR` and
-    NATS_STREAM_REPLICAS."""
+    `<prefix>_GRPC_ADDR`, LOG_LEVEL, `<prefix>_DB_POOL_SIZE`, `<prefix>_METRICS_ADDR`,
+    NATS_STREAM_REPLICAS, the retry policy (`<prefix>_RETRY_*`, see `retry_policy`) and the
+    retention (see `retention_settings`)."""
     metrics_addr = os.environ.get(f"{prefix}_METRICS_ADDR")
     return ServiceEnv(
         database_url=database_url(),
@@ -121,4 +189,6 @@ def service_env(prefix: str, default_grpc_addr: str) -> ServiceEnv:
             else metrics_addr.strip()
         ),
         nats_stream_replicas=env_int("NATS_STREAM_REPLICAS", 1, minimum=1),
+        retry=retry_policy(prefix),
+        retention=retention_settings(),
     )

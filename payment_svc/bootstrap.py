@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh.outbox import OutboxRelay
 from mesh.periodic import every
+from mesh.retention import RetentionRule
 from mesh.runtime import Lifecycle, run
 from mesh.service import Consumer, RunningService, Wiring, start_service
 from payment_svc.adapters.sql_uow import uow_factory
@@ -122,18 +123,22 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
             consumers=[
                 Consumer(
                     EXECUTOR,
-                    executor_spec(config.executor_concurrency),
+                    executor_spec(config.executor_concurrency, config.retry),
                     ExecutorHandler(uow=uow, psp=psp, clock=utc_now),
                 ),
                 Consumer(
-                    WALLET_FLAG, wallet_flag_spec(config.flags_concurrency), WalletFlagHandler(uow)
+                    WALLET_FLAG,
+                    wallet_flag_spec(config.flags_concurrency, config.retry),
+                    WalletFlagHandler(uow),
                 ),
                 Consumer(
-                    LEDGER_FLAG, ledger_flag_spec(config.flags_concurrency), LedgerFlagHandler(uow)
+                    LEDGER_FLAG,
+                    ledger_flag_spec(config.flags_concurrency, config.retry),
+                    LedgerFlagHandler(uow),
                 ),
                 Consumer(
                     REFUND_EXECUTOR,
-                    refund_executor_spec(config.executor_concurrency),
+                    refund_executor_spec(config.executor_concurrency, config.retry),
                     RefundExecutorHandler(uow=uow, psp=psp, clock=utc_now),
                 ),
             ],
@@ -149,6 +154,11 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                 ),
             ],
             closers=[psp.aclose],
+            retention=[
+                RetentionRule(
+                    "psp_events", "received_at", ("event_id",), config.psp_events_retention_s
+                )
+            ],
         )
 
     return await start_service(life, config, name=SERVICE, schema=SCHEMA, wire=wire)

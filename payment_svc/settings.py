@@ -14,6 +14,7 @@ from mesh.settings import (
     env_float,
     env_int,
     env_list,
+    env_positive,
     env_str,
     service_env,
 )
@@ -28,6 +29,10 @@ DEFAULT_PSP_API_BASE = "http://127.0.0.1:12111"
 DEFAULT_PSP_API_KEY = "sk_test_paymesh_dev"
 # The sandbox PSP's default signing secret, so that the dev stack's webhooks verify.
 DEFAULT_WEBHOOK_SECRET = "whsec_paymesh_sandbox_dev"
+# A PSP redelivers a webhook for up to 3 days (Stripe); a stored event must outlive that, or a
+# late redelivery would be applied as new (harmless, events only move orders forward, but
+# recorded twice).
+PSP_WEBHOOK_RETRY_PERIOD_S = 3 * 86_400.0
 
 
 def _amount_limits(name: str, default: AmountLimits) -> AmountLimits:
@@ -71,6 +76,7 @@ class PaymentSettings(ServiceSettings):
     idempotency_lease_s: int = 30
     sweeper_interval_s: float = 15.0
     sweeper_stuck_after_s: float = 60.0
+    psp_events_retention_s: float = 30 * 86_400.0
 
     @classmethod
     def from_env(cls) -> PaymentSettings:
@@ -98,5 +104,8 @@ class PaymentSettings(ServiceSettings):
             idempotency_lease_s=env_int("IDEMPOTENCY_LEASE_S", 30, minimum=1),
             sweeper_interval_s=_positive("SWEEPER_INTERVAL_S", 15.0),
             sweeper_stuck_after_s=_positive("SWEEPER_STUCK_AFTER_S", 60.0),
+            psp_events_retention_s=env_positive(
+                "PSP_EVENTS_RETENTION_S", 30 * 86_400.0, minimum=PSP_WEBHOOK_RETRY_PERIOD_S
+            ),
             **service_env("PAYMENT", DEFAULT_GRPC_ADDR),
         )

@@ -10,6 +10,7 @@ from paymesh_cli.bench import bench_command
 from paymesh_cli.chaos import chaos_command
 from paymesh_cli.check import check_command
 from paymesh_cli.dev import COMMANDS as DEV_COMMANDS
+from paymesh_cli.dlq import dlq_group
 from paymesh_cli.ledger import ledger_group
 from paymesh_cli.schema_wait import schema_wait_command
 
@@ -24,6 +25,7 @@ for command in (*DEV_COMMANDS, check_command, bench_command, chaos_command, api_
 cli.add_command(audit_command)
 cli.add_command(ledger_group)
 cli.add_command(schema_wait_command)
+cli.add_command(dlq_group)
 
 if __name__ == "__main__":  # pragma: no cover
     cli()

@@ -44,12 +44,12 @@ async def start(
             consumers=[
                 Consumer(
                     "wallet-credit-consumer",
-                    consumer_spec(config.consumer_concurrency),
+                    consumer_spec(config.consumer_concurrency, config.retry),
                     credit_handler(new_uow),
                 ),
                 Consumer(
                     "wallet-refund-consumer",
-                    refund_consumer_spec(config.consumer_concurrency),
+                    refund_consumer_spec(config.consumer_concurrency, config.retry),
                     refund_handler(new_uow),
                 ),
             ],

@@ -10,15 +10,17 @@ from ledger_svc.service_layer.use_cases import POST_CONSUMER, PostPaymentOrder, 
 from mesh.consuming import applying, order_succeeded
 from mesh.events import PAYMENT_ORDER_SUCCEEDED
 from mesh.jetstream import ConsumerSpec, Handler
+from mesh.retry import RetryPolicy
 from paymesh.events.v1 import events_pb2
 
 
-def consumer_spec(concurrency: int) -> ConsumerSpec:
+def consumer_spec(concurrency: int, retry: RetryPolicy = RetryPolicy()) -> ConsumerSpec:
     return ConsumerSpec(
         stream="PAYMENT",
         durable=POST_CONSUMER,
         subject=PAYMENT_ORDER_SUCCEEDED,
         concurrency=concurrency,
+        retry=retry,
     )
 
 

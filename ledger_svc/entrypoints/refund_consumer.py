@@ -10,15 +10,17 @@ from ledger_svc.service_layer.refunds import REFUND_CONSUMER, PostRefund, post_r
 from mesh.consuming import applying, refund_succeeded
 from mesh.events import PAYMENT_REFUND_SUCCEEDED
 from mesh.jetstream import ConsumerSpec, Handler
+from mesh.retry import RetryPolicy
 from paymesh.events.v1 import events_pb2
 
 
-def refund_consumer_spec(concurrency: int) -> ConsumerSpec:
+def refund_consumer_spec(concurrency: int, retry: RetryPolicy = RetryPolicy()) -> ConsumerSpec:
     return ConsumerSpec(
         stream="PAYMENT",
         durable=REFUND_CONSUMER,
         subject=PAYMENT_REFUND_SUCCEEDED,
         concurrency=concurrency,
+        retry=retry,
     )
 
 

@@ -147,6 +147,8 @@ psp_events = Table(
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("result", Text, nullable=False),
     Index("psp_event_by_order", "payment_order_id"),
+    # The retention purge finds events past PSP_EVENTS_RETENTION_S (mesh.retention).
+    Index("psp_event_received_at", "received_at"),
 )
 
 # Refunds of payment orders. `amount` and `fee_refunded` are decided once, at creation; the

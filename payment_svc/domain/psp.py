@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
+from mesh.retry import Transient
+
 
 @dataclass(frozen=True)
 class ChargeRequest:
@@ -58,9 +60,9 @@ class ChargeOutcome:
     decline_reason: str = ""  # decline_code or error code when DECLINED, e.g. "insufficient_funds"
 
 
-class PspUnavailable(Exception):
+class PspUnavailable(Transient):
     """Transient: timeout, connection error, 5xx, 429 — retry later with the SAME idempotency
-    key."""
+    key (a consumer retries it for as long as it lasts, never dead-letters it)."""
 
 
 class PspRejected(Exception):

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from mesh.consuming import event_id
 from mesh.events import LEDGER_POSTED, PAYMENT_ORDER_CREATED, WALLET_CREDITED, M, unpack
 from mesh.jetstream import ConsumerSpec, Poison
+from mesh.retry import RetryPolicy
 from payment_svc.domain.psp import PaymentProvider
 from payment_svc.service_layer.execute_order import execute_order
 from payment_svc.service_layer.flags import FlagRefused, mark_ledger_updated, mark_wallet_updated
@@ -21,21 +22,33 @@ WALLET_FLAG = "payment-wallet-flag"
 LEDGER_FLAG = "payment-ledger-flag"
 
 
-def executor_spec(concurrency: int) -> ConsumerSpec:
+def executor_spec(concurrency: int, retry: RetryPolicy = RetryPolicy()) -> ConsumerSpec:
     return ConsumerSpec(
-        stream="PAYMENT", durable=EXECUTOR, subject=PAYMENT_ORDER_CREATED, concurrency=concurrency
+        stream="PAYMENT",
+        durable=EXECUTOR,
+        subject=PAYMENT_ORDER_CREATED,
+        concurrency=concurrency,
+        retry=retry,
     )
 
 
-def wallet_flag_spec(concurrency: int) -> ConsumerSpec:
+def wallet_flag_spec(concurrency: int, retry: RetryPolicy = RetryPolicy()) -> ConsumerSpec:
     return ConsumerSpec(
-        stream="WALLET", durable=WALLET_FLAG, subject=WALLET_CREDITED, concurrency=concurrency
+        stream="WALLET",
+        durable=WALLET_FLAG,
+        subject=WALLET_CREDITED,
+        concurrency=concurrency,
+        retry=retry,
     )
 
 
-def ledger_flag_spec(concurrency: int) -> ConsumerSpec:
+def ledger_flag_spec(concurrency: int, retry: RetryPolicy = RetryPolicy()) -> ConsumerSpec:
     return ConsumerSpec(
-        stream="LEDGER", durable=LEDGER_FLAG, subject=LEDGER_POSTED, concurrency=concurrency
+        stream="LEDGER",
+        durable=LEDGER_FLAG,
+        subject=LEDGER_POSTED,
+        concurrency=concurrency,
+        retry=retry,
     )
 
 
@@ -62,7 +75,8 @@ class ExecutorHandler:
             )
         except UnknownOrder as err:
             raise Poison(f"unknown payment order {err}") from err
-        # PspUnavailable and anything transient propagate: nak with backoff, same key next time.
+        # PspUnavailable and StoreUnavailable (mesh.retry.Transient) propagate: retried with
+        # backoff for as long as the outage lasts, never dead-lettered; same PSP key next time.
 
 
 @dataclass

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from mesh.consuming import open_envelope
 from mesh.events import PAYMENT_REFUND_CREATED
 from mesh.jetstream import ConsumerSpec, Poison
+from mesh.retry import RetryPolicy
 from payment_svc.domain.psp_refunds import RefundProvider
 from payment_svc.service_layer.execute_refund import UnknownRefund, execute_refund
 from payment_svc.service_layer.ports import Clock, UnitOfWorkFactory
@@ -18,12 +19,13 @@ from paymesh.events.v1 import events_pb2
 REFUND_EXECUTOR = "payment-refund-executor"
 
 
-def refund_executor_spec(concurrency: int) -> ConsumerSpec:
+def refund_executor_spec(concurrency: int, retry: RetryPolicy = RetryPolicy()) -> ConsumerSpec:
     return ConsumerSpec(
         stream="PAYMENT",
         durable=REFUND_EXECUTOR,
         subject=PAYMENT_REFUND_CREATED,
         concurrency=concurrency,
+        retry=retry,
     )
 
 

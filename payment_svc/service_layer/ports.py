@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from mesh import uow as mesh_uow
+from mesh.retry import Transient
 from payment_svc.domain.checkout import Checkout, Flow
 from payment_svc.domain.events import DomainEvent
 from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
@@ -32,7 +33,7 @@ class UnknownOrder(Exception):
     """A command or event names a payment order this service does not have."""
 
 
-class StoreUnavailable(Exception):
+class StoreUnavailable(Transient):
     """The database could not be reached or dropped the connection; nothing was committed by the
     failed transaction, and the same command may be retried."""
 

@@ -22,6 +22,7 @@ from mesh.db import make_engine
 from mesh.events import new_envelope
 from mesh.jetstream import ConsumerSpec, Poison, connect, ensure_streams, run_consumer
 from mesh.outbox import OutboxRelay, enqueue, outbox_table
+from mesh.retry import RetryPolicy
 from mesh.samplers import sample_consumer_lag, sample_outbox
 from payment_svc.adapters.stripe_psp import StripePaymentProvider
 from payment_svc.domain.psp import ChargeRequest, ChargeStatus, PspRejected
@@ -58,7 +59,10 @@ async def test_a_consumer_counts_what_it_does_with_each_message(js: JetStreamCon
     durable = f"metrics-{uuid.uuid4().hex[:8]}"
     subject = f"payment.metrics_test.{durable}"
     spec = ConsumerSpec(
-        stream="PAYMENT", durable=durable, subject=subject, backoff_base_s=0.01, max_deliver=3
+        stream="PAYMENT",
+        durable=durable,
+        subject=subject,
+        retry=RetryPolicy(base_s=0.01, max_attempts=3),
     )
     failed_once: set[str] = set()
 

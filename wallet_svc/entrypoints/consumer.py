@@ -7,18 +7,20 @@ from collections.abc import Callable
 from mesh.consuming import applying, order_succeeded
 from mesh.events import PAYMENT_ORDER_SUCCEEDED
 from mesh.jetstream import ConsumerSpec, Handler
+from mesh.retry import RetryPolicy
 from paymesh.events.v1 import events_pb2
 from wallet_svc.domain import InvalidCredit
 from wallet_svc.service_layer.ports import WalletUnitOfWork
 from wallet_svc.service_layer.use_cases import CREDIT_CONSUMER, CreditOrder, credit_seller
 
 
-def consumer_spec(concurrency: int) -> ConsumerSpec:
+def consumer_spec(concurrency: int, retry: RetryPolicy = RetryPolicy()) -> ConsumerSpec:
     return ConsumerSpec(
         stream="PAYMENT",
         durable=CREDIT_CONSUMER,
         subject=PAYMENT_ORDER_SUCCEEDED,
         concurrency=concurrency,
+        retry=retry,
     )
 
 

@@ -8,18 +8,20 @@ from collections.abc import Callable
 from mesh.consuming import applying, refund_succeeded
 from mesh.events import PAYMENT_REFUND_SUCCEEDED
 from mesh.jetstream import ConsumerSpec, Handler
+from mesh.retry import RetryPolicy
 from paymesh.events.v1 import events_pb2
 from wallet_svc.domain import InvalidRefundDebit
 from wallet_svc.service_layer.ports import WalletUnitOfWork
 from wallet_svc.service_layer.refunds import REFUND_CONSUMER, DebitRefund, debit_refund
 
 
-def refund_consumer_spec(concurrency: int) -> ConsumerSpec:
+def refund_consumer_spec(concurrency: int, retry: RetryPolicy = RetryPolicy()) -> ConsumerSpec:
     return ConsumerSpec(
         stream="PAYMENT",
         durable=REFUND_CONSUMER,
         subject=PAYMENT_REFUND_SUCCEEDED,
         concurrency=concurrency,
+        retry=retry,
     )
 
 

@@ -6,6 +6,7 @@ import enum
 from dataclasses import dataclass
 
 from mesh.money import Money
+from mesh.retry import Transient
 from wallet_svc.domain import RefundDebit, split_debit
 from wallet_svc.service_layer.ports import WalletUnitOfWork
 
@@ -30,9 +31,10 @@ class DebitOutcome(enum.Enum):
     ALREADY_DEBITED = "already_debited"  # another event debited this refund before
 
 
-class CreditNotYetApplied(Exception):
-    """The order's credit has not reached the wallet yet (events may arrive out of order):
-    retry later, so that the debit meets the credit in `pending`."""
+class CreditNotYetApplied(Transient):
+    """The order's credit has not reached the wallet yet (events may arrive out of order, or the
+    credit may wait in the dead-letter stream for a replay): retry later, for as long as it
+    takes, so that the debit meets the credit in `pending`."""
 
 
 async def debit_refund(uow: WalletUnitOfWork, cmd: DebitRefund) -> DebitOutcome:
