@@ -158,3 +158,12 @@ def test_zero_two_and_three_decimal_and_special_currencies_are_charged(stack):
         "MGA": "12.00",
         "HUF": "10.99",
     }
+
+    kwd = next(o for o in checkout["payment_orders"] if o["currency"] == "KWD")
+    response = stack.client.post(
+        "/v1/refunds",
+        json={"payment_order_id": kwd["payment_order_id"], "amount": "1.235"},
+        headers={"Idempotency-Key": str(uuid.uuid4())},
+    )
+    assert response.status_code == 400, response.text
+    assert violations_of(response) == [("amount", "amount.psp")]

@@ -685,6 +685,37 @@ async def test_text_that_cannot_be_stored_is_400_naming_the_field(
     assert calls.requests == []
 
 
+async def test_grpc_callers_get_invalid_argument_for_the_same_input(
+    channel: grpc.aio.Channel, calls: Calls
+) -> None:
+    """The services run the same validator at their door: a caller inside the mesh, without
+    the gateway, is refused the same way."""
+    stub = payment_pb2_grpc.PaymentServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.GetPaymentOrder(payment_pb2.GetPaymentOrderRequest(payment_order_id="po\x00"))
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "payment_order_id" in (err.value.details() or "")
+
+    request = payment_pb2.CreatePaymentRequest(
+        request_id=fresh_key(),
+        checkout_id="chk-1",
+        payment_method="pm_card_visa",
+        buyer_info=payment_pb2.BuyerInfo(buyer_id="b-1"),
+    )
+    for i in range(100):
+        request.payment_orders.add(
+            payment_order_id=f"po-{i}", seller_account="s", amount="1.00", currency="USD"
+        )
+    await stub.CreatePayment(request)
+    request.payment_orders.add(
+        payment_order_id="po-x", seller_account="s", amount="1.00", currency="USD"
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.CreatePayment(request)
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "payment_orders" in (err.value.details() or "")
+
+
 async def test_a_uuid_with_a_luhn_valid_run_is_a_valid_idempotency_key(
     client: httpx.AsyncClient,
 ) -> None:
