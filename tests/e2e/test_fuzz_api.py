@@ -6,7 +6,8 @@ enums and formats are in the document), then follows the document's links statef
 /v1/payments, then GET the checkout and its order, ...). Every answer must not be a 5xx and
 must conform to the document (status code, content type, body schema), and every invalid
 request must be refused with a 4xx. Bounded (examples per operation, steps per scenario) and
-seeded, so a run takes under two minutes on two cores and a failure can be replayed. `paymesh check` runs afterwards: the money invariants still hold.
+seeded, so a run takes under two minutes on two cores and a failure can be replayed.
+`paymesh check` runs afterwards: the money invariants still hold.
 """
 
 from __future__ import annotations
