@@ -7,13 +7,14 @@
 3. No card numbers: no string anywhere in the request may look like one.
 4. Only text PostgreSQL can store: no NUL character, no lone surrogate, in any string.
 
-Every rule is checked in time bounded by the request's size: a repeated field longer than its
-`max_items` is refused before anything looks at its items (so a huge list never reaches the
-CEL rules, whose evaluation has an iteration budget and is not cheap).
+Every rule is checked in time bounded by the contract's limits, not by what the caller sent: a
+repeated field longer than its `max_items` is refused before anything looks at its items (so a
+huge list never reaches the CEL rules, whose evaluation has an iteration budget and is slow).
 """
 
 from __future__ import annotations
 
+import functools
 import re
 
 import protovalidate
@@ -85,6 +86,7 @@ def _strings(msg: Message, prefix: str = ""):  # type: ignore[no-untyped-def]
                 yield name, v
 
 
+@functools.cache
 def max_items(fd: FieldDescriptor) -> int | None:
     """The contract's `repeated.max_items` of a repeated field, if it has one."""
     options = fd.GetOptions()
