@@ -12,7 +12,9 @@ seeded, so a run takes under two minutes on two cores and a failure can be repla
 
 from __future__ import annotations
 
+import itertools
 import time
+import uuid
 from collections import Counter
 from decimal import Decimal, InvalidOperation
 
@@ -30,7 +32,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from mesh.cards import contains_card_number
 from payment_svc.adapters.stripe_currencies import refusal
+from payment_svc.domain.risk_limits import DEFAULT_MAX_ORDER_AMOUNTS
 
 pytestmark = pytest.mark.e2e
 
@@ -46,6 +50,8 @@ CHECKS = [
 ]
 FIGURES: Counter[str] = Counter()  # requests sent, by operation; printed at the end
 STATUSES: Counter[int] = Counter()  # answers, by HTTP status
+CHECKOUTS = itertools.count()  # numbers the valid checkouts' buyers
+KEYS = itertools.count()  # numbers the valid requests' idempotency keys
 
 
 @pytest.fixture(scope="module")
@@ -78,16 +84,22 @@ def api_schema(stack, auth):
 
     @schema.hook
     def map_case(context, case):
-        if (
-            case.operation.label == "POST /v1/payments"
-            and case.meta is not None
-            and case.meta.generation.mode is GenerationMode.POSITIVE
-            and isinstance(case.body, dict)
-        ):
+        valid = case.meta is not None and case.meta.generation.mode is GenerationMode.POSITIVE
+        if valid and case.operation.method.upper() == "POST":
+            # Generated keys repeat, and a key reused with another body is a 422: a valid
+            # request gets a key of its own (numbered, so a run replays).
+            case.headers = {**(case.headers or {}), "Idempotency-Key": fresh_idempotency_key()}
+        if valid and case.operation.label == "POST /v1/payments" and isinstance(case.body, dict):
             keep_the_rules_json_schema_cannot_say(case.body)
         return case
 
     return schema
+
+
+def fresh_idempotency_key() -> str:
+    while contains_card_number(key := str(uuid.uuid5(uuid.NAMESPACE_URL, f"fuzz-{next(KEYS)}"))):
+        pass
+    return key
 
 
 def _payable(amount: str) -> str:
@@ -102,25 +114,33 @@ def _payable(amount: str) -> str:
 
 
 def keep_the_rules_json_schema_cannot_say(body: dict) -> None:
-    """Valid cases (positive mode) of POST /v1/payments made to follow the contract's rules that
-    JSON Schema cannot carry: its CEL rules (payment_method / redirect_url by flow, unique order
-    ids), each currency's precision, and Stripe's minor units. Without this, nearly every
-    "valid" checkout is refused and the stateful links are never followed."""
+    """Valid cases (positive mode) of POST /v1/payments made to follow the rules JSON Schema
+    cannot carry: the contract's CEL rules (payment_method / redirect_url by flow, unique order
+    ids), ids not taken yet, each currency's precision, Stripe's minor units, and the risk
+    check's limits and velocity (counted per buyer and per token). Without this, nearly every
+    "valid" checkout is refused (400, 409 or 422) and the stateful links are never followed."""
     hosted = body.get("flow") == "PAYMENT_FLOW_HOSTED"
     if hosted:
         body.pop("payment_method", None)
         body.setdefault("redirect_url", "https://shop.example/done")
     else:
         body.pop("redirect_url", None)
-        body.setdefault("payment_method", "pm_card_visa")
+        body["payment_method"] = "pm_card_visa"  # a test token, which velocity does not count
+    # Ids of their own (generated ones repeat: 409), one buyer per checkout (velocity).
+    n = next(CHECKOUTS)
+    body["checkout_id"] = f"{str(body.get('checkout_id', ''))[:50]}-{n}"
+    buyer = body.get("buyer_info")
+    if isinstance(buyer, dict):
+        buyer["buyer_id"] = f"{str(buyer.get('buyer_id', ''))[:90]}-{n}"
     for i, order in enumerate(body.get("payment_orders") or []):
         if not isinstance(order, dict):
             continue
-        order["payment_order_id"] = f"{str(order.get('payment_order_id', ''))[:56]}-{i}"
+        order["payment_order_id"] = f"{str(order.get('payment_order_id', ''))[:50]}-{n}-{i}"
         currency = order.get("currency", "USD")
         amount = _payable(str(order.get("amount", "0")))
-        if refusal(Decimal(amount), currency) is not None:
-            order["currency"], amount = "USD", "10.00"
+        limit = DEFAULT_MAX_ORDER_AMOUNTS.limit_for(currency)
+        if limit is None or limit < Decimal(amount) or refusal(Decimal(amount), currency):
+            order["currency"], amount = "USD", "10.00"  # a currency the risk check accepts
         order["amount"] = amount
 
 
