@@ -81,8 +81,12 @@ def _refuses_empty(rules: validate_pb2.StringRules) -> bool:
     """Whether the contract refuses "" (what an omitted string field reads as in proto3)."""
     if rules.min_len > 0 or rules.len > 0 or (rules.HasField("const") and rules.const):
         return True
-    if rules.HasField("pattern") and re.fullmatch(rules.pattern, "") is None:
-        return True
+    if rules.HasField("pattern"):
+        try:
+            if re.fullmatch(rules.pattern, "") is None:
+                return True
+        except re.error:  # RE2 syntax Python lacks: say nothing rather than something wrong
+            pass
     return any(rules.HasField(rule) and getattr(rules, rule) for rule, _ in _STRING_FORMATS)
 
 
