@@ -99,6 +99,11 @@ chaos: venv
 chaos-long: venv
 	$(BIN)/paymesh chaos --checkouts 2000 --kills 30 $(CHAOS_ARGS)
 
+# The schemathesis suite alone (part of `make test` too): prints its figures.
+.PHONY: fuzz
+fuzz: venv
+	$(BIN)/python -m pytest -s tests/e2e/test_fuzz_api.py $(PYTEST_ARGS)
+
 browser: venv
 	bash scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest -m browser $(PYTEST_ARGS)

@@ -17,6 +17,7 @@ from google.protobuf.message import Message
 
 from mesh.cards import contains_card_number, redact_card_numbers
 from mesh.errors import FieldViolation, ServiceError, invalid_argument
+from mesh.validation import TEXT_MESSAGE, TEXT_RULE, max_items, storable_text, too_many_items
 
 INTEGER_TYPES = {
     FieldDescriptor.TYPE_INT32,
@@ -116,7 +117,9 @@ def _is_number(value: Any) -> bool:
 def _scalar_violation(fd: FieldDescriptor, value: Any, where: str) -> FieldViolation | None:
     if fd.type in _STRING_LIKE:
         if isinstance(value, str):
-            return None
+            # NUL and lone surrogates ("\u0000", "\ud800" in JSON) are refused here, naming
+            # the field, before protobuf (which would name only the body) or PostgreSQL sees them.
+            return None if storable_text(value) else FieldViolation(where, TEXT_RULE, TEXT_MESSAGE)
         hint = (
             ' (amounts are decimal strings such as "10.50", never JSON numbers)'
             if _is_number(value)
@@ -201,6 +204,13 @@ def json_violations(
         elif fd.is_repeated:
             if not isinstance(item, list):
                 found.append(FieldViolation(where, "json.type", "must be a JSON array"))
+                continue
+            limit = max_items(fd)
+            if limit is not None and len(item) > limit:
+                # Not one element is looked at: the work stays bounded by the contract's limit.
+                found.append(
+                    FieldViolation(where, "repeated.max_items", too_many_items(len(item), limit))
+                )
                 continue
             for i, element in enumerate(item):
                 found += _value_violations(fd, element, f"{where}[{i}]")

@@ -4,6 +4,7 @@ constraints from the protovalidate rules, descriptions from the .proto comments.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -11,8 +12,10 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 
 from buf.validate import validate_pb2
 from gateway.codec import FLOAT_TYPES, INTEGER_TYPES
+from gateway.openapi_links import links_of
 from gateway.routes import IDEMPOTENCY_FIELD, IDEMPOTENCY_HEADER, MethodRoute
 from gateway.scopes import SCOPES, is_audited, required_scope
+from mesh.money import CURRENCY_EXPONENTS
 
 Schema = dict[str, Any]
 
@@ -38,6 +41,9 @@ _SIXTY_FOUR = {
     FieldDescriptor.TYPE_SFIXED64,
 }
 _ERROR = "Error"
+ISO_CODE_PATTERN = "^[A-Z]{3}$"
+# protovalidate's string formats and their JSON Schema names.
+_STRING_FORMATS = (("uuid", "uuid"), ("email", "email"), ("uri", "uri"), ("hostname", "hostname"))
 
 
 def _ref(name: str) -> Schema:
@@ -53,17 +59,35 @@ def _rules(fd: FieldDescriptor) -> validate_pb2.FieldRules | None:
 
 def _string_constraints(rules: validate_pb2.StringRules) -> Schema:
     out: Schema = {}
+    if rules.HasField("len"):
+        out["minLength"] = out["maxLength"] = rules.len
     if rules.HasField("min_len"):
         out["minLength"] = rules.min_len
     if rules.HasField("max_len"):
         out["maxLength"] = rules.max_len
     if rules.HasField("pattern"):
         out["pattern"] = rules.pattern
-    if rules.HasField("uuid") and rules.uuid:
-        out["format"] = "uuid"
-    if rules.HasField("email") and rules.email:
-        out["format"] = "email"
+    if rules.HasField("const"):
+        out["const"] = rules.const
+    if getattr(rules, "in"):
+        out["enum"] = list(getattr(rules, "in"))
+    for rule, schema_format in _STRING_FORMATS:
+        if rules.HasField(rule) and getattr(rules, rule):
+            out["format"] = schema_format
     return out
+
+
+def _refuses_empty(rules: validate_pb2.StringRules) -> bool:
+    """Whether the contract refuses "" (what an omitted string field reads as in proto3)."""
+    if rules.min_len > 0 or rules.len > 0 or (rules.HasField("const") and rules.const):
+        return True
+    if rules.HasField("pattern"):
+        try:
+            if re.fullmatch(rules.pattern, "") is None:
+                return True
+        except re.error:  # RE2 syntax Python lacks: say nothing rather than something wrong
+            pass
+    return any(rules.HasField(rule) and getattr(rules, rule) for rule, _ in _STRING_FORMATS)
 
 
 def _number_constraints(rules: Any) -> Schema:
@@ -87,13 +111,16 @@ def _scalar_constraints(rules: validate_pb2.FieldRules) -> Schema:
 
 
 def _is_required(rules: validate_pb2.FieldRules | None) -> bool:
+    """Required in JSON: leaving the field out (its zero value) breaks a rule."""
     if rules is None:
         return False
     if rules.required:
         return True
+    if rules.ignore in (validate_pb2.IGNORE_IF_ZERO_VALUE, validate_pb2.IGNORE_ALWAYS):
+        return False
     kind = rules.WhichOneof("type")
     if kind == "string":
-        return rules.string.min_len > 0 or rules.string.len > 0
+        return _refuses_empty(rules.string)
     if kind == "repeated":
         return rules.repeated.min_items > 0
     return False
@@ -148,6 +175,9 @@ class SchemaBuilder:
             schema = {"type": "string"}
         if rules is not None:
             schema.update(_scalar_constraints(rules))
+            if fd.name == "currency" and schema.get("pattern") == ISO_CODE_PATTERN:
+                # The services check the code against ISO 4217 (mesh.money), not only its shape.
+                schema["enum"] = sorted(CURRENCY_EXPONENTS)
         return schema
 
     def field(self, fd: FieldDescriptor) -> Schema:
@@ -324,7 +354,9 @@ def _error_schema() -> Schema:
     }
 
 
-def _operation(builder: SchemaBuilder, route: MethodRoute) -> Schema:
+def _operation(
+    builder: SchemaBuilder, route: MethodRoute, routes: Sequence[MethodRoute] = ()
+) -> Schema:
     method = route.method
     request = method.input_type
     description = builder.comments.get(method.full_name, "")
@@ -375,6 +407,9 @@ def _operation(builder: SchemaBuilder, route: MethodRoute) -> Schema:
             "content": {"application/json": {"schema": response_schema}},
         }
     }
+    links = links_of(route, routes)
+    if links:
+        responses[str(route.success_status)]["links"] = links
     responses.update(_error_responses(with_body=bool(route.body)))
     operation["responses"] = responses
     if not operation["parameters"]:
@@ -389,7 +424,9 @@ def build_openapi(
     builder = SchemaBuilder(comments or {})
     paths: dict[str, dict[str, Any]] = {}
     for route in routes:
-        paths.setdefault(route.path, {})[route.http_method.lower()] = _operation(builder, route)
+        paths.setdefault(route.path, {})[route.http_method.lower()] = _operation(
+            builder, route, routes
+        )
     builder.schemas[_ERROR] = _error_schema()
     tags = []
     for service in dict.fromkeys(r.service for r in routes):

@@ -1,34 +1,32 @@
 """Money rules: decimal strings on the wire, Decimal in code, never float.
 
 The currency table is ISO 4217 (active codes) with each currency's number of
-minor-unit digits. An amount may not carry more decimals than its currency has.
+minor-unit digits, taken from ISO's published table (the `iso4217` package), not copied by hand.
+A PSP may count some currencies differently: that is its adapter's business (for Stripe,
+payment_svc.adapters.stripe_currencies). An amount may not carry more decimals than its
+currency has.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from types import MappingProxyType
 
-_ZERO_DECIMALS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
-_THREE_DECIMALS = "BHD IQD JOD KWD LYD OMR TND"
-_FOUR_DECIMALS = "CLF UYW"
-_TWO_DECIMALS = (
-    "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BOV BRL BSD BTN BWP "
-    "BYN BZD CAD CDF CHE CHF CHW CNY COP COU CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD "
-    "FKP GBP GEL GHS GIP GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD "
-    "KZT LAK LBP LKR LRD LSL MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD "
-    "NGN NIO NOK NPR NZD PAB PEN PGK PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP "
-    "SLE SOS SRD SSP STN SVC SYP SZL THB TJS TMT TOP TRY TTD TWD TZS UAH USD USN UYU UZS VED "
-    "VES WST XCD XCG YER ZAR ZMW ZWG"
-)
+from iso4217 import Currency
 
-CURRENCY_EXPONENTS: dict[str, int] = {
-    **{c: 0 for c in _ZERO_DECIMALS.split()},
-    **{c: 2 for c in _TWO_DECIMALS.split()},
-    **{c: 3 for c in _THREE_DECIMALS.split()},
-    **{c: 4 for c in _FOUR_DECIMALS.split()},
-}
+
+def _iso4217_exponents() -> dict[str, int]:
+    """Active ISO 4217 codes and their minor-unit digits, from the `iso4217` package (which
+    carries ISO's own published table). Codes without a minor unit (gold, SDR, test codes: "N.A."
+    in ISO's table) are no currencies a payment can be in, and are left out."""
+    return {c.code: c.exponent for c in Currency if c.exponent is not None}
+
+
+# Built once at import; every lookup after that is one dict access.
+CURRENCY_EXPONENTS: Mapping[str, int] = MappingProxyType(_iso4217_exponents())
 
 _AMOUNT = re.compile(r"^[0-9]+(\.[0-9]+)?$")
 MAX_AMOUNT = Decimal("1e15")

@@ -5,20 +5,39 @@
    `currency`, the currency must be a known ISO 4217 code and the amount positive with no more
    decimals than the currency has.
 3. No card numbers: no string anywhere in the request may look like one.
+4. Only text PostgreSQL can store: no NUL character, no lone surrogate, in any string.
+
+Every rule is checked in time bounded by the contract's limits, not by what the caller sent: a
+repeated field longer than its `max_items` is refused before anything looks at its items (so a
+huge list never reaches the CEL rules, whose evaluation has an iteration budget and is slow).
 """
 
 from __future__ import annotations
+
+import functools
+import re
 
 import protovalidate
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
+from buf.validate import validate_pb2
 from mesh.cards import contains_card_number
 from mesh.errors import FieldViolation, ServiceError, invalid_argument
 from mesh.money import InvalidMoney, parse_amount
 
 CARD_RULE = "card_number.forbidden"
 CARD_MESSAGE = "looks like a card number; send a PSP payment-method token instead"
+TEXT_RULE = "string.storable"
+TEXT_MESSAGE = "contains a NUL character or a lone surrogate, which is not text that can be stored"
+# NUL: PostgreSQL's text types refuse it. Surrogates (U+D800-U+DFFF) alone are no Unicode text:
+# they cannot be encoded as UTF-8 at all (JSON can carry them as "\ud800" escapes).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def storable_text(text: str) -> bool:
+    """Whether `text` can be stored in a PostgreSQL text column (UTF-8) as it is."""
+    return _UNSTORABLE.search(text) is None
 
 
 def _path(violation: protovalidate.Violation) -> str:
@@ -67,6 +86,53 @@ def _strings(msg: Message, prefix: str = ""):  # type: ignore[no-untyped-def]
                 yield name, v
 
 
+@functools.cache
+def max_items(fd: FieldDescriptor) -> int | None:
+    """The contract's `repeated.max_items` of a repeated field, if it has one."""
+    options = fd.GetOptions()
+    if not options.HasExtension(validate_pb2.field):
+        return None
+    rules = options.Extensions[validate_pb2.field]
+    if rules.WhichOneof("type") != "repeated" or not rules.repeated.HasField("max_items"):
+        return None
+    return rules.repeated.max_items
+
+
+def too_many_items(count: int, limit: int) -> str:
+    return f"must contain no more than {limit} items (got {count})"
+
+
+def oversized_violations(msg: Message, prefix: str = "") -> list[FieldViolation]:
+    """Repeated fields longer than their `max_items`, looking inside a list only when it is
+    within its limit: the work is bounded by the limits, not by what the caller sent."""
+    found: list[FieldViolation] = []
+    for fd, value in msg.ListFields():
+        name = f"{prefix}.{fd.name}" if prefix else fd.name
+        if fd.is_repeated:
+            limit = max_items(fd)
+            if limit is not None and len(value) > limit:
+                found.append(
+                    FieldViolation(name, "repeated.max_items", too_many_items(len(value), limit))
+                )
+                continue
+        if fd.type != FieldDescriptor.TYPE_MESSAGE or fd.message_type.GetOptions().map_entry:
+            continue
+        if fd.is_repeated:
+            for i, item in enumerate(value):
+                found += oversized_violations(item, f"{name}[{i}]")
+        else:
+            found += oversized_violations(value, name)
+    return found
+
+
+def text_violations(msg: Message) -> list[FieldViolation]:
+    return [
+        FieldViolation(path, TEXT_RULE, TEXT_MESSAGE)
+        for path, value in _strings(msg)
+        if not storable_text(value)
+    ]
+
+
 def card_violations(msg: Message) -> list[FieldViolation]:
     return [
         FieldViolation(path, CARD_RULE, CARD_MESSAGE)
@@ -101,10 +167,17 @@ def _money_violations(msg: Message, already_bad: set[str]) -> list[FieldViolatio
 
 def violations(msg: Message) -> list[FieldViolation]:
     """Every rule `msg` breaks; empty when it is valid."""
+    oversized = oversized_violations(msg)
+    if oversized:
+        return oversized  # the rest would cost time in proportion to what the caller sent
     cards = card_violations(msg)
     if cards:
         # Reported alone: the other messages could echo the number back.
         return cards
+    unstorable = text_violations(msg)
+    if unstorable:
+        # Reported alone: the contract's rules (patterns, emails) would only repeat it.
+        return unstorable
     found = [
         FieldViolation(
             _path(v) or _field_of_rule(msg, v.proto.rule_id), v.proto.rule_id, v.proto.message
@@ -123,4 +196,12 @@ def validate(msg: Message) -> None:
         raise invalid_argument(found, reason)
 
 
-__all__ = ["ServiceError", "card_violations", "validate", "violations"]
+__all__ = [
+    "ServiceError",
+    "card_violations",
+    "oversized_violations",
+    "storable_text",
+    "text_violations",
+    "validate",
+    "violations",
+]

@@ -105,7 +105,7 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
             clock=utc_now,
             stuck_after=timedelta(seconds=config.sweeper_stuck_after_s),
         )
-        refund_servicer = RefundServicer(uow, utc_now, servicer.idempotency)
+        refund_servicer = RefundServicer(uow, utc_now, servicer.idempotency, psp=psp)
         return Wiring(
             servicers=[
                 (payment_pb2_grpc.add_PaymentServiceServicer_to_server, servicer, SERVICE_NAME),

@@ -17,7 +17,8 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mesh.money import InvalidMoney, to_minor_units
+from mesh.money import InvalidMoney
+from payment_svc.adapters.stripe_currencies import StripeAmountRefused, charge_minor_units
 from paymesh_cli.invariants import CheckReport, Violation
 
 # refund id -> [(status, amount in minor units, currency)], as the PSP holds them.
@@ -139,9 +140,9 @@ async def check_refunds_at_psp(
     for rid, (status, amount, currency) in sorted(ours.items()):
         made = [r for r in at_psp.get(rid, []) if r[0] == "succeeded"]
         if status == "SUCCEEDED":
-            try:
-                minor = to_minor_units(amount, currency)
-            except InvalidMoney:
+            try:  # the PSP's minor units are Stripe's, not ISO's (ISK: 100 per króna)
+                minor = charge_minor_units(amount, currency)
+            except (InvalidMoney, StripeAmountRefused):
                 minor = -1
             if made != [("succeeded", minor, currency)]:
                 report.violations.append(

@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from psp_sandbox import form
+from psp_sandbox import currencies, form
 from psp_sandbox.card_outcomes import CardOutcome, outcome_for
 from psp_sandbox.errors import (
     invalid_parameter,
@@ -60,6 +60,9 @@ def create(params: form.Params, *, now: int) -> Draft:
             raise unknown_parameter(name)
     amount = _amount(params)
     currency = _currency(params)
+    refusal = currencies.amount_refusal(amount, currency)
+    if refusal is not None:
+        raise invalid_parameter("amount", refusal[1], code=refusal[0])
     confirm = _boolean("confirm", form.as_string(params, "confirm"), default=False)
     metadata = metadata_param(params)
     description = form.as_string(params, "description")

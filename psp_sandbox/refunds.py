@@ -15,7 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from psp_sandbox import balance, form, listing
+from psp_sandbox import balance, currencies, form, listing
 from psp_sandbox.auth import authenticate
 from psp_sandbox.context import SandboxContext
 from psp_sandbox.errors import (
@@ -53,6 +53,9 @@ class RefundRoutes:
                 code="charge_already_refunded",
             )
         amount = _amount(form.as_string(params, "amount"), remaining)
+        refusal = currencies.amount_refusal(amount, charge["currency"])
+        if refusal is not None:
+            raise invalid_parameter("amount", refusal[1], code=refusal[0])
         reason = form.as_string(params, "reason")
         if reason is not None and reason not in REASONS:
             raise invalid_parameter(

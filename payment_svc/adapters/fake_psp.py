@@ -6,6 +6,7 @@ Never wired in production or in the dev stack (that is the sandbox PSP's job).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 from payment_svc.domain.psp import (
     ChargeOutcome,
@@ -69,6 +70,10 @@ class FakePaymentProvider:
         self.refund_lookups = 0  # find_refund() calls
         self.refund_outcome = RefundOutcomeStatus.SUCCEEDED  # what the next new refund does
         self.hosted_pages: dict[str, HostedPage] = {}  # by payment order id
+        self.refused_currencies: dict[str, str] = {}  # currency -> why amounts in it are refused
+
+    def amount_refusal(self, amount: Decimal, currency: str) -> str | None:
+        return self.refused_currencies.get(currency)
 
     def set_outcome(self, payment_method: str, status: ChargeStatus, reason: str = "") -> None:
         self._outcomes[payment_method] = (status, reason)

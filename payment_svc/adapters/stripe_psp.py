@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 import stripe
 
 from mesh.metrics import PSP_DECLINES, PSP_LATENCY, PSP_REQUESTS, BoundedLabel, Children
-from mesh.money import InvalidMoney, to_minor_units
+from mesh.money import InvalidMoney
+from payment_svc.adapters.stripe_currencies import StripeAmountRefused, charge_minor_units, refusal
 from payment_svc.domain.psp import (
     ChargeOutcome,
     ChargeRequest,
@@ -61,6 +62,10 @@ class StripePaymentProvider:
             max_network_retries=0,
             http_client=self._http,
         )
+
+    def amount_refusal(self, amount: Decimal, currency: str) -> str | None:
+        """Why Stripe would refuse to charge `amount` `currency`; None when it would take it."""
+        return refusal(amount, currency)
 
     async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         """Create and confirm a PaymentIntent keyed by the payment order id.
@@ -308,10 +313,11 @@ def outcome_of_refund(refund: dict[str, Any]) -> RefundOutcome:
 
 
 def _minor_units(amount: Decimal, currency: str, verb: str) -> int:
-    """Stripe's integer minor units; an amount the currency cannot hold is refused here."""
+    """Stripe's integer minor units (its own table, not ISO's: stripe_currencies); an amount
+    Stripe would refuse is refused here, before the call."""
     try:
-        return to_minor_units(amount, currency)
-    except InvalidMoney as exc:
+        return charge_minor_units(amount, currency)
+    except (InvalidMoney, StripeAmountRefused) as exc:
         raise PspRejected(f"cannot {verb} {amount} {currency}: {exc}") from exc
 
 

@@ -72,6 +72,12 @@ class PspRejected(Exception):
 class PaymentProvider(Protocol):
     """A PSP that charges a payment method at most once per `payment_order_id`."""
 
+    def amount_refusal(self, amount: Decimal, currency: str) -> str | None:
+        """Why this PSP would refuse to charge `amount` in `currency` (its own minor-unit rules,
+        which may be stricter than ISO 4217's), or None when it would take it. Asked before an
+        order is accepted, so a client hears it as a 400, not as a failed order later."""
+        ...
+
     async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         """Charge `request`; a retry with the same `payment_order_id` never charges twice.
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from mesh.grpc_server import mark_replayed
+from payment_svc.domain.psp import PaymentProvider
 from payment_svc.entrypoints.grpc_servicer import caller_scope, unavailable_as_status
 from payment_svc.entrypoints.refund_mapping import (
     create_refund_command,
@@ -27,6 +28,7 @@ class RefundServicer(refunds_pb2_grpc.RefundServiceServicer):
     uow: UnitOfWorkFactory
     clock: Clock
     idempotency: IdempotencyPolicy = field(default_factory=IdempotencyPolicy)
+    psp: PaymentProvider | None = None  # asked whether it would take a refund's amount
 
     async def CreateRefund(
         self,
@@ -40,6 +42,7 @@ class RefundServicer(refunds_pb2_grpc.RefundServiceServicer):
                 render=render_create_refund_response,
                 clock=self.clock,
                 policy=self.idempotency,
+                psp=self.psp,
             )
         if result.replayed:
             mark_replayed(context)

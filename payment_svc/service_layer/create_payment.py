@@ -18,7 +18,7 @@ from typing import NoReturn
 
 import grpc
 
-from mesh.errors import ServiceError
+from mesh.errors import FieldViolation, ServiceError, invalid_argument
 from mesh.money import Money, fee_for
 from payment_svc.domain.checkout import Checkout, Flow
 from payment_svc.domain.commands import CreatePayment
@@ -68,6 +68,18 @@ def risk_rejected(message: str, rule: str) -> ServiceError:
     )
 
 
+def refuse_what_the_psp_would(cmd: CreatePayment, psp: PaymentProvider) -> None:
+    """An amount the PSP cannot take (Stripe: ISK in whole krónur, KWD ending in 0, ...) is the
+    client's mistake, told now with the field, not a FAILED order later."""
+    found = []
+    for i, order in enumerate(cmd.orders):
+        why = psp.amount_refusal(order.amount, order.currency)
+        if why is not None:
+            found.append(FieldViolation(f"payment_orders[{i}].amount", "amount.psp", why))
+    if found:
+        raise invalid_argument(found)
+
+
 def new_checkout(cmd: CreatePayment, fee_rate: Decimal, clock: Clock) -> Checkout:
     now = clock()
     orders = [
@@ -107,7 +119,10 @@ async def create_payment(
     policy: IdempotencyPolicy = IdempotencyPolicy(),
     psp: PaymentProvider | None = None,
 ) -> CreatePaymentResult:
-    """Raises PspUnavailable (retry with the same key) when a hosted page cannot be made."""
+    """Raises PspUnavailable (retry with the same key) when a hosted page cannot be made, and
+    INVALID_ARGUMENT, before anything is stored, for an amount the PSP would refuse."""
+    if psp is not None:
+        refuse_what_the_psp_would(cmd, psp)
 
     async def work(claim: IdempotencyClaim) -> bytes:
         return await _process(cmd, claim, uow, risk, fee_rate, render, clock, psp)

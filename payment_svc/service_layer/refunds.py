@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import grpc
 
 from mesh.errors import FieldViolation, ServiceError, invalid_argument, not_found
+from payment_svc.domain.psp import PaymentProvider
 from payment_svc.domain.refund import (
     InvalidRefundAmount,
     Refund,
@@ -77,9 +78,13 @@ async def create_refund(
     render: RefundRenderer,
     clock: Clock,
     policy: IdempotencyPolicy = IdempotencyPolicy(),
+    psp: PaymentProvider | None = None,
 ) -> IdempotentResult:
+    """`psp`, when given, is asked whether it would take the refund's amount (its own
+    minor-unit rules): one it would refuse is refused here, as invalid input."""
+
     async def work(claim: IdempotencyClaim) -> bytes:
-        return await _process(cmd, claim, uow, render, clock)
+        return await _process(cmd, claim, uow, render, clock, psp)
 
     request = IdempotentRequest(cmd.scope, cmd.request_id, cmd.request_hash, cmd.refund_id)
     return await run_once(request, work, uow=uow, clock=clock, policy=policy)
@@ -91,6 +96,7 @@ async def _process(
     uow: UnitOfWorkFactory,
     render: RefundRenderer,
     clock: Clock,
+    psp: PaymentProvider | None = None,
 ) -> bytes:
     async with uow() as tx:
         order = await tx.refunds.lock_order(cmd.payment_order_id)
@@ -104,6 +110,9 @@ async def _process(
             ) from None
         except RefundNotAllowed as err:
             raise Refused(refund_refused(err.reason, str(err), cmd.payment_order_id)) from None
+        why = psp.amount_refusal(plan.amount, order.refundable.currency) if psp else None
+        if why is not None:
+            raise Refused(invalid_argument([FieldViolation("amount", "amount.psp", why)]))
         now = clock()
         refund = Refund(
             refund_id=cmd.refund_id,

@@ -294,3 +294,23 @@ async def test_a_refund_whose_answer_was_lost_is_found_by_its_refund_id(
 
     found = await psp.find_refund(charge.psp_reference, "rf_lost")
     assert found is not None and found.status is RefundOutcomeStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "minor"),
+    [
+        ("500", "JPY", 500),
+        ("12.34", "USD", 1234),
+        ("5.120", "KWD", 5120),
+        ("500", "ISK", 50000),  # ISO: no decimals; Stripe: two, whole krónur only
+        ("12", "MGA", 12),  # ISO: two decimals; Stripe: none
+    ],
+)
+async def test_the_psp_is_sent_its_own_minor_units(
+    psp: StripePaymentProvider, sandbox: str, amount: str, currency: str, minor: int
+) -> None:
+    outcome = await psp.charge(replace(REQUEST, amount=Decimal(amount), currency=currency))
+    assert outcome.status is ChargeStatus.SUCCEEDED
+    async with httpx.AsyncClient(base_url=sandbox, auth=(API_KEY, "")) as client:
+        intent = (await client.get(f"/v1/payment_intents/{outcome.psp_reference}")).json()
+    assert (intent["amount"], intent["currency"]) == (minor, currency.lower())

@@ -159,3 +159,23 @@ def test_responses_use_proto_names_and_print_every_field() -> None:
         "seller_account": "",
         "balances": [],
     }
+
+
+def test_text_that_cannot_be_stored_is_refused_naming_the_field() -> None:
+    body = {
+        "checkout_id": "co\u0000",
+        "buyer_info": {"buyer_id": "b1", "name": "Ada \ud800"},  # a lone surrogate ("\ud800")
+    }
+    with pytest.raises(ServiceError) as err:
+        message_from_json(body, Request)
+    assert sorted(violations(err)) == [
+        ("buyer_info.name", "string.storable"),
+        ("checkout_id", "string.storable"),
+    ]
+
+
+def test_a_list_over_its_limit_is_refused_without_reading_its_items() -> None:
+    # Items of the wrong type would each be a violation if they were looked at.
+    with pytest.raises(ServiceError) as err:
+        message_from_json({"payment_orders": [1] * 5000}, Request)
+    assert violations(err) == [("payment_orders", "repeated.max_items")]

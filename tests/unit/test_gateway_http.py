@@ -11,6 +11,7 @@ import copy
 import json
 import logging
 import socket
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -616,6 +617,103 @@ async def test_a_body_over_one_mebibyte_is_refused(client: httpx.AsyncClient, ca
     response = await client.post("/v1/payments", content=chunks(), headers=post_headers())
     assert response.status_code == 413
     assert calls.requests == []
+
+
+def orders_body(n: int) -> dict[str, Any]:
+    body = payment_body()
+    body["payment_orders"] = [
+        {
+            "payment_order_id": f"order-{i:05d}",
+            "seller_account": "seller-1",
+            "amount": "10.00",
+            "currency": "USD",
+        }
+        for i in range(n)
+    ]
+    return body
+
+
+async def test_100_orders_are_accepted_101_refused_and_a_mebibyte_of_orders_refused_fast(
+    client: httpx.AsyncClient, calls: Calls
+) -> None:
+    started = time.perf_counter()
+    response = await client.post("/v1/payments", json=orders_body(100), headers=post_headers())
+    accept_s = time.perf_counter() - started
+    assert response.status_code == 202, response.text
+    assert len(calls.requests[-1][1].payment_orders) == 100
+
+    response = await client.post("/v1/payments", json=orders_body(101), headers=post_headers())
+    assert response.status_code == 400
+    assert [(v["field"], v["reason"]) for v in error_of(response)[2]] == [
+        ("payment_orders", "repeated.max_items")
+    ]
+
+    raw = json.dumps(orders_body(9000)).encode()  # just under the 1 MiB limit
+    assert 900_000 < len(raw) < 1024 * 1024
+    started = time.perf_counter()
+    response = await client.post("/v1/payments", content=raw, headers=post_headers())
+    reject_s = time.perf_counter() - started
+    assert response.status_code == 400
+    assert error_of(response)[2][0]["reason"] == "repeated.max_items"
+    assert len(calls.requests) == 1
+    assert accept_s < 1.0 and reject_s < 1.0, (accept_s, reject_s)
+
+
+async def test_text_that_cannot_be_stored_is_400_naming_the_field(
+    client: httpx.AsyncClient, calls: Calls
+) -> None:
+    raw = json.dumps(payment_body()).replace('"Ada"', '"Ada\\u0000"').encode()
+    response = await client.post("/v1/payments", content=raw, headers=post_headers())
+    assert response.status_code == 400
+    assert [(v["field"], v["reason"]) for v in error_of(response)[2]] == [
+        ("buyer_info.name", "string.storable")
+    ]
+    raw = json.dumps(payment_body()).replace('"chk-1"', '"chk\\ud800"').encode()
+    response = await client.post("/v1/payments", content=raw, headers=post_headers())
+    assert response.status_code == 400
+    assert error_of(response)[2][0]["field"] == "checkout_id"
+
+    for url, field in (
+        ("/v1/payments/po%00", "payment_order_id"),
+        ("/v1/ledger/accounts/seller_payable:x/entries?page_token=a%00b", "page_token"),
+    ):
+        response = await client.get(url, headers=auth())
+        assert response.status_code == 400, (url, response.text)
+        assert [(v["field"], v["reason"]) for v in error_of(response)[2]] == [
+            (field, "string.storable")
+        ], url
+    assert calls.requests == []
+
+
+async def test_grpc_callers_get_invalid_argument_for_the_same_input(
+    channel: grpc.aio.Channel, calls: Calls
+) -> None:
+    """The services run the same validator at their door: a caller inside the mesh, without
+    the gateway, is refused the same way."""
+    stub = payment_pb2_grpc.PaymentServiceStub(channel)
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.GetPaymentOrder(payment_pb2.GetPaymentOrderRequest(payment_order_id="po\x00"))
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "payment_order_id" in (err.value.details() or "")
+
+    request = payment_pb2.CreatePaymentRequest(
+        request_id=fresh_key(),
+        checkout_id="chk-1",
+        payment_method="pm_card_visa",
+        buyer_info=payment_pb2.BuyerInfo(buyer_id="b-1"),
+    )
+    for i in range(100):
+        request.payment_orders.add(
+            payment_order_id=f"po-{i}", seller_account="s", amount="1.00", currency="USD"
+        )
+    await stub.CreatePayment(request)
+    request.payment_orders.add(
+        payment_order_id="po-x", seller_account="s", amount="1.00", currency="USD"
+    )
+    with pytest.raises(grpc.aio.AioRpcError) as err:
+        await stub.CreatePayment(request)
+    assert err.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert "payment_orders" in (err.value.details() or "")
 
 
 async def test_a_uuid_with_a_luhn_valid_run_is_a_valid_idempotency_key(

@@ -160,3 +160,67 @@ def test_descriptions_come_from_the_proto_comments(doc: dict[str, Any]) -> None:
         order[("path", "payment_order_id")]["description"]
         == "Id of the order, as given at creation."
     )
+
+
+def test_the_contract_s_rules_are_in_the_document(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    order_input = schemas["paymesh.payment.v1.PaymentOrderInput"]
+    props = order_input["properties"]
+    # lengths and patterns
+    assert (props["payment_order_id"]["minLength"], props["payment_order_id"]["maxLength"]) == (
+        1,
+        64,
+    )
+    assert props["payment_order_id"]["pattern"] == "^[A-Za-z0-9_-]+$"
+    assert props["amount"]["maxLength"] == 32
+    # a field whose empty value breaks its pattern is required, as the validator treats it
+    assert set(order_input["required"]) == {
+        "payment_order_id",
+        "seller_account",
+        "amount",
+        "currency",
+    }
+    # currency codes: ISO 4217 as the services check them, not only three capitals
+    assert "USD" in props["currency"]["enum"] and "XYZ" not in props["currency"]["enum"]
+    body = schemas["paymesh.payment.v1.CreatePaymentRequest.Body"]
+    # item limits
+    orders = body["properties"]["payment_orders"]
+    assert (orders["minItems"], orders["maxItems"]) == (1, 100)
+    # formats; an optional field (IGNORE_IF_ZERO_VALUE) is not required
+    assert body["properties"]["redirect_url"]["format"] == "uri"
+    assert "payment_method" not in body["required"] and "redirect_url" not in body["required"]
+    buyer = schemas["paymesh.payment.v1.BuyerInfo"]
+    assert buyer["properties"]["email"]["format"] == "email"
+    assert buyer["required"] == ["buyer_id"]
+    # enums
+    flow = body["properties"]["flow"]
+    assert schema(doc, flow)["enum"] == [
+        "PAYMENT_FLOW_UNSPECIFIED",
+        "PAYMENT_FLOW_DIRECT",
+        "PAYMENT_FLOW_HOSTED",
+    ]
+    refund = schemas["paymesh.payment.v1.CreateRefundRequest.Body"]
+    assert "payment_order_id" in refund["required"]
+
+
+def test_answers_link_to_the_routes_their_ids_open(doc: dict[str, Any]) -> None:
+    accepted = doc["paths"]["/v1/payments"]["post"]["responses"]["202"]["links"]
+    assert accepted["GetCheckout"] == {
+        "operationId": "PaymentService_GetCheckout",
+        "parameters": {"checkout_id": "$response.body#/checkout/checkout_id"},
+    }
+    assert accepted["GetPaymentOrder"]["parameters"] == {
+        "payment_order_id": "$response.body#/checkout/payment_orders/0/payment_order_id"
+    }
+    refund = doc["paths"]["/v1/refunds"]["post"]["responses"]["202"]["links"]
+    assert refund["GetRefund"]["parameters"] == {"refund_id": "$response.body#/refund/refund_id"}
+    operation_ids = {op["operationId"] for ops in doc["paths"].values() for op in ops.values()}
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            for response in op["responses"].values():
+                for link in response.get("links", {}).values():
+                    assert link["operationId"] in operation_ids
+    # a read does not link to itself
+    assert "GetCheckout" not in doc["paths"]["/v1/checkouts/{checkout_id}"]["get"]["responses"][
+        "200"
+    ].get("links", {})

@@ -335,6 +335,30 @@ async def test_a_risk_refusal_stores_no_checkout_and_is_the_key_s_answer(
     assert store.state.checkouts == {} and store.outbox == []
 
 
+async def test_an_amount_the_psp_would_refuse_is_invalid_input_and_nothing_is_stored(
+    store: FakeStore, clock: Clock, psp: FakePaymentProvider
+) -> None:
+    psp.refused_currencies["USD"] = "not in this PSP's minor units"
+    with pytest.raises(ServiceError) as info:
+        await create_payment(
+            command(),
+            uow=store.uow,
+            risk=RISK,
+            fee_rate=FEE_RATE,
+            render=render,
+            clock=clock,
+            psp=psp,
+        )
+
+    assert info.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert [(v.field, v.rule) for v in info.value.violations] == [
+        ("payment_orders[0].amount", "amount.psp"),
+        ("payment_orders[1].amount", "amount.psp"),
+    ]
+    assert store.state.checkouts == {} and store.outbox == []
+    assert store.state.idempotency == {}  # a corrected request may use the same key
+
+
 async def test_a_replay_gets_its_answer_even_after_the_buyer_was_blocked(
     store: FakeStore, clock: Clock
 ) -> None:

@@ -198,6 +198,33 @@ async def test_invalid_parameters_are_named_in_a_400(
     assert await all_intents(client) == []
 
 
+@pytest.mark.parametrize(
+    ("amount", "currency", "code"),
+    [
+        ("50050", "isk", "invalid_charge_amount_no_decimal_compatible"),
+        ("5124", "kwd", "parameter_invalid_integer"),
+    ],
+)
+async def test_amounts_stripe_refuses_in_its_special_currencies_are_a_400(
+    client: httpx.AsyncClient, amount: str, currency: str, code: str
+) -> None:
+    response = await client.post(
+        "/v1/payment_intents", data=payment(amount=amount, currency=currency)
+    )
+    assert response.status_code == 400
+    assert (response.json()["error"]["param"], response.json()["error"]["code"]) == (
+        "amount",
+        code,
+    )
+    assert await all_intents(client) == []
+    for ok_amount, ok_currency in (("50000", "isk"), ("5120", "kwd")):
+        response = await client.post(
+            "/v1/payment_intents",
+            data=payment(amount=ok_amount, currency=ok_currency, **{"metadata[n]": ok_amount}),
+        )
+        assert response.status_code == 200, response.text
+
+
 async def test_missing_amount_is_a_400(client: httpx.AsyncClient) -> None:
     params = payment()
     del params["amount"]

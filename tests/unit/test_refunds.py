@@ -301,6 +301,18 @@ async def test_an_amount_with_too_many_decimals_is_a_stored_invalid_argument(sho
     assert shop.store.state.idempotency[("", KEYS[5])].error is not None
 
 
+async def test_an_amount_the_psp_would_refuse_is_invalid_and_nothing_is_refunded(
+    shop: Shop,
+) -> None:
+    shop.psp.refused_currencies["USD"] = "not in this PSP's minor units"
+    cmd = CreateRefund(KEYS[5], "po_1|25.00", "po_1", "25.00")
+    with pytest.raises(ServiceError) as info:
+        await create_refund(cmd, uow=shop.store.uow, render=render, clock=shop.clock, psp=shop.psp)
+    assert info.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert [(v.field, v.rule) for v in info.value.violations] == [("amount", "amount.psp")]
+    assert shop.refund_events() == []
+
+
 async def test_a_replay_returns_the_stored_answer_and_refunds_once(shop: Shop) -> None:
     first = await shop.refund("25.00", KEYS[5])
     again = await shop.refund("25.00", KEYS[5])

@@ -1,12 +1,13 @@
 """The generic validator run at every entry point: proto rules, money rules, card numbers."""
 
 import logging
+import time
 
 import pytest
 
 from mesh.errors import ServiceError
 from mesh.logs import JsonFormatter
-from mesh.validation import validate, violations
+from mesh.validation import storable_text, validate, violations
 from paymesh.payment.v1 import payment_pb2 as p
 
 pytestmark = pytest.mark.unit
@@ -84,3 +85,54 @@ def test_logs_never_carry_a_card_number():
     )
     line = JsonFormatter("test").format(record)
     assert "4242424242424242" not in line and "REDACTED" in line
+
+
+# --- bounded time and storable text -----------------------------------------------------------
+
+
+def orders_of(n):
+    return [order(oid=f"po{i}") for i in range(n)]
+
+
+def test_a_checkout_of_the_contract_s_maximum_of_100_orders_is_valid():
+    # The uniqueness rule was pairwise and ran out of protovalidate's iteration budget here.
+    validate(request(orders=orders_of(100)))
+
+
+def test_a_duplicate_among_100_orders_is_found():
+    orders = orders_of(100)
+    orders[99].payment_order_id = "po3"
+    assert fields(request(orders=orders)) == {("payment_orders", "payment_orders.unique_ids")}
+
+
+def test_101_orders_are_refused_naming_the_field():
+    assert fields(request(orders=orders_of(101))) == {("payment_orders", "repeated.max_items")}
+
+
+def test_a_huge_list_is_refused_without_looking_at_its_items():
+    huge = request(orders=orders_of(20_000))
+    started = time.perf_counter()
+    found = violations(huge)
+    elapsed = time.perf_counter() - started
+    assert [(v.field, v.rule) for v in found] == [("payment_orders", "repeated.max_items")]
+    assert "20000" in found[0].description
+    assert elapsed < 0.2  # the CEL rules alone took seconds, then raised
+
+
+@pytest.mark.parametrize(
+    ("msg", "field"),
+    [
+        (request(checkout_id="co\x001"), "checkout_id"),
+        (request(buyer_info=p.BuyerInfo(buyer_id="b1", name="Ada\x00")), "buyer_info.name"),
+        (request(orders=[order(), order(oid="po\x00")]), "payment_orders[1].payment_order_id"),
+    ],
+)
+def test_a_nul_byte_in_any_string_is_refused_naming_the_field(msg, field):
+    found = violations(msg)
+    assert [(v.field, v.rule) for v in found] == [(field, "string.storable")]
+
+
+def test_storable_text():
+    assert storable_text("Zoë 🙂 ok")
+    assert not storable_text("a\x00b")
+    assert not storable_text("a\ud800b")
