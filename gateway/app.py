@@ -82,7 +82,10 @@ def create_app(
     db_check = db_check or engine_check(engine)  # type: ignore[arg-type]
     audit = audit or DbAuditLog(engine)  # type: ignore[arg-type]
     upstreams = Upstreams(
-        upstream_addresses(settings), channels, timeout_s=settings.upstream_timeout_s
+        upstream_addresses(settings),
+        channels,
+        timeout_s=settings.upstream_timeout_s,
+        tls=settings.tls,
     )
     gatekeeper = Gatekeeper(
         verifier, RateLimits(settings.rate_limit, settings.auth_failure_rate_limit)

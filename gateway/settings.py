@@ -12,7 +12,9 @@ from mesh.settings import (
     env_float,
     env_int,
     env_str,
+    tls_from_env,
 )
+from mesh.tls import TlsFiles
 
 MAX_BODY_BYTES = 1024 * 1024
 DEFAULT_RATE_LIMIT = "100/second"
@@ -44,6 +46,9 @@ class GatewaySettings:
     rate_limit: str = DEFAULT_RATE_LIMIT
     # Failed authentications per client address; past it, refused before any key lookup.
     auth_failure_rate_limit: str = DEFAULT_AUTH_FAILURE_RATE_LIMIT
+    # The gateway's certificate and the mesh's CA for its calls to the services (None: plain
+    # text, refused when PAYMESH_ENV=production).
+    tls: TlsFiles | None = None
 
     @classmethod
     def from_env(cls) -> GatewaySettings:
@@ -67,4 +72,5 @@ class GatewaySettings:
             auth_failure_rate_limit=_rate(
                 "GATEWAY_AUTH_FAILURE_RATE_LIMIT", DEFAULT_AUTH_FAILURE_RATE_LIMIT
             ),
+            tls=tls_from_env(),
         )

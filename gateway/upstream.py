@@ -23,6 +23,7 @@ from gateway.settings import GatewaySettings
 from mesh.grpc_server import REPLAYED_TRAILER
 from mesh.request_ids import METADATA as REQUEST_ID_METADATA
 from mesh.request_ids import current_request_id
+from mesh.tls import TlsFiles, secure_channel
 
 
 @dataclass(frozen=True)
@@ -49,7 +50,9 @@ def upstream_addresses(settings: GatewaySettings) -> dict[str, str]:
 
 class Upstreams:
     """Channels to the fronted services. Given channels belong to the caller; the ones made
-    here (lazily, inside the running event loop) are closed by `close()`."""
+    here (lazily, inside the running event loop; mutual TLS with `tls`) are closed by
+    `close()`. A channel lives as long as the gateway: one TLS handshake per connection, not
+    per call."""
 
     def __init__(
         self,
@@ -57,8 +60,10 @@ class Upstreams:
         channels: Mapping[str, grpc.aio.Channel] | None = None,
         *,
         timeout_s: float = 10.0,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.addresses = dict(addresses)
+        self.tls = tls
         self.timeout_s = timeout_s
         self._given = dict(channels or {})
         self._owned: dict[str, grpc.aio.Channel] = {}
@@ -71,8 +76,8 @@ class Upstreams:
         if service in self._given:
             return self._given[service]
         if service not in self._owned:
-            self._owned[service] = grpc.aio.insecure_channel(
-                self.addresses[service], interceptors=aio_client_interceptors()
+            self._owned[service] = secure_channel(
+                self.addresses[service], self.tls, interceptors=aio_client_interceptors()
             )
         return self._owned[service]
 

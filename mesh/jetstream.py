@@ -65,10 +65,15 @@ class Poison(Exception):
     """Permanent failure: the message can never succeed; it goes to the dead-letter stream."""
 
 
-async def connect(url: str, name: str) -> tuple[NatsClient, JetStreamContext]:
+async def connect(
+    url: str, name: str, *, user: str = "", password: str = ""
+) -> tuple[NatsClient, JetStreamContext]:
+    """Connect as `name`; with `user`, as that NATS user (its subject permissions apply)."""
+    credentials = {"user": user, "password": password} if user else {}
     nc = await nats.connect(
         servers=[url],
         name=name,
+        **credentials,  # type: ignore[arg-type]
         max_reconnect_attempts=-1,
         reconnect_time_wait=0.5,
         connect_timeout=5,

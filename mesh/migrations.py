@@ -79,7 +79,11 @@ def run_env(context) -> None:  # type: ignore[no-untyped-def]
         connect_args={"options": f"-c search_path={schema},public"},
     )
     with engine.connect() as conn:
-        conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+        # Created here only when nobody made it before: a schema owner (mesh.db_roles) may not
+        # CREATE in the database, and PostgreSQL checks that even for IF NOT EXISTS.
+        present = conn.scalar(text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": schema})
+        if not present:
+            conn.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
         conn.commit()
         context.configure(connection=conn, version_table_schema=schema)
         with context.begin_transaction():

@@ -111,12 +111,21 @@ async def start_service(
         metrics = serve_metrics(settings.metrics_addr)
         if metrics is not None:
             closers = [_closer(metrics)]
-        nc, js = await connect(settings.nats_url, name)
+        nc, js = await connect(
+            settings.nats_url, name, user=settings.nats_user, password=settings.nats_password
+        )
         await ensure_streams(js, settings.nats_stream_replicas)
         relay = OutboxRelay(engine, js)
         wiring = wire(engine, relay)
         closers = [*wiring.closers, *closers]
-        server = GrpcServer(settings.grpc_addr, wiring.servicers)
+        server = GrpcServer(
+            settings.grpc_addr,
+            wiring.servicers,
+            tls=settings.tls,
+            reflection_enabled=settings.grpc_reflection,
+            allowed_callers=settings.grpc_allowed_callers,
+            health_addr=settings.grpc_health_addr,
+        )
         life.spawn(f"{schema}-outbox-relay", relay.run())
         for consumer in wiring.consumers:
             life.spawn(consumer.task, run_consumer(js, consumer.spec, consumer.handler))

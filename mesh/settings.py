@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from typing import TypedDict
 
 from mesh.retry import RetryPolicy
+from mesh.tls import TlsFiles
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/paymesh"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
@@ -19,6 +20,8 @@ DEFAULT_METRICS_ADDRS = {
     "WALLET": "127.0.0.1:9102",
     "LEDGER": "127.0.0.1:9103",
 }
+# PAYMESH_ENV=production: a process refuses to start without mutual TLS.
+PRODUCTION = "production"
 
 
 class SettingsError(ValueError):
@@ -77,6 +80,31 @@ def env_positive(name: str, default: float, *, minimum: float = 0.0) -> float:
     return value
 
 
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def is_production() -> bool:
+    return env_str("PAYMESH_ENV", "development").lower() == PRODUCTION
+
+
+def tls_from_env() -> TlsFiles | None:
+    """MESH_TLS_CA_FILE, MESH_TLS_CERT_FILE, MESH_TLS_KEY_FILE: all three or none. None (plain
+    text, a dev/test convenience) is refused when PAYMESH_ENV=production."""
+    names = ("MESH_TLS_CA_FILE", "MESH_TLS_CERT_FILE", "MESH_TLS_KEY_FILE")
+    values = [env_str(name, "") for name in names]
+    if any(values) and not all(values):
+        missing = [n for n, v in zip(names, values, strict=True) if not v]
+        raise SettingsError(f"mutual TLS needs all three files; {', '.join(missing)} not set")
+    if not any(values) and is_production():
+        raise SettingsError(
+            "PAYMESH_ENV=production needs mutual TLS: set MESH_TLS_CA_FILE, MESH_TLS_CERT_FILE "
+            "and MESH_TLS_KEY_FILE (plain-text gRPC would let anything that reaches the port "
+            "call the services as anyone)"
+        )
+    return TlsFiles(*values) if all(values) else None
+
+
 def database_url() -> str:
     return env_str("DATABASE_URL", DEFAULT_DATABASE_URL)
 
@@ -128,6 +156,16 @@ class ServiceSettings:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     # How long the outbox and inbox keep what they no longer need (mesh.retention).
     retention: RetentionSettings = field(default_factory=RetentionSettings)
+    # Mutual TLS of the gRPC server (None: plain text, refused in production).
+    tls: TlsFiles | None = None
+    grpc_reflection: bool = False
+    # The identities (certificate names) that may call the service's RPCs under mutual TLS.
+    grpc_allowed_callers: frozenset[str] = frozenset({"gateway"})
+    # "host:port" of a plain-text listener serving gRPC health only ("": none).
+    grpc_health_addr: str = ""
+    # This service's NATS user (empty: connect without credentials).
+    nats_user: str = ""
+    nats_password: str = ""
 
 
 def retry_policy(prefix: str) -> RetryPolicy:
@@ -169,13 +207,20 @@ class ServiceEnv(TypedDict):
     nats_stream_replicas: int
     retry: RetryPolicy
     retention: RetentionSettings
+    tls: TlsFiles | None
+    grpc_reflection: bool
+    grpc_allowed_callers: frozenset[str]
+    grpc_health_addr: str
+    nats_user: str
+    nats_password: str
 
 
 def service_env(prefix: str, default_grpc_addr: str) -> ServiceEnv:
     """The `ServiceSettings` fields from the environment: DATABASE_URL, NATS_URL,
     `<prefix>_GRPC_ADDR`, LOG_LEVEL, `<prefix>_DB_POOL_SIZE`, `<prefix>_METRICS_ADDR`,
-    NATS_STREAM_REPLICAS, the retry policy (`<prefix>_RETRY_*`, see `retry_policy`) and the
-    retention (see `retention_settings`)."""
+    NATS_STREAM_REPLICAS, the retry policy (`<prefix>_RETRY_*`, see `retry_policy`), the
+    retention (see `retention_settings`), MESH_TLS_*, GRPC_REFLECTION, GRPC_ALLOWED_CALLERS,
+    MESH_HEALTH_GRPC_ADDR, NATS_USER and NATS_PASSWORD."""
     metrics_addr = os.environ.get(f"{prefix}_METRICS_ADDR")
     return ServiceEnv(
         database_url=database_url(),
@@ -191,4 +236,21 @@ def service_env(prefix: str, default_grpc_addr: str) -> ServiceEnv:
         nats_stream_replicas=env_int("NATS_STREAM_REPLICAS", 1, minimum=1),
         retry=retry_policy(prefix),
         retention=retention_settings(),
+        tls=tls_from_env(),
+        grpc_reflection=env_flag("GRPC_REFLECTION"),
+        grpc_allowed_callers=frozenset(env_list("GRPC_ALLOWED_CALLERS", ("gateway",))),
+        grpc_health_addr=env_str("MESH_HEALTH_GRPC_ADDR", ""),
+        nats_user=nats_user(),
+        nats_password=os.environ.get("NATS_PASSWORD", ""),
     )
+
+
+def nats_user() -> str:
+    """NATS_USER: required in production, where NATS admits no anonymous client."""
+    user = env_str("NATS_USER", "")
+    if not user and is_production():
+        raise SettingsError(
+            "PAYMESH_ENV=production needs NATS_USER and NATS_PASSWORD: this service's NATS "
+            "user, whose permissions let it publish its own events only"
+        )
+    return user

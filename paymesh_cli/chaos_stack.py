@@ -28,6 +28,7 @@ from paymesh_cli.dev import (
     Service,
     allocate_ports,
     ensure_dev_api_key,
+    lock_data_dir,
     prepare_data_dir,
 )
 from paymesh_cli.stack.nats import NatsServer
@@ -66,22 +67,31 @@ class ChaosStack:
     async def start(self) -> None:
         """Start PostgreSQL, NATS (file store in the data dir), migrate, issue the API key,
         then every service once the previous one is ready."""
+        from paymesh_cli.dev_security import DevSecurity  # grpc, alembic: not for every command
+
         prepare_data_dir(self.data_dir, fresh=True)
+        security = DevSecurity(self.data_dir)  # the same protected hops as `paymesh dev`
         taken: set[int] = set()
         self.pg = EmbeddedPostgres(
-            self.data_dir / "pg", free_port_except(taken), log_file=self.logs / "postgres.log"
+            self.data_dir / "pg",
+            free_port_except(taken),
+            log_file=self.logs / "postgres.log",
+            password=security.superuser_password,
         )
         taken.add(self.pg.port)
         self.nats = NatsServer(
-            self.data_dir / "nats", free_port_except(taken), log_file=self.logs / "nats.log"
+            self.data_dir / "nats",
+            free_port_except(taken),
+            log_file=self.logs / "nats.log",
+            config_file=security.nats_config(),
         )
         taken.add(self.nats.port)
         self.pg.start()
         self.nats.start()
-        from mesh.migrations import upgrade_all
-
-        await asyncio.to_thread(upgrade_all, self.pg.url)
+        lock_data_dir(self.data_dir)
+        await asyncio.to_thread(security.migrate, self.pg.url)
         key_file = await ensure_dev_api_key(self.data_dir, self.pg.url, fresh=True)
+        security.issue_certificates(s.name for s in SERVICES)
         gateway_port = free_port_except(taken)
         self.dev = DevStack(
             data_dir=self.data_dir,
@@ -89,6 +99,9 @@ class ChaosStack:
             nats_url=self.nats.url,
             ports=allocate_ports(gateway_port, avoid=taken),
             log_level=os.environ.get("LOG_LEVEL", "INFO"),
+            security=security,
+            admin_url=self.pg.url,
+            nats_secured=True,
         )
         for service in SERVICES:
             child = self.supervisor.start_module(
@@ -200,5 +213,5 @@ class ChaosStack:
 
     async def _wait_ready(self, service: Service, child: Child) -> None:
         assert self.dev is not None
-        probe = service.probe(self.dev.addr(service.name))
+        probe = self.dev.probe(service)
         await self.supervisor.wait_ready(child, probe, within=READY_TIMEOUT)

@@ -5,6 +5,10 @@ SERVICES runs as its own `python -m <module>` process, each started once the pre
 ready. State lives in the data dir (default `.paymesh`) and is kept between runs:
 
     pg/  nats/  logs/<name>.log  psp-sandbox.jsonl  dev-api-key  stack.json
+    secrets/ (passwords.json, nats.conf)  tls/ (ca.pem, <process>.pem, <process>-key.pem)
+
+The data dir is mode 0700 and every file holding a secret 0600 (see paymesh_cli.dev_security
+for how each hop is protected).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import click
 
@@ -37,7 +41,12 @@ from paymesh_cli.stack.processes import (
     http_probe,
     log_tail,
 )
+from paymesh_cli.stack.secrets import write_private
 from paymesh_cli.stackfile import DEFAULT_DATA_DIR, StackFileError, StackInfo
+
+if TYPE_CHECKING:  # imported where used: they pull in grpc, alembic and cryptography
+    from mesh.tls import TlsFiles
+    from paymesh_cli.dev_security import DevSecurity
 
 DEV_PSP_API_KEY = "sk_test_paymesh_dev"
 DATA_DIR_MARKER = ".paymesh-data-dir"  # `--fresh` deletes only directories that carry it
@@ -53,15 +62,16 @@ RESTART_WINDOW = 60.0
 
 # --- the services ----------------------------------------------------------------------------
 
-ProbeFactory = Callable[[str], Probe]  # called with the service's "127.0.0.1:PORT"
+# Called with the service's "127.0.0.1:PORT" and the certificate to probe gRPC with.
+ProbeFactory = Callable[[str, "TlsFiles | None"], Probe]
 
 
 def _http(path: str) -> ProbeFactory:
-    return lambda addr: http_probe(f"http://{addr}{path}")
+    return lambda addr, tls: http_probe(f"http://{addr}{path}")
 
 
-def _grpc(addr: str) -> Probe:
-    return grpc_health_probe(addr, service="")
+def _grpc(addr: str, tls: TlsFiles | None) -> Probe:
+    return grpc_health_probe(addr, service="", tls=tls)
 
 
 def _no_env(stack: DevStack) -> dict[str, str]:
@@ -127,6 +137,10 @@ class DevStack:
     log_level: str = "INFO"
     # service name -> its /metrics port; a service with none here takes any free port.
     metrics_ports: Mapping[str, int] = field(default_factory=dict)
+    security: DevSecurity | None = None
+    # The embedded cluster's superuser URL (roles per service), None for a given DATABASE_URL.
+    admin_url: str | None = None
+    nats_secured: bool = False  # the embedded NATS with a user per service
 
     def addr(self, name: str) -> str:
         return f"{HOST}:{self.ports[name]}"
@@ -134,6 +148,10 @@ class DevStack:
     def metrics_url(self, name: str) -> str | None:
         port = self.metrics_ports.get(name)
         return f"http://{HOST}:{port}/metrics" if port else None
+
+    def probe(self, service: Service) -> Probe:
+        tls = self.security.cli_tls if self.security else None
+        return service.probe(self.addr(service.name), tls)
 
     @property
     def gateway_url(self) -> str:
@@ -146,12 +164,20 @@ class DevStack:
     def common_env(self) -> dict[str, str]:
         """What every process gets."""
         env = {
-            "DATABASE_URL": self.database_url,
+            # The embedded cluster's URL is the superuser's: each service gets its own role's
+            # instead (DevSecurity.env_for), and a process without a schema gets none.
+            "DATABASE_URL": "" if self.admin_url else self.database_url,
             "NATS_URL": self.nats_url,
             "LOG_LEVEL": self.log_level,
             "PSP_API_BASE": self.psp_api_base,
             "PSP_API_KEY": DEV_PSP_API_KEY,
             "PYTHONUNBUFFERED": "1",
+            # Files of the caller's environment would name another stack's: each process gets
+            # ours (DevSecurity.env_for). NATS_USER / NATS_PASSWORD of the caller's environment
+            # stay, for a NATS_URL of its own that wants them.
+            "MESH_TLS_CA_FILE": "",
+            "MESH_TLS_CERT_FILE": "",
+            "MESH_TLS_KEY_FILE": "",
         }
         for service in SERVICES:
             if service.addr_env:
@@ -159,7 +185,14 @@ class DevStack:
         return env
 
     def env_for(self, service: Service, base: Mapping[str, str]) -> dict[str, str]:
-        env = {**base, **self.common_env(), **service.env(self)}
+        secrets = (
+            self.security.env_for(
+                service.name, admin_url=self.admin_url, nats_secured=self.nats_secured
+            )
+            if self.security
+            else {}
+        )
+        env = {**base, **self.common_env(), **service.env(self), **secrets}
         if service.metrics_env:
             env[service.metrics_env] = f"{HOST}:{self.metrics_ports.get(service.name, 0)}"
         no_proxy = ",".join(p for p in (base.get("NO_PROXY", ""), HOST, "localhost") if p)
@@ -209,15 +242,21 @@ def prepare_data_dir(data_dir: Path, fresh: bool) -> None:
             )
         shutil.rmtree(data_dir)
     (data_dir / "logs").mkdir(parents=True, exist_ok=True)
+    (data_dir / "logs").chmod(0o700)
+    lock_data_dir(data_dir)
     (data_dir / DATA_DIR_MARKER).touch()
+
+
+def lock_data_dir(data_dir: Path) -> None:
+    """Keys, passwords, logs and the database are the owner's only: mode 0700; 0711 as root,
+    where PostgreSQL runs as its own system user and must pass through to pg/ (the embedded
+    PostgreSQL opens the data dir's parents to it when it starts: call this again after)."""
+    data_dir.chmod(0o711 if os.geteuid() == 0 else 0o700)
 
 
 def write_secret(path: Path, text: str) -> None:
     """Write `text` to `path` with mode 0600 (never readable by others, not even briefly)."""
-    path.unlink(missing_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text + "\n")
+    write_private(path, text + "\n")
 
 
 async def ensure_dev_api_key(data_dir: Path, database_url: str, fresh: bool) -> Path:
@@ -240,6 +279,17 @@ async def ensure_dev_api_key(data_dir: Path, database_url: str, fresh: bool) -> 
     )
     write_secret(path, key)
     return path
+
+
+def migrate_stack(security: DevSecurity, database_url: str, *, embedded: bool) -> None:
+    """On the embedded cluster: a role per service (mesh.db_roles). On a given DATABASE_URL:
+    the migrations as that URL's user, as before (its operator manages its roles)."""
+    if embedded:
+        security.migrate(database_url)
+    else:
+        from mesh.migrations import upgrade_all
+
+        upgrade_all(database_url)
 
 
 # --- running it -----------------------------------------------------------------------------
@@ -307,6 +357,7 @@ async def run_dev(
 ) -> int:
     """The body of `paymesh dev`; returns the exit code. `data_dir` is absolute, `shown_dir` as
     the user wrote it; children get `child_env` (default os.environ) plus the stack's env."""
+    from paymesh_cli.dev_security import DevSecurity
     from paymesh_cli.stack.nats import NatsError, NatsServer
     from paymesh_cli.stack.postgres import EmbeddedPostgres, PostgresError
 
@@ -331,6 +382,7 @@ async def run_dev(
     pg: EmbeddedPostgres | None = None
     nats: NatsServer | None = None
     supervisor = Supervisor(logs)
+    security = DevSecurity(data_dir)
     try:
         taken = {port}
         database_url, pg = _given_or_embedded(
@@ -338,27 +390,37 @@ async def run_dev(
             "postgres",
             previous.database_url if previous else None,
             taken,
-            lambda p: EmbeddedPostgres(data_dir / "pg", p, log_file=logs / "postgres.log"),
+            lambda p: EmbeddedPostgres(
+                data_dir / "pg",
+                p,
+                log_file=logs / "postgres.log",
+                password=security.superuser_password,
+            ),
         )
         nats_url, nats = _given_or_embedded(
             "NATS_URL",
             "nats",
             previous.nats_url if previous else None,
             taken,
-            lambda p: NatsServer(data_dir / "nats", p, log_file=logs / "nats.log"),
+            lambda p: NatsServer(
+                data_dir / "nats",
+                p,
+                log_file=logs / "nats.log",
+                config_file=security.nats_config(),
+            ),
         )
+        lock_data_dir(data_dir)
         if stop.is_set():
             return 0
 
         _say("running migrations…")
-        from mesh.migrations import upgrade_all
-
-        await asyncio.to_thread(upgrade_all, database_url)
+        await asyncio.to_thread(migrate_stack, security, database_url, embedded=pg is not None)
         key_file = await ensure_dev_api_key(data_dir, database_url, fresh)
         if stop.is_set():
             return 0
 
         ports = allocate_ports(port, avoid=taken)
+        security.issue_certificates(s.name for s in SERVICES)
         stack = DevStack(
             data_dir=data_dir,
             database_url=database_url,
@@ -366,6 +428,9 @@ async def run_dev(
             ports=ports,
             log_level=os.environ.get("LOG_LEVEL", "INFO"),
             metrics_ports=allocate_metrics_ports(taken | set(ports.values())),
+            security=security,
+            admin_url=database_url if pg is not None else None,
+            nats_secured=nats is not None,
         )
         for service in SERVICES:
             metrics = stack.metrics_url(service.name)
@@ -374,7 +439,7 @@ async def run_dev(
             child = supervisor.start_module(
                 service.name, service.module, stack.env_for(service, base_env)
             )
-            probe = service.probe(stack.addr(service.name))
+            probe = stack.probe(service)
             ready = supervisor.wait_ready(child, probe, within=READY_TIMEOUT)
             if not await _unless_stopped(ready, stop):
                 return 0
@@ -401,9 +466,7 @@ async def run_dev(
                 _complain(f"{dead.describe_exit()}\nrestarting {dead.name}")
                 child = supervisor.restart(dead)
                 service = next(s for s in SERVICES if s.name == child.name)
-                ready = supervisor.wait_ready(
-                    child, service.probe(stack.addr(service.name)), within=READY_TIMEOUT
-                )
+                ready = supervisor.wait_ready(child, stack.probe(service), within=READY_TIMEOUT)
                 if not await _unless_stopped(ready, stop):
                     return 0
                 _say(f"{child.name} restarted")
@@ -464,20 +527,63 @@ def dev(ctx: click.Context, port: int, data_dir: Path, fresh: bool) -> None:
 @click.option(
     "--database-url",
     envvar="DATABASE_URL",
-    help="Defaults to $DATABASE_URL, else the running dev stack's.",
+    help="A superuser's URL. Defaults to $DATABASE_URL, else the running dev stack's.",
+)
+@click.option(
+    "--roles-file",
+    envvar="PAYMESH_DB_ROLES_FILE",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="JSON {schema: {owner, runtime}} of role passwords: create a role per service "
+    "and migrate as each schema's owner. The dev stack's own are used without it.",
+)
+@click.option(
+    "--runtime-roles",
+    envvar="PAYMESH_DB_RUNTIME_ROLES",
+    help="schema=role,... : login roles made elsewhere (e.g. by the database operator) that "
+    "the services connect as; after migrating as the given user, each gets its schema's "
+    "runtime grants (and no UPDATE/DELETE on the append-only tables).",
 )
 @_data_dir_option
-def migrate(database_url: str | None, data_dir: Path) -> None:
-    """Bring every service's schema to the newest revision."""
-    if not database_url:
-        try:
-            database_url = StackInfo.load(data_dir).database_url
-        except StackFileError as exc:
-            raise click.ClickException(f"no --database-url or DATABASE_URL, and {exc}") from None
-    from mesh.migrations import upgrade_all
+def migrate(
+    database_url: str | None, roles_file: Path | None, runtime_roles: str | None, data_dir: Path
+) -> None:
+    """Bring every service's schema to the newest revision, each as its owner role."""
+    from mesh.db_roles import (
+        grant_runtime,
+        load_role_passwords,
+        migrate_as_roles,
+        parse_runtime_roles,
+    )
+    from mesh.migrations import SERVICES_WITH_SCHEMA, upgrade_all
+    from paymesh_cli.dev_security import DevSecurity
 
-    upgrade_all(database_url)
-    click.echo("migrations applied")
+    if roles_file is not None:
+        if not database_url:
+            raise click.ClickException("--roles-file needs --database-url (a superuser's)")
+        try:
+            passwords = load_role_passwords(roles_file)
+            migrate_as_roles(database_url, SERVICES_WITH_SCHEMA, passwords)
+        except ValueError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo("roles ensured, migrations applied as each schema's owner, grants given")
+        return
+    if database_url:
+        try:
+            grants = parse_runtime_roles(runtime_roles or "")
+        except ValueError as err:
+            raise click.ClickException(f"--runtime-roles: {err}") from None
+        upgrade_all(database_url)  # as that URL's user: its operator manages the roles
+        for schema, role in grants.items():
+            grant_runtime(database_url, schema, role)
+        granted = f"; runtime grants to {', '.join(grants.values())}" if grants else ""
+        click.echo(f"migrations applied as the given user{granted}")
+        return
+    try:
+        database_url = StackInfo.load(data_dir).database_url
+    except StackFileError as exc:
+        raise click.ClickException(f"no --database-url or DATABASE_URL, and {exc}") from None
+    DevSecurity(data_dir).migrate(database_url)
+    click.echo("migrations applied, each schema as its owner role")
 
 
 COMMANDS = (dev, migrate)

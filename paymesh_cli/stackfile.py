@@ -52,7 +52,11 @@ class StackInfo:
         path = self.path(data_dir)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(dataclasses.asdict(self), indent=2) + "\n", encoding="utf-8")
+        tmp.unlink(missing_ok=True)
+        # It holds the superuser's database URL: the owner's only, from the first byte on.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(json.dumps(dataclasses.asdict(self), indent=2) + "\n")
         os.replace(tmp, path)
         return path
 

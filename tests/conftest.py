@@ -40,8 +40,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPostgres]:
-    """One PostgreSQL for the session, on a free port, in a temporary data dir."""
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data", free_port())
+    """One PostgreSQL for the session, on a free port, in a temporary data dir, with SCRAM
+    password authentication as `paymesh dev`'s (the password is in its URLs)."""
+    import secrets
+
+    server = EmbeddedPostgres(
+        tmp_path_factory.mktemp("pg") / "data", free_port(), password=secrets.token_urlsafe(16)
+    )
     server.start()
     try:
         yield server

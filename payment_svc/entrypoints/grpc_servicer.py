@@ -11,7 +11,7 @@ from decimal import Decimal
 import grpc
 
 from mesh.errors import RETRY_AFTER_KEY, ServiceError
-from mesh.grpc_server import mark_replayed
+from mesh.grpc_server import current_caller, mark_replayed
 from payment_svc.domain.psp import PaymentProvider, PspUnavailable
 from payment_svc.domain.risk import RiskCheck
 from payment_svc.entrypoints.mapping import (
@@ -28,16 +28,13 @@ from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc
 
 SERVICE_NAME = "paymesh.payment.v1.PaymentService"
 RETRY_AFTER_S = "1"
-# The API key the gateway authenticated; idempotency keys live in that key's space. Direct
-# gRPC callers (inside the mesh) share the space "".
-CALLER_METADATA = "x-paymesh-key-id"
 
 
 def caller_scope(context: grpc.aio.ServicerContext) -> str:
-    for key, value in context.invocation_metadata() or ():
-        if key == CALLER_METADATA:
-            return str(value)
-    return ""
+    """The API key the gateway authenticated (`x-paymesh-key-id`, believed only from the
+    gateway's certificate: mesh.grpc_server); idempotency keys live in that key's space.
+    Other callers share the space ""."""
+    return current_caller().key_id
 
 
 @contextmanager

@@ -1,12 +1,14 @@
 """The stored risk decision as a proto (GetCheckoutResponse.risk_decision), and who may see it:
 callers whose API key has the `ops` scope, which the gateway forwards as the metadata
-`x-paymesh-key-scopes` (comma-separated)."""
+`x-paymesh-key-scopes` (comma-separated; believed only from the gateway's certificate:
+mesh.grpc_server)."""
 
 from __future__ import annotations
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from mesh.grpc_server import current_caller
 from payment_svc.domain.risk import Outcome
 from payment_svc.service_layer.risk_ports import RiskRecord
 from paymesh.payment.v1 import payment_pb2
@@ -22,12 +24,9 @@ OUTCOME_TO_PROTO: dict[Outcome, int] = {
 
 
 def caller_scopes(context: grpc.aio.ServicerContext) -> frozenset[str]:
-    """The scopes of the API key the gateway authenticated; none for a direct caller."""
-    scopes: set[str] = set()
-    for key, value in context.invocation_metadata() or ():
-        if key == SCOPES_METADATA:
-            scopes.update(s.strip() for s in str(value).split(",") if s.strip())
-    return frozenset(scopes)
+    """The scopes of the API key the gateway authenticated; none for any other caller (a
+    process of the mesh without the gateway's certificate may not claim `ops`)."""
+    return frozenset(current_caller().scopes)
 
 
 def may_see_risk(context: grpc.aio.ServicerContext) -> bool:

@@ -71,6 +71,7 @@ class NatsServer:
         log_file: Path | None = None,
         monitor_port: int | None = None,
         start_timeout: float = 30.0,
+        config_file: Path | None = None,
     ) -> None:
         self.store_dir = Path(store_dir).resolve()
         self.port = port
@@ -78,6 +79,9 @@ class NatsServer:
         self.log_file = Path(log_file).resolve() if log_file else default_log
         self.monitor_port = monitor_port
         self.start_timeout = start_timeout
+        # Users and permissions (paymesh_cli.stack.nats_auth); a file, so that no password is
+        # in the argv. The command-line flags below take precedence over it.
+        self.config_file = config_file
         self.process: subprocess.Popen[bytes] | None = None
         self.log_start = 0  # where the current run's output begins in the (appended) log
         self._name = f"paymesh-{uuid.uuid4().hex[:12]}"
@@ -109,6 +113,8 @@ class NatsServer:
         ]
         if self.monitor_port is not None:
             argv += ["-m", str(self.monitor_port)]
+        if self.config_file is not None:
+            argv += ["-c", str(self.config_file)]
         self.log_start = log_size(self.log_file)
         self.process = spawn(argv, log_path=self.log_file, death_signal=signal.SIGTERM)
         deadline = time.monotonic() + self.start_timeout

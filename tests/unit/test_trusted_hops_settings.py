@@ -1,0 +1,78 @@
+"""The settings and configuration behind the trusted hops, without servers: production refuses
+plain-text gRPC, the TLS files come all three or none, and each service's NATS rights name its
+own subjects only."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mesh.settings import SettingsError, tls_from_env
+from mesh.tls import TlsFiles
+from payment_svc.settings import PaymentSettings
+from paymesh_cli.stack.nats_auth import NEVER, OPERATOR, SERVICE_RIGHTS, nats_config
+
+TLS_VARS = ("MESH_TLS_CA_FILE", "MESH_TLS_CERT_FILE", "MESH_TLS_KEY_FILE")
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        *TLS_VARS,
+        "PAYMESH_ENV",
+        "GRPC_REFLECTION",
+        "GRPC_ALLOWED_CALLERS",
+        "NATS_USER",
+        "NATS_PASSWORD",
+    ):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_production_refuses_to_start_without_mutual_tls(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert tls_from_env() is None  # development: plain text is allowed
+    monkeypatch.setenv("PAYMESH_ENV", "production")
+    with pytest.raises(SettingsError, match="PAYMESH_ENV=production needs mutual TLS"):
+        PaymentSettings.from_env()
+    for name, value in zip(TLS_VARS, ("/s/ca.pem", "/s/tls.crt", "/s/tls.key"), strict=True):
+        monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError, match="PAYMESH_ENV=production needs NATS_USER"):
+        PaymentSettings.from_env()
+
+
+def test_the_tls_files_come_all_three_or_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MESH_TLS_CA_FILE", "/s/ca.pem")
+    with pytest.raises(SettingsError, match="MESH_TLS_CERT_FILE, MESH_TLS_KEY_FILE not set"):
+        tls_from_env()
+    monkeypatch.setenv("MESH_TLS_CERT_FILE", "/s/tls.crt")
+    monkeypatch.setenv("MESH_TLS_KEY_FILE", "/s/tls.key")
+    monkeypatch.setenv("PAYMESH_ENV", "production")
+    monkeypatch.setenv("NATS_USER", "payment_svc")
+    monkeypatch.setenv("NATS_PASSWORD", "pw")
+    settings = PaymentSettings.from_env()
+    assert settings.tls == TlsFiles("/s/ca.pem", "/s/tls.crt", "/s/tls.key")
+    assert (settings.grpc_reflection, settings.nats_user, settings.nats_password) == (
+        False,
+        "payment_svc",
+        "pw",
+    )
+    assert settings.grpc_allowed_callers == {"gateway"}
+    monkeypatch.setenv("GRPC_REFLECTION", "1")
+    monkeypatch.setenv("GRPC_ALLOWED_CALLERS", "gateway, recon_svc")
+    settings = PaymentSettings.from_env()
+    assert settings.grpc_reflection
+    assert settings.grpc_allowed_callers == {"gateway", "recon_svc"}
+
+
+def test_each_service_publishes_its_own_subjects_only() -> None:
+    config = json.loads(nats_config({u: f"pw-{u}" for u in (OPERATOR, *SERVICE_RIGHTS)}))
+    users = {u["user"]: u for u in config["authorization"]["users"]}
+    assert set(users) == {OPERATOR, "payment_svc", "wallet_svc", "ledger_svc"}
+    own = {"payment_svc": "payment.", "wallet_svc": "wallet.", "ledger_svc": "ledger."}
+    for name, prefix in own.items():
+        rights = users[name]["permissions"]
+        events = [s for s in rights["publish"]["allow"] if not s.startswith(("$JS.", "dlq."))]
+        assert events == [f"{prefix}>"], name
+        assert rights["publish"]["deny"] == NEVER
+        assert rights["subscribe"] == {"allow": ["_INBOX.>"]}
+    assert "permissions" not in users[OPERATOR]
