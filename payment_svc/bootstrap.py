@@ -5,6 +5,7 @@ SQL unit of work and the Stripe PSP, plugged into the mesh's start and ordered s
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, datetime, timedelta
 from functools import partial
 
@@ -14,6 +15,7 @@ from mesh.outbox import OutboxRelay
 from mesh.periodic import every
 from mesh.retention import RetentionRule
 from mesh.runtime import Lifecycle, run
+from mesh.settings import SettingsError
 from mesh.service import Consumer, RunningService, Wiring, start_service
 from payment_svc.adapters.sql_uow import uow_factory
 from payment_svc.adapters.stripe_psp import StripePaymentProvider
@@ -111,7 +113,12 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                 (payment_pb2_grpc.add_PaymentServiceServicer_to_server, servicer, SERVICE_NAME),
                 (
                     psp_webhooks_pb2_grpc.add_PspWebhookServiceServicer_to_server,
-                    PspWebhookServicer(uow, utc_now, config.stripe_webhook_secret),
+                    PspWebhookServicer(
+                        uow,
+                        utc_now,
+                        config.stripe_webhook_secret,
+                        timedelta(seconds=config.webhook_max_future_s),
+                    ),
                     WEBHOOK_SERVICE_NAME,
                 ),
                 (
@@ -165,7 +172,12 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
 
 
 def main() -> int:
-    settings = PaymentSettings.from_env()
+    try:
+        settings = PaymentSettings.from_env()
+    except SettingsError as err:
+        # One line that says why, not a traceback: the operator fixes a variable and restarts.
+        print(f"{SERVICE}: refusing to start: {err}", file=sys.stderr)
+        return 2
 
     async def _start(life: Lifecycle) -> RunningPaymentService:
         return await start(life, settings)

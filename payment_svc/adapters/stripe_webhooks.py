@@ -1,19 +1,25 @@
 """Stripe webhooks: the signature checked by the stripe SDK's own verifier (HMAC-SHA256 of
 `<t>.<body>` with the endpoint's secret, a 5-minute tolerance against replays), then the event
-turned into a domain PspEvent."""
+turned into a domain PspEvent. A genuine event whose shape is wrong (no intent id, no amount,
+a malformed `data` object) becomes a PspEvent with a `refusal`: stored for audit, never applied.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 import stripe
 
-from payment_svc.adapters.stripe_psp import outcome_of_intent
+from mesh.money import InvalidMoney
+from payment_svc.adapters.stripe_psp import amount_of_minor_units, outcome_of_intent
 from payment_svc.domain.psp_event import PspEvent
 
 TOLERANCE_S = 300
+MAX_ID_LENGTH = 255  # Stripe's ids are far shorter; a longer one is cut, not stored whole
+_CURRENCY = re.compile(r"^[a-zA-Z]{3}$")
 
 # Events that say where a PaymentIntent stands. Their object is the intent as it was when the
 # event was made; its status tells the outcome (outcome_of_intent), so a failed payment and a
@@ -51,20 +57,65 @@ def verify_stripe_event(
 
 
 def _event(event: Any, payload: bytes) -> PspEvent:
-    if not isinstance(event, dict) or not isinstance(event.get("id"), str):
+    if not isinstance(event, dict) or not isinstance(event.get("id"), str) or not event["id"]:
         raise InvalidWebhook("the body is not a Stripe event")
-    kind = str(event.get("type") or "")
-    obj = (event.get("data") or {}).get("object") or {}
+    kind = event.get("type")
+    created = event.get("created")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    base = {
+        "event_id": event["id"][:MAX_ID_LENGTH],
+        "type": str(kind or "")[:MAX_ID_LENGTH],
+        "payload": payload,
+        "payment_order_id": "",
+        "psp_reference": "",
+        "outcome": None,
+    }
+    # Signed by the PSP, yet not trusted blindly: an event whose shape is wrong is kept for
+    # audit with why, and refused (a 4xx, never a 500).
+    if not isinstance(kind, str) or not kind:
+        return _refused(base, "the event has no type")
+    if isinstance(created, bool) or not isinstance(created, int) or created < 0:
+        return _refused(base, "the event has no valid `created` time")
+    base["created_at"] = datetime.fromtimestamp(created, UTC)
     if not isinstance(obj, dict):
-        obj = {}
-    is_intent = obj.get("object") == "payment_intent"
-    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    return PspEvent(
-        event_id=event["id"],
-        type=kind,
-        created_at=datetime.fromtimestamp(int(event.get("created") or 0), UTC),
-        payment_order_id=str(metadata.get("payment_order_id") or "") if is_intent else "",
-        psp_reference=str(obj.get("id") or "") if is_intent else "",
-        outcome=outcome_of_intent(obj) if is_intent and kind in CHARGE_EVENTS else None,
-        payload=payload,
-    )
+        return _refused(base, "`data.object` is missing or not an object")
+    if obj.get("object") != "payment_intent":
+        if kind in CHARGE_EVENTS:
+            return _refused(base, f"a {kind} event about a {obj.get('object')!r}")
+        return PspEvent(**base)
+    return _intent_event(base, kind, obj)
+
+
+def _intent_event(base: dict[str, Any], kind: str, intent: dict[str, Any]) -> PspEvent:
+    intent_id = intent.get("id")
+    if not isinstance(intent_id, str) or not intent_id.strip():
+        return _refused(base, "the payment intent has no id")
+    base["psp_reference"] = intent_id[:MAX_ID_LENGTH]
+    metadata = intent.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        return _refused(base, "the payment intent's metadata is not an object")
+    order_id = (metadata or {}).get("payment_order_id") or ""
+    if not isinstance(order_id, str):
+        return _refused(base, "metadata.payment_order_id is not a string")
+    base["payment_order_id"] = order_id[:MAX_ID_LENGTH]
+    amount, currency = intent.get("amount"), intent.get("currency")
+    if isinstance(amount, bool) or not isinstance(amount, int) or amount < 0:
+        return _refused(base, "the payment intent has no valid amount")
+    if not isinstance(currency, str) or not _CURRENCY.match(currency):
+        return _refused(base, "the payment intent has no valid currency")
+    try:
+        base["amount"] = amount_of_minor_units(amount, currency.upper())
+    except InvalidMoney as err:
+        return _refused(base, f"the payment intent's amount cannot be read: {err}")
+    base["currency"] = currency.upper()
+    if isinstance(intent.get("status"), str) and kind in CHARGE_EVENTS:
+        base["outcome"] = outcome_of_intent(intent)
+    elif kind in CHARGE_EVENTS:
+        return _refused(base, "the payment intent has no status")
+    return PspEvent(**base)
+
+
+def _refused(base: dict[str, Any], why: str) -> PspEvent:
+    fields = {"created_at": datetime.fromtimestamp(0, UTC), **base}
+    return PspEvent(**fields, refusal=why)
