@@ -17,7 +17,8 @@ REDACTED = "[REDACTED]"
 # Order matters: a URL's password goes first, so that "u:pass@host" is not read as an e-mail.
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # scheme://user:password@host -> scheme://user:[REDACTED]@host
-    (re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s\"']*:)[^@\s\"'/]+@"), rf"\1{REDACTED}@"),
+    # (greedy up to the last "@" of the authority: a password may hold an "@" itself)
+    (re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s\"']*:)[^\s\"'/]+@"), rf"\1{REDACTED}@"),
     # "Authorization: Bearer x", "authorization": "Basic x", Authorization=x
     (
         re.compile(

@@ -5,12 +5,15 @@ SQL unit of work and the Stripe PSP, plugged into the mesh's start and ordered s
 
 from __future__ import annotations
 
+import base64
 import sys
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mesh.log_redaction import hide_in_logs
 from mesh.outbox import OutboxRelay
 from mesh.periodic import every
 from mesh.retention import RetentionRule
@@ -68,6 +71,12 @@ def utc_now() -> datetime:
 async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> RunningPaymentService:
     """Start the payment service with `settings` (from the environment when None)."""
     config = settings or PaymentSettings.from_env()
+    hide_in_logs(
+        config.psp_api_key,
+        config.stripe_webhook_secret,
+        *(base64.b64encode(key).decode() for key in config.pii_keys.values()),
+        urlsplit(config.database_url).password or "",
+    )
 
     def wire(engine: AsyncEngine, relay: OutboxRelay) -> Wiring:
         psp = StripePaymentProvider(config.psp_api_key, config.psp_api_base, config.psp_timeout_s)
