@@ -34,7 +34,9 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\bpmk_([0-9a-f]+)_[A-Za-z0-9_-]+"), rf"pmk_\1_{REDACTED}"),
     # E-mail addresses (buyer PII).
     (
-        re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"),
+        re.compile(
+            r"[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
+        ),
         "[REDACTED-EMAIL]",
     ),
 )

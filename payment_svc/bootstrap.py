@@ -18,8 +18,10 @@ from mesh.outbox import OutboxRelay
 from mesh.periodic import every
 from mesh.retention import RetentionRule
 from mesh.runtime import Lifecycle, run
-from mesh.settings import SettingsError
 from mesh.service import Consumer, RunningService, Wiring, start_service
+from mesh.settings import SettingsError
+from payment_svc.adapters.pii_cipher import PiiCipher
+from payment_svc.adapters.sql_pii import reseal_all
 from payment_svc.adapters.sql_uow import uow_factory
 from payment_svc.adapters.stripe_psp import StripePaymentProvider
 from payment_svc.domain.risk import RuleBasedRiskCheck, VelocityLimits
@@ -57,6 +59,7 @@ from paymesh.payment.v1 import payment_pb2_grpc, psp_webhooks_pb2_grpc, refunds_
 SERVICE = "payment_svc"
 SCHEMA = "payment"
 PURGE_INTERVAL_S = 600.0
+PII_RESEAL_INTERVAL_S = 600.0
 
 # A started service: `.grpc_port`; await it (`await running()`) to stop it, in order: gRPC
 # first (calls in flight finish), then the relay and consumers, then the PSP client, NATS and
@@ -78,9 +81,12 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
         urlsplit(config.database_url).password or "",
     )
 
+    cipher = PiiCipher(config.pii_keys, config.pii_active_key_id)
+
     def wire(engine: AsyncEngine, relay: OutboxRelay) -> Wiring:
+        reseal = partial(reseal_all, engine, cipher)
         psp = StripePaymentProvider(config.psp_api_key, config.psp_api_base, config.psp_timeout_s)
-        uow = uow_factory(engine, encode_event, on_commit=relay.wake)
+        uow = uow_factory(engine, encode_event, on_commit=relay.wake, cipher=cipher)
         risk = RuleBasedRiskCheck(
             config.risk_max_order_amount,
             config.risk_blocked_buyers,
@@ -164,6 +170,9 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                     "refund-sweeper",
                     partial(every, config.sweeper_interval_s, sweep_refunds, "refund sweeper"),
                 ),
+                # Seals rows stored in clear before migration 0006, and moves rows to the active
+                # key after a rotation; a no-op query once every row is under it.
+                ("pii-reseal", partial(every, PII_RESEAL_INTERVAL_S, reseal, "PII re-seal")),
                 (
                     "payment-key-purge",
                     partial(every, PURGE_INTERVAL_S, purge, "idempotency key purge"),

@@ -91,9 +91,7 @@ class PaymentSettings(ServiceSettings):
     # A verified event made further in the future than this is refused (clock skew allowance).
     webhook_max_future_s: int = 300
     environment: str = "development"  # PAYMESH_ENV; "production" forbids every dev default
-    pii_keys: Mapping[str, bytes] = field(
-        default_factory=lambda: {DEV_KEY_ID: DEV_KEY}, repr=False
-    )
+    pii_keys: Mapping[str, bytes] = field(default_factory=lambda: {DEV_KEY_ID: DEV_KEY}, repr=False)
     pii_active_key_id: str = DEV_KEY_ID
 
     @classmethod

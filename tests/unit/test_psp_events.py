@@ -268,9 +268,7 @@ async def test_a_signed_but_malformed_event_is_kept_and_refused(
     assert store.state.psp_events["evt_1"][1].startswith(f"refused: {why}")
 
 
-async def test_an_event_from_the_future_is_kept_and_refused(
-    store: FakeStore, clock: Clock
-) -> None:
+async def test_an_event_from_the_future_is_kept_and_refused(store: FakeStore, clock: Clock) -> None:
     ref = await pending_order(store, clock)
     ahead = int(clock().timestamp()) + 301
     near = int(clock().timestamp()) + 299

@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from paymesh.common.v1 import access_pb2 as paymesh_dot_common_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n paymesh/payment/v1/payment.proto\x12\x12paymesh.payment.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1epaymesh/common/v1/access.proto\"_\n\tBuyerInfo\x12\x1c\n\x08\x62uyer_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x1c\n\x05\x65mail\x18\x02 \x01(\tB\r\xbaH\nr\x05\x18\xfe\x01`\x01\xd8\x01\x01\x12\x16\n\x04name\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"\xd2\x01\n\x11PaymentOrderInput\x12\x35\n\x10payment_order_id\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12\x33\n\x0eseller_account\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12,\n\x06\x61mount\x18\x03 \x01(\tB\x1c\xbaH\x19r\x17\x18 2\x13^[0-9]+(\\.[0-9]+)?$\x12#\n\x08\x63urrency\x18\x04 \x01(\tB\x11\xbaH\x0er\x0c\x32\n^[A-Z]{3}$\"\xdf\x06\n\x14\x43reatePaymentRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x30\n\x0b\x63heckout_id\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12\x39\n\nbuyer_info\x18\x03 \x01(\x0b\x32\x1d.paymesh.payment.v1.BuyerInfoB\x06\xbaH\x03\xc8\x01\x01\x12>\n\x0epayment_method\x18\x04 \x01(\tB&\xbaH#r\x1e\x10\x03\x18\xff\x01\x32\x17^[A-Za-z][A-Za-z0-9_]*$\xd8\x01\x01\x12\xc7\x01\n\x0epayment_orders\x18\x05 \x03(\x0b\x32%.paymesh.payment.v1.PaymentOrderInputB\x87\x01\xbaH\x83\x01\x92\x01\x04\x08\x01\x10\x64\xba\x01y\n\x19payment_orders.unique_ids\x12\x32payment_order_id must be unique within the request\x1a(this.map(o, o.payment_order_id).unique()\x12\x37\n\x04\x66low\x18\x06 \x01(\x0e\x32\x1f.paymesh.payment.v1.PaymentFlowB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12$\n\x0credirect_url\x18\x07 \x01(\tB\x0e\xbaH\x0br\x06\x18\x80\x10\x88\x01\x01\xd8\x01\x01:\xd2\x02\xbaH\xce\x02\x1a\xc1\x01\n\x16payment_method.by_flow\x12vpayment_method is required, except for a hosted checkout, which takes none (the buyer enters a card on the PSP\'s page)\x1a/(this.flow == 2) == (this.payment_method == \'\')\x1a\x87\x01\n\x14redirect_url.by_flow\x12@redirect_url is required for a hosted checkout, and only for one\x1a-(this.flow == 2) == (this.redirect_url != \'\')\"G\n\x15\x43reatePaymentResponse\x12.\n\x08\x63heckout\x18\x01 \x01(\x0b\x32\x1c.paymesh.payment.v1.Checkout\"=\n\x16GetPaymentOrderRequest\x12#\n\x10payment_order_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"R\n\x17GetPaymentOrderResponse\x12\x37\n\rpayment_order\x18\x01 \x01(\x0b\x32 .paymesh.payment.v1.PaymentOrder\"4\n\x12GetCheckoutRequest\x12\x1e\n\x0b\x63heckout_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"~\n\x13GetCheckoutResponse\x12.\n\x08\x63heckout\x18\x01 \x01(\x0b\x32\x1c.paymesh.payment.v1.Checkout\x12\x37\n\rrisk_decision\x18\x02 \x01(\x0b\x32 .paymesh.payment.v1.RiskDecision\"\xb1\x01\n\x0cRiskDecision\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.paymesh.payment.v1.RiskOutcome\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\x31\n\x05rules\x18\x03 \x03(\x0b\x32\".paymesh.payment.v1.RiskRuleResult\x12.\n\ndecided_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc2\x01\n\x0eRiskRuleResult\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x30\n\x07outcome\x18\x02 \x01(\x0e\x32\x1f.paymesh.payment.v1.RiskOutcome\x12@\n\x07\x66igures\x18\x03 \x03(\x0b\x32/.paymesh.payment.v1.RiskRuleResult.FiguresEntry\x1a.\n\x0c\x46iguresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xf9\x01\n\x08\x43heckout\x12\x13\n\x0b\x63heckout_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x17\n\x0fis_payment_done\x18\x03 \x01(\x08\x12\x38\n\x0epayment_orders\x18\x04 \x03(\x0b\x32 .paymesh.payment.v1.PaymentOrder\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x04\x66low\x18\x06 \x01(\x0e\x32\x1f.paymesh.payment.v1.PaymentFlow\x12\x14\n\x0credirect_url\x18\x07 \x01(\t\"\xd3\x03\n\x0cPaymentOrder\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\x12\x16\n\x0eseller_account\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\t\x12\x10\n\x08\x63urrency\x18\x05 \x01(\t\x12\x12\n\nfee_amount\x18\x06 \x01(\t\x12\x36\n\x06status\x18\x07 \x01(\x0e\x32&.paymesh.payment.v1.PaymentOrderStatus\x12\x16\n\x0ewallet_updated\x18\x08 \x01(\x08\x12\x16\n\x0eledger_updated\x18\t \x01(\x08\x12\x15\n\rpsp_reference\x18\n \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\x0b \x01(\t\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x07history\x18\x0e \x03(\x0b\x32$.paymesh.payment.v1.StatusTransition\x12\x18\n\x10payment_page_url\x18\x0f \x01(\t\"\xcb\x01\n\x10StatusTransition\x12;\n\x0b\x66rom_status\x18\x01 \x01(\x0e\x32&.paymesh.payment.v1.PaymentOrderStatus\x12\x39\n\tto_status\x18\x02 \x01(\x0e\x32&.paymesh.payment.v1.PaymentOrderStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xe9\x01\n\x12PaymentOrderStatus\x12$\n PAYMENT_ORDER_STATUS_UNSPECIFIED\x10\x00\x12$\n PAYMENT_ORDER_STATUS_NOT_STARTED\x10\x01\x12\"\n\x1ePAYMENT_ORDER_STATUS_EXECUTING\x10\x02\x12 \n\x1cPAYMENT_ORDER_STATUS_PENDING\x10\x03\x12 \n\x1cPAYMENT_ORDER_STATUS_SUCCESS\x10\x04\x12\x1f\n\x1bPAYMENT_ORDER_STATUS_FAILED\x10\x05*]\n\x0bPaymentFlow\x12\x1c\n\x18PAYMENT_FLOW_UNSPECIFIED\x10\x00\x12\x17\n\x13PAYMENT_FLOW_DIRECT\x10\x01\x12\x17\n\x13PAYMENT_FLOW_HOSTED\x10\x02*q\n\x0bRiskOutcome\x12\x1c\n\x18RISK_OUTCOME_UNSPECIFIED\x10\x00\x12\x16\n\x12RISK_OUTCOME_ALLOW\x10\x01\x12\x15\n\x11RISK_OUTCOME_DENY\x10\x02\x12\x15\n\x11RISK_OUTCOME_SKIP\x10\x03\x32\xe0\x03\n\x0ePaymentService\x12\x8f\x01\n\rCreatePayment\x12(.paymesh.payment.v1.CreatePaymentRequest\x1a).paymesh.payment.v1.CreatePaymentResponse\")\xca\xf3\x18\x0epayments:write\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/payments:\x01*\x12\xa4\x01\n\x0fGetPaymentOrder\x12*.paymesh.payment.v1.GetPaymentOrderRequest\x1a+.paymesh.payment.v1.GetPaymentOrderResponse\"8\xca\xf3\x18\rpayments:read\x82\xd3\xe4\x93\x02!\x12\x1f/v1/payments/{payment_order_id}\x12\x94\x01\n\x0bGetCheckout\x12&.paymesh.payment.v1.GetCheckoutRequest\x1a\'.paymesh.payment.v1.GetCheckoutResponse\"4\xca\xf3\x18\rpayments:read\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/checkouts/{checkout_id}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n paymesh/payment/v1/payment.proto\x12\x12paymesh.payment.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1epaymesh/common/v1/access.proto\"_\n\tBuyerInfo\x12\x1c\n\x08\x62uyer_id\x18\x01 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\x12\x1c\n\x05\x65mail\x18\x02 \x01(\tB\r\xbaH\nr\x05\x18\xfe\x01`\x01\xd8\x01\x01\x12\x16\n\x04name\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"\xd2\x01\n\x11PaymentOrderInput\x12\x35\n\x10payment_order_id\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12\x33\n\x0eseller_account\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12,\n\x06\x61mount\x18\x03 \x01(\tB\x1c\xbaH\x19r\x17\x18 2\x13^[0-9]+(\\.[0-9]+)?$\x12#\n\x08\x63urrency\x18\x04 \x01(\tB\x11\xbaH\x0er\x0c\x32\n^[A-Z]{3}$\"\x89\x07\n\x14\x43reatePaymentRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x30\n\x0b\x63heckout_id\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12\x39\n\nbuyer_info\x18\x03 \x01(\x0b\x32\x1d.paymesh.payment.v1.BuyerInfoB\x06\xbaH\x03\xc8\x01\x01\x12>\n\x0epayment_method\x18\x04 \x01(\tB&\xbaH#r\x1e\x10\x03\x18\xff\x01\x32\x17^[A-Za-z][A-Za-z0-9_]*$\xd8\x01\x01\x12\xf1\x01\n\x0epayment_orders\x18\x05 \x03(\x0b\x32%.paymesh.payment.v1.PaymentOrderInputB\xb1\x01\xbaH\xad\x01\x92\x01\x04\x08\x01\x10\x64\xba\x01\xa2\x01\n\x19payment_orders.unique_ids\x12\x32payment_order_id must be unique within the request\x1aQthis.all(o, this.filter(p, p.payment_order_id == o.payment_order_id).size() == 1)\x12\x37\n\x04\x66low\x18\x06 \x01(\x0e\x32\x1f.paymesh.payment.v1.PaymentFlowB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12$\n\x0credirect_url\x18\x07 \x01(\tB\x0e\xbaH\x0br\x06\x18\x80\x10\x88\x01\x01\xd8\x01\x01:\xd2\x02\xbaH\xce\x02\x1a\xc1\x01\n\x16payment_method.by_flow\x12vpayment_method is required, except for a hosted checkout, which takes none (the buyer enters a card on the PSP\'s page)\x1a/(this.flow == 2) == (this.payment_method == \'\')\x1a\x87\x01\n\x14redirect_url.by_flow\x12@redirect_url is required for a hosted checkout, and only for one\x1a-(this.flow == 2) == (this.redirect_url != \'\')\"G\n\x15\x43reatePaymentResponse\x12.\n\x08\x63heckout\x18\x01 \x01(\x0b\x32\x1c.paymesh.payment.v1.Checkout\"=\n\x16GetPaymentOrderRequest\x12#\n\x10payment_order_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"R\n\x17GetPaymentOrderResponse\x12\x37\n\rpayment_order\x18\x01 \x01(\x0b\x32 .paymesh.payment.v1.PaymentOrder\"4\n\x12GetCheckoutRequest\x12\x1e\n\x0b\x63heckout_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"V\n\x18\x45rasePersonalDataRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\x08\x62uyer_id\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80\x01\"G\n\x19\x45rasePersonalDataResponse\x12\x10\n\x08\x62uyer_id\x18\x01 \x01(\t\x12\x18\n\x10\x63heckouts_erased\x18\x02 \x01(\x05\"~\n\x13GetCheckoutResponse\x12.\n\x08\x63heckout\x18\x01 \x01(\x0b\x32\x1c.paymesh.payment.v1.Checkout\x12\x37\n\rrisk_decision\x18\x02 \x01(\x0b\x32 .paymesh.payment.v1.RiskDecision\"\xb1\x01\n\x0cRiskDecision\x12\x30\n\x07outcome\x18\x01 \x01(\x0e\x32\x1f.paymesh.payment.v1.RiskOutcome\x12\x0c\n\x04rule\x18\x02 \x01(\t\x12\x31\n\x05rules\x18\x03 \x03(\x0b\x32\".paymesh.payment.v1.RiskRuleResult\x12.\n\ndecided_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc2\x01\n\x0eRiskRuleResult\x12\x0c\n\x04rule\x18\x01 \x01(\t\x12\x30\n\x07outcome\x18\x02 \x01(\x0e\x32\x1f.paymesh.payment.v1.RiskOutcome\x12@\n\x07\x66igures\x18\x03 \x03(\x0b\x32/.paymesh.payment.v1.RiskRuleResult.FiguresEntry\x1a.\n\x0c\x46iguresEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xaf\x02\n\x08\x43heckout\x12\x13\n\x0b\x63heckout_id\x18\x01 \x01(\t\x12\x10\n\x08\x62uyer_id\x18\x02 \x01(\t\x12\x17\n\x0fis_payment_done\x18\x03 \x01(\x08\x12\x38\n\x0epayment_orders\x18\x04 \x03(\x0b\x32 .paymesh.payment.v1.PaymentOrder\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\x04\x66low\x18\x06 \x01(\x0e\x32\x1f.paymesh.payment.v1.PaymentFlow\x12\x14\n\x0credirect_url\x18\x07 \x01(\t\x12\x1a\n\x12\x62uyer_email_masked\x18\x14 \x01(\t\x12\x18\n\x10\x62uyer_pii_erased\x18\x15 \x01(\x08\"\xd3\x03\n\x0cPaymentOrder\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\x12\x16\n\x0eseller_account\x18\x03 \x01(\t\x12\x0e\n\x06\x61mount\x18\x04 \x01(\t\x12\x10\n\x08\x63urrency\x18\x05 \x01(\t\x12\x12\n\nfee_amount\x18\x06 \x01(\t\x12\x36\n\x06status\x18\x07 \x01(\x0e\x32&.paymesh.payment.v1.PaymentOrderStatus\x12\x16\n\x0ewallet_updated\x18\x08 \x01(\x08\x12\x16\n\x0eledger_updated\x18\t \x01(\x08\x12\x15\n\rpsp_reference\x18\n \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\x0b \x01(\t\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x07history\x18\x0e \x03(\x0b\x32$.paymesh.payment.v1.StatusTransition\x12\x18\n\x10payment_page_url\x18\x0f \x01(\t\"\xcb\x01\n\x10StatusTransition\x12;\n\x0b\x66rom_status\x18\x01 \x01(\x0e\x32&.paymesh.payment.v1.PaymentOrderStatus\x12\x39\n\tto_status\x18\x02 \x01(\x0e\x32&.paymesh.payment.v1.PaymentOrderStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*\xe9\x01\n\x12PaymentOrderStatus\x12$\n PAYMENT_ORDER_STATUS_UNSPECIFIED\x10\x00\x12$\n PAYMENT_ORDER_STATUS_NOT_STARTED\x10\x01\x12\"\n\x1ePAYMENT_ORDER_STATUS_EXECUTING\x10\x02\x12 \n\x1cPAYMENT_ORDER_STATUS_PENDING\x10\x03\x12 \n\x1cPAYMENT_ORDER_STATUS_SUCCESS\x10\x04\x12\x1f\n\x1bPAYMENT_ORDER_STATUS_FAILED\x10\x05*]\n\x0bPaymentFlow\x12\x1c\n\x18PAYMENT_FLOW_UNSPECIFIED\x10\x00\x12\x17\n\x13PAYMENT_FLOW_DIRECT\x10\x01\x12\x17\n\x13PAYMENT_FLOW_HOSTED\x10\x02*q\n\x0bRiskOutcome\x12\x1c\n\x18RISK_OUTCOME_UNSPECIFIED\x10\x00\x12\x16\n\x12RISK_OUTCOME_ALLOW\x10\x01\x12\x15\n\x11RISK_OUTCOME_DENY\x10\x02\x12\x15\n\x11RISK_OUTCOME_SKIP\x10\x03\x32\x82\x05\n\x0ePaymentService\x12\x8f\x01\n\rCreatePayment\x12(.paymesh.payment.v1.CreatePaymentRequest\x1a).paymesh.payment.v1.CreatePaymentResponse\")\xca\xf3\x18\x0epayments:write\x82\xd3\xe4\x93\x02\x11\"\x0c/v1/payments:\x01*\x12\xa4\x01\n\x0fGetPaymentOrder\x12*.paymesh.payment.v1.GetPaymentOrderRequest\x1a+.paymesh.payment.v1.GetPaymentOrderResponse\"8\xca\xf3\x18\rpayments:read\x82\xd3\xe4\x93\x02!\x12\x1f/v1/payments/{payment_order_id}\x12\x94\x01\n\x0bGetCheckout\x12&.paymesh.payment.v1.GetCheckoutRequest\x1a\'.paymesh.payment.v1.GetCheckoutResponse\"4\xca\xf3\x18\rpayments:read\x82\xd3\xe4\x93\x02\x1d\x12\x1b/v1/checkouts/{checkout_id}\x12\x9f\x01\n\x11\x45rasePersonalData\x12,.paymesh.payment.v1.ErasePersonalDataRequest\x1a-.paymesh.payment.v1.ErasePersonalDataResponse\"-\xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02 \"\x1b/v1/buyers/{buyer_id}:erase:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -58,7 +58,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEPAYMENTREQUEST'].fields_by_name['payment_method']._loaded_options = None
   _globals['_CREATEPAYMENTREQUEST'].fields_by_name['payment_method']._serialized_options = b'\272H#r\036\020\003\030\377\0012\027^[A-Za-z][A-Za-z0-9_]*$\330\001\001'
   _globals['_CREATEPAYMENTREQUEST'].fields_by_name['payment_orders']._loaded_options = None
-  _globals['_CREATEPAYMENTREQUEST'].fields_by_name['payment_orders']._serialized_options = b'\272H\203\001\222\001\004\010\001\020d\272\001y\n\031payment_orders.unique_ids\0222payment_order_id must be unique within the request\032(this.map(o, o.payment_order_id).unique()'
+  _globals['_CREATEPAYMENTREQUEST'].fields_by_name['payment_orders']._serialized_options = b'\272H\255\001\222\001\004\010\001\020d\272\001\242\001\n\031payment_orders.unique_ids\0222payment_order_id must be unique within the request\032Qthis.all(o, this.filter(p, p.payment_order_id == o.payment_order_id).size() == 1)'
   _globals['_CREATEPAYMENTREQUEST'].fields_by_name['flow']._loaded_options = None
   _globals['_CREATEPAYMENTREQUEST'].fields_by_name['flow']._serialized_options = b'\272H\005\202\001\002\020\001'
   _globals['_CREATEPAYMENTREQUEST'].fields_by_name['redirect_url']._loaded_options = None
@@ -69,6 +69,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETPAYMENTORDERREQUEST'].fields_by_name['payment_order_id']._serialized_options = b'\272H\006r\004\020\001\030@'
   _globals['_GETCHECKOUTREQUEST'].fields_by_name['checkout_id']._loaded_options = None
   _globals['_GETCHECKOUTREQUEST'].fields_by_name['checkout_id']._serialized_options = b'\272H\006r\004\020\001\030@'
+  _globals['_ERASEPERSONALDATAREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_ERASEPERSONALDATAREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_ERASEPERSONALDATAREQUEST'].fields_by_name['buyer_id']._loaded_options = None
+  _globals['_ERASEPERSONALDATAREQUEST'].fields_by_name['buyer_id']._serialized_options = b'\272H\007r\005\020\001\030\200\001'
   _globals['_RISKRULERESULT_FIGURESENTRY']._loaded_options = None
   _globals['_RISKRULERESULT_FIGURESENTRY']._serialized_options = b'8\001'
   _globals['_PAYMENTSERVICE'].methods_by_name['CreatePayment']._loaded_options = None
@@ -77,40 +81,46 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PAYMENTSERVICE'].methods_by_name['GetPaymentOrder']._serialized_options = b'\312\363\030\rpayments:read\202\323\344\223\002!\022\037/v1/payments/{payment_order_id}'
   _globals['_PAYMENTSERVICE'].methods_by_name['GetCheckout']._loaded_options = None
   _globals['_PAYMENTSERVICE'].methods_by_name['GetCheckout']._serialized_options = b'\312\363\030\rpayments:read\202\323\344\223\002\035\022\033/v1/checkouts/{checkout_id}'
-  _globals['_PAYMENTORDERSTATUS']._serialized_start=3064
-  _globals['_PAYMENTORDERSTATUS']._serialized_end=3297
-  _globals['_PAYMENTFLOW']._serialized_start=3299
-  _globals['_PAYMENTFLOW']._serialized_end=3392
-  _globals['_RISKOUTCOME']._serialized_start=3394
-  _globals['_RISKOUTCOME']._serialized_end=3507
+  _globals['_PAYMENTSERVICE'].methods_by_name['ErasePersonalData']._loaded_options = None
+  _globals['_PAYMENTSERVICE'].methods_by_name['ErasePersonalData']._serialized_options = b'\312\363\030\003ops\202\323\344\223\002 \"\033/v1/buyers/{buyer_id}:erase:\001*'
+  _globals['_PAYMENTORDERSTATUS']._serialized_start=3321
+  _globals['_PAYMENTORDERSTATUS']._serialized_end=3554
+  _globals['_PAYMENTFLOW']._serialized_start=3556
+  _globals['_PAYMENTFLOW']._serialized_end=3649
+  _globals['_RISKOUTCOME']._serialized_start=3651
+  _globals['_RISKOUTCOME']._serialized_end=3764
   _globals['_BUYERINFO']._serialized_start=180
   _globals['_BUYERINFO']._serialized_end=275
   _globals['_PAYMENTORDERINPUT']._serialized_start=278
   _globals['_PAYMENTORDERINPUT']._serialized_end=488
   _globals['_CREATEPAYMENTREQUEST']._serialized_start=491
-  _globals['_CREATEPAYMENTREQUEST']._serialized_end=1354
-  _globals['_CREATEPAYMENTRESPONSE']._serialized_start=1356
-  _globals['_CREATEPAYMENTRESPONSE']._serialized_end=1427
-  _globals['_GETPAYMENTORDERREQUEST']._serialized_start=1429
-  _globals['_GETPAYMENTORDERREQUEST']._serialized_end=1490
-  _globals['_GETPAYMENTORDERRESPONSE']._serialized_start=1492
-  _globals['_GETPAYMENTORDERRESPONSE']._serialized_end=1574
-  _globals['_GETCHECKOUTREQUEST']._serialized_start=1576
-  _globals['_GETCHECKOUTREQUEST']._serialized_end=1628
-  _globals['_GETCHECKOUTRESPONSE']._serialized_start=1630
-  _globals['_GETCHECKOUTRESPONSE']._serialized_end=1756
-  _globals['_RISKDECISION']._serialized_start=1759
-  _globals['_RISKDECISION']._serialized_end=1936
-  _globals['_RISKRULERESULT']._serialized_start=1939
-  _globals['_RISKRULERESULT']._serialized_end=2133
-  _globals['_RISKRULERESULT_FIGURESENTRY']._serialized_start=2087
-  _globals['_RISKRULERESULT_FIGURESENTRY']._serialized_end=2133
-  _globals['_CHECKOUT']._serialized_start=2136
-  _globals['_CHECKOUT']._serialized_end=2385
-  _globals['_PAYMENTORDER']._serialized_start=2388
-  _globals['_PAYMENTORDER']._serialized_end=2855
-  _globals['_STATUSTRANSITION']._serialized_start=2858
-  _globals['_STATUSTRANSITION']._serialized_end=3061
-  _globals['_PAYMENTSERVICE']._serialized_start=3510
-  _globals['_PAYMENTSERVICE']._serialized_end=3990
+  _globals['_CREATEPAYMENTREQUEST']._serialized_end=1396
+  _globals['_CREATEPAYMENTRESPONSE']._serialized_start=1398
+  _globals['_CREATEPAYMENTRESPONSE']._serialized_end=1469
+  _globals['_GETPAYMENTORDERREQUEST']._serialized_start=1471
+  _globals['_GETPAYMENTORDERREQUEST']._serialized_end=1532
+  _globals['_GETPAYMENTORDERRESPONSE']._serialized_start=1534
+  _globals['_GETPAYMENTORDERRESPONSE']._serialized_end=1616
+  _globals['_GETCHECKOUTREQUEST']._serialized_start=1618
+  _globals['_GETCHECKOUTREQUEST']._serialized_end=1670
+  _globals['_ERASEPERSONALDATAREQUEST']._serialized_start=1672
+  _globals['_ERASEPERSONALDATAREQUEST']._serialized_end=1758
+  _globals['_ERASEPERSONALDATARESPONSE']._serialized_start=1760
+  _globals['_ERASEPERSONALDATARESPONSE']._serialized_end=1831
+  _globals['_GETCHECKOUTRESPONSE']._serialized_start=1833
+  _globals['_GETCHECKOUTRESPONSE']._serialized_end=1959
+  _globals['_RISKDECISION']._serialized_start=1962
+  _globals['_RISKDECISION']._serialized_end=2139
+  _globals['_RISKRULERESULT']._serialized_start=2142
+  _globals['_RISKRULERESULT']._serialized_end=2336
+  _globals['_RISKRULERESULT_FIGURESENTRY']._serialized_start=2290
+  _globals['_RISKRULERESULT_FIGURESENTRY']._serialized_end=2336
+  _globals['_CHECKOUT']._serialized_start=2339
+  _globals['_CHECKOUT']._serialized_end=2642
+  _globals['_PAYMENTORDER']._serialized_start=2645
+  _globals['_PAYMENTORDER']._serialized_end=3112
+  _globals['_STATUSTRANSITION']._serialized_start=3115
+  _globals['_STATUSTRANSITION']._serialized_end=3318
+  _globals['_PAYMENTSERVICE']._serialized_start=3767
+  _globals['_PAYMENTSERVICE']._serialized_end=4409
 # @@protoc_insertion_point(module_scope)
