@@ -146,3 +146,20 @@ def test_parse_pii_keys_reads_every_key() -> None:
         "a": bytes(range(32)),
         "b-2": bytes(range(1, 33)),
     }
+
+
+def test_the_service_says_why_it_refuses_to_start_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from payment_svc.bootstrap import main
+
+    monkeypatch.setenv("PSP_API_BASE", STRIPE)
+    monkeypatch.setenv("PSP_API_KEY", "rk_live_abc")
+
+    assert main() == 2
+
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith(
+        "payment_svc: refusing to start: STRIPE_WEBHOOK_SECRET is the sandbox's published secret"
+    )
