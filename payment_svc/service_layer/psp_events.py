@@ -18,6 +18,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime, timedelta
 
+from mesh.money import format_amount
 from payment_svc.domain.order import OrderStatus, PaymentOrder, can_transition
 from payment_svc.domain.psp import ChargeStatus
 from payment_svc.domain.psp_event import PspEvent
@@ -119,5 +120,7 @@ def _mismatch(event: PspEvent, order: PaymentOrder) -> str:
     if event.currency != order.currency:
         return f"currency {event.currency or '-'}, the order's is {order.currency}"
     if event.amount is None or event.amount != order.amount:
-        return f"amount {event.amount}, the order's is {order.amount}"
+        return (
+            f"amount {event.amount}, the order's is {format_amount(order.amount, order.currency)}"
+        )
     return ""
