@@ -54,7 +54,6 @@ payment_events = Table(
         " OR (buyer_email = '' AND buyer_name = '' AND buyer_pii_key_id IS NULL)",
         name="payment_event_erased_holds_no_pii",
     ),
-    Index("payment_event_by_buyer", "buyer_id"),
 )
 
 # One seller's share of a checkout; `status` only moves along the state machine (trigger).

@@ -35,12 +35,9 @@ def upgrade() -> None:
         "buyer_pii_erased_at IS NULL"
         " OR (buyer_email = '' AND buyer_name = '' AND buyer_pii_key_id IS NULL)",
     )
-    # Erasure finds a buyer's checkouts by buyer id.
-    op.create_index("payment_event_by_buyer", "payment_events", ["buyer_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("payment_event_by_buyer", "payment_events")
     op.drop_constraint("payment_event_erased_holds_no_pii", "payment_events", type_="check")
     op.drop_column("payment_events", "buyer_pii_erased_at")
     op.drop_column("payment_events", "buyer_pii_key_id")
