@@ -127,8 +127,12 @@ async def test_a_signed_event_that_disagrees_with_the_order_settles_nothing(
             stripe_event("payment_intent.succeeded", event_id="evt_x", created=4_000_000_000),
             "ahead of our clock",
         ),
+        (
+            stripe_event("payment_intent.succeeded", event_id="evt_x", order_id="po_\x00"),
+            "NUL character",
+        ),
     ],
-    ids=["no intent id", "malformed data", "from the future"],
+    ids=["no intent id", "malformed data", "from the future", "a NUL byte"],
 )
 async def test_a_refused_event_is_400_and_kept_for_audit(
     env: Env, payload: bytes, why: str

@@ -241,7 +241,10 @@ def _event_with(**changes: object) -> bytes:
         (_event_with(data__object__currency="zzz"), "the payment intent's amount cannot be read"),
         (_event_with(data__object__metadata="po_1"), "the payment intent's metadata is not"),
         (_event_with(created="soon"), "the event has no valid `created` time"),
+        (_event_with(created=10**20), "the event has no valid `created` time"),
         (_event_with(type=None), "the event has no type"),
+        (_event_with(data__object__id="pi_\x00"), "the payment intent holds a NUL character"),
+        (_event_with(type="payment_intent.succeeded\x00"), "the event holds a NUL character"),
     ],
     ids=[
         "no intent id",
@@ -254,7 +257,10 @@ def _event_with(**changes: object) -> bytes:
         "unknown currency",
         "metadata not an object",
         "created not a time",
+        "created past year 9999",
         "no type",
+        "NUL in the intent id",
+        "NUL in the type",
     ],
 )
 async def test_a_signed_but_malformed_event_is_kept_and_refused(
@@ -300,3 +306,15 @@ async def test_events_that_change_nothing_are_kept_and_ignored(
 
     assert await status_of(store) is OrderStatus.PENDING
     assert "evt_1" in store.state.psp_events
+
+
+async def test_a_signed_event_without_an_id_is_kept_under_its_digest_and_refused(
+    store: FakeStore, clock: Clock
+) -> None:
+    payload = _event_with(id=None)
+
+    assert await apply(store, clock, payload) is WebhookResult.REFUSED
+
+    [(event_id, (_event, result))] = store.state.psp_events.items()
+    assert event_id.startswith("unidentified:")
+    assert result == "refused: the event has no id"
