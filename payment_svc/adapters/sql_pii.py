@@ -78,7 +78,8 @@ async def reseal_all(engine: AsyncEngine, cipher: PiiCipher, batch: int = RESEAL
                         )
                         .order_by(e.checkout_id)
                         .limit(batch)
-                        .with_for_update(skip_locked=True)  # another replica's pass, a writer
+                        # FOR NO KEY UPDATE: orders being written keep their key-share lock on it.
+                        .with_for_update(key_share=True, skip_locked=True)
                     )
                 )
                 .mappings()

@@ -3,11 +3,14 @@ bound to its row), shown masked, erasable without touching a cent, re-sealed aft
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import os
 import uuid
 
 import pytest
 import test_payment_svc
+from click.testing import CliRunner
 from sqlalchemy import text
 from test_payment_svc import (
     Env,
@@ -23,6 +26,7 @@ from payment_svc.adapters.pii_cipher import PiiCipher, SealedPii, dev_cipher
 from payment_svc.adapters.sql_pii import reseal_all
 from payment_svc.pii_keys import DEV_KEY, DEV_KEY_ID
 from paymesh.payment.v1 import payment_pb2
+from paymesh_cli.main import cli
 
 pytestmark = [
     pytest.mark.integration,
@@ -195,3 +199,25 @@ async def test_clear_rows_are_sealed_and_a_rotation_moves_every_row_to_the_new_k
         sealed = SealedPii("k2", str(row["buyer_email"]), str(row["buyer_name"]))
         assert rotated.open(checkout_id, sealed) == (EMAIL, NAME)
     assert (await stored(env, erased))["buyer_pii_key_id"] is None
+
+
+async def test_paymesh_pii_rotate_moves_rows_to_the_active_key(env: Env, database_url: str) -> None:
+    checkout_id = await pay(env, "buyer_rotated")
+    new_key = os.urandom(32)
+    keys = (
+        f"{DEV_KEY_ID}:{base64.b64encode(DEV_KEY).decode()},k3:{base64.b64encode(new_key).decode()}"
+    )
+
+    result = await asyncio.to_thread(
+        CliRunner().invoke,
+        cli,
+        ["pii", "rotate", "--database-url", database_url],
+        env={"PII_KEYS": keys, "PII_ACTIVE_KEY_ID": "k3"},
+    )
+
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == "re-sealed 1 checkouts under PII key k3"
+    row = await stored(env, checkout_id)
+    sealed = SealedPii("k3", str(row["buyer_email"]), str(row["buyer_name"]))
+    assert row["buyer_pii_key_id"] == "k3"
+    assert PiiCipher({"k3": new_key}, "k3").open(checkout_id, sealed) == (EMAIL, NAME)
