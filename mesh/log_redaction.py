@@ -15,12 +15,18 @@ from mesh.cards import redact_card_numbers
 REDACTED = "[REDACTED]"
 
 # Order matters: a URL's password goes first, so that "u:pass@host" is not read as an e-mail.
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+# Each with a plain substring it cannot match without (tested first: most lines hold none).
+_PATTERNS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     # scheme://user:password@host -> scheme://user:[REDACTED]@host
     # (greedy up to the last "@" of the authority: a password may hold an "@" itself)
-    (re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s\"']*:)[^\s\"'/]+@"), rf"\1{REDACTED}@"),
+    (
+        "://",
+        re.compile(r"(\b[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s\"']*:)[^\s\"'/]+@"),
+        rf"\1{REDACTED}@",
+    ),
     # "Authorization: Bearer x", "authorization": "Basic x", Authorization=x
     (
+        "authorization",
         re.compile(
             r"(?i)(\b(?:proxy-)?authorization\\?[\"']?\s*[:=]\s*\\?[\"']?)"
             r"(?:(?:bearer|basic|token)\s+)?[^\s\"'\\,;}]+"
@@ -28,12 +34,13 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
         rf"\1{REDACTED}",
     ),
     # Stripe secret and restricted keys, webhook signing secrets.
-    (re.compile(r"\b(sk|rk)_(test|live)_[A-Za-z0-9_]+"), rf"\1_\2_{REDACTED}"),
-    (re.compile(r"\bwhsec_[A-Za-z0-9_]+"), f"whsec_{REDACTED}"),
+    ("k_", re.compile(r"\b(sk|rk)_(test|live)_[A-Za-z0-9_]+"), rf"\1_\2_{REDACTED}"),
+    ("whsec_", re.compile(r"\bwhsec_[A-Za-z0-9_]+"), f"whsec_{REDACTED}"),
     # paymesh API keys pmk_<id>_<secret>: the id names the key, the secret is what to hide.
-    (re.compile(r"\bpmk_([0-9a-f]+)_[A-Za-z0-9_-]+"), rf"pmk_\1_{REDACTED}"),
+    ("pmk_", re.compile(r"\bpmk_([0-9a-f]+)_[A-Za-z0-9_-]+"), rf"pmk_\1_{REDACTED}"),
     # E-mail addresses (buyer PII).
     (
+        "@",
         re.compile(
             r"[A-Za-z0-9._%+-]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)+"
         ),
@@ -55,6 +62,9 @@ def redact_line(line: str) -> str:
     for secret in sorted(_registered, key=len, reverse=True):
         if secret in line:
             line = line.replace(secret, REDACTED)
-    for pattern, replacement in _PATTERNS:
-        line = pattern.sub(replacement, line)
+    lowered = line.lower()
+    for trigger, pattern, replacement in _PATTERNS:
+        if trigger in lowered:
+            line = pattern.sub(replacement, line)
+            lowered = line.lower()
     return redact_card_numbers(line)
