@@ -15,6 +15,7 @@ from typing import Any
 import stripe
 
 from mesh.money import InvalidMoney
+from payment_svc.adapters.stripe_currencies import StripeAmountRefused
 from payment_svc.adapters.stripe_psp import amount_of_minor_units, outcome_of_intent
 from payment_svc.domain.psp_event import PspEvent
 
@@ -118,7 +119,7 @@ def _intent_event(base: dict[str, Any], kind: str, intent: dict[str, Any]) -> Ps
         return _refused(base, "the payment intent has no valid currency")
     try:
         base["amount"] = amount_of_minor_units(amount, currency.upper())
-    except InvalidMoney as err:
+    except (InvalidMoney, StripeAmountRefused) as err:
         return _refused(base, f"the payment intent's amount cannot be read: {err}")
     base["currency"] = currency.upper()
     if isinstance(intent.get("status"), str) and kind in CHARGE_EVENTS:

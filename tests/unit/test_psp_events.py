@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from stripe_events import sign as stripe_sign
@@ -318,3 +319,18 @@ async def test_a_signed_event_without_an_id_is_kept_under_its_digest_and_refused
     [(event_id, (_event, result))] = store.state.psp_events.items()
     assert event_id.startswith("unidentified:")
     assert result == "refused: the event has no id"
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "amount"),
+    [(2000, "usd", "20.00"), (500, "jpy", "500"), (50000, "isk", "500"), (5120, "kwd", "5.120")],
+    ids=["two decimals", "zero decimal", "ISK in Stripe's hundredths", "three decimals"],
+)
+def test_an_events_amount_is_read_with_stripes_own_minor_units(
+    minor: int, currency: str, amount: str
+) -> None:
+    payload = stripe_event("payment_intent.succeeded", amount=minor, currency=currency)
+
+    event = verify_stripe_event(payload, sign(payload), SECRET)
+
+    assert (event.amount, event.currency) == (Decimal(amount), currency.upper())
