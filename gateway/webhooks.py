@@ -2,8 +2,9 @@
 
 No API key: the `Stripe-Signature` header is the proof of origin, and only payment_svc holds the
 secret that checks it, so the body is forwarded byte for byte (re-encoding it would break the
-signature). The answer tells the PSP whether to deliver again: 2xx done, 400 never (a bad or
-stale signature), 5xx later.
+signature). The answer tells the PSP whether to deliver again: 2xx done (applied, ignored, or
+stored as a MISMATCH with its order), 400 never (a bad or stale signature, or a genuine event
+refused as malformed or from the future), 5xx later.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
-"""JSON logs, one object per line, with card-like numbers redacted from every record. Each line
-carries the request id of the request it was written for (mesh.request_ids; empty outside one)
-and the trace id of the current OpenTelemetry span (empty when none is recording)."""
+"""JSON logs, one object per line, with card numbers, PII and secrets redacted from every line
+(mesh.log_redaction). Each line carries the request id of the request it was written for
+(mesh.request_ids; empty outside one) and the trace id of the current OpenTelemetry span (empty
+when none is recording)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 
 from opentelemetry import trace
 
-from mesh.cards import redact_card_numbers
+from mesh.log_redaction import redact_line
 from mesh.request_ids import current_request_id
 
 
@@ -42,8 +43,9 @@ class JsonFormatter(logging.Formatter):
             entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        # Redact last, over the whole line, so no field or traceback can leak a PAN.
-        return redact_card_numbers(json.dumps(entry, default=str))
+        # Redact last, over the whole line, so no field or traceback can leak a PAN, an e-mail
+        # or a secret.
+        return redact_line(json.dumps(entry, default=str))
 
 
 def setup_logging(service: str, level: str = "INFO") -> None:

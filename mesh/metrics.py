@@ -97,7 +97,8 @@ PSP_DECLINES = Counter(
 PSP_WEBHOOKS = Counter(
     "paymesh_psp_webhooks_total",
     "PSP webhook deliveries by event type and result: applied, duplicate, ignored, "
-    "invalid_signature, busy (asked to deliver again), error.",
+    "mismatch (genuine but not the order's intent, amount or currency), refused (genuine but "
+    "malformed or from the future), invalid_signature, busy (asked to deliver again), error.",
     ["type", "result"],
 )
 

@@ -5,16 +5,23 @@ SQL unit of work and the Stripe PSP, plugged into the mesh's start and ordered s
 
 from __future__ import annotations
 
+import base64
+import sys
 from datetime import UTC, datetime, timedelta
 from functools import partial
+from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mesh.log_redaction import hide_in_logs
 from mesh.outbox import OutboxRelay
 from mesh.periodic import every
 from mesh.retention import RetentionRule
 from mesh.runtime import Lifecycle, run
 from mesh.service import Consumer, RunningService, Wiring, start_service
+from mesh.settings import SettingsError
+from payment_svc.adapters.pii_cipher import PiiCipher
+from payment_svc.adapters.sql_pii import reseal_all
 from payment_svc.adapters.sql_uow import uow_factory
 from payment_svc.adapters.stripe_psp import StripePaymentProvider
 from payment_svc.domain.risk import RuleBasedRiskCheck, VelocityLimits
@@ -52,6 +59,7 @@ from paymesh.payment.v1 import payment_pb2_grpc, psp_webhooks_pb2_grpc, refunds_
 SERVICE = "payment_svc"
 SCHEMA = "payment"
 PURGE_INTERVAL_S = 600.0
+PII_RESEAL_INTERVAL_S = 600.0
 
 # A started service: `.grpc_port`; await it (`await running()`) to stop it, in order: gRPC
 # first (calls in flight finish), then the relay and consumers, then the PSP client, NATS and
@@ -66,10 +74,19 @@ def utc_now() -> datetime:
 async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> RunningPaymentService:
     """Start the payment service with `settings` (from the environment when None)."""
     config = settings or PaymentSettings.from_env()
+    hide_in_logs(
+        config.psp_api_key,
+        config.stripe_webhook_secret,
+        *(base64.b64encode(key).decode() for key in config.pii_keys.values()),
+        urlsplit(config.database_url).password or "",
+    )
+
+    cipher = PiiCipher(config.pii_keys, config.pii_active_key_id)
 
     def wire(engine: AsyncEngine, relay: OutboxRelay) -> Wiring:
+        reseal = partial(reseal_all, engine, cipher)
         psp = StripePaymentProvider(config.psp_api_key, config.psp_api_base, config.psp_timeout_s)
-        uow = uow_factory(engine, encode_event, on_commit=relay.wake)
+        uow = uow_factory(engine, encode_event, on_commit=relay.wake, cipher=cipher)
         risk = RuleBasedRiskCheck(
             config.risk_max_order_amount,
             config.risk_blocked_buyers,
@@ -111,7 +128,12 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                 (payment_pb2_grpc.add_PaymentServiceServicer_to_server, servicer, SERVICE_NAME),
                 (
                     psp_webhooks_pb2_grpc.add_PspWebhookServiceServicer_to_server,
-                    PspWebhookServicer(uow, utc_now, config.stripe_webhook_secret),
+                    PspWebhookServicer(
+                        uow,
+                        utc_now,
+                        config.stripe_webhook_secret,
+                        timedelta(seconds=config.webhook_max_future_s),
+                    ),
                     WEBHOOK_SERVICE_NAME,
                 ),
                 (
@@ -148,6 +170,9 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                     "refund-sweeper",
                     partial(every, config.sweeper_interval_s, sweep_refunds, "refund sweeper"),
                 ),
+                # Seals rows stored in clear before migration 0006, and moves rows to the active
+                # key after a rotation; a no-op query once every row is under it.
+                ("pii-reseal", partial(every, PII_RESEAL_INTERVAL_S, reseal, "PII re-seal")),
                 (
                     "payment-key-purge",
                     partial(every, PURGE_INTERVAL_S, purge, "idempotency key purge"),
@@ -165,7 +190,12 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
 
 
 def main() -> int:
-    settings = PaymentSettings.from_env()
+    try:
+        settings = PaymentSettings.from_env()
+    except SettingsError as err:
+        # One line that says why, not a traceback: the operator fixes a variable and restarts.
+        print(f"{SERVICE}: refusing to start: {err}", file=sys.stderr)
+        return 2
 
     async def _start(life: Lifecycle) -> RunningPaymentService:
         return await start(life, settings)

@@ -4,7 +4,8 @@ stack."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from mesh.settings import (
@@ -23,12 +24,21 @@ from payment_svc.domain.risk_limits import (
     DEFAULT_VELOCITY_MAX_AMOUNTS,
     AmountLimits,
 )
+from payment_svc.pii_keys import DEV_KEY, DEV_KEY_ID, pii_keys_from_env
+from payment_svc.psp_secrets import (
+    SANDBOX_API_KEY,
+    SANDBOX_WEBHOOK_SECRET,
+    env_secret,
+    refuse_published_secrets,
+)
 
 DEFAULT_GRPC_ADDR = "127.0.0.1:50051"
 DEFAULT_PSP_API_BASE = "http://127.0.0.1:12111"
-DEFAULT_PSP_API_KEY = "sk_test_paymesh_dev"
-# The sandbox PSP's default signing secret, so that the dev stack's webhooks verify.
-DEFAULT_WEBHOOK_SECRET = "whsec_paymesh_sandbox_dev"
+# The sandbox's published key and signing secret: refused unless PSP_API_BASE is the local
+# sandbox (payment_svc.psp_secrets).
+DEFAULT_PSP_API_KEY = SANDBOX_API_KEY
+DEFAULT_WEBHOOK_SECRET = SANDBOX_WEBHOOK_SECRET
+ENVIRONMENTS = ("development", "production")
 # A PSP redelivers a webhook for up to 3 days (Stripe); a stored event must outlive that, or a
 # late redelivery would be applied as new (harmless, events only move orders forward, but
 # recorded twice).
@@ -60,9 +70,10 @@ class PaymentSettings(ServiceSettings):
 
     grpc_addr: str = DEFAULT_GRPC_ADDR
     psp_api_base: str = DEFAULT_PSP_API_BASE
-    psp_api_key: str = DEFAULT_PSP_API_KEY
+    # Secrets stay out of repr(), so a logged settings object shows none of them.
+    psp_api_key: str = field(default=DEFAULT_PSP_API_KEY, repr=False)
     psp_timeout_s: float = 10.0
-    stripe_webhook_secret: str = DEFAULT_WEBHOOK_SECRET
+    stripe_webhook_secret: str = field(default=DEFAULT_WEBHOOK_SECRET, repr=False)
     platform_fee_rate: Decimal = Decimal("0.10")
     risk_max_order_amount: AmountLimits = DEFAULT_MAX_ORDER_AMOUNTS
     risk_blocked_buyers: frozenset[str] = frozenset()
@@ -77,17 +88,31 @@ class PaymentSettings(ServiceSettings):
     sweeper_interval_s: float = 15.0
     sweeper_stuck_after_s: float = 60.0
     psp_events_retention_s: float = 30 * 86_400.0
+    # A verified event made further in the future than this is refused (clock skew allowance).
+    webhook_max_future_s: int = 300
+    environment: str = "development"  # PAYMESH_ENV; "production" forbids every dev default
+    pii_keys: Mapping[str, bytes] = field(default_factory=lambda: {DEV_KEY_ID: DEV_KEY}, repr=False)
+    pii_active_key_id: str = DEV_KEY_ID
 
     @classmethod
     def from_env(cls) -> PaymentSettings:
         fee_rate = env_decimal("PLATFORM_FEE_RATE", "0.10")
         if not Decimal(0) <= fee_rate <= Decimal(1):
             raise SettingsError(f"PLATFORM_FEE_RATE={fee_rate} must be between 0 and 1")
+        environment = env_str("PAYMESH_ENV", "development")
+        if environment not in ENVIRONMENTS:
+            raise SettingsError(f"PAYMESH_ENV={environment} must be development or production")
+        production = environment == "production"
+        api_base = env_str("PSP_API_BASE", DEFAULT_PSP_API_BASE)
+        api_key = env_secret("PSP_API_KEY", DEFAULT_PSP_API_KEY)
+        webhook_secret = env_secret("STRIPE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET)
+        refuse_published_secrets(api_base, api_key, webhook_secret, production=production)
+        pii_keys, pii_active = pii_keys_from_env(production=production)
         return cls(
-            psp_api_base=env_str("PSP_API_BASE", DEFAULT_PSP_API_BASE),
-            psp_api_key=env_str("PSP_API_KEY", DEFAULT_PSP_API_KEY),
+            psp_api_base=api_base,
+            psp_api_key=api_key,
             psp_timeout_s=_positive("PSP_TIMEOUT_S", 10.0),
-            stripe_webhook_secret=env_str("STRIPE_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET),
+            stripe_webhook_secret=webhook_secret,
             platform_fee_rate=fee_rate,
             risk_max_order_amount=_amount_limits(
                 "RISK_MAX_ORDER_AMOUNT", DEFAULT_MAX_ORDER_AMOUNTS
@@ -107,5 +132,9 @@ class PaymentSettings(ServiceSettings):
             psp_events_retention_s=env_positive(
                 "PSP_EVENTS_RETENTION_S", 30 * 86_400.0, minimum=PSP_WEBHOOK_RETRY_PERIOD_S
             ),
+            webhook_max_future_s=env_int("STRIPE_WEBHOOK_MAX_FUTURE_S", 300, minimum=0),
+            environment=environment,
+            pii_keys=pii_keys,
+            pii_active_key_id=pii_active,
             **service_env("PAYMENT", DEFAULT_GRPC_ADDR),
         )

@@ -12,6 +12,7 @@ from paymesh_cli.check import check_command
 from paymesh_cli.dev import COMMANDS as DEV_COMMANDS
 from paymesh_cli.dlq import dlq_group
 from paymesh_cli.ledger import ledger_group
+from paymesh_cli.pii import pii_group
 from paymesh_cli.schema_wait import schema_wait_command
 
 
@@ -20,7 +21,14 @@ def cli() -> None:
     """paymesh: run, test and operate the payment mesh."""
 
 
-for command in (*DEV_COMMANDS, check_command, bench_command, chaos_command, api_key_group):
+for command in (
+    *DEV_COMMANDS,
+    check_command,
+    bench_command,
+    chaos_command,
+    api_key_group,
+    pii_group,
+):
     cli.add_command(command)
 cli.add_command(audit_command)
 cli.add_command(ledger_group)

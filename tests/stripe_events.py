@@ -17,11 +17,17 @@ def stripe_event(
     order_id: str = "po_1",
     intent_id: str = "pi_1",
     decline_code: str = "",
+    amount: int = 1234,
+    currency: str = "usd",
+    created: int = 1_700_000_000,
 ) -> bytes:
+    """`amount` in minor units and `currency` lower case, as Stripe sends them."""
     intent: dict[str, object] = {
         "id": intent_id,
         "object": "payment_intent",
         "status": status,
+        "amount": amount,
+        "currency": currency,
         "metadata": {"payment_order_id": order_id},
     }
     if decline_code:
@@ -31,7 +37,7 @@ def stripe_event(
             "id": event_id,
             "object": "event",
             "type": kind,
-            "created": 1_700_000_000,
+            "created": created,
             "data": {"object": intent},
         }
     ).encode()

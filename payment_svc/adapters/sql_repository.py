@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mesh.inbox import claim
+from payment_svc.adapters.pii_cipher import PiiCipher
+from payment_svc.adapters.sql_pii import erase_buyer, open_pii, sealed_columns
 from payment_svc.adapters.tables import (
     UNSETTLED,
     idempotency_keys,
@@ -105,7 +107,7 @@ _TRANSITION_SQL = text(
 
 _CHECKOUT_OF_ORDER_FOR_UPDATE = text(
     """
-    SELECT e.checkout_id, e.buyer_id, e.buyer_email, e.buyer_name, e.payment_method,
+    SELECT e.checkout_id, e.buyer_id, e.payment_method, e.buyer_pii_erased_at,
            e.is_payment_done, e.created_at, e.flow, e.redirect_url
       FROM payment_events e
      WHERE e.checkout_id = (SELECT checkout_id FROM payment_orders WHERE payment_order_id = :id)
@@ -153,13 +155,14 @@ def _order(row: RowMapping) -> PaymentOrder:
 
 
 def _checkout(row: RowMapping) -> Checkout:
+    """The checkout without its buyer's PII: only `get_checkout` opens it (adapters.sql_pii), so
+    that no money path depends on a PII key."""
     return Checkout(
         checkout_id=row["checkout_id"],
         buyer_id=row["buyer_id"],
         payment_method=row["payment_method"],
         created_at=row["created_at"],
-        buyer_email=row["buyer_email"],
-        buyer_name=row["buyer_name"],
+        pii_erased=row["buyer_pii_erased_at"] is not None,
         is_payment_done=row["is_payment_done"],
         flow=Flow(row["flow"]),
         redirect_url=row["redirect_url"],
@@ -187,8 +190,9 @@ def _history_row(change: StatusChange) -> dict[str, Any]:
 
 
 class SqlPaymentRepository(PaymentRepository):
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, cipher: PiiCipher) -> None:
         self.conn = conn
+        self.cipher = cipher  # buyer PII is sealed with it on write, opened on read
         # Statuses orders entered in this transaction, counted once it commits (sql_uow).
         self.entered: list[str] = []
 
@@ -279,8 +283,9 @@ class SqlPaymentRepository(PaymentRepository):
                 {
                     "checkout_id": checkout.checkout_id,
                     "buyer_id": checkout.buyer_id,
-                    "buyer_email": checkout.buyer_email,
-                    "buyer_name": checkout.buyer_name,
+                    **sealed_columns(
+                        self.cipher, checkout.checkout_id, checkout.buyer_email, checkout.buyer_name
+                    ),
                     "payment_method": checkout.payment_method,
                     "is_payment_done": checkout.is_payment_done,
                     "created_at": checkout.created_at,
@@ -381,6 +386,7 @@ class SqlPaymentRepository(PaymentRepository):
         if row is None:
             return None
         checkout = _checkout(row)
+        checkout.buyer_email, checkout.buyer_name = open_pii(self.cipher, row)
         checkout.orders = await self._orders_of(checkout_id)
         history = await self._history([o.payment_order_id for o in checkout.orders])
         for order in checkout.orders:
@@ -456,6 +462,9 @@ class SqlPaymentRepository(PaymentRepository):
             .where(payment_events.c.checkout_id == checkout_id)
             .values(is_payment_done=done)
         )
+
+    async def erase_buyer_pii(self, buyer_id: str, at: datetime) -> int:
+        return await erase_buyer(self.conn, buyer_id, at)
 
     # --- PSP events ----------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from mesh.at_commit import Statement
 from mesh.db import is_unavailable
 from mesh.metrics import ORDER_TRANSITIONS, REFUND_TRANSITIONS, Children
 from mesh.sql_uow import EventEncoder, SqlUnitOfWork
+from payment_svc.adapters.pii_cipher import PiiCipher, dev_cipher
 from payment_svc.adapters.sql_refunds import SqlRefundRepository
 from payment_svc.adapters.sql_repository import SqlPaymentRepository
 from payment_svc.adapters.sql_risk import SqlRiskRepository
@@ -37,9 +38,10 @@ class SqlPaymentUnitOfWork(SqlUnitOfWork[DomainEvent], UnitOfWork):
     (the relay's wake-up call)."""
 
     outbox_table = outbox
+    cipher: PiiCipher  # set by uow_factory
 
     def open_repositories(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
-        self.repo = SqlPaymentRepository(conn)
+        self.repo = SqlPaymentRepository(conn, self.cipher)
         self.refunds = SqlRefundRepository(conn)
         self.risk = SqlRiskRepository(conn, at_commit)
 
@@ -84,5 +86,14 @@ def uow_factory(
     engine: AsyncEngine,
     encode: EventEncoder[DomainEvent],
     on_commit: Callable[[], None] | None = None,
+    cipher: PiiCipher | None = None,
 ) -> Callable[[], SqlPaymentUnitOfWork]:
-    return lambda: SqlPaymentUnitOfWork(engine, encode, on_commit)
+    """Units of work on `engine`; buyer PII sealed with `cipher` (the dev stack's when None)."""
+    pii = cipher or dev_cipher()
+
+    def make() -> SqlPaymentUnitOfWork:
+        uow = SqlPaymentUnitOfWork(engine, encode, on_commit)
+        uow.cipher = pii
+        return uow
+
+    return make

@@ -18,7 +18,12 @@ import stripe
 
 from mesh.metrics import PSP_DECLINES, PSP_LATENCY, PSP_REQUESTS, BoundedLabel, Children
 from mesh.money import InvalidMoney
-from payment_svc.adapters.stripe_currencies import StripeAmountRefused, charge_minor_units, refusal
+from payment_svc.adapters.stripe_currencies import (
+    StripeAmountRefused,
+    charge_minor_units,
+    refusal,
+    stripe_exponent,
+)
 from payment_svc.domain.psp import (
     ChargeOutcome,
     ChargeRequest,
@@ -319,6 +324,13 @@ def _minor_units(amount: Decimal, currency: str, verb: str) -> int:
         return charge_minor_units(amount, currency)
     except (InvalidMoney, StripeAmountRefused) as exc:
         raise PspRejected(f"cannot {verb} {amount} {currency}: {exc}") from exc
+
+
+def amount_of_minor_units(minor: int, currency: str) -> Decimal:
+    """The inverse of `_minor_units`, for amounts Stripe sends (webhooks), with Stripe's own
+    table (50000 ISK minor units are 500 krónur). InvalidMoney or StripeAmountRefused for a
+    currency it does not know or take."""
+    return Decimal(minor).scaleb(-stripe_exponent(currency.upper()))
 
 
 def _is_for(intent: dict[str, Any], payment_order_id: str) -> bool:

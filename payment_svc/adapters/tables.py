@@ -37,14 +37,23 @@ payment_events = Table(
     metadata,
     Column("checkout_id", Text, primary_key=True),
     Column("buyer_id", Text, nullable=False),
+    # Sealed with AES-GCM under `buyer_pii_key_id` (adapters.pii_cipher); clear when that is
+    # NULL (rows from before migration 0006, until re-sealed; erased rows, which hold "").
     Column("buyer_email", Text, nullable=False, server_default=""),
     Column("buyer_name", Text, nullable=False, server_default=""),
+    Column("buyer_pii_key_id", Text),
+    Column("buyer_pii_erased_at", DateTime(timezone=True)),
     Column("payment_method", Text, nullable=False),  # PSP token, never a card number
     Column("is_payment_done", Boolean, nullable=False, server_default=false()),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("flow", Text, nullable=False, server_default="direct"),  # or "hosted"
     Column("redirect_url", Text, nullable=False, server_default=""),  # hosted: buyer returns
     CheckConstraint("flow IN ('direct', 'hosted')", name="payment_event_flow_known"),
+    CheckConstraint(
+        "buyer_pii_erased_at IS NULL"
+        " OR (buyer_email = '' AND buyer_name = '' AND buyer_pii_key_id IS NULL)",
+        name="payment_event_erased_holds_no_pii",
+    ),
 )
 
 # One seller's share of a checkout; `status` only moves along the state machine (trigger).

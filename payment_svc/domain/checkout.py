@@ -35,6 +35,7 @@ class Checkout:
     created_at: datetime
     buyer_email: str = ""
     buyer_name: str = ""
+    pii_erased: bool = False  # the buyer's e-mail and name were erased on request
     is_payment_done: bool = False
     flow: Flow = Flow.DIRECT
     redirect_url: str = ""  # hosted flow: where the PSP's page sends the buyer when done

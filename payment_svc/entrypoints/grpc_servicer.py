@@ -22,6 +22,7 @@ from payment_svc.entrypoints.mapping import (
 )
 from payment_svc.entrypoints.risk_mapping import may_see_risk, risk_decision_to_proto
 from payment_svc.service_layer.create_payment import IdempotencyPolicy, create_payment
+from payment_svc.service_layer.erasure import erase_personal_data
 from payment_svc.service_layer.ports import Clock, StoreUnavailable, UnitOfWorkFactory
 from payment_svc.service_layer.queries import get_checkout, get_payment_order, get_risk_decision
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc
@@ -107,7 +108,22 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
             risk = None
             if may_see_risk(context):
                 risk = await get_risk_decision(request.checkout_id, uow=self.uow)
-        response = payment_pb2.GetCheckoutResponse(checkout=checkout_to_proto(checkout))
+        response = payment_pb2.GetCheckoutResponse(
+            checkout=checkout_to_proto(checkout, show_pii=True)
+        )
         if risk is not None:
             response.risk_decision.CopyFrom(risk_decision_to_proto(risk))
         return response
+
+    async def ErasePersonalData(
+        self,
+        request: payment_pb2.ErasePersonalDataRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> payment_pb2.ErasePersonalDataResponse:
+        # No idempotency record: erasing is idempotent by nature, and a stored answer would
+        # outlive nothing worth replaying.
+        with unavailable_as_status():
+            erased = await erase_personal_data(request.buyer_id, uow=self.uow, clock=self.clock)
+        return payment_pb2.ErasePersonalDataResponse(
+            buyer_id=request.buyer_id, checkouts_erased=erased
+        )

@@ -105,8 +105,21 @@ def order_to_proto(order: PaymentOrder) -> payment_pb2.PaymentOrder:
     )
 
 
-def checkout_to_proto(checkout: Checkout) -> payment_pb2.Checkout:
+def mask_email(email: str) -> str:
+    """ "a***@example.com": the first letter and the domain, enough for an operator to recognise
+    an address, never the whole of it."""
+    local, at, domain = email.partition("@")
+    if not email:
+        return ""
+    return f"{local[:1]}***{at}{domain}" if at else "***"
+
+
+def checkout_to_proto(checkout: Checkout, *, show_pii: bool = False) -> payment_pb2.Checkout:
+    """`show_pii` adds the masked e-mail (GetCheckout); the CreatePayment answer, stored with its
+    idempotency key and replayed after an erasure, never carries any."""
     return payment_pb2.Checkout(
+        buyer_email_masked=mask_email(checkout.buyer_email) if show_pii else "",
+        buyer_pii_erased=checkout.pii_erased,
         checkout_id=checkout.checkout_id,
         buyer_id=checkout.buyer_id,
         is_payment_done=checkout.is_payment_done,

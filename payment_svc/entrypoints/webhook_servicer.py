@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 import grpc
 
@@ -14,7 +15,12 @@ from mesh.metrics import PSP_WEBHOOKS, BoundedLabel, Children
 from payment_svc.adapters.stripe_webhooks import CHARGE_EVENTS, InvalidWebhook, verify_stripe_event
 from payment_svc.entrypoints.grpc_servicer import RETRY_AFTER_S, unavailable_as_status
 from payment_svc.service_layer.ports import Clock, UnitOfWorkFactory
-from payment_svc.service_layer.psp_events import OrderBusy, WebhookResult, apply_psp_event
+from payment_svc.service_layer.psp_events import (
+    DEFAULT_MAX_FUTURE,
+    OrderBusy,
+    WebhookResult,
+    apply_psp_event,
+)
 from paymesh.payment.v1 import psp_webhooks_pb2, psp_webhooks_pb2_grpc
 
 SERVICE_NAME = "paymesh.payment.v1.PspWebhookService"
@@ -28,6 +34,9 @@ OUTCOME_TO_PROTO = {
     WebhookResult.APPLIED: psp_webhooks_pb2.WEBHOOK_OUTCOME_APPLIED,
     WebhookResult.DUPLICATE: psp_webhooks_pb2.WEBHOOK_OUTCOME_DUPLICATE,
     WebhookResult.IGNORED: psp_webhooks_pb2.WEBHOOK_OUTCOME_IGNORED,
+    # A 2xx: the event is genuine and stored; a 4xx would have the PSP deliver it again for
+    # days, and no delivery of the same event can ever match (ADR 0003).
+    WebhookResult.MISMATCH: psp_webhooks_pb2.WEBHOOK_OUTCOME_MISMATCH,
 }
 
 
@@ -47,7 +56,8 @@ def _counted_errors(event_type: str) -> Iterator[None]:
 class PspWebhookServicer(psp_webhooks_pb2_grpc.PspWebhookServiceServicer):
     uow: UnitOfWorkFactory
     clock: Clock
-    webhook_secret: str
+    webhook_secret: str = field(repr=False)
+    max_future: timedelta = DEFAULT_MAX_FUTURE
 
     async def HandleStripeWebhook(
         self,
@@ -65,7 +75,9 @@ class PspWebhookServicer(psp_webhooks_pb2_grpc.PspWebhookServiceServicer):
         event_type = _event_type(event.type)
         with unavailable_as_status(), _counted_errors(event_type):
             try:
-                result = await apply_psp_event(event, uow=self.uow, clock=self.clock)
+                result, note = await apply_psp_event(
+                    event, uow=self.uow, clock=self.clock, max_future=self.max_future
+                )
             except OrderBusy:
                 _webhooks(event_type, "busy").inc()
                 raise ServiceError(
@@ -75,6 +87,11 @@ class PspWebhookServicer(psp_webhooks_pb2_grpc.PspWebhookServiceServicer):
                     metadata={RETRY_AFTER_KEY: RETRY_AFTER_S},
                 ) from None
         _webhooks(event_type, result.name.lower()).inc()
+        if result is WebhookResult.REFUSED:
+            # Stored for audit; a client mistake (the sender's), so a 400, never a 500.
+            raise invalid_argument(
+                [FieldViolation("payload", "webhook_event", note)], "WEBHOOK_EVENT_REFUSED"
+            )
         return psp_webhooks_pb2.HandleStripeWebhookResponse(
-            event_id=event.event_id, outcome=OUTCOME_TO_PROTO[result]
+            event_id=event.event_id, outcome=OUTCOME_TO_PROTO[result], detail=note
         )

@@ -204,6 +204,12 @@ class FakeRepository(PaymentRepository):
     async def set_payment_done(self, checkout_id: str, done: bool) -> None:
         self._s.checkouts[checkout_id].is_payment_done = done
 
+    async def erase_buyer_pii(self, buyer_id: str, at: datetime) -> int:
+        mine = [c for c in self._s.checkouts.values() if c.buyer_id == buyer_id]
+        for checkout in mine:
+            checkout.buyer_email, checkout.buyer_name, checkout.pii_erased = "", "", True
+        return len(mine)
+
     async def add_psp_event(self, event: PspEvent, received_at: datetime) -> bool:
         if event.event_id in self._s.psp_events:
             return False

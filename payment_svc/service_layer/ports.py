@@ -166,6 +166,12 @@ class PaymentRepository(abc.ABC):
     @abc.abstractmethod
     async def set_payment_done(self, checkout_id: str, done: bool) -> None: ...
 
+    @abc.abstractmethod
+    async def erase_buyer_pii(self, buyer_id: str, at: datetime) -> int:
+        """Erase the e-mail and name of every checkout of `buyer_id` (nothing else: amounts,
+        orders and their history stay); how many of the buyer's checkouts are erased now,
+        those erased before included."""
+
     # --- PSP events ----------------------------------------------------------------------
 
     @abc.abstractmethod

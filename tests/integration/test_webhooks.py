@@ -59,6 +59,7 @@ async def test_a_failure_webhook_settles_a_pending_order_once(env: Env) -> None:
         intent_id=order.psp_reference,
         status="requires_payment_method",
         decline_code="authentication_required",
+        amount=2000,
     )
 
     with pytest.raises(grpc.aio.AioRpcError) as forged:
@@ -78,3 +79,68 @@ async def test_a_failure_webhook_settles_a_pending_order_once(env: Env) -> None:
     assert await scalar(env, "SELECT count(*) FROM psp_events") == 1
     assert await scalar(env, "SELECT result FROM psp_events") == "applied: FAILED"
     await assert_invariants(env)
+
+
+@pytest.mark.parametrize(
+    "forged",
+    [{"amount": 1}, {"currency": "eur"}, {"intent_id": "pi_forged"}],
+    ids=["another amount", "another currency", "another intent"],
+)
+async def test_a_signed_event_that_disagrees_with_the_order_settles_nothing(
+    env: Env, forged: dict[str, object]
+) -> None:
+    request = create_request(payment_method="pm_card_threeDSecure2Required", amounts=("20.00",))
+    await env.stub.CreatePayment(request, timeout=10)
+    checkout = await eventually(
+        lambda: get_checkout(env, request.checkout_id),
+        lambda c: c.payment_orders[0].status == PENDING,
+        "the order to wait for 3-D Secure",
+    )
+    order = checkout.payment_orders[0]
+    fields = {"order_id": order.payment_order_id, "intent_id": order.psp_reference, "amount": 2000}
+    payload = stripe_event(
+        "payment_intent.succeeded",
+        event_id="evt_forged",
+        **{**fields, **forged},  # type: ignore[arg-type]
+    )
+
+    answer = await deliver(env, payload, sign(payload, secret=DEFAULT_WEBHOOK_SECRET))
+
+    assert answer.outcome == psp_webhooks_pb2.WEBHOOK_OUTCOME_MISMATCH
+    assert answer.detail.startswith("mismatch: ")
+    still = await get_checkout(env, request.checkout_id)
+    assert still.payment_orders[0].status == PENDING
+    assert not still.payment_orders[0].wallet_updated
+    assert str(await scalar(env, "SELECT result FROM psp_events")).startswith("mismatch: ")
+    await assert_invariants(env)  # among them: no payment.order.succeeded for an unpaid order
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        (stripe_event("payment_intent.succeeded", event_id="evt_x", intent_id=""), "no id"),
+        (
+            b'{"id": "evt_x", "type": "payment_intent.succeeded", "created": 1, "data": 7}',
+            "`data.object` is missing",
+        ),
+        (
+            stripe_event("payment_intent.succeeded", event_id="evt_x", created=4_000_000_000),
+            "ahead of our clock",
+        ),
+        (
+            stripe_event("payment_intent.succeeded", event_id="evt_x", order_id="po_\x00"),
+            "NUL character",
+        ),
+    ],
+    ids=["no intent id", "malformed data", "from the future", "a NUL byte"],
+)
+async def test_a_refused_event_is_400_and_kept_for_audit(
+    env: Env, payload: bytes, why: str
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await deliver(env, payload, sign(payload, secret=DEFAULT_WEBHOOK_SECRET))
+
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    assert why in str(refused.value.details())
+    assert await scalar(env, "SELECT event_id FROM psp_events") == "evt_x"
+    assert why in str(await scalar(env, "SELECT result FROM psp_events"))

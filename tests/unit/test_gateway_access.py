@@ -52,6 +52,7 @@ BODIES: dict[str, dict[str, Any]] = {
         ],
     },
     "paymesh.payment.v1.RefundService.CreateRefund": {"payment_order_id": "po-1"},
+    "paymesh.payment.v1.PaymentService.ErasePersonalData": {},
 }
 
 

@@ -35,6 +35,7 @@ def test_paths_and_methods(doc: dict[str, Any]) -> None:
         ("POST", "/v1/payments"),
         ("GET", "/v1/payments/{payment_order_id}"),
         ("GET", "/v1/checkouts/{checkout_id}"),
+        ("POST", "/v1/buyers/{buyer_id}:erase"),
         ("POST", "/v1/refunds"),
         ("GET", "/v1/refunds/{refund_id}"),
         ("GET", "/v1/wallets/{seller_account}"),

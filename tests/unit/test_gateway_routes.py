@@ -12,6 +12,7 @@ EXPECTED = {
     ("POST", "/v1/payments"),
     ("GET", "/v1/payments/{payment_order_id}"),
     ("GET", "/v1/checkouts/{checkout_id}"),
+    ("POST", "/v1/buyers/{buyer_id}:erase"),
     ("POST", "/v1/refunds"),
     ("GET", "/v1/refunds/{refund_id}"),
     ("GET", "/v1/wallets/{seller_account}"),
@@ -75,7 +76,11 @@ def test_success_statuses_and_idempotency() -> None:
     assert create.needs_idempotency_key
     refund = routes["paymesh.payment.v1.RefundService.CreateRefund"]
     assert (refund.success_status, refund.needs_idempotency_key) == (202, True)
+    erase = routes["paymesh.payment.v1.PaymentService.ErasePersonalData"]
+    assert (erase.success_status, erase.needs_idempotency_key) == (200, True)
+    assert dict(erase.path_params) == {"buyer_id": "buyer_id"}
+    mutating = (create.method.full_name, refund.method.full_name, erase.method.full_name)
     for name, route in routes.items():
-        if name not in (create.method.full_name, refund.method.full_name):
+        if name not in mutating:
             assert route.success_status == 200
             assert not route.needs_idempotency_key

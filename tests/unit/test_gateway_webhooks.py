@@ -71,7 +71,12 @@ async def test_a_signed_event_is_applied_and_a_redelivery_acknowledged(
 
     assert (first.status_code, first.json()) == (
         200,
-        {"received": True, "event_id": "evt_1", "outcome": "WEBHOOK_OUTCOME_APPLIED"},
+        {
+            "received": True,
+            "event_id": "evt_1",
+            "outcome": "WEBHOOK_OUTCOME_APPLIED",
+            "detail": "applied: SUCCESS",
+        },
     )
     assert (again.status_code, again.json()["outcome"]) == (200, "WEBHOOK_OUTCOME_DUPLICATE")
     assert store.state.orders["po_1"].status.value == "SUCCESS"
@@ -96,4 +101,30 @@ async def test_a_bad_signature_is_400_and_stores_nothing(
     error = response.json()["error"]
     assert error["details"][0]["reason"] == "WEBHOOK_SIGNATURE_INVALID"
     assert store.state.psp_events == {}
+    assert store.state.orders["po_1"].status.value == "PENDING"
+
+
+async def test_a_signed_event_for_another_amount_is_200_mismatch_and_settles_nothing(
+    client: httpx.AsyncClient, store: FakeStore
+) -> None:
+    reference = store.state.orders["po_1"].psp_reference
+    payload = stripe_event("payment_intent.succeeded", intent_id=reference, amount=1)
+
+    response = await client.post(PATH, content=payload, headers={"Stripe-Signature": sign(payload)})
+
+    assert (response.status_code, response.json()["outcome"]) == (200, "WEBHOOK_OUTCOME_MISMATCH")
+    assert store.state.orders["po_1"].status.value == "PENDING"
+    assert store.state.psp_events["evt_1"][1].startswith("mismatch: amount 0.01")
+
+
+async def test_a_signed_event_without_an_intent_id_is_400_and_kept_for_audit(
+    client: httpx.AsyncClient, store: FakeStore
+) -> None:
+    payload = stripe_event("payment_intent.succeeded", intent_id="")
+
+    response = await client.post(PATH, content=payload, headers={"Stripe-Signature": sign(payload)})
+
+    assert response.status_code == 400
+    assert response.json()["error"]["details"][0]["reason"] == "WEBHOOK_EVENT_REFUSED"
+    assert store.state.psp_events["evt_1"][1] == "refused: the payment intent has no id"
     assert store.state.orders["po_1"].status.value == "PENDING"

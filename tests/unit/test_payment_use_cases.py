@@ -24,6 +24,7 @@ from payment_svc.service_layer.create_payment import (
     IdempotencyPolicy,
     create_payment,
 )
+from payment_svc.service_layer.erasure import erase_personal_data
 from payment_svc.service_layer.execute_order import Execution, execute_order
 from payment_svc.service_layer.fake_uow import FakeStore
 from payment_svc.service_layer.flags import (
@@ -769,3 +770,20 @@ async def test_the_sweeper_keeps_going_past_an_order_it_cannot_settle(
 
     assert report.still_open == ["po_1"]
     assert report.settled == {"po_2": Execution.SUCCEEDED}
+
+
+# --- erasure -------------------------------------------------------------------------------
+
+
+async def test_erasure_blanks_the_buyers_pii_and_keeps_the_orders(
+    store: FakeStore, clock: Clock
+) -> None:
+    await created(store, clock)
+    orders_before = {k: (o.amount, o.status) for k, o in store.state.orders.items()}
+
+    assert await erase_personal_data("buyer_1", uow=store.uow, clock=clock) == 1
+    assert await erase_personal_data("buyer_nobody", uow=store.uow, clock=clock) == 0
+
+    checkout = store.state.checkouts["co_1"]
+    assert (checkout.buyer_email, checkout.buyer_name, checkout.pii_erased) == ("", "", True)
+    assert {k: (o.amount, o.status) for k, o in store.state.orders.items()} == orders_before

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from stripe_events import sign as stripe_sign
@@ -114,7 +115,8 @@ async def pending_order(store: FakeStore, clock: Clock) -> str:
 
 async def apply(store: FakeStore, clock: Clock, payload: bytes) -> WebhookResult:
     event = verify_stripe_event(payload, sign(payload), SECRET)
-    return await apply_psp_event(event, uow=store.uow, clock=clock)
+    result, _note = await apply_psp_event(event, uow=store.uow, clock=clock)
+    return result
 
 
 async def status_of(store: FakeStore) -> OrderStatus:
@@ -176,17 +178,115 @@ async def test_a_late_processing_event_never_moves_a_success_back(
     assert store.state.psp_events["evt_1"][1] == "ignored: the order is already SUCCESS"
 
 
-async def test_an_event_for_another_charge_of_the_order_is_ignored(
+@pytest.mark.parametrize(
+    ("forged", "why"),
+    [
+        ({"intent_id": "pi_other"}, "mismatch: intent pi_other, the order's is "),
+        ({"amount": 1}, "mismatch: amount 0.01, the order's is 12.34"),
+        ({"currency": "eur"}, "mismatch: currency EUR, the order's is USD"),
+        ({"amount": 123400}, "mismatch: amount 1234.00, the order's is 12.34"),
+    ],
+    ids=["another intent", "another amount", "another currency", "amount in major units"],
+)
+async def test_a_signed_event_that_disagrees_with_its_order_changes_nothing(
+    store: FakeStore, clock: Clock, forged: dict[str, object], why: str
+) -> None:
+    ref = await pending_order(store, clock)
+    payload = stripe_event("payment_intent.succeeded", **{"intent_id": ref, **forged})  # type: ignore[arg-type]
+
+    result = await apply(store, clock, payload)
+
+    assert result is WebhookResult.MISMATCH
+    assert await status_of(store) is OrderStatus.PENDING
+    assert store.state.psp_events["evt_1"][1].startswith(why)
+    assert store.outbox == []  # no payment.order.succeeded: wallet and ledger never hear of it
+
+
+async def test_a_hosted_order_without_an_intent_yet_takes_a_matching_event(
     store: FakeStore, clock: Clock
+) -> None:
+    """An order whose intent id is not recorded yet is matched on amount and currency."""
+    await pending_order(store, clock)
+    store.state.orders["po_1"].psp_reference = ""  # as a hosted order before its first event
+
+    assert await apply(store, clock, stripe_event("payment_intent.succeeded")) is (
+        WebhookResult.APPLIED
+    )
+    assert await status_of(store) is OrderStatus.SUCCESS
+
+
+def _event_with(**changes: object) -> bytes:
+    event = json.loads(stripe_event("payment_intent.succeeded"))
+    for path, value in changes.items():
+        target = event
+        *parents, leaf = path.split("__")
+        for part in parents:
+            target = target[part]
+        if value is None:
+            del target[leaf]
+        else:
+            target[leaf] = value
+    return json.dumps(event).encode()
+
+
+@pytest.mark.parametrize(
+    ("payload", "why"),
+    [
+        (_event_with(data__object__id=None), "the payment intent has no id"),
+        (_event_with(data__object__id=""), "the payment intent has no id"),
+        (_event_with(data="x"), "`data.object` is missing or not an object"),
+        (_event_with(data__object=[1]), "`data.object` is missing or not an object"),
+        (_event_with(data__object__amount="12.34"), "the payment intent has no valid amount"),
+        (_event_with(data__object__amount=None), "the payment intent has no valid amount"),
+        (_event_with(data__object__currency="dollars"), "the payment intent has no valid currency"),
+        (_event_with(data__object__currency="zzz"), "the payment intent's amount cannot be read"),
+        (_event_with(data__object__metadata="po_1"), "the payment intent's metadata is not"),
+        (_event_with(created="soon"), "the event has no valid `created` time"),
+        (_event_with(created=10**20), "the event has no valid `created` time"),
+        (_event_with(type=None), "the event has no type"),
+        (_event_with(data__object__id="pi_\x00"), "the payment intent holds a NUL character"),
+        (_event_with(type="payment_intent.succeeded\x00"), "the event holds a NUL character"),
+    ],
+    ids=[
+        "no intent id",
+        "empty intent id",
+        "data not an object",
+        "data.object a list",
+        "amount as text",
+        "no amount",
+        "bad currency",
+        "unknown currency",
+        "metadata not an object",
+        "created not a time",
+        "created past year 9999",
+        "no type",
+        "NUL in the intent id",
+        "NUL in the type",
+    ],
+)
+async def test_a_signed_but_malformed_event_is_kept_and_refused(
+    store: FakeStore, clock: Clock, payload: bytes, why: str
 ) -> None:
     await pending_order(store, clock)
 
-    result = await apply(
-        store, clock, stripe_event("payment_intent.succeeded", intent_id="pi_other")
-    )
+    assert await apply(store, clock, payload) is WebhookResult.REFUSED
 
-    assert result is WebhookResult.IGNORED
     assert await status_of(store) is OrderStatus.PENDING
+    assert store.state.psp_events["evt_1"][1].startswith(f"refused: {why}")
+
+
+async def test_an_event_from_the_future_is_kept_and_refused(store: FakeStore, clock: Clock) -> None:
+    ref = await pending_order(store, clock)
+    ahead = int(clock().timestamp()) + 301
+    near = int(clock().timestamp()) + 299
+
+    far = stripe_event("payment_intent.succeeded", intent_id=ref, created=ahead)
+    assert await apply(store, clock, far) is WebhookResult.REFUSED
+    assert await status_of(store) is OrderStatus.PENDING
+    assert "ahead of our clock" in store.state.psp_events["evt_1"][1]
+
+    skewed = stripe_event("payment_intent.succeeded", event_id="evt_2", intent_id=ref, created=near)
+    assert await apply(store, clock, skewed) is WebhookResult.APPLIED
 
 
 @pytest.mark.parametrize(
@@ -207,3 +307,30 @@ async def test_events_that_change_nothing_are_kept_and_ignored(
 
     assert await status_of(store) is OrderStatus.PENDING
     assert "evt_1" in store.state.psp_events
+
+
+async def test_a_signed_event_without_an_id_is_kept_under_its_digest_and_refused(
+    store: FakeStore, clock: Clock
+) -> None:
+    payload = _event_with(id=None)
+
+    assert await apply(store, clock, payload) is WebhookResult.REFUSED
+
+    [(event_id, (_event, result))] = store.state.psp_events.items()
+    assert event_id.startswith("unidentified:")
+    assert result == "refused: the event has no id"
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "amount"),
+    [(2000, "usd", "20.00"), (500, "jpy", "500"), (50000, "isk", "500"), (5120, "kwd", "5.120")],
+    ids=["two decimals", "zero decimal", "ISK in Stripe's hundredths", "three decimals"],
+)
+def test_an_events_amount_is_read_with_stripes_own_minor_units(
+    minor: int, currency: str, amount: str
+) -> None:
+    payload = stripe_event("payment_intent.succeeded", amount=minor, currency=currency)
+
+    event = verify_stripe_event(payload, sign(payload), SECRET)
+
+    assert (event.amount, event.currency) == (Decimal(amount), currency.upper())

@@ -28,6 +28,6 @@ for svc in payment wallet ledger; do
   secret "paymesh-nats-$svc-svc" user="${svc}_svc" password="$(random)"
 done
 secret paymesh-psp api-key="sk_test_$(random)" webhook-secret="whsec_$(random)"
-# PII_KEYS: its format is the PII-encryption work's (one random key here); align when it lands.
-secret paymesh-pii keys="$(random)"
+# PII_KEYS: <key id>:<base64 of 32 random bytes> (payment_svc.pii_keys), one key to start with.
+secret paymesh-pii keys="k1:$(head -c 32 /dev/urandom | base64)"
 echo "Secrets created in $ns (paymesh-pg-ca is made by CloudNativePG)"

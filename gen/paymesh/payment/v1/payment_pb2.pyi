@@ -112,6 +112,22 @@ class GetCheckoutRequest(_message.Message):
     checkout_id: str
     def __init__(self, checkout_id: _Optional[str] = ...) -> None: ...
 
+class ErasePersonalDataRequest(_message.Message):
+    __slots__ = ("request_id", "buyer_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    BUYER_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    buyer_id: str
+    def __init__(self, request_id: _Optional[str] = ..., buyer_id: _Optional[str] = ...) -> None: ...
+
+class ErasePersonalDataResponse(_message.Message):
+    __slots__ = ("buyer_id", "checkouts_erased")
+    BUYER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKOUTS_ERASED_FIELD_NUMBER: _ClassVar[int]
+    buyer_id: str
+    checkouts_erased: int
+    def __init__(self, buyer_id: _Optional[str] = ..., checkouts_erased: _Optional[int] = ...) -> None: ...
+
 class GetCheckoutResponse(_message.Message):
     __slots__ = ("checkout", "risk_decision")
     CHECKOUT_FIELD_NUMBER: _ClassVar[int]
@@ -150,7 +166,7 @@ class RiskRuleResult(_message.Message):
     def __init__(self, rule: _Optional[str] = ..., outcome: _Optional[_Union[RiskOutcome, str]] = ..., figures: _Optional[_Mapping[str, str]] = ...) -> None: ...
 
 class Checkout(_message.Message):
-    __slots__ = ("checkout_id", "buyer_id", "is_payment_done", "payment_orders", "created_at", "flow", "redirect_url")
+    __slots__ = ("checkout_id", "buyer_id", "is_payment_done", "payment_orders", "created_at", "flow", "redirect_url", "buyer_email_masked", "buyer_pii_erased")
     CHECKOUT_ID_FIELD_NUMBER: _ClassVar[int]
     BUYER_ID_FIELD_NUMBER: _ClassVar[int]
     IS_PAYMENT_DONE_FIELD_NUMBER: _ClassVar[int]
@@ -158,6 +174,8 @@ class Checkout(_message.Message):
     CREATED_AT_FIELD_NUMBER: _ClassVar[int]
     FLOW_FIELD_NUMBER: _ClassVar[int]
     REDIRECT_URL_FIELD_NUMBER: _ClassVar[int]
+    BUYER_EMAIL_MASKED_FIELD_NUMBER: _ClassVar[int]
+    BUYER_PII_ERASED_FIELD_NUMBER: _ClassVar[int]
     checkout_id: str
     buyer_id: str
     is_payment_done: bool
@@ -165,7 +183,9 @@ class Checkout(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     flow: PaymentFlow
     redirect_url: str
-    def __init__(self, checkout_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., is_payment_done: _Optional[bool] = ..., payment_orders: _Optional[_Iterable[_Union[PaymentOrder, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., flow: _Optional[_Union[PaymentFlow, str]] = ..., redirect_url: _Optional[str] = ...) -> None: ...
+    buyer_email_masked: str
+    buyer_pii_erased: bool
+    def __init__(self, checkout_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., is_payment_done: _Optional[bool] = ..., payment_orders: _Optional[_Iterable[_Union[PaymentOrder, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., flow: _Optional[_Union[PaymentFlow, str]] = ..., redirect_url: _Optional[str] = ..., buyer_email_masked: _Optional[str] = ..., buyer_pii_erased: _Optional[bool] = ...) -> None: ...
 
 class PaymentOrder(_message.Message):
     __slots__ = ("payment_order_id", "checkout_id", "seller_account", "amount", "currency", "fee_amount", "status", "wallet_updated", "ledger_updated", "psp_reference", "failure_reason", "created_at", "updated_at", "history", "payment_page_url")

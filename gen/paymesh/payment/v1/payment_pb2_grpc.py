@@ -52,6 +52,11 @@ class PaymentServiceStub:
                 request_serializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.GetCheckoutRequest.SerializeToString,
                 response_deserializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.GetCheckoutResponse.FromString,
                 _registered_method=True)
+        self.ErasePersonalData = channel.unary_unary(
+                '/paymesh.payment.v1.PaymentService/ErasePersonalData',
+                request_serializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ErasePersonalDataRequest.SerializeToString,
+                response_deserializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ErasePersonalDataResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentServiceServicer:
@@ -82,6 +87,15 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ErasePersonalData(self, request, context):
+        """Erases a buyer's personal data (e-mail, name) from every checkout of the
+        buyer, on the buyer's request. Amounts, orders, their history, wallets
+        and the ledger are untouched. Idempotent: erasing again answers the same.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -99,6 +113,11 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.GetCheckout,
                     request_deserializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.GetCheckoutRequest.FromString,
                     response_serializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.GetCheckoutResponse.SerializeToString,
+            ),
+            'ErasePersonalData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ErasePersonalData,
+                    request_deserializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ErasePersonalDataRequest.FromString,
+                    response_serializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ErasePersonalDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -185,6 +204,33 @@ class PaymentService:
             '/paymesh.payment.v1.PaymentService/GetCheckout',
             paymesh_dot_payment_dot_v1_dot_payment__pb2.GetCheckoutRequest.SerializeToString,
             paymesh_dot_payment_dot_v1_dot_payment__pb2.GetCheckoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ErasePersonalData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.payment.v1.PaymentService/ErasePersonalData',
+            paymesh_dot_payment_dot_v1_dot_payment__pb2.ErasePersonalDataRequest.SerializeToString,
+            paymesh_dot_payment_dot_v1_dot_payment__pb2.ErasePersonalDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

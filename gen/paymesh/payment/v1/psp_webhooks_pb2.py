@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%paymesh/payment/v1/psp_webhooks.proto\x12\x12paymesh.payment.v1\x1a\x1b\x62uf/validate/validate.proto\"Y\n\x1aHandleStripeWebhookRequest\x12\x1c\n\x07payload\x18\x01 \x01(\x0c\x42\x0b\xbaH\x08z\x06\x10\x01\x18\x80\x80@\x12\x1d\n\tsignature\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80 \"d\n\x1bHandleStripeWebhookResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x33\n\x07outcome\x18\x02 \x01(\x0e\x32\".paymesh.payment.v1.WebhookOutcome*\x8a\x01\n\x0eWebhookOutcome\x12\x1f\n\x1bWEBHOOK_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17WEBHOOK_OUTCOME_APPLIED\x10\x01\x12\x1d\n\x19WEBHOOK_OUTCOME_DUPLICATE\x10\x02\x12\x1b\n\x17WEBHOOK_OUTCOME_IGNORED\x10\x03\x32\x8b\x01\n\x11PspWebhookService\x12v\n\x13HandleStripeWebhook\x12..paymesh.payment.v1.HandleStripeWebhookRequest\x1a/.paymesh.payment.v1.HandleStripeWebhookResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%paymesh/payment/v1/psp_webhooks.proto\x12\x12paymesh.payment.v1\x1a\x1b\x62uf/validate/validate.proto\"Y\n\x1aHandleStripeWebhookRequest\x12\x1c\n\x07payload\x18\x01 \x01(\x0c\x42\x0b\xbaH\x08z\x06\x10\x01\x18\x80\x80@\x12\x1d\n\tsignature\x18\x02 \x01(\tB\n\xbaH\x07r\x05\x10\x01\x18\x80 \"t\n\x1bHandleStripeWebhookResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x33\n\x07outcome\x18\x02 \x01(\x0e\x32\".paymesh.payment.v1.WebhookOutcome\x12\x0e\n\x06\x64\x65tail\x18\x03 \x01(\t*\xa8\x01\n\x0eWebhookOutcome\x12\x1f\n\x1bWEBHOOK_OUTCOME_UNSPECIFIED\x10\x00\x12\x1b\n\x17WEBHOOK_OUTCOME_APPLIED\x10\x01\x12\x1d\n\x19WEBHOOK_OUTCOME_DUPLICATE\x10\x02\x12\x1b\n\x17WEBHOOK_OUTCOME_IGNORED\x10\x03\x12\x1c\n\x18WEBHOOK_OUTCOME_MISMATCH\x10\x04\x32\x8b\x01\n\x11PspWebhookService\x12v\n\x13HandleStripeWebhook\x12..paymesh.payment.v1.HandleStripeWebhookRequest\x1a/.paymesh.payment.v1.HandleStripeWebhookResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,12 +36,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_HANDLESTRIPEWEBHOOKREQUEST'].fields_by_name['payload']._serialized_options = b'\272H\010z\006\020\001\030\200\200@'
   _globals['_HANDLESTRIPEWEBHOOKREQUEST'].fields_by_name['signature']._loaded_options = None
   _globals['_HANDLESTRIPEWEBHOOKREQUEST'].fields_by_name['signature']._serialized_options = b'\272H\007r\005\020\001\030\200 '
-  _globals['_WEBHOOKOUTCOME']._serialized_start=284
-  _globals['_WEBHOOKOUTCOME']._serialized_end=422
+  _globals['_WEBHOOKOUTCOME']._serialized_start=300
+  _globals['_WEBHOOKOUTCOME']._serialized_end=468
   _globals['_HANDLESTRIPEWEBHOOKREQUEST']._serialized_start=90
   _globals['_HANDLESTRIPEWEBHOOKREQUEST']._serialized_end=179
   _globals['_HANDLESTRIPEWEBHOOKRESPONSE']._serialized_start=181
-  _globals['_HANDLESTRIPEWEBHOOKRESPONSE']._serialized_end=281
-  _globals['_PSPWEBHOOKSERVICE']._serialized_start=425
-  _globals['_PSPWEBHOOKSERVICE']._serialized_end=564
+  _globals['_HANDLESTRIPEWEBHOOKRESPONSE']._serialized_end=297
+  _globals['_PSPWEBHOOKSERVICE']._serialized_start=471
+  _globals['_PSPWEBHOOKSERVICE']._serialized_end=610
 # @@protoc_insertion_point(module_scope)

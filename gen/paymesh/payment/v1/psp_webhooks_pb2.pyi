@@ -12,10 +12,12 @@ class WebhookOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     WEBHOOK_OUTCOME_APPLIED: _ClassVar[WebhookOutcome]
     WEBHOOK_OUTCOME_DUPLICATE: _ClassVar[WebhookOutcome]
     WEBHOOK_OUTCOME_IGNORED: _ClassVar[WebhookOutcome]
+    WEBHOOK_OUTCOME_MISMATCH: _ClassVar[WebhookOutcome]
 WEBHOOK_OUTCOME_UNSPECIFIED: WebhookOutcome
 WEBHOOK_OUTCOME_APPLIED: WebhookOutcome
 WEBHOOK_OUTCOME_DUPLICATE: WebhookOutcome
 WEBHOOK_OUTCOME_IGNORED: WebhookOutcome
+WEBHOOK_OUTCOME_MISMATCH: WebhookOutcome
 
 class HandleStripeWebhookRequest(_message.Message):
     __slots__ = ("payload", "signature")
@@ -26,9 +28,11 @@ class HandleStripeWebhookRequest(_message.Message):
     def __init__(self, payload: _Optional[bytes] = ..., signature: _Optional[str] = ...) -> None: ...
 
 class HandleStripeWebhookResponse(_message.Message):
-    __slots__ = ("event_id", "outcome")
+    __slots__ = ("event_id", "outcome", "detail")
     EVENT_ID_FIELD_NUMBER: _ClassVar[int]
     OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
     event_id: str
     outcome: WebhookOutcome
-    def __init__(self, event_id: _Optional[str] = ..., outcome: _Optional[_Union[WebhookOutcome, str]] = ...) -> None: ...
+    detail: str
+    def __init__(self, event_id: _Optional[str] = ..., outcome: _Optional[_Union[WebhookOutcome, str]] = ..., detail: _Optional[str] = ...) -> None: ...

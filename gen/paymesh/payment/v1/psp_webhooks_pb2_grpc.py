@@ -55,7 +55,11 @@ class PspWebhookServiceServicer:
     def HandleStripeWebhook(self, request, context):
         """Verifies and applies one Stripe event. Idempotent on the event id: an
         event received before is acknowledged and not applied again. A bad or
-        stale signature is INVALID_ARGUMENT and nothing is stored.
+        stale signature is INVALID_ARGUMENT and nothing is stored. A genuine event
+        that is malformed (no intent id, amount or currency, a `data` object that
+        is not one) or made too far in the future is stored for audit and is
+        INVALID_ARGUMENT (reason WEBHOOK_EVENT_REFUSED); one that disagrees with
+        its order (intent id, amount, currency) is stored and answered MISMATCH.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
