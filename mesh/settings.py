@@ -18,6 +18,7 @@ DEFAULT_METRICS_ADDRS = {
     "PAYMENT": "127.0.0.1:9101",
     "WALLET": "127.0.0.1:9102",
     "LEDGER": "127.0.0.1:9103",
+    "NOTIFY": "127.0.0.1:9105",
 }
 
 
