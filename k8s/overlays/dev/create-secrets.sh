@@ -23,8 +23,9 @@ basic_auth paymesh-db-owner paymesh_owner
 basic_auth paymesh-db-payment-svc payment_svc
 basic_auth paymesh-db-wallet-svc wallet_svc
 basic_auth paymesh-db-ledger-svc ledger_svc
+basic_auth paymesh-db-notify-svc notify_svc
 basic_auth paymesh-db-gateway gateway
-for svc in payment wallet ledger; do
+for svc in payment wallet ledger notify; do
   secret "paymesh-nats-$svc-svc" user="${svc}_svc" password="$(random)"
 done
 secret paymesh-psp api-key="sk_test_$(random)" webhook-secret="whsec_$(random)"
