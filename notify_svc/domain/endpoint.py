@@ -18,8 +18,11 @@ def check_url(url: str, *, allow_http_loopback: bool) -> str:
     """The URL if it may receive events: https, or plain http to this machine only where
     `allow_http_loopback` (the dev stack and tests; never in production, where events carry
     payment data and the signature does not hide it)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+    except ValueError as err:  # "https://[not-an-ip]/"
+        raise InvalidEndpointUrl(f"the URL cannot be read: {err}") from None
     if not host:
         raise InvalidEndpointUrl("the URL has no host")
     if parts.username or parts.password:

@@ -51,6 +51,7 @@ def test_https_and_loopback_http_in_dev_are_endpoints(url: str) -> None:
         ("ftp://shop.example/x", True),
         ("https://user:pw@shop.example/x", True),
         ("https:///nohost", True),
+        ("https://[zz::1/x", True),
     ],
 )
 def test_other_urls_are_refused(url: str, allow: bool) -> None:
