@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mesh.at_commit import Statement
 from mesh.sql_uow import SqlUnitOfWork
@@ -345,7 +345,7 @@ def _no_events(event: object) -> Any:
 class SqlNotifyUnitOfWork(SqlUnitOfWork[object], NotifyUnitOfWork):
     outbox_table = outbox
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: AsyncEngine) -> None:
         super().__init__(engine, _no_events)
 
     def open_repositories(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:

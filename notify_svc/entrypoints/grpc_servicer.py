@@ -11,7 +11,14 @@ from datetime import datetime
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from mesh.errors import FieldViolation, ServiceError, invalid_argument, not_found
+from mesh.db import is_unavailable
+from mesh.errors import (
+    RETRY_AFTER_KEY,
+    FieldViolation,
+    ServiceError,
+    invalid_argument,
+    not_found,
+)
 from notify_svc.domain.endpoint import InvalidEndpointUrl
 from notify_svc.service_layer.endpoints import (
     CreateEndpoint,
@@ -114,6 +121,15 @@ def _as_service_errors() -> Iterator[None]:
             f"event {err} has no enabled endpoint to be sent to (or not the one named)",
             metadata={"event_id": str(err)},
         ) from err
+    except Exception as err:
+        if not is_unavailable(err):
+            raise
+        raise ServiceError(
+            grpc.StatusCode.UNAVAILABLE,
+            "UNAVAILABLE",
+            "the notify store is unavailable; retry with the same request_id",
+            metadata={RETRY_AFTER_KEY: "1"},
+        ) from err
 
 
 class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
@@ -151,7 +167,8 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     async def ListWebhookEndpoints(
         self, request: notify_pb2.ListWebhookEndpointsRequest, context: grpc.aio.ServicerContext
     ) -> notify_pb2.ListWebhookEndpointsResponse:
-        found = await list_endpoints(self.new_uow())
+        with _as_service_errors():
+            found = await list_endpoints(self.new_uow())
         return notify_pb2.ListWebhookEndpointsResponse(
             endpoints=[endpoint_to_proto(e) for e in found]
         )
