@@ -17,6 +17,7 @@ from mesh.outbox import OutboxRelay
 from mesh.runtime import Lifecycle, run
 from mesh.service import Consumer, RunningService, Wiring, start_service
 from notify_svc.adapters.http_sender import HttpSender
+from notify_svc.adapters.secret_box import SecretBox
 from notify_svc.adapters.sql import SqlNotifyUnitOfWork
 from notify_svc.domain.endpoint import DisablePolicy
 from notify_svc.domain.retry import RetrySchedule
@@ -47,8 +48,10 @@ async def start(life: Lifecycle, settings: NotifySettings | None = None) -> Runn
     config = settings or NotifySettings.from_env()
 
     def wire(engine: AsyncEngine, relay: OutboxRelay) -> Wiring:
+        box = SecretBox(config.secret_key)
+
         def new_uow() -> SqlNotifyUnitOfWork:
-            return SqlNotifyUnitOfWork(engine)
+            return SqlNotifyUnitOfWork(engine, box)
 
         sender = HttpSender(config.delivery_timeout_s)
         deliverer = Deliverer(

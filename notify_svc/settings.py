@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from dataclasses import dataclass
 
@@ -16,6 +17,9 @@ from mesh.settings import (
 from notify_svc.domain.retry import DEFAULT_SCHEDULE_S
 
 DEFAULT_GRPC_ADDR = "127.0.0.1:50055"
+# The dev stack's key for the endpoints' signing secrets at rest; never a production one (k8s/
+# sets NOTIFY_SECRET_KEY from a Secret).
+DEV_SECRET_KEY = b"paymesh-dev-only-notify-secrets!"
 
 
 def _schedule(name: str) -> tuple[float, ...]:
@@ -29,6 +33,19 @@ def _schedule(name: str) -> tuple[float, ...]:
     if any(d < 0 for d in delays):
         raise SettingsError(f"{name} may not hold a negative delay")
     return delays
+
+
+def _key(name: str, default: bytes) -> bytes:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        key = base64.b64decode(raw, validate=True)
+    except ValueError:
+        raise SettingsError(f"{name} is not base64") from None
+    if len(key) != 32:
+        raise SettingsError(f"{name} must be 32 bytes, base64 (e.g. `openssl rand -base64 32`)")
+    return key
 
 
 def _flag(name: str, default: bool) -> bool:
@@ -65,6 +82,8 @@ class NotifySettings(ServiceSettings):
     poll_interval_s: float = 1.0
     # Plain http endpoints on 127.0.0.1 / ::1 / localhost (dev and tests only).
     allow_http_loopback: bool = False
+    # AES-256 key the endpoints' signing secrets are encrypted with at rest.
+    secret_key: bytes = DEV_SECRET_KEY
 
     @classmethod
     def from_env(cls) -> NotifySettings:
@@ -78,5 +97,6 @@ class NotifySettings(ServiceSettings):
             disable_after_s=env_float("NOTIFY_DISABLE_AFTER_S", 5 * 24 * 3600.0),
             poll_interval_s=env_float("NOTIFY_POLL_INTERVAL_S", 1.0),
             allow_http_loopback=_flag("NOTIFY_ALLOW_HTTP_LOOPBACK", False),
+            secret_key=_key("NOTIFY_SECRET_KEY", DEV_SECRET_KEY),
             **service_env("NOTIFY", DEFAULT_GRPC_ADDR),
         )

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from mesh.at_commit import Statement
 from mesh.sql_uow import SqlUnitOfWork
+from notify_svc.adapters.secret_box import SecretBox
 from notify_svc.adapters.tables import outbox
 from notify_svc.domain.webhook_event import WebhookEvent
 from notify_svc.service_layer.ports import (
@@ -69,8 +70,9 @@ def _endpoint(row: Mapping[str, Any]) -> Endpoint:
 
 
 class SqlNotifyRepository(NotifyRepository):
-    def __init__(self, conn: AsyncConnection) -> None:
+    def __init__(self, conn: AsyncConnection, box: SecretBox) -> None:
         self.conn = conn
+        self.box = box  # signing secrets are stored sealed, opened only to answer and to sign
 
     async def _rows(self, sql: str, **params: Any) -> list[Mapping[str, Any]]:
         result = await self.conn.execute(text(sql), params)
@@ -90,7 +92,7 @@ class SqlNotifyRepository(NotifyRepository):
             url=endpoint.url,
             event_types=list(endpoint.event_types),
             description=endpoint.description,
-            signing_secret=endpoint.signing_secret,
+            signing_secret=self.box.seal(endpoint.signing_secret, endpoint.endpoint_id),
             caller=endpoint.caller,
             request_id=endpoint.request_id,
         )
@@ -103,7 +105,8 @@ class SqlNotifyRepository(NotifyRepository):
             caller=caller,
             request_id=request_id,
         )
-        return _endpoint(rows[0]), rows[0]["signing_secret"]
+        endpoint = _endpoint(rows[0])
+        return endpoint, self.box.open(rows[0]["signing_secret"], endpoint.endpoint_id)
 
     async def endpoints(self) -> list[Endpoint]:
         rows = await self._rows(
@@ -258,7 +261,15 @@ class SqlNotifyRepository(NotifyRepository):
                 "lease_until": now + timedelta(seconds=lease_s),
             },
         )
-        return [DueDelivery(**row) for row in result.mappings()]
+        return [
+            DueDelivery(
+                **{
+                    **row,
+                    "signing_secret": self.box.open(row["signing_secret"], row["endpoint_id"]),
+                }
+            )
+            for row in result.mappings()
+        ]
 
     async def record_attempt(
         self, due: DueDelivery, result: SendResult, at: datetime
@@ -345,8 +356,9 @@ def _no_events(event: object) -> Any:
 class SqlNotifyUnitOfWork(SqlUnitOfWork[object], NotifyUnitOfWork):
     outbox_table = outbox
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, box: SecretBox) -> None:
         super().__init__(engine, _no_events)
+        self.box = box
 
     def open_repositories(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
-        self.store = SqlNotifyRepository(conn)
+        self.store = SqlNotifyRepository(conn, self.box)

@@ -17,6 +17,8 @@ import pytest
 from harness import eventually, new_request_id, started_service, succeeded
 from nats.js import JetStreamContext
 from receiver import Receiver, running_receiver
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from mesh.events import PAYMENT_CHECKOUT_DONE, PAYMENT_ORDER_FAILED, new_envelope
@@ -37,6 +39,7 @@ class Notify:
     stub: notify_pb2_grpc.NotifyServiceStub
     js: JetStreamContext
     receiver: Receiver
+    engine: AsyncEngine
 
     async def register(
         self, name: str, event_types: Sequence[str], request_id: str | None = None
@@ -111,7 +114,9 @@ async def notify_service(
         database_url,
         nats_url,
     ) as service:
-        yield Notify(notify_pb2_grpc.NotifyServiceStub(service.channel), service.js, receiver)
+        yield Notify(
+            notify_pb2_grpc.NotifyServiceStub(service.channel), service.js, receiver, service.engine
+        )
         assert service.life.failed is None, f"a background task died: {service.life.failed!r}"
 
 
@@ -198,6 +203,13 @@ async def test_a_registered_endpoint_receives_signed_events_it_can_verify(
         notify_pb2.ListWebhookEndpointsRequest(), timeout=5
     )
     assert secret not in str(listed) and len(listed.endpoints) == 2
+    # ... and the database holds it encrypted.
+    async with notify.engine.connect() as conn:
+        stored = await conn.scalar(
+            text("SELECT signing_secret FROM webhook_endpoints WHERE endpoint_id = :id"),
+            {"id": shop.endpoint.endpoint_id},
+        )
+    assert stored.startswith("aesgcm:v1:") and secret.removeprefix("whsec_") not in stored
 
 
 async def test_a_replayed_create_gets_the_same_endpoint_and_another_body_is_refused(

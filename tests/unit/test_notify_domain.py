@@ -3,6 +3,7 @@ when an endpoint is disabled, and what each mesh event becomes."""
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,13 +19,16 @@ from mesh.events import (
     new_envelope,
 )
 from mesh.jetstream import Poison
+from mesh.settings import SettingsError
 from notify_svc.adapters.http_sender import signed_headers
+from notify_svc.adapters.secret_box import SecretBox, SecretBoxError
 from notify_svc.domain.endpoint import DisablePolicy, InvalidEndpointUrl, check_url
 from notify_svc.domain.event_types import TYPE_OF_SUBJECT, WEBHOOK_EVENT_TYPES
 from notify_svc.domain.retry import RetrySchedule
 from notify_svc.entrypoints.translate import to_webhook_event
 from notify_svc.service_layer.endpoints import new_signing_secret
 from notify_svc.service_layer.ports import DueDelivery
+from notify_svc.settings import NotifySettings
 from paymesh.common.v1 import money_pb2
 from paymesh.events.v1 import events_pb2
 from paymesh.notify.v1 import notify_pb2
@@ -135,3 +139,24 @@ def test_an_unreadable_event_is_poison() -> None:
     env = new_envelope(PAYMENT_ORDER_PENDING, "po-1", events_pb2.PaymentOrderCreated())
     with pytest.raises(Poison):
         to_webhook_event(env)
+
+
+def test_a_sealed_secret_opens_only_with_its_key_and_for_its_endpoint() -> None:
+    box = SecretBox(b"k" * 32)
+    secret = new_signing_secret()
+    sealed = box.seal(secret, "we_1")
+    assert secret.removeprefix("whsec_") not in sealed and sealed != box.seal(secret, "we_1")
+    assert box.open(sealed, "we_1") == secret
+    for other_box, endpoint in ((SecretBox(b"x" * 32), "we_1"), (box, "we_2")):
+        with pytest.raises(SecretBoxError):
+            other_box.open(sealed, endpoint)
+
+
+def test_the_secret_key_setting_is_32_bytes_of_base64(monkeypatch: pytest.MonkeyPatch) -> None:
+    key = base64.b64encode(b"z" * 32).decode()
+    monkeypatch.setenv("NOTIFY_SECRET_KEY", key)
+    assert NotifySettings.from_env().secret_key == b"z" * 32
+    for bad in ("not base64!", base64.b64encode(b"short").decode()):
+        monkeypatch.setenv("NOTIFY_SECRET_KEY", bad)
+        with pytest.raises(SettingsError):
+            NotifySettings.from_env()

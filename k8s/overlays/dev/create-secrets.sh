@@ -31,4 +31,5 @@ done
 secret paymesh-psp api-key="sk_test_$(random)" webhook-secret="whsec_$(random)"
 # PII_KEYS: its format is the PII-encryption work's (one random key here); align when it lands.
 secret paymesh-pii keys="$(random)"
+secret paymesh-notify secret-key="$(head -c 32 /dev/urandom | base64)"
 echo "Secrets created in $ns (paymesh-pg-ca is made by CloudNativePG)"

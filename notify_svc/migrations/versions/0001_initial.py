@@ -28,7 +28,8 @@ def upgrade() -> None:
         sa.Column("url", sa.Text, nullable=False),
         sa.Column("event_types", ARRAY(sa.Text), nullable=False),
         sa.Column("description", sa.Text, nullable=False, server_default=""),
-        # Needed in clear to sign; never returned after the create answer (ADR 0013).
+        # AES-GCM sealed with NOTIFY_SECRET_KEY ("aesgcm:v1:..."); never returned after the
+        # create answer (ADR 0013).
         sa.Column("signing_secret", sa.Text, nullable=False),
         sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
         sa.Column("disabled_reason", sa.Text, nullable=False, server_default=""),
