@@ -23,6 +23,7 @@ COPY mesh/ mesh/
 COPY payment_svc/ payment_svc/
 COPY wallet_svc/ wallet_svc/
 COPY ledger_svc/ ledger_svc/
+COPY notify_svc/ notify_svc/
 COPY payout_svc/ payout_svc/
 COPY gateway/ gateway/
 COPY psp_sandbox/ psp_sandbox/

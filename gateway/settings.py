@@ -38,6 +38,7 @@ class GatewaySettings:
     payment_grpc_addr: str = "127.0.0.1:50051"
     wallet_grpc_addr: str = "127.0.0.1:50052"
     ledger_grpc_addr: str = "127.0.0.1:50053"
+    notify_grpc_addr: str = "127.0.0.1:50055"
     upstream_timeout_s: float = 10.0
     api_key_cache_ttl_s: float = 30.0
     log_level: str = "INFO"
@@ -65,6 +66,7 @@ class GatewaySettings:
             payment_grpc_addr=env_str("PAYMENT_GRPC_ADDR", "127.0.0.1:50051"),
             wallet_grpc_addr=env_str("WALLET_GRPC_ADDR", "127.0.0.1:50052"),
             ledger_grpc_addr=env_str("LEDGER_GRPC_ADDR", "127.0.0.1:50053"),
+            notify_grpc_addr=env_str("NOTIFY_GRPC_ADDR", "127.0.0.1:50055"),
             upstream_timeout_s=timeout,
             api_key_cache_ttl_s=ttl,
             log_level=env_str("LOG_LEVEL", "INFO"),

@@ -14,6 +14,7 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from gateway.routes import (
     LEDGER_SERVICE,
+    NOTIFY_SERVICE,
     PAYMENT_SERVICE,
     REFUND_SERVICE,
     WALLET_SERVICE,
@@ -45,6 +46,7 @@ def upstream_addresses(settings: GatewaySettings) -> dict[str, str]:
         REFUND_SERVICE.full_name: settings.payment_grpc_addr,
         WALLET_SERVICE.full_name: settings.wallet_grpc_addr,
         LEDGER_SERVICE.full_name: settings.ledger_grpc_addr,
+        NOTIFY_SERVICE.full_name: settings.notify_grpc_addr,
     }
 
 

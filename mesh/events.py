@@ -14,6 +14,8 @@ from paymesh.events.v1 import events_pb2
 PAYMENT_ORDER_CREATED = "payment.order.created"
 PAYMENT_ORDER_SUCCEEDED = "payment.order.succeeded"
 PAYMENT_ORDER_FAILED = "payment.order.failed"
+PAYMENT_ORDER_PENDING = "payment.order.pending"
+PAYMENT_CHECKOUT_DONE = "payment.checkout.done"
 WALLET_CREDITED = "wallet.credited"
 LEDGER_POSTED = "ledger.posted"
 PAYMENT_REFUND_CREATED = "payment.refund.created"

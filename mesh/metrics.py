@@ -102,6 +102,24 @@ PSP_WEBHOOKS = Counter(
     ["type", "result"],
 )
 
+# --- webhooks to the marketplace (notify_svc) ----------------------------------------------
+
+MARKETPLACE_WEBHOOK_ATTEMPTS = Counter(
+    "paymesh_marketplace_webhook_attempts_total",
+    "POSTs of events to the marketplace's endpoints, by event type and result: delivered "
+    "(2xx), retry (failed, tried again later), gave_up (failed, retry schedule exhausted).",
+    ["type", "result"],
+)
+MARKETPLACE_WEBHOOK_LATENCY = Histogram(
+    "paymesh_marketplace_webhook_attempt_seconds",
+    "Time from sending an event to a marketplace endpoint to its answer (or the error).",
+    buckets=LATENCY_BUCKETS,
+)
+MARKETPLACE_ENDPOINTS_DISABLED = Counter(
+    "paymesh_marketplace_webhook_endpoints_disabled_total",
+    "Marketplace endpoints disabled because they kept failing (not those disabled by hand).",
+)
+
 # --- messaging ------------------------------------------------------------------------------
 
 CONSUMER_DELIVERIES = Counter(

@@ -22,6 +22,7 @@ SERVICES_WITH_SCHEMA: dict[str, str] = {
     "payment_svc": "payment",
     "wallet_svc": "wallet",
     "ledger_svc": "ledger",
+    "notify_svc": "notify",
     "gateway": "gateway",
 }
 

@@ -19,6 +19,7 @@ DEFAULT_METRICS_ADDRS = {
     "PAYMENT": "127.0.0.1:9101",
     "WALLET": "127.0.0.1:9102",
     "LEDGER": "127.0.0.1:9103",
+    "NOTIFY": "127.0.0.1:9105",
 }
 # PAYMESH_ENV=production: a process refuses to start without mutual TLS.
 PRODUCTION = "production"

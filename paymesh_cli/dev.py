@@ -95,6 +95,12 @@ def _psp_sandbox_env(stack: DevStack) -> dict[str, str]:
     }
 
 
+def _notify_env(stack: DevStack) -> dict[str, str]:
+    # A marketplace tried out on this machine listens on plain http://127.0.0.1 (refused
+    # outside the dev stack: production endpoints are https).
+    return {"NOTIFY_ALLOW_HTTP_LOOPBACK": "1"}
+
+
 def _gateway_env(stack: DevStack) -> dict[str, str]:
     return {"GATEWAY_HOST": HOST, "GATEWAY_PORT": str(stack.ports[GATEWAY])}
 
@@ -122,6 +128,7 @@ SERVICES: tuple[Service, ...] = (
     Service("ledger_svc", "ledger_svc", _grpc, addr_env="LEDGER_GRPC_ADDR"),
     Service("wallet_svc", "wallet_svc", _grpc, addr_env="WALLET_GRPC_ADDR"),
     Service("payment_svc", "payment_svc", _grpc, addr_env="PAYMENT_GRPC_ADDR"),
+    Service("notify_svc", "notify_svc", _grpc, env=_notify_env, addr_env="NOTIFY_GRPC_ADDR"),
     Service(GATEWAY, "gateway", _http("/readyz"), env=_gateway_env),
 )
 

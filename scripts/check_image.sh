@@ -26,9 +26,11 @@ import importlib
 import importlib.util
 import sys
 
-for module in ("payment_svc", "wallet_svc", "ledger_svc", "gateway", "psp_sandbox", "paymesh_cli"):
+for module in ("payment_svc", "wallet_svc", "ledger_svc", "notify_svc", "gateway", "psp_sandbox",
+               "paymesh_cli"):
     assert importlib.util.find_spec(f"{module}.__main__"), module
 for module in ("payment_svc.bootstrap", "wallet_svc.bootstrap", "ledger_svc.bootstrap",
+               "notify_svc.bootstrap",
                "gateway.__main__".replace(".__main__", ".app"), "psp_sandbox.app",
                "paymesh_cli.main", "paymesh.payment.v1.payment_pb2_grpc", "uvloop"):
     importlib.import_module(module)

@@ -33,6 +33,32 @@ class OrderFailed:
     reason: str
 
 
+@dataclass(frozen=True)
+class OrderPending:
+    """The PSP left the order PENDING (3-D Secure, review, a hosted page): for the marketplace's
+    webhooks; nothing inside the mesh acts on it."""
+
+    payment_order_id: str
+    checkout_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class CheckoutDone:
+    """`is_payment_done` became true: every order is finished. `orders` is (payment order id,
+    final status) of each. For the marketplace's webhooks."""
+
+    checkout_id: str
+    orders: tuple[tuple[str, str], ...]
+
+
 DomainEvent = (
-    OrderCreated | OrderSucceeded | OrderFailed | RefundCreated | RefundSucceeded | RefundFailed
+    OrderCreated
+    | OrderSucceeded
+    | OrderFailed
+    | OrderPending
+    | CheckoutDone
+    | RefundCreated
+    | RefundSucceeded
+    | RefundFailed
 )

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from google.protobuf.message import Message
 
-from mesh.events import PAYMENT_ORDER_CREATED, PAYMENT_ORDER_FAILED, PAYMENT_ORDER_SUCCEEDED
+from mesh.events import (
+    PAYMENT_CHECKOUT_DONE,
+    PAYMENT_ORDER_CREATED,
+    PAYMENT_ORDER_FAILED,
+    PAYMENT_ORDER_PENDING,
+    PAYMENT_ORDER_SUCCEEDED,
+)
 from mesh.money import format_amount
-from payment_svc.domain.events import DomainEvent, OrderCreated, OrderFailed, OrderSucceeded
+from payment_svc.domain.events import (
+    CheckoutDone,
+    DomainEvent,
+    OrderCreated,
+    OrderFailed,
+    OrderPending,
+    OrderSucceeded,
+)
 from payment_svc.domain.refund_events import RefundCreated, RefundFailed, RefundSucceeded
 from payment_svc.entrypoints.refund_events import encode_refund_event
 from paymesh.common.v1 import money_pb2
@@ -49,6 +62,29 @@ def encode_event(event: DomainEvent) -> tuple[str, str, Message]:
                 payment_order_id=event.payment_order_id,
                 checkout_id=event.checkout_id,
                 reason=event.reason,
+            ),
+        )
+    if isinstance(event, OrderPending):
+        return (
+            PAYMENT_ORDER_PENDING,
+            event.payment_order_id,
+            events_pb2.PaymentOrderPending(
+                payment_order_id=event.payment_order_id,
+                checkout_id=event.checkout_id,
+                reason=event.reason,
+            ),
+        )
+    if isinstance(event, CheckoutDone):
+        # The aggregate is the checkout here: the only payment event not about one order.
+        return (
+            PAYMENT_CHECKOUT_DONE,
+            event.checkout_id,
+            events_pb2.PaymentCheckoutDone(
+                checkout_id=event.checkout_id,
+                orders=[
+                    events_pb2.CheckoutOrderOutcome(payment_order_id=po, status=status)
+                    for po, status in event.orders
+                ],
             ),
         )
     if isinstance(event, RefundCreated | RefundSucceeded | RefundFailed):

@@ -22,7 +22,7 @@ from mesh.errors import FieldViolation, ServiceError, invalid_argument
 from mesh.money import Money, fee_for
 from payment_svc.domain.checkout import Checkout, Flow
 from payment_svc.domain.commands import CreatePayment
-from payment_svc.domain.events import OrderCreated
+from payment_svc.domain.events import OrderCreated, OrderPending
 from payment_svc.domain.order import PaymentOrder
 from payment_svc.domain.psp import HostedPageRequest, PaymentProvider, PspRejected
 from payment_svc.domain.risk import RiskCheck, RiskDecision
@@ -164,9 +164,13 @@ async def _process(
             await tx.repo.add_checkout(checkout)
         except DuplicateKey:  # a concurrent request under another key won the race
             raise Refused(already_exists([])) from None
-        if checkout.flow is Flow.DIRECT:
-            for order in checkout.orders:
+        for order in checkout.orders:
+            if checkout.flow is Flow.DIRECT:
                 await tx.emit(OrderCreated(order.payment_order_id, checkout.checkout_id))
+            else:  # PENDING on its hosted page already
+                await tx.emit(
+                    OrderPending(order.payment_order_id, checkout.checkout_id, "awaiting the buyer")
+                )
         response = render(checkout)
         await finish(tx, claim, response)
         await tx.commit()

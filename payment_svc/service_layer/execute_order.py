@@ -18,7 +18,7 @@ import logging
 from datetime import datetime
 
 from payment_svc.domain.checkout import Flow
-from payment_svc.domain.events import OrderFailed, OrderSucceeded
+from payment_svc.domain.events import OrderFailed, OrderPending, OrderSucceeded
 from payment_svc.domain.order import OrderStatus, PaymentOrder
 from payment_svc.domain.psp import (
     ChargeOutcome,
@@ -190,4 +190,5 @@ async def record_outcome(
     change = order.wait_for_psp(outcome.psp_reference, now)
     if not await tx.repo.record_transition(order, change, expected):
         return Execution.LOST_RACE
+    await tx.emit(OrderPending(order.payment_order_id, order.checkout_id, change.reason))
     return Execution.PENDING

@@ -1,8 +1,10 @@
-"""Keeping `is_payment_done` true to its rule, inside the transaction that changed an order."""
+"""Keeping `is_payment_done` true to its rule, inside the transaction that changed an order, and
+saying so (`payment.checkout.done`, for the marketplace's webhooks) the moment it becomes true."""
 
 from __future__ import annotations
 
 from payment_svc.domain.checkout import Checkout
+from payment_svc.domain.events import CheckoutDone
 from payment_svc.domain.order import PaymentOrder
 from payment_svc.service_layer.ports import UnitOfWork
 
@@ -15,3 +17,10 @@ async def refresh_payment_done(tx: UnitOfWork, checkout: Checkout, changed: Paym
     ]
     if checkout.refresh_done():
         await tx.repo.set_payment_done(checkout.checkout_id, checkout.is_payment_done)
+        if checkout.is_payment_done:  # once: the flag is never cleared (a trigger guards it)
+            await tx.emit(
+                CheckoutDone(
+                    checkout.checkout_id,
+                    tuple((o.payment_order_id, o.status.value) for o in checkout.orders),
+                )
+            )

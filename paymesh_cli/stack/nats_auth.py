@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ledger_svc.service_layer.refunds import REFUND_CONSUMER as LEDGER_REFUND
 from ledger_svc.service_layer.use_cases import POST_CONSUMER as LEDGER_POST
+from notify_svc.service_layer.events import EVENTS_CONSUMER as NOTIFY_EVENTS
 from payment_svc.entrypoints.consumers import EXECUTOR, LEDGER_FLAG, WALLET_FLAG
 from payment_svc.entrypoints.refund_consumer import REFUND_EXECUTOR
 from paymesh_cli.stack.secrets import write_private
@@ -57,7 +58,8 @@ class NatsRights:
 
 # Per service (its NATS user name): payment_svc publishes payment.* (orders, refunds) and
 # consumes its own order/refund events and the wallet's and ledger's answers; wallet_svc and
-# ledger_svc publish their answers and consume payment.order.succeeded / refund.succeeded.
+# ledger_svc publish their answers and consume payment.order.succeeded / refund.succeeded;
+# notify_svc consumes every payment event for the marketplace's webhooks.
 SERVICE_RIGHTS: Mapping[str, NatsRights] = {
     "payment_svc": NatsRights(
         publishes=("payment.>",),
@@ -76,6 +78,8 @@ SERVICE_RIGHTS: Mapping[str, NatsRights] = {
         publishes=("ledger.>",),
         consumers=(("PAYMENT", LEDGER_POST), ("PAYMENT", LEDGER_REFUND)),
     ),
+    # notify_svc publishes nothing: it reads payment events and calls the marketplace.
+    "notify_svc": NatsRights(publishes=(), consumers=(("PAYMENT", NOTIFY_EVENTS),)),
 }
 
 

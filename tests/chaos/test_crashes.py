@@ -15,7 +15,7 @@ import sys
 
 PAYMESH = [sys.executable, "-m", "paymesh_cli.main"]
 # The plan of this seed kills payment_svc, PostgreSQL, the gateway, NATS and the sandbox PSP.
-SEED = 178
+SEED = 104  # depends on paymesh_cli.chaos_stack.VICTIMS: pick again when a service joins
 
 
 def test_random_kills_lose_nothing_and_charge_nothing_twice(tmp_path):

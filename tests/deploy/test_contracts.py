@@ -100,7 +100,7 @@ def test_paymeshs_wheel_carries_every_migration_and_the_typing_markers(tmp_path:
     )
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(*shutil_ignore))
     names = set(_wheel(source, tmp_path / "dist").namelist())
-    for package in ("payment_svc", "wallet_svc", "ledger_svc", "gateway"):
+    for package in ("payment_svc", "wallet_svc", "ledger_svc", "notify_svc", "gateway"):
         for version in (ROOT / package / "migrations" / "versions").glob("*.py"):
             assert f"{package}/migrations/versions/{version.name}" in names
         assert f"{package}/migrations/env.py" in names

@@ -14,10 +14,16 @@ from k8s_render import OVERLAYS, ROOT, Resource, named, of_kind, pod_specs, rend
 
 from ledger_svc.service_layer.use_cases import POST_CONSUMER
 from mesh.migrations import SERVICES_WITH_SCHEMA
+from notify_svc.service_layer.events import EVENTS_CONSUMER
 from payment_svc.entrypoints.consumers import EXECUTOR
 from wallet_svc.service_layer.use_cases import CREDIT_CONSUMER
 
-SERVICES = {"payment-svc": "payment_svc", "wallet-svc": "wallet_svc", "ledger-svc": "ledger_svc"}
+SERVICES = {
+    "payment-svc": "payment_svc",
+    "wallet-svc": "wallet_svc",
+    "ledger-svc": "ledger_svc",
+    "notify-svc": "notify_svc",
+}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -181,14 +187,17 @@ EXPECTED_FLOWS = {
     ("gateway", "payment-svc", 50051),
     ("gateway", "wallet-svc", 50052),
     ("gateway", "ledger-svc", 50053),
+    ("gateway", "notify-svc", 50055),
     ("gateway", "postgres", 5432),
     ("payment-svc", "postgres", 5432),
     ("wallet-svc", "postgres", 5432),
     ("ledger-svc", "postgres", 5432),
+    ("notify-svc", "postgres", 5432),
     ("paymesh-migrate-0.1.0", "postgres", 5432),
     ("payment-svc", "nats", 4222),
     ("wallet-svc", "nats", 4222),
     ("ledger-svc", "nats", 4222),
+    ("notify-svc", "nats", 4222),
     ("postgres", "postgres", 5432),  # streaming replication
     ("postgres", "postgres", 8000),  # the instance manager's status
     ("nats", "nats", 6222),  # cluster routes
@@ -212,7 +221,7 @@ def test_dev_adds_only_the_sandbox_psp() -> None:
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_only_payment_reaches_outside_the_cluster_and_only_on_443(overlay: str) -> None:
+def test_only_payment_and_notify_reach_outside_the_cluster_and_only_on_443(overlay: str) -> None:
     policies = of_kind(render(overlay), "NetworkPolicy")
     outside = {
         policy["metadata"]["name"]: (policy["spec"]["podSelector"], rule["ports"])
@@ -220,15 +229,19 @@ def test_only_payment_reaches_outside_the_cluster_and_only_on_443(overlay: str) 
         for rule in policy["spec"].get("egress", [])
         if any("ipBlock" in peer for peer in rule.get("to", []))
     }
+    https = [{"port": 443, "protocol": "TCP"}]
     assert outside == {
-        "to-psp": ({"matchLabels": {"paymesh-psp": "true"}}, [{"port": 443, "protocol": "TCP"}])
+        "to-psp": ({"matchLabels": {"paymesh-psp": "true"}}, https),
+        # The marketplace's webhook endpoints.
+        "to-marketplace": ({"matchLabels": {"paymesh-webhooks": "true"}}, https),
     }
-    labelled = [
-        name
-        for name, t in pod_specs(render(overlay)).items()
-        if t["metadata"]["labels"].get("paymesh-psp")
-    ]
-    assert labelled == ["payment-svc"]
+    for label, pods in (("paymesh-psp", ["payment-svc"]), ("paymesh-webhooks", ["notify-svc"])):
+        labelled = [
+            name
+            for name, t in pod_specs(render(overlay)).items()
+            if t["metadata"]["labels"].get(label)
+        ]
+        assert labelled == pods
 
 
 # --- PostgreSQL, NATS, autoscaling, secrets ------------------------------------------------
@@ -279,7 +292,12 @@ def test_consumers_scale_on_the_lag_of_durables_the_code_defines() -> None:
         h["metadata"]["name"]: h["spec"] for h in of_kind(render("prod"), "HorizontalPodAutoscaler")
     }
     assert [m["type"] for m in hpas["gateway"]["metrics"]] == ["Resource"]
-    durables = {"payment-svc": EXECUTOR, "wallet-svc": CREDIT_CONSUMER, "ledger-svc": POST_CONSUMER}
+    durables = {
+        "payment-svc": EXECUTOR,
+        "wallet-svc": CREDIT_CONSUMER,
+        "ledger-svc": POST_CONSUMER,
+        "notify-svc": EVENTS_CONSUMER,
+    }
     for name, durable in durables.items():
         (external,) = [m["external"] for m in hpas[name]["metrics"] if m["type"] == "External"]
         assert external["metric"]["name"] == "nats_consumer_num_pending"

@@ -115,6 +115,7 @@ async def test_the_app_authenticates_against_the_database(
         api_key_cache_ttl_s=0,
         payment_grpc_addr=f"127.0.0.1:{free_port()}",  # nothing listens there
         ledger_grpc_addr=f"127.0.0.1:{free_port()}",
+        notify_grpc_addr=f"127.0.0.1:{free_port()}",
     )
     app = create_app(settings, channels={WALLET: wallet_channel})
     async with app.router.lifespan_context(app):
@@ -147,6 +148,7 @@ async def test_the_app_authenticates_against_the_database(
             assert ready.status_code == 503
             assert sorted(ready.json()["not_ready"]) == [
                 "paymesh.ledger.v1.LedgerService",
+                "paymesh.notify.v1.NotifyService",
                 "paymesh.payment.v1.PaymentService",
                 "paymesh.payment.v1.RefundService",
             ]

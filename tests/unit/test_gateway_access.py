@@ -53,6 +53,12 @@ BODIES: dict[str, dict[str, Any]] = {
     },
     "paymesh.payment.v1.RefundService.CreateRefund": {"payment_order_id": "po-1"},
     "paymesh.payment.v1.PaymentService.ErasePersonalData": {},
+    "paymesh.notify.v1.NotifyService.CreateWebhookEndpoint": {
+        "url": "https://shop.example/paymesh-events",
+        "event_types": ["order.succeeded", "checkout.done"],
+    },
+    "paymesh.notify.v1.NotifyService.DisableWebhookEndpoint": {},
+    "paymesh.notify.v1.NotifyService.RedeliverWebhookEvent": {},
 }
 
 

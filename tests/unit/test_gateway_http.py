@@ -30,6 +30,7 @@ from mesh.cards import contains_card_number
 from mesh.errors import FieldViolation, ServiceError, invalid_argument, not_found
 from mesh.grpc_server import GrpcServer, mark_replayed
 from paymesh.ledger.v1 import ledger_pb2, ledger_pb2_grpc
+from paymesh.notify.v1 import notify_pb2_grpc
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc, refunds_pb2, refunds_pb2_grpc
 from paymesh.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
@@ -39,6 +40,7 @@ PAYMENT = "paymesh.payment.v1.PaymentService"
 REFUND = "paymesh.payment.v1.RefundService"
 WALLET = "paymesh.wallet.v1.WalletService"
 LEDGER = "paymesh.ledger.v1.LedgerService"
+NOTIFY = "paymesh.notify.v1.NotifyService"
 KEY_ID = "0123456789abcdef"
 SECRET = "s3cr3t-s3cr3t-s3cr3t-s3cr3t"
 GOOD_KEY = f"pmk_{KEY_ID}_{SECRET}"
@@ -219,6 +221,12 @@ async def upstream(calls: Calls) -> AsyncIterator[GrpcServer]:
             (refunds_pb2_grpc.add_RefundServiceServicer_to_server, FakeRefunds(calls), REFUND),
             (wallet_pb2_grpc.add_WalletServiceServicer_to_server, FakeWallets(calls), WALLET),
             (ledger_pb2_grpc.add_LedgerServiceServicer_to_server, FakeLedger(calls), LEDGER),
+            # Only its health is asked here; its routes are test_gateway_access's.
+            (
+                notify_pb2_grpc.add_NotifyServiceServicer_to_server,
+                notify_pb2_grpc.NotifyServiceServicer(),
+                NOTIFY,
+            ),
         ],
     )
     await server.start()
@@ -268,7 +276,7 @@ async def client(channel: grpc.aio.Channel, calls: Calls) -> AsyncIterator[httpx
     calls.fail = None
     calls.delay_s = 0.0
     async with make_client(
-        {PAYMENT: channel, REFUND: channel, WALLET: channel, LEDGER: channel}
+        {PAYMENT: channel, REFUND: channel, WALLET: channel, LEDGER: channel, NOTIFY: channel}
     ) as c:
         yield c
 
@@ -854,7 +862,9 @@ async def test_an_upstream_that_is_down_is_503(calls: Calls) -> None:
     calls.requests.clear()
     down = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
     try:
-        async with make_client({PAYMENT: down, REFUND: down, WALLET: down, LEDGER: down}) as client:
+        async with make_client(
+            {PAYMENT: down, REFUND: down, WALLET: down, LEDGER: down, NOTIFY: down}
+        ) as client:
             response = await client.post(
                 "/v1/payments", json=payment_body(), headers=post_headers()
             )
@@ -866,7 +876,7 @@ async def test_an_upstream_that_is_down_is_503(calls: Calls) -> None:
             assert response.headers["Retry-After"] == "1"
             ready = await client.get("/readyz", headers=auth())
             assert ready.status_code == 503
-            assert set(ready.json()["not_ready"]) == {PAYMENT, REFUND, WALLET, LEDGER}
+            assert set(ready.json()["not_ready"]) == {PAYMENT, REFUND, WALLET, LEDGER, NOTIFY}
     finally:
         await down.close()
 
@@ -877,7 +887,8 @@ async def test_an_upstream_that_is_too_slow_is_504(channel: grpc.aio.Channel, ca
     calls.delay_s = 1.0
     try:
         async with make_client(
-            {PAYMENT: channel, REFUND: channel, WALLET: channel, LEDGER: channel}, timeout_s=0.1
+            {PAYMENT: channel, REFUND: channel, WALLET: channel, LEDGER: channel, NOTIFY: channel},
+            timeout_s=0.1,
         ) as client:
             response = await client.get("/v1/payments/po-1", headers=auth())
     finally:
@@ -909,7 +920,13 @@ async def test_health_readiness_and_openapi(channel: grpc.aio.Channel) -> None:
     async def db_down() -> None:
         raise OSError("connection refused")
 
-    channels = {PAYMENT: channel, REFUND: channel, WALLET: channel, LEDGER: channel}
+    channels = {
+        PAYMENT: channel,
+        REFUND: channel,
+        WALLET: channel,
+        LEDGER: channel,
+        NOTIFY: channel,
+    }
     async with make_client(channels) as client:
         assert (await client.get("/healthz")).status_code == 200
         ready = await client.get("/readyz", headers=auth())
@@ -917,6 +934,7 @@ async def test_health_readiness_and_openapi(channel: grpc.aio.Channel) -> None:
         assert ready.json()["checks"] == {
             "database": "SERVING",
             LEDGER: "SERVING",
+            NOTIFY: "SERVING",
             PAYMENT: "SERVING",
             REFUND: "SERVING",
             WALLET: "SERVING",

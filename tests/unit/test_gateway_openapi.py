@@ -42,6 +42,12 @@ def test_paths_and_methods(doc: dict[str, Any]) -> None:
         ("GET", "/v1/ledger/accounts/{account}"),
         ("GET", "/v1/ledger/accounts/{account}/entries"),
         ("GET", "/v1/ledger/trial-balance"),
+        ("POST", "/v1/webhook-endpoints"),
+        ("GET", "/v1/webhook-endpoints"),
+        ("GET", "/v1/webhook-endpoints/{endpoint_id}"),
+        ("POST", "/v1/webhook-endpoints/{endpoint_id}:disable"),
+        ("GET", "/v1/webhook-events/{event_id}/deliveries"),
+        ("POST", "/v1/webhook-events/{event_id}:redeliver"),
     }
 
 

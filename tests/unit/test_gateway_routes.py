@@ -19,6 +19,12 @@ EXPECTED = {
     ("GET", "/v1/ledger/accounts/{account}"),
     ("GET", "/v1/ledger/accounts/{account}/entries"),
     ("GET", "/v1/ledger/trial-balance"),
+    ("POST", "/v1/webhook-endpoints"),
+    ("GET", "/v1/webhook-endpoints"),
+    ("GET", "/v1/webhook-endpoints/{endpoint_id}"),
+    ("POST", "/v1/webhook-endpoints/{endpoint_id}:disable"),
+    ("GET", "/v1/webhook-events/{event_id}/deliveries"),
+    ("POST", "/v1/webhook-events/{event_id}:redeliver"),
 }
 
 
@@ -83,4 +89,5 @@ def test_success_statuses_and_idempotency() -> None:
     for name, route in routes.items():
         if name not in mutating:
             assert route.success_status == 200
-            assert not route.needs_idempotency_key
+            # The marketplace's webhook endpoints: every POST is idempotent too.
+            assert route.needs_idempotency_key == (route.http_method == "POST")

@@ -16,6 +16,7 @@ VARS = (
     "PAYMENT_GRPC_ADDR",
     "WALLET_GRPC_ADDR",
     "LEDGER_GRPC_ADDR",
+    "NOTIFY_GRPC_ADDR",
     "GATEWAY_UPSTREAM_TIMEOUT_S",
     "GATEWAY_API_KEY_CACHE_TTL_S",
     "LOG_LEVEL",
@@ -36,6 +37,7 @@ def test_defaults() -> None:
     assert settings.payment_grpc_addr == "127.0.0.1:50051"
     assert settings.wallet_grpc_addr == "127.0.0.1:50052"
     assert settings.ledger_grpc_addr == "127.0.0.1:50053"
+    assert settings.notify_grpc_addr == "127.0.0.1:50055"
     assert settings.upstream_timeout_s == 10.0
     assert settings.max_body_bytes == 1024 * 1024
     assert settings.rate_limit == "100/second"

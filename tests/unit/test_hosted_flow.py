@@ -13,7 +13,7 @@ from test_psp_events import apply
 
 from payment_svc.adapters.fake_psp import FakePaymentProvider
 from payment_svc.domain.checkout import Flow
-from payment_svc.domain.events import OrderSucceeded
+from payment_svc.domain.events import OrderPending, OrderSucceeded
 from payment_svc.domain.order import OrderStatus
 from payment_svc.domain.psp import PspUnavailable
 from payment_svc.service_layer.create_payment import CreatePaymentResult, create_payment
@@ -71,7 +71,10 @@ async def test_each_order_waits_on_its_own_page_and_nothing_is_sent_to_the_execu
             OrderStatus.EXECUTING,
             OrderStatus.PENDING,
         ]
-    assert store.outbox == []  # no payment.order.created: nothing to charge from here
+    # No payment.order.created (nothing to charge from here); each order says it is pending.
+    assert store.outbox == [
+        OrderPending(o.payment_order_id, "co_1", "awaiting the buyer") for o in checkout.orders
+    ]
 
 
 async def test_a_replay_makes_no_new_page(
@@ -113,6 +116,7 @@ async def test_the_psp_event_settles_a_hosted_order(
     store: FakeStore, clock: Clock, psp: FakePaymentProvider
 ) -> None:
     await create_hosted(store, clock, psp)
+    store.outbox.clear()  # each order's payment.order.pending
 
     paid = stripe_event("payment_intent.succeeded", intent_id="pi_hosted_1", order_id="po_1")
     assert await apply(store, clock, paid) is WebhookResult.APPLIED

@@ -15,7 +15,13 @@ from mesh.errors import ServiceError
 from payment_svc.adapters.fake_psp import FakePaymentProvider
 from payment_svc.domain.checkout import Checkout
 from payment_svc.domain.commands import CreatePayment, NewOrder
-from payment_svc.domain.events import OrderCreated, OrderFailed, OrderSucceeded
+from payment_svc.domain.events import (
+    CheckoutDone,
+    OrderCreated,
+    OrderFailed,
+    OrderPending,
+    OrderSucceeded,
+)
 from payment_svc.domain.order import OrderStatus
 from payment_svc.domain.psp import ChargeOutcome, ChargeRequest, ChargeStatus, PspUnavailable
 from payment_svc.domain.risk import NO_ACTIVITY, RuleBasedRiskCheck
@@ -574,7 +580,8 @@ async def test_a_pending_charge_waits(
     order = await get_payment_order("po_1", uow=store.uow)
     assert order.status is OrderStatus.PENDING
     assert order.psp_reference.startswith("pi_fake_")
-    assert store.outbox == []
+    # Only the marketplace is told (payment.order.pending); nothing moves in the mesh.
+    assert store.outbox == [OrderPending("po_1", "co_1", "PSP pending")]
     # Redelivery leaves it to the webhook or the sweeper.
     assert await execute(store, clock, psp, "po_1") is Execution.NOTHING_TO_DO
 
@@ -612,11 +619,15 @@ async def test_flags_make_the_checkout_done_once_everything_is_settled(
     assert await mark_ledger_updated("po_1", event_id="e2", consumer=LEDGER, uow=store.uow)
     assert await mark_wallet_updated("po_2", event_id="e3", consumer=WALLET, uow=store.uow)
     assert not (await get_checkout("co_1", uow=store.uow)).is_payment_done
+    assert not [e for e in store.outbox if isinstance(e, CheckoutDone)]
 
     assert await mark_ledger_updated("po_2", event_id="e4", consumer=LEDGER, uow=store.uow)
 
     checkout = await get_checkout("co_1", uow=store.uow)
     assert checkout.is_payment_done
+    # payment.checkout.done, once, with how each order ended (the marketplace's webhook).
+    done = [e for e in store.outbox if isinstance(e, CheckoutDone)]
+    assert done == [CheckoutDone("co_1", (("po_1", "SUCCESS"), ("po_2", "SUCCESS")))]
     assert all(o.wallet_updated and o.ledger_updated for o in checkout.orders)
 
 

@@ -29,7 +29,7 @@ from paymesh_cli.stack.ports import (
 from paymesh_cli.stack.processes import log_size, log_tail
 from paymesh_cli.stackfile import StackFileError, StackInfo
 
-GRPC_ADDRS = ("PAYMENT_GRPC_ADDR", "WALLET_GRPC_ADDR", "LEDGER_GRPC_ADDR")
+GRPC_ADDRS = ("PAYMENT_GRPC_ADDR", "WALLET_GRPC_ADDR", "LEDGER_GRPC_ADDR", "NOTIFY_GRPC_ADDR")
 
 
 def test_a_free_port_can_be_bound_and_a_bound_one_is_not_free() -> None:

@@ -23,11 +23,13 @@ basic_auth paymesh-db-owner paymesh_owner
 basic_auth paymesh-db-payment-svc payment_svc
 basic_auth paymesh-db-wallet-svc wallet_svc
 basic_auth paymesh-db-ledger-svc ledger_svc
+basic_auth paymesh-db-notify-svc notify_svc
 basic_auth paymesh-db-gateway gateway
-for svc in payment wallet ledger; do
+for svc in payment wallet ledger notify; do
   secret "paymesh-nats-$svc-svc" user="${svc}_svc" password="$(random)"
 done
 secret paymesh-psp api-key="sk_test_$(random)" webhook-secret="whsec_$(random)"
 # PII_KEYS: <key id>:<base64 of 32 random bytes> (payment_svc.pii_keys), one key to start with.
 secret paymesh-pii keys="k1:$(head -c 32 /dev/urandom | base64)"
+secret paymesh-notify secret-key="$(head -c 32 /dev/urandom | base64)"
 echo "Secrets created in $ns (paymesh-pg-ca is made by CloudNativePG)"

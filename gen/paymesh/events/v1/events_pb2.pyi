@@ -3,9 +3,10 @@ import datetime
 from google.protobuf import any_pb2 as _any_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from paymesh.common.v1 import money_pb2 as _money_pb2
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from collections.abc import Mapping as _Mapping
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
@@ -109,3 +110,29 @@ class PaymentRefundFailed(_message.Message):
     payment_order_id: str
     reason: str
     def __init__(self, refund_id: _Optional[str] = ..., payment_order_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class PaymentOrderPending(_message.Message):
+    __slots__ = ("payment_order_id", "checkout_id", "reason")
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    CHECKOUT_ID_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    payment_order_id: str
+    checkout_id: str
+    reason: str
+    def __init__(self, payment_order_id: _Optional[str] = ..., checkout_id: _Optional[str] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class PaymentCheckoutDone(_message.Message):
+    __slots__ = ("checkout_id", "orders")
+    CHECKOUT_ID_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_FIELD_NUMBER: _ClassVar[int]
+    checkout_id: str
+    orders: _containers.RepeatedCompositeFieldContainer[CheckoutOrderOutcome]
+    def __init__(self, checkout_id: _Optional[str] = ..., orders: _Optional[_Iterable[_Union[CheckoutOrderOutcome, _Mapping]]] = ...) -> None: ...
+
+class CheckoutOrderOutcome(_message.Message):
+    __slots__ = ("payment_order_id", "status")
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    payment_order_id: str
+    status: str
+    def __init__(self, payment_order_id: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...

@@ -1,0 +1,1 @@
+"""The notify ports on PostgreSQL and httpx."""

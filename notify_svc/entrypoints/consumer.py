@@ -1,0 +1,39 @@
+"""The `notify-events` consumer: every payment event the marketplace may be told about →
+a webhook event and its deliveries. Its own durable on the PAYMENT stream: however far behind
+it falls, the payment path never waits on it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from mesh.jetstream import ConsumerSpec, Handler
+from notify_svc.entrypoints.translate import to_webhook_event
+from notify_svc.service_layer.events import EVENTS_CONSUMER, record_event
+from notify_svc.service_layer.ports import NotifyUnitOfWork
+from paymesh.events.v1 import events_pb2
+
+
+def events_consumer_spec(concurrency: int) -> ConsumerSpec:
+    # Every payment subject: the ones nobody subscribes to are acked at once. Payouts and
+    # reconciliation, when they publish, get a spec of their own on their stream.
+    return ConsumerSpec(
+        stream="PAYMENT", durable=EVENTS_CONSUMER, subject="payment.>", concurrency=concurrency
+    )
+
+
+def events_handler(
+    new_uow: Callable[[], NotifyUnitOfWork],
+    clock: Callable[[], datetime],
+    recorded: Callable[[], None],
+) -> Handler:
+    """`recorded` is called after a commit that made deliveries (wakes the delivery loop)."""
+
+    async def handle(envelope: events_pb2.Envelope) -> None:
+        event = to_webhook_event(envelope)
+        if event is None:
+            return
+        if await record_event(new_uow(), event, clock):
+            recorded()
+
+    return handle
