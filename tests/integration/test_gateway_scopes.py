@@ -176,9 +176,23 @@ async def test_a_key_made_for_a_checkout_page_cannot_refund(front: Front) -> Non
     assert refunded.headers["RateLimit-Limit"] == "100"
     refund_id = refunded.json()["refund"]["refund_id"]
 
+    def reversed_in_wallet_and_ledger() -> bool:
+        with psycopg.connect(libpq_url(front.database_url)) as conn:
+            debits = conn.execute(
+                "SELECT count(*) FROM wallet.wallet_refund_debits WHERE refund_id = %s",
+                (refund_id,),
+            ).fetchone()
+            postings = conn.execute(
+                "SELECT count(*) FROM ledger.transactions WHERE refund_id = %s", (refund_id,)
+            ).fetchone()
+        return (debits, postings) == ((1,), (1,))
+
     async def refund_done() -> bool:
+        # Done for the books too: the after-test invariant check must not race the reversal.
         found = await front.client.get(f"/v1/refunds/{refund_id}", headers=back_office)
-        return found.json()["refund"]["status"] == "REFUND_STATUS_SUCCEEDED"
+        if found.json()["refund"]["status"] != "REFUND_STATUS_SUCCEEDED":
+            return False
+        return await asyncio.to_thread(reversed_in_wallet_and_ledger)
 
     await eventually(refund_done)
 
