@@ -13,6 +13,7 @@ from paymesh_cli.dev import COMMANDS as DEV_COMMANDS
 from paymesh_cli.dlq import dlq_group
 from paymesh_cli.ledger import ledger_group
 from paymesh_cli.pii import pii_group
+from paymesh_cli.recon import recon_group
 from paymesh_cli.schema_wait import schema_wait_command
 
 
@@ -34,6 +35,7 @@ cli.add_command(audit_command)
 cli.add_command(ledger_group)
 cli.add_command(schema_wait_command)
 cli.add_command(dlq_group)
+cli.add_command(recon_group)
 
 if __name__ == "__main__":  # pragma: no cover
     cli()

@@ -1,0 +1,1 @@
+"""The ports' implementations: PSP report files, PostgreSQL COPY, the DuckDB matcher, sinks."""

@@ -1,0 +1,1 @@
+"""Reconciliation's rules: plain dataclasses and pure functions, no I/O."""

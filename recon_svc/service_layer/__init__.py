@@ -1,0 +1,1 @@
+"""Reconciliation's use cases, talking to ports (psp report, our records, matcher, sink)."""
