@@ -43,10 +43,10 @@ _PAYOUTS = ", ".join(f"'{c}'" for c in sorted(psp_columns.PAYOUT_CATEGORIES))
 # The columns every candidate query returns, in this order (NULLs where a side is absent).
 _PSP_COLS = "p.id, p.category, p.source, p.payment_intent, p.payment_order_id, p.refund_id, p.gross, p.fee, p.currency, p.created"  # noqa: E501
 _ORDER_COLS = (
-    "o.payment_order_id, o.psp_reference, o.status, o.amount, o.currency, o.psp_fee, o.created_at"  # noqa: E501
+    "o.payment_order_id, o.psp_reference, o.status, o.amount, o.currency, o.psp_fee, o.created_at"
 )
 _REFUND_COLS = (
-    "r.refund_id, r.payment_order_id, r.psp_reference, r.status, r.amount, r.currency, r.created_at"  # noqa: E501
+    "r.refund_id, r.payment_order_id, r.psp_reference, r.status, r.amount, r.currency, r.created_at"
 )
 _NO_PSP = ", ".join(["NULL"] * 10)
 _NO_ORDER = ", ".join(["NULL"] * 7)
@@ -200,7 +200,7 @@ class DuckDbSession:
             """
         )
         # 3. amount + currency + date, between what is left on both sides; a pair holds only
-        # when each is the other's closest, so an ambiguous one is left alone.
+        # when each is the other's closest (ties broken by id), one charge per order at most.
         sql(
             f"""
             CREATE TABLE charge_fuzzy AS

@@ -27,19 +27,31 @@ AT = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
 
 def charge(**changes: object) -> PspTransaction:
     fields: dict[str, object] = dict(
-        id="txn_1", category="charge", source="ch_1", payment_intent="pi_1",
-        payment_order_id="po_1", refund_id="", gross=D("120.00"), fee=D("3.78"),
-        currency="USD", created=AT,
-    )  # fmt: skip
+        id="txn_1",
+        category="charge",
+        source="ch_1",
+        payment_intent="pi_1",
+        payment_order_id="po_1",
+        refund_id="",
+        gross=D("120.00"),
+        fee=D("3.78"),
+        currency="USD",
+        created=AT,
+    )
     fields.update(changes)
     return PspTransaction(**fields)  # type: ignore[arg-type]
 
 
 def order(**changes: object) -> OrderRecord:
     fields: dict[str, object] = dict(
-        payment_order_id="po_1", psp_reference="pi_1", status="SUCCESS", amount=D("120.00"),
-        currency="USD", psp_fee=None, created_at=AT,
-    )  # fmt: skip
+        payment_order_id="po_1",
+        psp_reference="pi_1",
+        status="SUCCESS",
+        amount=D("120.00"),
+        currency="USD",
+        psp_fee=None,
+        created_at=AT,
+    )
     fields.update(changes)
     return OrderRecord(**fields)  # type: ignore[arg-type]
 
@@ -51,9 +63,14 @@ def psp_refund(**changes: object) -> PspTransaction:
 
 def refund(**changes: object) -> RefundRecord:
     fields: dict[str, object] = dict(
-        refund_id="rf_1", payment_order_id="po_1", psp_reference="re_1", status="SUCCEEDED",
-        amount=D("20.00"), currency="USD", created_at=AT,
-    )  # fmt: skip
+        refund_id="rf_1",
+        payment_order_id="po_1",
+        psp_reference="re_1",
+        status="SUCCEEDED",
+        amount=D("20.00"),
+        currency="USD",
+        created_at=AT,
+    )
     fields.update(changes)
     return RefundRecord(**fields)  # type: ignore[arg-type]
 
@@ -186,8 +203,9 @@ def test_class_1_an_unsettled_order_tied_by_id_or_metadata_is_settled() -> None:
 
 
 def test_class_1_a_pending_refund_the_psp_refunded_is_settled() -> None:
-    candidate = Candidate(CandidateKind.REFUND_PAIR, MatchRule.PSP_ID, psp_refund(),
-                          refund=refund(status="PENDING"))  # fmt: skip
+    candidate = Candidate(
+        CandidateKind.REFUND_PAIR, MatchRule.PSP_ID, psp_refund(), refund=refund(status="PENDING")
+    )
     assert classes(find_mismatches(candidate)) == [
         (MismatchClass.AUTO_FIXED, FixRule.SETTLE_REFUND_FROM_PSP, Action.NONE)
     ]
@@ -198,8 +216,9 @@ def test_no_fix_rests_on_a_tie_by_amount_and_date() -> None:
     assert classes(pair(fuzzy, status="EXECUTING")) == [
         (MismatchClass.NEEDS_PERSON, FixRule.NONE, Action.INVESTIGATE)
     ]
-    candidate = Candidate(CandidateKind.REFUND_PAIR, fuzzy, psp_refund(),
-                          refund=refund(status="PENDING"))  # fmt: skip
+    candidate = Candidate(
+        CandidateKind.REFUND_PAIR, fuzzy, psp_refund(), refund=refund(status="PENDING")
+    )
     assert classes(find_mismatches(candidate))[0][0] is MismatchClass.NEEDS_PERSON
 
 
@@ -215,17 +234,17 @@ def test_no_fix_rests_on_a_tie_by_amount_and_date() -> None:
                 Candidate(CandidateKind.DUPLICATE_CHARGE, MatchRule.METADATA, charge(), order())
             ),
             Action.REFUND,
-        ),  # fmt: skip
+        ),
         (find_mismatches(Candidate(CandidateKind.CHARGE_ALONE, psp=charge())), Action.REFUND),
         (find_mismatches(Candidate(CandidateKind.ORDER_ALONE, order=order())), Action.INVESTIGATE),
         (
             find_mismatches(Candidate(CandidateKind.OUR_REFUND_ALONE, refund=refund())),
             Action.INVESTIGATE,
-        ),  # fmt: skip
+        ),
         (
             find_mismatches(Candidate(CandidateKind.PSP_REFUND_ALONE, psp=psp_refund())),
             Action.INVESTIGATE,
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_class_2_needs_a_person_with_a_suggested_action(
@@ -246,17 +265,37 @@ def test_class_3_what_names_nothing_of_ours() -> None:
 
 def test_stripe_itemized_and_sandbox_headers_map_onto_the_same_names() -> None:
     stripe = map_columns(
-        ["balance_transaction_id", "created_utc", "reporting_category", "source_id",
-         "payment_intent_id", "payment_metadata[payment_order_id]", "currency", "gross", "fee",
-         "net"]
-    )  # fmt: skip
+        [
+            "balance_transaction_id",
+            "created_utc",
+            "reporting_category",
+            "source_id",
+            "payment_intent_id",
+            "payment_metadata[payment_order_id]",
+            "currency",
+            "gross",
+            "fee",
+            "net",
+        ]
+    )
     assert stripe["id"] == "balance_transaction_id" and stripe["gross"] == "gross"
     assert stripe["payment_order_id"] == "payment_metadata[payment_order_id]"
     assert stripe["refund_id"] is None
     sandbox = map_columns(
-        ["balance_transaction_id", "created", "available_on", "type", "source", "payment_intent",
-         "payment_order_id", "currency", "amount", "fee", "net"]
-    )  # fmt: skip
+        [
+            "balance_transaction_id",
+            "created",
+            "available_on",
+            "type",
+            "source",
+            "payment_intent",
+            "payment_order_id",
+            "currency",
+            "amount",
+            "fee",
+            "net",
+        ]
+    )
     assert sandbox["category"] == "type" and sandbox["gross"] == "amount"
 
 
