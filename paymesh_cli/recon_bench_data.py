@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TextIO
 
 from recon_svc.domain.classes import MismatchClass
 from recon_svc.domain.mismatches import Detail, MismatchType
@@ -201,7 +202,7 @@ def generate(rows: int, seed: int, directory: Path) -> BenchData:
                 truth.add(
                     MismatchType.REFUND, Detail.REFUND_MISSING_OURS, rtxn, order_id, "", _PERSON
                 )
-        psp_count += _extras(k, step, rng, reserved, orders, psp, truth)
+        psp_count += _extras(k, rng, reserved, orders, psp, truth)
         order_count += k  # the status_by_amount orders
         # Payouts to the platform's bank: read and counted, compared in a later issue.
         for n in range(max(1, rows // 100_000)):
@@ -221,7 +222,17 @@ _AUTO, _PERSON, _NONE = (
 )
 
 
-def _refund(i, second, cents, currency, plant, refunds, psp, truth) -> int:  # type: ignore[no-untyped-def]
+def _refund(
+    i: int,
+    second: int,
+    cents: int,
+    currency: str,
+    plant: str | None,
+    refunds: TextIO,
+    psp: TextIO,
+    truth: Planted,
+) -> int:
+    """Our refund of half of order i, and the PSP's (unless planted missing); PSP rows written."""
     refund_id, reference, order_id = f"rf_{i:08d}", f"re_{i:08d}", f"po_{i:08d}"
     status = "PENDING" if plant == "refund_pending" else "SUCCEEDED"
     refunds.write(
@@ -255,7 +266,14 @@ def _refund(i, second, cents, currency, plant, refunds, psp, truth) -> int:  # t
     return 1
 
 
-def _extras(k, step, rng, reserved, orders, psp, truth) -> int:  # type: ignore[no-untyped-def]
+def _extras(
+    k: int,
+    rng: random.Random,
+    reserved: Iterator[int],
+    orders: TextIO,
+    psp: TextIO,
+    truth: Planted,
+) -> int:
     """Rows beside the ordinary orders: charges for orders we lack, a lost intent tied only by
     amount and date, and transactions that name nothing of ours."""
     written = 0

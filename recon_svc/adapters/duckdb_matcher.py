@@ -428,13 +428,16 @@ def _quote(column: str | None) -> str:
 
 
 def _money(value: Any, currency: str) -> Decimal:
-    """A DECIMAL(22,4) from DuckDB in the currency's own number of decimals (when it has one)."""
+    """A DECIMAL(22,4) from DuckDB in the currency's own number of decimals, when that loses
+    nothing (an amount with more decimals than its currency keeps them, to be seen)."""
     if value is None:
         return Decimal(0)
+    exact = Decimal(value)
     try:
-        return money.quantize(Decimal(value), currency)
+        shown = money.quantize(exact, currency)
     except money.InvalidMoney:
-        return Decimal(value)
+        return exact
+    return shown if shown == exact else exact
 
 
 def _candidate(kind: CandidateKind, row: tuple[Any, ...]) -> Candidate:

@@ -240,3 +240,16 @@ def test_stripe_epoch_seconds_and_a_report_without_its_columns(tmp_path: Path) -
             DAY, tmp_path / "bad.csv", OurFiles(tmp_path, tmp_path), tmp_path
         ):
             pass
+
+
+def test_an_amount_with_more_decimals_than_its_currency_is_not_rounded_away(
+    tmp_path: Path,
+) -> None:
+    _, sink = run(
+        tmp_path,
+        [psp_row("txn_1", "12-01T10:00:00", "charge", "ch_1", "pi_1", "po_1", "10.001")],
+        [order("po_1", "pi_1", "10.00", "12-01 10:00:00")],
+    )
+    ((mismatch, _),) = sink.found
+    assert mismatch.key == ("amount", "", "txn_1", "po_1", "")
+    assert mismatch.evidence()["psp_gross"] == "10.0010"
