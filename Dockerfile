@@ -25,6 +25,7 @@ COPY wallet_svc/ wallet_svc/
 COPY ledger_svc/ ledger_svc/
 COPY notify_svc/ notify_svc/
 COPY payout_svc/ payout_svc/
+COPY recon_svc/ recon_svc/
 COPY gateway/ gateway/
 COPY psp_sandbox/ psp_sandbox/
 COPY paymesh_cli/ paymesh_cli/
