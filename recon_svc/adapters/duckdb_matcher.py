@@ -1,6 +1,7 @@
-"""The matcher on DuckDB: both sides loaded from their CSV files into a scratch database on
-disk, tied by SQL joins, the rule order of `MatchRule` kept by ranking, and only the candidates
-(pairs in which anything differs, rows left alone) streamed back to Python.
+"""The matcher on DuckDB: both sides loaded from their CSV files into an in-process database
+(spilling to the run's scratch directory), tied by SQL joins, the rule order of `MatchRule`
+kept by ranking, and only the candidates (pairs in which anything differs, rows left alone)
+streamed back to Python.
 
 Why DuckDB (ADR 0014): its joins and window functions run on columns in native code, its buffer
 manager spills to the scratch directory past `memory_limit` (memory stays flat as a period
@@ -54,7 +55,7 @@ _NO_REFUND = ", ".join(["NULL"] * 7)
 
 
 class DuckDbMatcher:
-    """`open()` loads and ties both sides in a DuckDB file under the report's directory."""
+    """`open()` loads and ties both sides; the session streams the candidates and the figures."""
 
     def __init__(
         self,
@@ -71,14 +72,14 @@ class DuckDbMatcher:
     def open(
         self, period: Period, psp_report: Path, ours: OurFiles, scratch: Path
     ) -> Iterator[DuckDbSession]:
-        database = scratch / "recon.duckdb"
-        database.unlink(missing_ok=True)
+        # An in-memory database: past `memory_limit` its buffer manager spills tables and
+        # intermediates to the scratch directory, and nothing is left behind to delete.
         con = duckdb.connect(
-            str(database),
+            ":memory:",
             config={
                 "threads": self._threads,
                 "memory_limit": self._memory_limit,
-                "temp_directory": str(scratch / "spill"),
+                "temp_directory": str(scratch / "duckdb-spill"),
                 "preserve_insertion_order": False,  # order is never relied on; saves memory
             },
         )
@@ -90,8 +91,6 @@ class DuckDbMatcher:
             yield session
         finally:
             con.close()
-            database.unlink(missing_ok=True)
-            Path(f"{database}.wal").unlink(missing_ok=True)
 
 
 class DuckDbSession:
