@@ -37,6 +37,8 @@ from recon_svc.service_layer.ports import OurFiles
 # Wide enough for mesh.money's largest amount with four decimals (int128 inside DuckDB).
 _DECIMAL = "DECIMAL(22,4)"
 _FETCH = 10_000
+# RFC 4180 CSV, said rather than sniffed: a sniffer can guess wrong on a small or odd file.
+_CSV = "header = true, delim = ',', quote = '\"', escape = '\"'"
 _CHARGES = ", ".join(f"'{c}'" for c in sorted(psp_columns.CHARGE_CATEGORIES))
 _REFUNDS = ", ".join(f"'{c}'" for c in sorted(psp_columns.REFUND_CATEGORIES))
 _PAYOUTS = ", ".join(f"'{c}'" for c in sorted(psp_columns.PAYOUT_CATEGORIES))
@@ -129,7 +131,7 @@ class DuckDbSession:
                    CASE WHEN regexp_full_match({created}, '[0-9]+')
                         THEN to_timestamp({created}::BIGINT)
                         ELSE {created}::TIMESTAMPTZ END AS created
-            FROM read_csv(?, header = true, all_varchar = true))
+            FROM read_csv(?, {_CSV}, all_varchar = true))
             """,
             [str(psp_report)],
         )
@@ -139,7 +141,7 @@ class DuckDbSession:
             SELECT payment_order_id, coalesce(psp_reference, '') AS psp_reference, status,
                    amount, upper(currency) AS currency, psp_fee, created_at,
                    created_at >= {bounds[0]} AND created_at < {bounds[1]} AS in_period
-            FROM read_csv(?, header = true, columns = {{
+            FROM read_csv(?, {_CSV}, columns = {{
                 'payment_order_id': 'VARCHAR', 'psp_reference': 'VARCHAR', 'status': 'VARCHAR',
                 'amount': '{_DECIMAL}', 'currency': 'VARCHAR', 'psp_fee': '{_DECIMAL}',
                 'created_at': 'TIMESTAMPTZ'}})
@@ -153,7 +155,7 @@ class DuckDbSession:
                    coalesce(psp_reference, '') AS psp_reference, status, amount,
                    upper(currency) AS currency, created_at,
                    created_at >= {bounds[0]} AND created_at < {bounds[1]} AS in_period
-            FROM read_csv(?, header = true, columns = {{
+            FROM read_csv(?, {_CSV}, columns = {{
                 'refund_id': 'VARCHAR', 'payment_order_id': 'VARCHAR',
                 'psp_reference': 'VARCHAR', 'status': 'VARCHAR', 'amount': '{_DECIMAL}',
                 'currency': 'VARCHAR', 'created_at': 'TIMESTAMPTZ'}})

@@ -253,3 +253,10 @@ def test_an_amount_with_more_decimals_than_its_currency_is_not_rounded_away(
     ((mismatch, _),) = sink.found
     assert mismatch.key == ("amount", "", "txn_1", "po_1", "")
     assert mismatch.evidence()["psp_gross"] == "10.0010"
+
+
+def test_an_empty_day_reads_and_reports_nothing(tmp_path: Path) -> None:
+    report, sink = run(tmp_path, [], [])
+    assert sink.found == [] and report.summary is not None
+    assert (report.summary.psp_rows, report.summary.order_rows) == (0, 0)
+    assert report.summary.totals == {}
