@@ -18,6 +18,7 @@ def test_ten_thousand_rows_every_type_found_and_classified_nothing_else() -> Non
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["ok"] is True and out["psp_rows"] >= 9_000 and out["order_rows"] >= 10_000
+    assert out["reported_twice"] == 0 and out["found"] == out["planted"]
     assert set(out["per_type"]) == {kind.value for kind in MismatchType}
     for kind, s in out["per_type"].items():
         assert s["planted"] > 0, kind
