@@ -260,3 +260,30 @@ def test_an_empty_day_reads_and_reports_nothing(tmp_path: Path) -> None:
     assert sink.found == [] and report.summary is not None
     assert (report.summary.psp_rows, report.summary.order_rows) == (0, 0)
     assert report.summary.totals == {}
+
+
+def test_a_second_run_over_the_same_period_finds_the_same_mismatches(tmp_path: Path) -> None:
+    """Runs will be idempotent by these keys: the same input gives the same keys and classes,
+    whatever order DuckDB's threads produce them in."""
+    psp = [
+        psp_row("txn_1", "12-01T10:00:00", "charge", "ch_1", "pi_1", "po_1", "10.00"),
+        psp_row("txn_1b", "12-01T10:00:30", "charge", "ch_1b", "pi_1b", "po_1", "10.00"),
+        psp_row("txn_x", "12-01T10:00:40", "charge", "ch_x", "pi_x", "", "42.00"),
+        psp_row("txn_y", "12-01T10:00:41", "charge", "ch_y", "pi_y", "", "42.00"),
+    ]
+    orders = [
+        order("po_1", "pi_1", "10.00", "12-01 10:00:00"),
+        order("po_2", "", "42.00", "12-01 10:00:40", status="EXECUTING"),
+        order("po_3", "", "42.00", "12-01 10:00:41", status="EXECUTING"),
+    ]
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    _, first = run(tmp_path / "a", psp, orders)
+    _, second = run(tmp_path / "b", psp, orders)
+    keys = sorted((m.key, c.mismatch_class) for m, c in first.found)
+    assert keys == sorted((m.key, c.mismatch_class) for m, c in second.found)
+    assert [k[0][:3] for k in keys] == [
+        ("duplicate_charge", "", "txn_1b"),
+        ("status", "order_unsettled", "txn_x"),
+        ("status", "order_unsettled", "txn_y"),
+    ]
