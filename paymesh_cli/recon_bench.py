@@ -15,6 +15,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,9 +25,11 @@ import click
 from paymesh_cli.recon_bench_data import Key, generate
 from recon_svc.adapters.duckdb_matcher import DuckDbMatcher
 from recon_svc.adapters.our_files import OurRecordFiles
+from recon_svc.adapters.pg_records import PostgresRecords
 from recon_svc.adapters.psp_report_file import PspReportFile
 from recon_svc.domain.classes import Classification, MismatchClass
 from recon_svc.domain.mismatches import Mismatch, MismatchType
+from recon_svc.service_layer.ports import OurRecords
 from recon_svc.service_layer.reconcile import reconcile
 
 
@@ -86,21 +89,38 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_bench(rows: int, seed: int, memory_limit: str = "128MB") -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="paymesh-recon-bench-") as scratch_dir:
+def run_bench(
+    rows: int, seed: int, memory_limit: str = "96MB", from_postgres: bool = False
+) -> dict[str, Any]:
+    with (
+        tempfile.TemporaryDirectory(prefix="paymesh-recon-bench-") as scratch_dir,
+        ExitStack() as stack,
+    ):
         scratch = Path(scratch_dir)
         began = time.perf_counter()
         data = generate(rows, seed, scratch)
         generated_s = time.perf_counter() - began
+        ours: OurRecords = OurRecordFiles(data.ours)
+        loaded_s = 0.0
+        if from_postgres:
+            from paymesh_cli import recon_bench_pg
+
+            began = time.perf_counter()
+            url = stack.enter_context(recon_bench_pg.scratch_postgres(scratch))
+            recon_bench_pg.load(data, url)
+            recon_bench_pg.without_fee_plants(data)
+            ours = PostgresRecords(url)
+            (scratch / "ours").mkdir()
+            loaded_s = time.perf_counter() - began
         sink = KeySink()
         began = time.perf_counter()
         report = reconcile(
             data.period,
             PspReportFile(data.psp_report),
-            OurRecordFiles(data.ours),
+            ours,
             DuckDbMatcher(memory_limit=memory_limit),
             sink,
-            scratch,
+            scratch / "ours" if from_postgres else scratch,
         )
         reconciled_s = time.perf_counter() - began
     scores = score(data.truth.expected, sink.found)
@@ -112,8 +132,16 @@ def run_bench(rows: int, seed: int, memory_limit: str = "128MB") -> dict[str, An
         "seed": seed,
         "psp_rows": data.psp_rows,
         "order_rows": data.order_rows,
-        "input": "CSV files in a scratch directory (PSP: Stripe itemized columns)",
+        "input": (
+            "PSP: a CSV file in Stripe's itemized columns; ours: "
+            + (
+                "the payment schema of a scratch PostgreSQL, read by COPY (in the time)"
+                if from_postgres
+                else "CSV files in a scratch directory"
+            )
+        ),
         "generate_s": round(generated_s, 2),
+        "postgres_start_and_load_s": round(loaded_s, 2),
         "reconcile_s": round(reconciled_s, 2),
         "rows_per_s": round((data.psp_rows + data.order_rows) / reconciled_s),
         "peak_rss_mb": round(peak_rss_mb(), 1),
@@ -139,7 +167,13 @@ def render(result: dict[str, Any]) -> str:
     lines = [
         f"paymesh recon bench: {result['psp_rows']} PSP rows against {result['order_rows']}"
         f" orders (seed {result['seed']}; {result['input']})",
-        f"  generated in {result['generate_s']} s; reconciled in {result['reconcile_s']} s"
+        f"  generated in {result['generate_s']} s"
+        + (
+            f"; PostgreSQL started and loaded in {result['postgres_start_and_load_s']} s"
+            if result["postgres_start_and_load_s"]
+            else ""
+        )
+        + f"; reconciled in {result['reconcile_s']} s"
         f" ({result['rows_per_s']} rows/s); peak RSS {result['peak_rss_mb']} MB",
         f"  planted {result['planted']}, found {result['found']}"
         f" (reported twice: {result['reported_twice']}); by class"
@@ -171,14 +205,21 @@ def render(result: dict[str, Any]) -> str:
 @click.option("--seed", type=int, default=1, show_default=True, help="Where the plants go.")
 @click.option(
     "--memory-limit",
-    default="128MB",
+    default="96MB",
     show_default=True,
     help="DuckDB's memory limit; past it, it spills to the scratch directory.",
 )
+@click.option(
+    "--from-postgres",
+    is_flag=True,
+    help="Load our side into a scratch PostgreSQL and read it back by COPY, in the time.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def recon_bench_command(rows: int, seed: int, memory_limit: str, as_json: bool) -> None:
+def recon_bench_command(
+    rows: int, seed: int, memory_limit: str, from_postgres: bool, as_json: bool
+) -> None:
     """Reconcile a generated period with planted mismatches; score what is found."""
-    result = run_bench(rows, seed, memory_limit)
+    result = run_bench(rows, seed, memory_limit, from_postgres)
     click.echo(json.dumps(result, indent=2) if as_json else render(result))
     if not result["ok"]:
         sys.exit(1)

@@ -38,7 +38,7 @@ from recon_svc.service_layer.ports import OurFiles
 _DECIMAL = "DECIMAL(22,4)"
 _FETCH = 10_000
 # RFC 4180 CSV, said rather than sniffed: a sniffer can guess wrong on a small or odd file.
-_CSV = "header = true, delim = ',', quote = '\"', escape = '\"'"
+_CSV = "header = true, delim = ',', quote = '\"', escape = '\"', buffer_size = 8388608"
 _CHARGES = ", ".join(f"'{c}'" for c in sorted(psp_columns.CHARGE_CATEGORIES))
 _REFUNDS = ", ".join(f"'{c}'" for c in sorted(psp_columns.REFUND_CATEGORIES))
 _PAYOUTS = ", ".join(f"'{c}'" for c in sorted(psp_columns.PAYOUT_CATEGORIES))
@@ -62,7 +62,7 @@ class DuckDbMatcher:
     def __init__(
         self,
         *,
-        memory_limit: str = "128MB",
+        memory_limit: str = "96MB",
         threads: int = 2,
         match_window: timedelta = timedelta(days=1),
     ) -> None:
