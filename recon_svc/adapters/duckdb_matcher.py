@@ -56,6 +56,87 @@ _NO_ORDER = ", ".join(["NULL"] * 7)
 _NO_REFUND = ", ".join(["NULL"] * 7)
 
 
+_SIDE_JOINS = {
+    "p": "JOIN psp p ON p.id = c.psp_id",
+    "o": "JOIN orders o ON o.payment_order_id = c.order_id",
+    "r": "JOIN refunds r ON r.refund_id = c.refund_id",
+}
+_NO_ID = "NULL::VARCHAR"
+
+# Per kind: the query of its candidates' ids (rule, psp_id, order_id, refund_id) and the sides
+# whose rows it names (p: the PSP's, o: orders, r: refunds).
+_CANDIDATE_IDS: list[tuple[CandidateKind, str, str]] = [
+    (
+        CandidateKind.CHARGE_PAIR,
+        f"""SELECT m.rule, m.id AS psp_id, m.order_id, {_NO_ID} AS refund_id
+        FROM charge_pairs m JOIN psp p ON p.id = m.id
+        JOIN orders o ON o.payment_order_id = m.order_id
+        WHERE p.in_period AND (o.status <> 'SUCCESS' OR o.currency <> p.currency
+              OR o.amount <> p.gross OR (o.psp_fee IS NOT NULL AND o.psp_fee <> p.fee))""",
+        "po",
+    ),
+    (
+        CandidateKind.DUPLICATE_CHARGE,
+        f"""SELECT m.rule, m.id AS psp_id, m.order_id, {_NO_ID} AS refund_id
+        FROM charge_ranked m JOIN psp p ON p.id = m.id
+        WHERE m.rank > 1 AND p.in_period""",
+        "po",
+    ),
+    (
+        CandidateKind.CHARGE_ALONE,
+        f"""SELECT NULL AS rule, l.id AS psp_id, {_NO_ID} AS order_id, {_NO_ID} AS refund_id
+        FROM charge_links l ANTI JOIN charge_fuzzy f ON f.id = l.id
+        WHERE l.order_id IS NULL AND l.in_period""",
+        "p",
+    ),
+    (
+        CandidateKind.ORDER_ALONE,
+        f"""SELECT NULL AS rule, {_NO_ID} AS psp_id, o.payment_order_id AS order_id,
+               {_NO_ID} AS refund_id
+        FROM orders o ANTI JOIN charge_pairs m ON m.order_id = o.payment_order_id
+        WHERE o.in_period AND o.status = 'SUCCESS'""",
+        "o",
+    ),
+    (
+        CandidateKind.REFUND_PAIR,
+        f"""SELECT m.rule, m.id AS psp_id, {_NO_ID} AS order_id, m.refund_id
+        FROM refund_pairs m JOIN psp p ON p.id = m.id
+        JOIN refunds r ON r.refund_id = m.refund_id
+        WHERE p.in_period AND (r.status <> 'SUCCEEDED' OR r.currency <> p.currency
+              OR r.amount <> -p.gross)""",
+        "pr",
+    ),
+    (
+        CandidateKind.DUPLICATE_REFUND,
+        f"""SELECT m.rule, m.id AS psp_id, {_NO_ID} AS order_id, m.refund_id
+        FROM refund_ranked m JOIN psp p ON p.id = m.id
+        WHERE m.rank > 1 AND p.in_period""",
+        "pr",
+    ),
+    (
+        CandidateKind.PSP_REFUND_ALONE,
+        f"""SELECT NULL AS rule, l.id AS psp_id, {_NO_ID} AS order_id, {_NO_ID} AS refund_id
+        FROM refund_links l ANTI JOIN refund_fuzzy f ON f.id = l.id
+        WHERE l.refund_id IS NULL AND l.in_period""",
+        "p",
+    ),
+    (
+        CandidateKind.OUR_REFUND_ALONE,
+        f"""SELECT NULL AS rule, {_NO_ID} AS psp_id, {_NO_ID} AS order_id, r.refund_id
+        FROM refunds r ANTI JOIN refund_pairs m ON m.refund_id = r.refund_id
+        WHERE r.in_period AND r.status = 'SUCCEEDED'""",
+        "r",
+    ),
+    (
+        CandidateKind.OTHER_PSP,
+        f"""SELECT NULL AS rule, p.id AS psp_id, {_NO_ID} AS order_id, {_NO_ID} AS refund_id
+        FROM psp p WHERE p.in_period
+          AND p.category NOT IN ({_CHARGES}, {_REFUNDS}, {_PAYOUTS})""",
+        "p",
+    ),
+]
+
+
 class DuckDbMatcher:
     """`open()` loads and ties both sides; the session streams the candidates and the figures."""
 
@@ -285,71 +366,18 @@ class DuckDbSession:
     # -- streaming the candidates ----------------------------------------------------------
 
     def candidates(self) -> Iterator[Candidate]:
-        queries: list[tuple[CandidateKind, str]] = [
-            (
-                CandidateKind.CHARGE_PAIR,
-                f"""SELECT m.rule, {_PSP_COLS}, {_ORDER_COLS}, {_NO_REFUND}
-                FROM charge_pairs m JOIN psp p ON p.id = m.id
-                JOIN orders o ON o.payment_order_id = m.order_id
-                WHERE p.in_period AND (o.status <> 'SUCCESS' OR o.currency <> p.currency
-                      OR o.amount <> p.gross OR (o.psp_fee IS NOT NULL AND o.psp_fee <> p.fee))""",
-            ),
-            (
-                CandidateKind.DUPLICATE_CHARGE,
-                f"""SELECT m.rule, {_PSP_COLS}, {_ORDER_COLS}, {_NO_REFUND}
-                FROM charge_ranked m JOIN psp p ON p.id = m.id
-                JOIN orders o ON o.payment_order_id = m.order_id
-                WHERE m.rank > 1 AND p.in_period""",
-            ),
-            (
-                CandidateKind.CHARGE_ALONE,
-                f"""SELECT NULL, {_PSP_COLS}, {_NO_ORDER}, {_NO_REFUND}
-                FROM charge_links l JOIN psp p ON p.id = l.id
-                ANTI JOIN charge_fuzzy f ON f.id = l.id
-                WHERE l.order_id IS NULL AND p.in_period""",
-            ),
-            (
-                CandidateKind.ORDER_ALONE,
-                f"""SELECT NULL, {_NO_PSP}, {_ORDER_COLS}, {_NO_REFUND}
-                FROM orders o ANTI JOIN charge_pairs m ON m.order_id = o.payment_order_id
-                WHERE o.in_period AND o.status = 'SUCCESS'""",
-            ),
-            (
-                CandidateKind.REFUND_PAIR,
-                f"""SELECT m.rule, {_PSP_COLS}, {_NO_ORDER}, {_REFUND_COLS}
-                FROM refund_pairs m JOIN psp p ON p.id = m.id
-                JOIN refunds r ON r.refund_id = m.refund_id
-                WHERE p.in_period AND (r.status <> 'SUCCEEDED' OR r.currency <> p.currency
-                      OR r.amount <> -p.gross)""",
-            ),
-            (
-                CandidateKind.DUPLICATE_REFUND,
-                f"""SELECT m.rule, {_PSP_COLS}, {_NO_ORDER}, {_REFUND_COLS}
-                FROM refund_ranked m JOIN psp p ON p.id = m.id
-                JOIN refunds r ON r.refund_id = m.refund_id
-                WHERE m.rank > 1 AND p.in_period""",
-            ),
-            (
-                CandidateKind.PSP_REFUND_ALONE,
-                f"""SELECT NULL, {_PSP_COLS}, {_NO_ORDER}, {_NO_REFUND}
-                FROM refund_links l JOIN psp p ON p.id = l.id
-                ANTI JOIN refund_fuzzy f ON f.id = l.id
-                WHERE l.refund_id IS NULL AND p.in_period""",
-            ),
-            (
-                CandidateKind.OUR_REFUND_ALONE,
-                f"""SELECT NULL, {_NO_PSP}, {_NO_ORDER}, {_REFUND_COLS}
-                FROM refunds r ANTI JOIN refund_pairs m ON m.refund_id = r.refund_id
-                WHERE r.in_period AND r.status = 'SUCCEEDED'""",
-            ),
-            (
-                CandidateKind.OTHER_PSP,
-                f"""SELECT NULL, {_PSP_COLS}, {_NO_ORDER}, {_NO_REFUND}
-                FROM psp p WHERE p.in_period
-                  AND p.category NOT IN ({_CHARGES}, {_REFUNDS}, {_PAYOUTS})""",
-            ),
-        ]
-        for kind, query in queries:
+        """Each kind in two steps: the ids of its candidates, from joins that carry only the
+        columns compared (narrow, so they fit or spill however long the period); then their
+        full rows, joined against that id table, which is small on an ordinary day."""
+        for kind, ids, sides in _CANDIDATE_IDS:
+            self._con.execute(f"CREATE OR REPLACE TABLE candidate_ids AS {ids}")
+            joins = " ".join(_SIDE_JOINS[side] for side in sides)
+            query = (
+                f"SELECT c.rule, {_PSP_COLS if 'p' in sides else _NO_PSP},"
+                f" {_ORDER_COLS if 'o' in sides else _NO_ORDER},"
+                f" {_REFUND_COLS if 'r' in sides else _NO_REFUND}"
+                f" FROM candidate_ids c {joins}"
+            )
             cursor = self._con.cursor()
             try:
                 cursor.execute(query)
