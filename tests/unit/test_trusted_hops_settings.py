@@ -10,8 +10,8 @@ import pytest
 
 from mesh.settings import SettingsError, tls_from_env
 from mesh.tls import TlsFiles
-from payment_svc.settings import PaymentSettings
 from paymesh_cli.stack.nats_auth import NEVER, OPERATOR, SERVICE_RIGHTS, nats_config
+from wallet_svc.settings import WalletSettings
 
 TLS_VARS = ("MESH_TLS_CA_FILE", "MESH_TLS_CERT_FILE", "MESH_TLS_KEY_FILE")
 
@@ -33,11 +33,11 @@ def test_production_refuses_to_start_without_mutual_tls(monkeypatch: pytest.Monk
     assert tls_from_env() is None  # development: plain text is allowed
     monkeypatch.setenv("PAYMESH_ENV", "production")
     with pytest.raises(SettingsError, match="PAYMESH_ENV=production needs mutual TLS"):
-        PaymentSettings.from_env()
+        WalletSettings.from_env()
     for name, value in zip(TLS_VARS, ("/s/ca.pem", "/s/tls.crt", "/s/tls.key"), strict=True):
         monkeypatch.setenv(name, value)
     with pytest.raises(SettingsError, match="PAYMESH_ENV=production needs NATS_USER"):
-        PaymentSettings.from_env()
+        WalletSettings.from_env()
 
 
 def test_the_tls_files_come_all_three_or_none(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,19 +47,19 @@ def test_the_tls_files_come_all_three_or_none(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("MESH_TLS_CERT_FILE", "/s/tls.crt")
     monkeypatch.setenv("MESH_TLS_KEY_FILE", "/s/tls.key")
     monkeypatch.setenv("PAYMESH_ENV", "production")
-    monkeypatch.setenv("NATS_USER", "payment_svc")
+    monkeypatch.setenv("NATS_USER", "wallet_svc")
     monkeypatch.setenv("NATS_PASSWORD", "pw")
-    settings = PaymentSettings.from_env()
+    settings = WalletSettings.from_env()
     assert settings.tls == TlsFiles("/s/ca.pem", "/s/tls.crt", "/s/tls.key")
     assert (settings.grpc_reflection, settings.nats_user, settings.nats_password) == (
         False,
-        "payment_svc",
+        "wallet_svc",
         "pw",
     )
     assert settings.grpc_allowed_callers == {"gateway"}
     monkeypatch.setenv("GRPC_REFLECTION", "1")
     monkeypatch.setenv("GRPC_ALLOWED_CALLERS", "gateway, recon_svc")
-    settings = PaymentSettings.from_env()
+    settings = WalletSettings.from_env()
     assert settings.grpc_reflection
     assert settings.grpc_allowed_callers == {"gateway", "recon_svc"}
 
@@ -67,7 +67,7 @@ def test_the_tls_files_come_all_three_or_none(monkeypatch: pytest.MonkeyPatch) -
 def test_each_service_publishes_its_own_subjects_only() -> None:
     config = json.loads(nats_config({u: f"pw-{u}" for u in (OPERATOR, *SERVICE_RIGHTS)}))
     users = {u["user"]: u for u in config["authorization"]["users"]}
-    assert set(users) == {OPERATOR, "payment_svc", "wallet_svc", "ledger_svc"}
+    assert set(users) == {OPERATOR, "payment_svc", "wallet_svc", "ledger_svc", "notify_svc"}
     own = {"payment_svc": "payment.", "wallet_svc": "wallet.", "ledger_svc": "ledger."}
     for name, prefix in own.items():
         rights = users[name]["permissions"]
@@ -75,4 +75,7 @@ def test_each_service_publishes_its_own_subjects_only() -> None:
         assert events == [f"{prefix}>"], name
         assert rights["publish"]["deny"] == NEVER
         assert rights["subscribe"] == {"allow": ["_INBOX.>"]}
+    # notify_svc publishes no event: only its dead letters and its consumer's JetStream calls.
+    notify = users["notify_svc"]["permissions"]["publish"]["allow"]
+    assert [s for s in notify if not s.startswith("$JS.")] == ["dlq.notify-events"]
     assert "permissions" not in users[OPERATOR]
