@@ -3,8 +3,10 @@ started only when a test asks for them (unit tests start nothing)."""
 
 from __future__ import annotations
 
+import atexit
+import threading
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -47,6 +49,9 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPost
     server = EmbeddedPostgres(
         tmp_path_factory.mktemp("pg") / "data", free_port(), password=secrets.token_urlsafe(16)
     )
+    # Stopped at exit too, should the session end without tearing down (an interrupt between
+    # two fixtures); a session killed outright takes it along (parent-death signal).
+    atexit.register(server.stop)
     server.start()
     try:
         yield server
@@ -58,6 +63,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPost
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
     """One NATS with JetStream for the session, on a free port."""
     server = NatsServer(tmp_path_factory.mktemp("nats") / "store", free_port())
+    atexit.register(server.stop)
     server.start()
     try:
         yield server
@@ -124,10 +130,30 @@ def money_invariants_hold(request: pytest.FixtureRequest) -> Iterator[None]:
     url = request.getfixturevalue("database_url")
     yield
     import asyncio
-    from concurrent.futures import ThreadPoolExecutor
 
     from paymesh_cli.invariants import run_checks
 
-    with ThreadPoolExecutor(1) as pool:  # a loop of its own, whatever the test's loop is doing
-        report = pool.submit(asyncio.run, run_checks(url)).result(timeout=60)
-    assert report.ok, f"money invariants violated: {report.violations}"
+    # A loop of its own, whatever the test's loop is doing, in a daemon thread: if the checks
+    # hang (a lock a failed test left held), the test fails after 60 s and nothing waits for
+    # the thread, neither this fixture nor the interpreter at exit (a pool would: its shutdown
+    # and its atexit hook join their threads).
+    outcome: list[object] = []
+    checker = threading.Thread(
+        target=lambda: outcome.append(_outcome_of(lambda: asyncio.run(run_checks(url)))),
+        name="money-invariants",
+        daemon=True,
+    )
+    checker.start()
+    checker.join(timeout=60)
+    assert outcome, f"the money invariants could not be checked within 60 s on {url}"
+    report = outcome[0]
+    if isinstance(report, BaseException):
+        raise report
+    assert report.ok, f"money invariants violated: {report.violations}"  # type: ignore[attr-defined]
+
+
+def _outcome_of(call: Callable[[], object]) -> object:
+    try:
+        return call()
+    except BaseException as err:  # handed to the test's thread, which raises it
+        return err
