@@ -1,0 +1,82 @@
+"""`run_once` where mutation testing found it unguarded (docs/mutation-testing.md): a refusal
+whose storing fails still reaches the caller and frees the key; the errors that name a key."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import grpc
+import pytest
+
+from mesh.errors import ServiceError
+from payment_svc.service_layer.fake_uow import FakeStore, FakeUnitOfWork
+from payment_svc.service_layer.idempotency import (
+    IdempotencyPolicy,
+    IdempotentRequest,
+    Refused,
+    key_in_use,
+    key_reused,
+    run_once,
+)
+from payment_svc.service_layer.ports import IdempotencyClaim
+
+KEY = "22222222-2222-4222-8222-222222222222"
+REQUEST = IdempotentRequest(scope="key_a", request_id=KEY, request_hash="h1", resource_id="co_1")
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+REFUSAL = ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "ORDER_NOT_REFUNDABLE", "no")
+
+
+class DatabaseGoneAfterTheClaim(FakeStore):
+    """Claims and releases work; storing an answer fails (the database went away)."""
+
+    def uow(self) -> FakeUnitOfWork:
+        tx = super().uow()
+
+        async def finish_request(*args: object, **kwargs: object) -> bool:
+            raise ConnectionError("database gone")
+
+        tx.repo.finish_request = finish_request  # type: ignore[method-assign]
+        return tx
+
+
+async def refuse(claim: IdempotencyClaim) -> bytes:
+    raise Refused(REFUSAL)
+
+
+async def test_a_refusal_that_cannot_be_stored_still_reaches_the_caller_and_frees_the_key() -> None:
+    store = DatabaseGoneAfterTheClaim()
+
+    with pytest.raises(ServiceError) as info:
+        await run_once(
+            REQUEST, refuse, uow=store.uow, clock=lambda: NOW, policy=IdempotencyPolicy()
+        )
+
+    assert (info.value.reason, info.value.replayed) == ("ORDER_NOT_REFUNDABLE", False)
+    assert store.state.idempotency == {}, "released: a retry is judged afresh, not kept waiting"
+
+
+async def test_a_stored_refusal_is_the_key_s_answer() -> None:
+    store = FakeStore()
+    for replayed in (False, True):
+        with pytest.raises(ServiceError) as info:
+            await run_once(
+                REQUEST, refuse, uow=store.uow, clock=lambda: NOW, policy=IdempotencyPolicy()
+            )
+        assert (info.value.reason, info.value.replayed) == ("ORDER_NOT_REFUNDABLE", replayed)
+
+
+def test_the_key_errors_name_the_key_and_say_what_to_do() -> None:
+    in_use, reused = key_in_use(KEY), key_reused(KEY)
+    assert (in_use.code, in_use.reason) == (
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        "IDEMPOTENCY_KEY_IN_USE",
+    )
+    assert in_use.metadata == {"retry_after_s": "1", "request_id": KEY}
+    assert KEY in in_use.message and "retry later" in in_use.message
+    assert (reused.code, reused.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "IDEMPOTENCY_KEY_REUSED",
+    )
+    assert reused.metadata == {"request_id": KEY}
+    assert KEY in reused.message and "different request" in reused.message
+    assert str(Refused(REFUSAL)) == str(REFUSAL)
