@@ -4,7 +4,11 @@ started only when a test asks for them (unit tests start nothing)."""
 from __future__ import annotations
 
 import atexit
+import faulthandler
+import os
+import sys
 import threading
+import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -31,6 +35,37 @@ def marker_for(path: Path) -> str | None:
     except (ValueError, IndexError):
         return None
     return MARKER_BY_DIR.get(top)
+
+
+# Once pytest has reported, the process has this long to exit before it is ended.
+EXIT_GRACE_S = 60.0
+_exit_status = [1]  # until pytest says otherwise
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status[0] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run is over and reported; what can still hold the process is a thread someone left
+    running (a pool's worker, a non-daemon thread), which Python waits for at exit without
+    limit. A watchdog prints what still runs and ends the process with pytest's own status.
+    Only when pytest is the program: a tool that runs pytest inside itself (mutmut) goes on."""
+    program = Path(sys.argv[0])
+    if program.name not in ("pytest", "py.test") and program.parent.name != "pytest":
+        return
+
+    def watchdog() -> None:
+        time.sleep(EXIT_GRACE_S)
+        sys.stderr.write(
+            f"\npytest: the run ended {EXIT_GRACE_S:.0f} s ago but the process is still held; "
+            "the stacks of its threads:\n"
+        )
+        faulthandler.dump_traceback(all_threads=True)
+        os._exit(_exit_status[0])
+
+    threading.Thread(target=watchdog, name="exit-watchdog", daemon=True).start()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
