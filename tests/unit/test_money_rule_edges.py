@@ -11,12 +11,15 @@ import pytest
 from ledger_svc.domain import (
     PLATFORM_FEE_REVENUE,
     PSP_RECEIVABLE,
+    AccountType,
     InvalidPosting,
     InvalidTransaction,
     Posting,
     Side,
     Transaction,
     UnbalancedTransaction,
+    UnknownAccount,
+    account_type,
     payment_order_succeeded,
     payment_refunded,
     seller_payable,
@@ -168,3 +171,10 @@ def test_an_unbalanced_transaction_says_by_how_much() -> None:
         D("1.00"),
         D("0.99"),
     )
+
+
+def test_only_accounts_of_the_chart_are_accounts() -> None:
+    assert account_type(seller_payable("seller-1")) is AccountType.LIABILITY
+    for account in ("bogus:seller-1", "seller_payable:", "seller_payable", "psp_receivable:x"):
+        with pytest.raises(UnknownAccount):
+            account_type(account)
