@@ -57,3 +57,14 @@ async def test_a_refund_the_psp_rejects_fails_with_its_reason_and_frees_its_amou
     # Its amount is free again.
     shop.store.state.orders["po_1"].psp_reference = "pi_fake_000001"
     assert (await shop.refund_and_execute("", KEYS[6]))[1] == "100.00"
+
+
+async def test_a_refusal_names_the_order_it_is_about(shop: Shop) -> None:
+    await shop.refund("100.00", KEYS[5])
+    with pytest.raises(ServiceError) as refused:
+        await shop.refund("0.01", KEYS[6])
+    assert (refused.value.reason, refused.value.metadata) == (
+        "REFUND_EXCEEDS_REMAINING",
+        {"payment_order_id": "po_1"},
+    )
+    assert "exceeds what remains unrefunded of payment order po_1" in refused.value.message
