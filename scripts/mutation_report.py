@@ -56,8 +56,9 @@ def table(statuses: dict[str, str], explained: set[str]) -> str:
     for name, status in statuses.items():
         by_module[module_of(name)][status] += 1
     lines = [
-        "| module | mutants | killed | timeout | survived | no test reaches it | not run | score |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| module | mutants | killed | timeout | suspicious | survived | no test reaches it "
+        "| not run | score |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     total: Counter[str] = Counter()
     for module in sorted(by_module):
@@ -84,7 +85,8 @@ def _row(label: str, counts: Counter[str]) -> str:
     score = f"{100 * caught / mutants:.0f} %" if mutants else "-"
     return (
         f"| {label} | {mutants} | {counts['killed'] + counts['caught by type check']} "
-        f"| {counts['timeout']} | {counts['survived']} | {counts['no tests']} "
+        f"| {counts['timeout']} | {counts['suspicious']} | {counts['survived']} "
+        f"| {counts['no tests']} "
         f"| {counts['not checked']} | {score} |"
     )
 
