@@ -4,6 +4,7 @@ after it expired, and a refund the PSP rejects outright."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 
 import grpc
 import pytest
@@ -68,3 +69,25 @@ async def test_a_refusal_names_the_order_it_is_about(shop: Shop) -> None:
         {"payment_order_id": "po_1"},
     )
     assert "exceeds what remains unrefunded of payment order po_1" in refused.value.message
+
+
+async def test_a_refund_is_sent_for_its_order_and_timed(shop: Shop) -> None:
+    refund_id = json.loads((await shop.refund("30.00", KEYS[5])).response)[0]
+    pending = await get_refund(refund_id, uow=shop.store.uow)
+    assert pending.created_at == pending.updated_at and pending.created_at is not None
+
+    assert await shop.execute(refund_id) is RefundExecution.SUCCEEDED
+
+    [at_psp] = shop.psp.refunds.values()
+    assert (at_psp.request.refund_id, at_psp.request.payment_order_id) == (refund_id, "po_1")
+    assert (at_psp.request.amount, at_psp.request.currency) == (Decimal("30.00"), "USD")
+    done = await get_refund(refund_id, uow=shop.store.uow)
+    assert done.updated_at > pending.updated_at
+
+
+async def test_an_amount_with_too_many_decimals_names_the_rule(shop: Shop) -> None:
+    with pytest.raises(ServiceError) as info:
+        await shop.refund("1.001")
+    [violation] = info.value.violations
+    assert (violation.field, violation.rule) == ("amount", "amount.precision")
+    assert "USD" in violation.description
