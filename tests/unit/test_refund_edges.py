@@ -4,6 +4,7 @@ after it expired, and a refund the PSP rejects outright."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from decimal import Decimal
 
 import grpc
@@ -12,9 +13,10 @@ import test_refunds
 from test_refunds import KEYS, Shop
 
 from mesh.errors import ServiceError
+from payment_svc.domain.psp_refunds import RefundOutcomeStatus
 from payment_svc.domain.refund import RefundStatus
 from payment_svc.domain.refund_events import RefundFailed
-from payment_svc.service_layer.execute_refund import RefundExecution
+from payment_svc.service_layer.execute_refund import RefundExecution, sweep_stuck_refunds
 from payment_svc.service_layer.refunds import get_refund
 
 shop = test_refunds.shop  # a paid order po_1 of 100.00 USD, fee 10.00
@@ -91,3 +93,14 @@ async def test_an_amount_with_too_many_decimals_names_the_rule(shop: Shop) -> No
     [violation] = info.value.violations
     assert (violation.field, violation.rule) == ("amount", "amount.precision")
     assert "USD" in violation.description
+
+
+async def test_the_sweeper_reports_a_refund_the_psp_still_holds_as_open(shop: Shop) -> None:
+    shop.psp.refund_outcome = RefundOutcomeStatus.PENDING
+    held = json.loads((await shop.refund("10.00", KEYS[5])).response)[0]
+
+    report = await sweep_stuck_refunds(
+        uow=shop.store.uow, psp=shop.psp, clock=shop.clock, stuck_after=timedelta(0)
+    )
+
+    assert (report.still_open, report.settled) == ([held], {})
