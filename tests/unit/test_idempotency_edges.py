@@ -14,6 +14,7 @@ from payment_svc.service_layer.idempotency import (
     IdempotencyPolicy,
     IdempotentRequest,
     Refused,
+    finish,
     key_in_use,
     key_reused,
     run_once,
@@ -23,6 +24,7 @@ from payment_svc.service_layer.ports import IdempotencyClaim
 KEY = "22222222-2222-4222-8222-222222222222"
 REQUEST = IdempotentRequest(scope="key_a", request_id=KEY, request_hash="h1", resource_id="co_1")
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
+POLICY = IdempotencyPolicy()
 REFUSAL = ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "ORDER_NOT_REFUNDABLE", "no")
 
 
@@ -80,3 +82,31 @@ def test_the_key_errors_name_the_key_and_say_what_to_do() -> None:
     assert reused.metadata == {"request_id": KEY}
     assert KEY in reused.message and "different request" in reused.message
     assert str(Refused(REFUSAL)) == str(REFUSAL)
+
+
+async def test_a_busy_or_reused_key_is_named_in_the_error() -> None:
+    store = FakeStore()
+
+    async def answer(claim: IdempotencyClaim) -> bytes:
+        async with store.uow() as tx:
+            await finish(tx, claim, b"answer")
+            await tx.commit()
+        return b"answer"
+
+    async def busy(claim: IdempotencyClaim) -> bytes:
+        with pytest.raises(ServiceError) as in_use:
+            await run_once(REQUEST, answer, uow=store.uow, clock=lambda: NOW, policy=POLICY)
+        assert (in_use.value.reason, in_use.value.metadata["request_id"]) == (
+            "IDEMPOTENCY_KEY_IN_USE",
+            KEY,
+        )
+        return await answer(claim)
+
+    await run_once(REQUEST, busy, uow=store.uow, clock=lambda: NOW, policy=POLICY)
+    other_body = IdempotentRequest("key_a", KEY, "h2", "co_1")
+    with pytest.raises(ServiceError) as reused:
+        await run_once(other_body, answer, uow=store.uow, clock=lambda: NOW, policy=POLICY)
+    assert (reused.value.reason, reused.value.metadata) == (
+        "IDEMPOTENCY_KEY_REUSED",
+        {"request_id": KEY},
+    )

@@ -104,3 +104,13 @@ async def test_the_sweeper_reports_a_refund_the_psp_still_holds_as_open(shop: Sh
     )
 
     assert (report.still_open, report.settled) == ([held], {})
+
+
+async def test_a_refund_the_psp_declines_keeps_its_reason_and_reference(shop: Shop) -> None:
+    shop.psp.refund_outcome = RefundOutcomeStatus.FAILED
+    refund_id = json.loads((await shop.refund("10.00", KEYS[5])).response)[0]
+
+    assert await shop.execute(refund_id) is RefundExecution.FAILED
+
+    refund = await get_refund(refund_id, uow=shop.store.uow)
+    assert (refund.failure_reason, refund.psp_reference) == ("declined", "re_fake_000001")
