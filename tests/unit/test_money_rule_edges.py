@@ -24,7 +24,7 @@ from ledger_svc.domain import (
     payment_refunded,
     seller_payable,
 )
-from mesh.money import InvalidMoney, Money, to_minor_units
+from mesh.money import InvalidMoney, Money, fee_for, to_minor_units
 from wallet_svc.domain import Balance, Credit, InvalidRefundDebit, RefundDebit
 
 D = Decimal
@@ -46,6 +46,14 @@ def test_money_adds_in_one_currency_only() -> None:
     assert usd("1.25") + usd("0.75") == usd("2.00")
     with pytest.raises(ValueError, match="currency mismatch: USD and EUR"):
         usd("1.00") + Money(D("1.00"), "EUR")
+
+
+def test_a_fee_rate_is_between_0_and_1_both_included() -> None:
+    assert fee_for(usd("10.00"), D("0")) == usd("0")
+    assert fee_for(usd("10.00"), D("1")) == usd("10.00")
+    for rate in ("-0.01", "1.01", "1.5"):
+        with pytest.raises(ValueError, match="fee rate must be between 0 and 1"):
+            fee_for(usd("10.00"), D(rate))
 
 
 def test_sub_minor_unit_digits_are_an_amount_precision_error() -> None:
