@@ -3,6 +3,7 @@ whose storing fails still reaches the caller and frees the key; the errors that 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 import grpc
@@ -110,3 +111,42 @@ async def test_a_busy_or_reused_key_is_named_in_the_error() -> None:
         "IDEMPOTENCY_KEY_REUSED",
         {"request_id": KEY},
     )
+
+
+async def test_a_request_whose_key_was_taken_over_cannot_answer_for_it() -> None:
+    """Each claim holds a token of its own: once a retry has taken the key over (the first
+    request's lease ran out), the first request can no longer store its answer, even while the
+    retry is still at work. Otherwise both would be processed."""
+    store = FakeStore()
+    now = [NOW]
+    first_refused: list[str] = []
+    first_done = asyncio.Event()
+
+    async def retry_work(claim: IdempotencyClaim) -> bytes:
+        await first_done.wait()
+        async with store.uow() as tx:
+            await finish(tx, claim, b"retry")
+            await tx.commit()
+        return b"retry"
+
+    async def first_work(claim: IdempotencyClaim) -> bytes:
+        now[0] += POLICY.lease  # the first request stalls past its lease
+        retry = asyncio.create_task(
+            run_once(REQUEST, retry_work, uow=store.uow, clock=lambda: now[0], policy=POLICY)
+        )
+        await asyncio.sleep(0)  # the retry claims the key and starts its work
+        try:
+            async with store.uow() as tx:
+                await finish(tx, claim, b"first")
+                await tx.commit()
+        except ServiceError as err:
+            first_refused.append(err.reason)
+        first_done.set()
+        assert (await retry).response == b"retry"
+        raise Refused(REFUSAL)  # what the first request answers does not matter here
+
+    with pytest.raises(ServiceError):
+        await run_once(REQUEST, first_work, uow=store.uow, clock=lambda: now[0], policy=POLICY)
+
+    assert first_refused == ["IDEMPOTENCY_KEY_IN_USE"]
+    assert store.state.idempotency[("key_a", KEY)].response == b"retry"
