@@ -3,8 +3,14 @@ started only when a test asks for them (unit tests start nothing)."""
 
 from __future__ import annotations
 
+import atexit
+import faulthandler
+import os
+import sys
+import threading
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,6 +37,37 @@ def marker_for(path: Path) -> str | None:
     return MARKER_BY_DIR.get(top)
 
 
+# Once pytest has reported, the process has this long to exit before it is ended.
+EXIT_GRACE_S = 60.0
+_exit_status = [1]  # until pytest says otherwise
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    _exit_status[0] = int(exitstatus)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """The run is over and reported; what can still hold the process is a thread someone left
+    running (a pool's worker, a non-daemon thread), which Python waits for at exit without
+    limit. A watchdog prints what still runs and ends the process with pytest's own status.
+    Only when pytest is the program: a tool that runs pytest inside itself (mutmut) goes on."""
+    program = Path(sys.argv[0])
+    if program.name not in ("pytest", "py.test") and program.parent.name != "pytest":
+        return
+
+    def watchdog() -> None:
+        time.sleep(EXIT_GRACE_S)
+        sys.stderr.write(
+            f"\npytest: the run ended {EXIT_GRACE_S:.0f} s ago but the process is still held; "
+            "the stacks of its threads:\n"
+        )
+        faulthandler.dump_traceback(all_threads=True)
+        os._exit(_exit_status[0])
+
+    threading.Thread(target=watchdog, name="exit-watchdog", daemon=True).start()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         name = marker_for(item.path)
@@ -47,6 +84,9 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPost
     server = EmbeddedPostgres(
         tmp_path_factory.mktemp("pg") / "data", free_port(), password=secrets.token_urlsafe(16)
     )
+    # Stopped at exit too, should the session end without tearing down (an interrupt between
+    # two fixtures); a session killed outright takes it along (parent-death signal).
+    atexit.register(server.stop)
     server.start()
     try:
         yield server
@@ -58,6 +98,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedPost
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
     """One NATS with JetStream for the session, on a free port."""
     server = NatsServer(tmp_path_factory.mktemp("nats") / "store", free_port())
+    atexit.register(server.stop)
     server.start()
     try:
         yield server
@@ -124,10 +165,30 @@ def money_invariants_hold(request: pytest.FixtureRequest) -> Iterator[None]:
     url = request.getfixturevalue("database_url")
     yield
     import asyncio
-    from concurrent.futures import ThreadPoolExecutor
 
     from paymesh_cli.invariants import run_checks
 
-    with ThreadPoolExecutor(1) as pool:  # a loop of its own, whatever the test's loop is doing
-        report = pool.submit(asyncio.run, run_checks(url)).result(timeout=60)
-    assert report.ok, f"money invariants violated: {report.violations}"
+    # A loop of its own, whatever the test's loop is doing, in a daemon thread: if the checks
+    # hang (a lock a failed test left held), the test fails after 60 s and nothing waits for
+    # the thread, neither this fixture nor the interpreter at exit (a pool would: its shutdown
+    # and its atexit hook join their threads).
+    outcome: list[object] = []
+    checker = threading.Thread(
+        target=lambda: outcome.append(_outcome_of(lambda: asyncio.run(run_checks(url)))),
+        name="money-invariants",
+        daemon=True,
+    )
+    checker.start()
+    checker.join(timeout=60)
+    assert outcome, f"the money invariants could not be checked within 60 s on {url}"
+    report = outcome[0]
+    if isinstance(report, BaseException):
+        raise report
+    assert report.ok, f"money invariants violated: {report.violations}"  # type: ignore[attr-defined]
+
+
+def _outcome_of(call: Callable[[], object]) -> object:
+    try:
+        return call()
+    except BaseException as err:  # handed to the test's thread, which raises it
+        return err

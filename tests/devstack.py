@@ -3,6 +3,7 @@ own data dir, an HTTP client with the dev API key, `paymesh check`, and a clean 
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import signal
@@ -11,15 +12,44 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from paymesh_cli.stack.processes import _die_with_parent
+
 PAYMESH = [sys.executable, "-m", "paymesh_cli.main"]
+_started: list[subprocess.Popen[str]] = []
+
+
+def tied_to_session() -> Callable[[], None] | None:
+    """A `preexec_fn` that sends the child SIGTERM when this test process dies, however it dies:
+    a test that times out ends pytest with os._exit (pytest-timeout), which runs no `finally`."""
+    return _die_with_parent(signal.SIGTERM)
+
+
+def start_process(argv: list[str], **popen: Any) -> subprocess.Popen[str]:
+    """`subprocess.Popen` for a process a test starts (`paymesh dev` and the like): tied to the
+    session (`tied_to_session`), and stopped at exit if a test left it running."""
+    proc: subprocess.Popen[str] = subprocess.Popen(argv, preexec_fn=tied_to_session(), **popen)
+    _started.append(proc)
+    return proc
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for proc in _started:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
 
 
 def free_port() -> int:
@@ -48,7 +78,7 @@ def dev_stack(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[
     """`paymesh dev` on embedded PostgreSQL and NATS, with `env` added to its environment."""
     environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
     environ.update(env or {})
-    proc = subprocess.Popen(
+    proc = start_process(
         [*PAYMESH, "dev", "--port", str(free_port()), "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,

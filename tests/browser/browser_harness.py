@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from devstack import tied_to_session
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -80,7 +81,9 @@ def headless_chromium() -> Iterator[Any]:
     try:
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(SeleniumManager, "binary_paths", no_selenium_manager)
-            driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+            # Tied to the test process: a test that times out ends it without teardown.
+            service = Service(CHROMEDRIVER, popen_kw={"preexec_fn": tied_to_session()})
+            driver = webdriver.Chrome(options=options, service=service)
         driver.set_page_load_timeout(WAIT_S)
         yield driver
     finally:

@@ -13,16 +13,22 @@ import os
 import subprocess
 import sys
 
+import pytest
+from devstack import tied_to_session
+
 PAYMESH = [sys.executable, "-m", "paymesh_cli.main"]
 # The plan of this seed kills payment_svc, PostgreSQL, the gateway, NATS and the sandbox PSP.
 SEED = 104  # depends on paymesh_cli.chaos_stack.VICTIMS: pick again when a service joins
 
 
+@pytest.mark.timeout(600)  # the run itself may take up to 400 s
 def test_random_kills_lose_nothing_and_charge_nothing_twice(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
     argv = [*PAYMESH, "chaos", "--checkouts", "40", "--kills", "5", "--seed", str(SEED)]
     argv += ["--data-dir", str(tmp_path / "data"), "--settle-timeout", "120"]
-    run = subprocess.run(argv, capture_output=True, text=True, timeout=400, env=env)
+    run = subprocess.run(
+        argv, capture_output=True, text=True, timeout=400, env=env, preexec_fn=tied_to_session()
+    )
     out = run.stdout + run.stderr
     assert run.returncode == 0, out[-6000:]
     assert f"paymesh chaos: seed {SEED}" in out.splitlines()[0]

@@ -16,6 +16,7 @@ import uuid
 import httpx
 import psutil
 import pytest
+from devstack import start_process
 
 PAYMESH = [sys.executable, "-m", "paymesh_cli.main"]
 
@@ -64,12 +65,11 @@ def _pay(client: httpx.Client) -> str:
     pytest.fail(f"checkout {checkout_id} never accepted")
 
 
+@pytest.mark.timeout(600)  # up to 180 s to get ready, 90 s to restart, 60 s to pay, 60 s to stop
 def test_dev_starts_a_killed_service_again_and_pays(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
     argv = [*PAYMESH, "dev", "--port", str(_free_port()), "--data-dir", str(tmp_path / "data")]
-    dev = subprocess.Popen(
-        argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
+    dev = start_process(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
     lines: list[str] = []
 
     def read() -> None:

@@ -12,6 +12,7 @@ import time
 import uuid
 
 import httpx
+from devstack import start_process
 
 PAYMESH = [sys.executable, "-m", "paymesh_cli.main"]
 
@@ -25,7 +26,7 @@ def free_port() -> int:
 def test_dev_uses_the_database_and_nats_it_is_given(database_url, nats_url, tmp_path):
     data_dir = tmp_path / "data"
     env = {**os.environ, "DATABASE_URL": database_url, "NATS_URL": nats_url}
-    proc = subprocess.Popen(
+    proc = start_process(
         [*PAYMESH, "dev", "--port", str(free_port()), "--data-dir", str(data_dir)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -87,5 +88,10 @@ def test_dev_uses_the_database_and_nats_it_is_given(database_url, nats_url, tmp_
         client.close()
     finally:
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=60) == 0
+        try:
+            code = proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+        assert code == 0
     # The money invariants are checked on database_url after the test (tests/conftest.py).

@@ -36,7 +36,9 @@ from mesh.cards import contains_card_number
 from payment_svc.adapters.stripe_currencies import refusal
 from payment_svc.domain.risk_limits import DEFAULT_MAX_ORDER_AMOUNTS
 
-pytestmark = pytest.mark.e2e
+# The stack's start, a bounded fuzz run and the invariant check after it: generous beside the
+# 300 s every other test gets (ADR 0007).
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 
 SEED = 8_2026
 MAX_EXAMPLES = 75  # per operation and mode (valid, invalid)

@@ -87,7 +87,10 @@ async def running_sandbox(state_file: Path, port: int = 0) -> AsyncIterator[str]
     sock = listening_socket(port)
     port = sock.getsockname()[1]
     app = create_app(SandboxSettings(port=port, state_file=state_file))
-    server = uvicorn.Server(uvicorn.Config(app, lifespan="on", log_level="warning"))
+    # A request still open at the end (a test that failed mid-call, a fault that hangs) must
+    # not keep the server, and with it the test, waiting: uvicorn waits forever by default.
+    config = uvicorn.Config(app, lifespan="on", log_level="warning", timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     base = f"http://127.0.0.1:{port}"
     try:

@@ -5,6 +5,7 @@ settled by the PSP's event."""
 from __future__ import annotations
 
 from dataclasses import replace
+from decimal import Decimal
 
 import pytest
 from stripe_events import stripe_event
@@ -15,10 +16,11 @@ from payment_svc.adapters.fake_psp import FakePaymentProvider
 from payment_svc.domain.checkout import Flow
 from payment_svc.domain.events import OrderPending, OrderSucceeded
 from payment_svc.domain.order import OrderStatus
-from payment_svc.domain.psp import PspUnavailable
+from payment_svc.domain.psp import ChargeRequest, PspUnavailable
 from payment_svc.service_layer.create_payment import CreatePaymentResult, create_payment
-from payment_svc.service_layer.execute_order import Execution, execute_order
+from payment_svc.service_layer.execute_order import Execution, execute_order, settle_pending
 from payment_svc.service_layer.fake_uow import FakeStore
+from payment_svc.service_layer.ports import UnknownOrder
 from payment_svc.service_layer.psp_events import WebhookResult
 from payment_svc.service_layer.queries import get_checkout
 
@@ -127,3 +129,28 @@ async def test_the_psp_event_settles_a_hosted_order(
         (OrderStatus.PENDING, ""),
     ]
     assert [type(e) for e in store.outbox] == [OrderSucceeded]
+
+
+async def test_the_sweeper_finds_a_hosted_order_paid_without_a_webhook(
+    store: FakeStore, clock: Clock, psp: FakePaymentProvider
+) -> None:
+    """A hosted order has no PSP reference until it is paid: the sweeper looks it up by its
+    payment order id (mutation testing found this path unguarded)."""
+    await create_hosted(store, clock, psp)
+    assert await settle_pending("po_1", uow=store.uow, psp=psp, clock=clock) is Execution.PENDING
+
+    # The buyer pays on the page; its webhook never comes.
+    paid = await psp.charge(
+        ChargeRequest("po_1", Decimal("12.34"), "USD", "pm_card_visa", "buyer_1", "co_1")
+    )
+
+    result = await settle_pending("po_1", uow=store.uow, psp=psp, clock=clock)
+
+    assert result is Execution.SUCCEEDED
+    checkout = await get_checkout("co_1", uow=store.uow)
+    assert (checkout.orders[0].status, checkout.orders[0].psp_reference) == (
+        OrderStatus.SUCCESS,
+        paid.psp_reference,
+    )
+    with pytest.raises(UnknownOrder):
+        await settle_pending("po_nope", uow=store.uow, psp=psp, clock=clock)
