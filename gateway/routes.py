@@ -40,6 +40,7 @@ FRONTED_SERVICES: tuple[ServiceDescriptor, ...] = (
 SUCCESS_STATUS: Mapping[str, int] = {
     "paymesh.payment.v1.PaymentService.CreatePayment": 202,
     "paymesh.payment.v1.RefundService.CreateRefund": 202,
+    "paymesh.payment.v1.PaymentService.ReleasePaymentOrder": 202,
 }
 
 # The AIP-155 idempotency field of mutating requests, filled from this header only.

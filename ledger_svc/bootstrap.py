@@ -1,4 +1,5 @@
-"""The ledger's composition root: the `ledger-post` consumer and the gRPC servicer over its
+"""The ledger's composition root: the `ledger-post`, `ledger-refund` and `ledger-wallet-move`
+consumers and the gRPC servicer over its
 SQL unit of work, plugged into the mesh's start and ordered stop (mesh.service)."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ledger_svc.adapters.sql import SqlLedgerUnitOfWork
 from ledger_svc.entrypoints.consumer import consumer_spec, post_handler
 from ledger_svc.entrypoints.grpc_servicer import SERVICE_NAME, LedgerServicer
+from ledger_svc.entrypoints.move_consumer import move_consumer_spec, move_handler
 from ledger_svc.entrypoints.outgoing import encode_event
 from ledger_svc.entrypoints.refund_consumer import refund_consumer_spec, refund_handler
 from ledger_svc.settings import LedgerSettings
@@ -50,6 +52,11 @@ async def start(
                     "ledger-refund-consumer",
                     refund_consumer_spec(config.consumer_concurrency, config.retry),
                     refund_handler(new_uow),
+                ),
+                Consumer(
+                    "ledger-wallet-move-consumer",
+                    move_consumer_spec(config.consumer_concurrency),
+                    move_handler(new_uow),
                 ),
             ],
         )

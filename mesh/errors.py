@@ -64,6 +64,14 @@ def not_found(what: str, ident: str) -> ServiceError:
     )
 
 
+def failed_precondition(
+    reason: str, message: str, metadata: dict[str, str] | None = None
+) -> ServiceError:
+    """A request that is well formed but cannot be done in the current state (a 422 over
+    REST when its reason is listed in HTTP_STATUS_BY_REASON)."""
+    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, reason, message, (), metadata or {})
+
+
 def to_rpc_status(err: ServiceError) -> status_pb2.Status:
     info = error_details_pb2.ErrorInfo(
         reason=err.reason, domain=ERROR_DOMAIN, metadata=err.metadata
@@ -146,6 +154,10 @@ HTTP_STATUS_BY_REASON = {
     "RISK_REJECTED": 422,
     "ORDER_NOT_REFUNDABLE": 422,
     "REFUND_EXCEEDS_REMAINING": 422,
+    "ORDER_NOT_RELEASABLE": 422,
+    "INSUFFICIENT_FUNDS": 422,
+    "NO_PAYOUT_DESTINATION": 422,
+    "NO_BALANCE_IN_CURRENCY": 422,
 }
 
 

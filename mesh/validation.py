@@ -154,8 +154,10 @@ def _money_violations(msg: Message, already_bad: set[str]) -> list[FieldViolatio
         if currency_path in already_bad:
             continue
         amount, currency = m.amount, m.currency
-        if not amount and not currency:
-            continue  # optional money left out; required-ness is the .proto's business
+        if not amount:
+            # Optional money left out (or an optional amount beside its currency, as in
+            # "everything available"); required-ness is the .proto's business.
+            continue
         try:
             parse_amount(amount, currency)
         except InvalidMoney as err:

@@ -2,7 +2,8 @@
 
 - ledger: debits = credits per currency, per transaction, and the maintained balance rows agree
   with the entries they summarise; every hash chain holds (paymesh_cli.ledger_chain);
-- every seller's wallet total = its ledger payable balance, per currency;
+- every seller's wallet bucket (pending, available, reserved, debt) = its ledger account's
+  balance, per currency;
 - every SUCCESS order has exactly one ledger transaction and one wallet credit, with the right
   amounts, and no other order has any;
 - no order was charged more than once at the PSP, and none was charged without reaching SUCCESS;
@@ -127,27 +128,50 @@ async def check_ledger_chains(conn: AsyncConnection, report: CheckReport) -> Non
         )
 
 
+# Each wallet bucket and the ledger account that mirrors it (README, "Pay-out"): `debt` is an
+# asset (debit-normal), the others are what the marketplace owes (credit-normal).
+BUCKET_ACCOUNTS = (
+    ("pending", "seller_payable", "credits - debits"),
+    ("available", "seller_payable_available", "credits - debits"),
+    ("reserved", "seller_payable_reserved", "credits - debits"),
+    ("debt", "seller_debt", "debits - credits"),
+)
+
+
 async def check_wallet_vs_ledger(conn: AsyncConnection, report: CheckReport) -> None:
-    rows = await _rows(
-        conn,
-        "WITH w AS (SELECT seller_account, currency, pending + available + reserved AS total"
-        "  FROM wallet.balances),"
-        " l AS (SELECT substr(account, length('seller_payable:') + 1) AS seller_account,"
-        "  currency, credits - debits AS total FROM ledger.account_balances"
-        "  WHERE account LIKE 'seller\\_payable:%')"
-        " SELECT coalesce(w.seller_account, l.seller_account), coalesce(w.currency, l.currency),"
-        "  coalesce(w.total, 0), coalesce(l.total, 0)"
-        " FROM w FULL JOIN l ON w.seller_account = l.seller_account AND w.currency = l.currency",
+    """Per seller, currency and bucket, the wallet's balance equals its ledger account's."""
+    has_debt = await conn.scalar(
+        text(
+            "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema ="
+            " 'wallet' AND table_name = 'balances' AND column_name = 'debt')"
+        )
     )
-    report.stats["sellers_checked"] = len(rows)
-    for seller, currency, wallet_total, ledger_total in rows:
-        if wallet_total != ledger_total:
-            report.violations.append(
-                Violation(
-                    "wallet_equals_ledger",
-                    f"{seller} {currency}: wallet {wallet_total} != ledger payable {ledger_total}",
+    sellers: set[tuple[str, str]] = set()
+    for bucket, family, on_normal_side in BUCKET_ACCOUNTS:
+        column = bucket if bucket != "debt" or has_debt else "0"
+        rows = await _rows(
+            conn,
+            f"WITH w AS (SELECT seller_account, currency, {column} AS amount"
+            "  FROM wallet.balances),"
+            f" l AS (SELECT substr(account, length('{family}:') + 1) AS seller_account,"
+            f"  currency, {on_normal_side} AS amount FROM ledger.account_balances"
+            f"  WHERE starts_with(account, '{family}:'))"
+            " SELECT coalesce(w.seller_account, l.seller_account),"
+            "  coalesce(w.currency, l.currency), coalesce(w.amount, 0), coalesce(l.amount, 0)"
+            " FROM w FULL JOIN l ON w.seller_account = l.seller_account"
+            "  AND w.currency = l.currency",
+        )
+        for seller, currency, wallet_amount, ledger_amount in rows:
+            sellers.add((seller, currency))
+            if wallet_amount != ledger_amount:
+                report.violations.append(
+                    Violation(
+                        "wallet_equals_ledger",
+                        f"{seller} {currency} {bucket}: wallet {wallet_amount} != ledger "
+                        f"{family}:{seller} {ledger_amount}",
+                    )
                 )
-            )
+    report.stats["sellers_checked"] = len(sellers)
 
 
 async def _order_stats(conn: AsyncConnection, report: CheckReport) -> int:

@@ -1,14 +1,16 @@
-"""The wallet's composition root: the `wallet-credit` and `wallet-refund` consumers and the gRPC
-servicer over its SQL unit of work, plugged into the mesh's start and ordered stop
-(mesh.service)."""
+"""The wallet's composition root: the `wallet-credit`, `wallet-refund` and `wallet-release`
+consumers, the auto-release loop and the gRPC servicer over its SQL unit of work, plugged
+into the mesh's start and ordered stop (mesh.service)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh.outbox import OutboxRelay
+from mesh.periodic import every
 from mesh.runtime import Lifecycle, run
 from mesh.service import Consumer, Wiring, start_service
 from paymesh.wallet.v1 import wallet_pb2_grpc
@@ -17,6 +19,8 @@ from wallet_svc.entrypoints.consumer import consumer_spec, credit_handler
 from wallet_svc.entrypoints.grpc_servicer import SERVICE_NAME, WalletServicer
 from wallet_svc.entrypoints.outgoing import encode_event
 from wallet_svc.entrypoints.refund_consumer import refund_consumer_spec, refund_handler
+from wallet_svc.entrypoints.release_consumer import release_consumer_spec, release_handler
+from wallet_svc.service_layer.releases import release_due
 from wallet_svc.settings import WalletSettings
 
 SERVICE = "wallet_svc"
@@ -52,6 +56,22 @@ async def start(
                     refund_consumer_spec(config.consumer_concurrency, config.retry),
                     refund_handler(new_uow),
                 ),
+                Consumer(
+                    "wallet-release-consumer",
+                    release_consumer_spec(config.consumer_concurrency),
+                    release_handler(new_uow),
+                ),
+            ],
+            tasks=[
+                (
+                    "wallet-auto-release",
+                    partial(
+                        every,
+                        config.release_interval_s,
+                        partial(release_due, new_uow, config.hold_period_s),
+                        "auto-release",
+                    ),
+                )
             ],
         )
 

@@ -15,6 +15,7 @@ from ledger_svc.domain.accounts import (
 from ledger_svc.domain.chain import CHAINS, GENESIS, Seal, chain_of, link_hash, transaction_digest
 from ledger_svc.domain.chain_verify import BreakKind, BrokenLink, ChainWalker, StoredLink
 from ledger_svc.domain.events import LedgerPosted
+from ledger_svc.domain.moves import bucket_account, wallet_moved
 from ledger_svc.domain.payments import payment_order_succeeded
 from ledger_svc.domain.refunds import payment_refunded
 from ledger_svc.domain.transaction import (
@@ -57,6 +58,7 @@ __all__ = [
     "UnbalancedTransaction",
     "UnknownAccount",
     "account_type",
+    "bucket_account",
     "chain_of",
     "is_shared",
     "link_hash",
@@ -65,4 +67,5 @@ __all__ = [
     "payment_refunded",
     "seller_payable",
     "transaction_digest",
+    "wallet_moved",
 ]

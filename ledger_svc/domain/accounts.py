@@ -31,12 +31,25 @@ class UnknownAccount(ValueError):
 PSP_RECEIVABLE = "psp_receivable"
 # The platform's fee on each order (revenue).
 PLATFORM_FEE_REVENUE = "platform_fee_revenue"
-# What the platform owes one seller: `seller_payable:<seller_account>` (liability).
+# What the platform owes one seller and may not pay out yet (the wallet's `pending`):
+# `seller_payable:<seller_account>` (liability). The name predates the buckets: every posting
+# made before them is pending money, so it kept its name (README, "Pay-out").
 SELLER_PAYABLE = "seller_payable"
+# Released, free to be paid out (the wallet's `available`) (liability).
+SELLER_PAYABLE_AVAILABLE = "seller_payable_available"
+# Held by a payout in flight (the wallet's `reserved`) (liability).
+SELLER_PAYABLE_RESERVED = "seller_payable_reserved"
+# What a seller owes the platform: refunds beyond its balance (the wallet's `debt`) (asset).
+SELLER_DEBT = "seller_debt"
 
 # Accounts that stand alone, and families with one account per party.
 _SINGLE = {PSP_RECEIVABLE: AccountType.ASSET, PLATFORM_FEE_REVENUE: AccountType.REVENUE}
-_FAMILIES = {SELLER_PAYABLE: AccountType.LIABILITY}
+_FAMILIES = {
+    SELLER_PAYABLE: AccountType.LIABILITY,
+    SELLER_PAYABLE_AVAILABLE: AccountType.LIABILITY,
+    SELLER_PAYABLE_RESERVED: AccountType.LIABILITY,
+    SELLER_DEBT: AccountType.ASSET,
+}
 _PARTY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 # Accounts every order posts to: their balance rows are the hot ones.
@@ -48,6 +61,15 @@ def seller_payable(seller_account: str) -> str:
     if not _PARTY.match(seller_account):
         raise UnknownAccount(f"seller_account {seller_account!r} is not a valid account id")
     return f"{SELLER_PAYABLE}:{seller_account}"
+
+
+def seller_account_of(family: str, seller_account: str) -> str:
+    """The account of `family` (one of the seller families) for `seller_account`."""
+    if family not in _FAMILIES:
+        raise UnknownAccount(f"unknown account family {family!r}")
+    if not _PARTY.match(seller_account):
+        raise UnknownAccount(f"seller_account {seller_account!r} is not a valid account id")
+    return f"{family}:{seller_account}"
 
 
 def account_type(account: str) -> AccountType:

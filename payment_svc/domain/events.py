@@ -52,12 +52,21 @@ class CheckoutDone:
     orders: tuple[tuple[str, str], ...]
 
 
+@dataclass(frozen=True)
+class OrderReleased:
+    """A SUCCESS order's funds may be paid out to its seller (delivery confirmed)."""
+
+    payment_order_id: str
+    seller_account: str
+
+
 DomainEvent = (
     OrderCreated
     | OrderSucceeded
     | OrderFailed
     | OrderPending
     | CheckoutDone
+    | OrderReleased
     | RefundCreated
     | RefundSucceeded
     | RefundFailed

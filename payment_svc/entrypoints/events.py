@@ -9,6 +9,7 @@ from mesh.events import (
     PAYMENT_ORDER_CREATED,
     PAYMENT_ORDER_FAILED,
     PAYMENT_ORDER_PENDING,
+    PAYMENT_ORDER_RELEASED,
     PAYMENT_ORDER_SUCCEEDED,
 )
 from mesh.money import format_amount
@@ -18,6 +19,7 @@ from payment_svc.domain.events import (
     OrderCreated,
     OrderFailed,
     OrderPending,
+    OrderReleased,
     OrderSucceeded,
 )
 from payment_svc.domain.refund_events import RefundCreated, RefundFailed, RefundSucceeded
@@ -85,6 +87,14 @@ def encode_event(event: DomainEvent) -> tuple[str, str, Message]:
                     events_pb2.CheckoutOrderOutcome(payment_order_id=po, status=status)
                     for po, status in event.orders
                 ],
+            ),
+        )
+    if isinstance(event, OrderReleased):
+        return (
+            PAYMENT_ORDER_RELEASED,
+            event.payment_order_id,
+            events_pb2.PaymentOrderReleased(
+                payment_order_id=event.payment_order_id, seller_account=event.seller_account
             ),
         )
     if isinstance(event, RefundCreated | RefundSucceeded | RefundFailed):

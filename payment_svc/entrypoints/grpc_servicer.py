@@ -25,6 +25,7 @@ from payment_svc.service_layer.create_payment import IdempotencyPolicy, create_p
 from payment_svc.service_layer.erasure import erase_personal_data
 from payment_svc.service_layer.ports import Clock, StoreUnavailable, UnitOfWorkFactory
 from payment_svc.service_layer.queries import get_checkout, get_payment_order, get_risk_decision
+from payment_svc.service_layer.release import release_order
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc
 
 SERVICE_NAME = "paymesh.payment.v1.PaymentService"
@@ -97,6 +98,17 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
         with unavailable_as_status():
             order = await get_payment_order(request.payment_order_id, uow=self.uow)
         return payment_pb2.GetPaymentOrderResponse(payment_order=order_to_proto(order))
+
+    async def ReleasePaymentOrder(
+        self,
+        request: payment_pb2.ReleasePaymentOrderRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> payment_pb2.ReleasePaymentOrderResponse:
+        with unavailable_as_status():
+            order = await release_order(request.payment_order_id, uow=self.uow)
+        return payment_pb2.ReleasePaymentOrderResponse(
+            payment_order_id=order.payment_order_id, seller_account=order.seller_account
+        )
 
     async def GetCheckout(
         self,

@@ -59,6 +59,7 @@ BODIES: dict[str, dict[str, Any]] = {
     },
     "paymesh.notify.v1.NotifyService.DisableWebhookEndpoint": {},
     "paymesh.notify.v1.NotifyService.RedeliverWebhookEvent": {},
+    "paymesh.payment.v1.PaymentService.ReleasePaymentOrder": {},
 }
 
 

@@ -36,6 +36,7 @@ def test_paths_and_methods(doc: dict[str, Any]) -> None:
         ("GET", "/v1/payments/{payment_order_id}"),
         ("GET", "/v1/checkouts/{checkout_id}"),
         ("POST", "/v1/buyers/{buyer_id}:erase"),
+        ("POST", "/v1/payments/{payment_order_id}/release"),
         ("POST", "/v1/refunds"),
         ("GET", "/v1/refunds/{refund_id}"),
         ("GET", "/v1/wallets/{seller_account}"),

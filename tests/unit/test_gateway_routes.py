@@ -13,6 +13,7 @@ EXPECTED = {
     ("GET", "/v1/payments/{payment_order_id}"),
     ("GET", "/v1/checkouts/{checkout_id}"),
     ("POST", "/v1/buyers/{buyer_id}:erase"),
+    ("POST", "/v1/payments/{payment_order_id}/release"),
     ("POST", "/v1/refunds"),
     ("GET", "/v1/refunds/{refund_id}"),
     ("GET", "/v1/wallets/{seller_account}"),
@@ -85,7 +86,14 @@ def test_success_statuses_and_idempotency() -> None:
     erase = routes["paymesh.payment.v1.PaymentService.ErasePersonalData"]
     assert (erase.success_status, erase.needs_idempotency_key) == (200, True)
     assert dict(erase.path_params) == {"buyer_id": "buyer_id"}
-    mutating = (create.method.full_name, refund.method.full_name, erase.method.full_name)
+    release = routes["paymesh.payment.v1.PaymentService.ReleasePaymentOrder"]
+    assert (release.success_status, release.needs_idempotency_key) == (202, True)
+    mutating = (
+        create.method.full_name,
+        refund.method.full_name,
+        erase.method.full_name,
+        release.method.full_name,
+    )
     for name, route in routes.items():
         if name not in mutating:
             assert route.success_status == 200

@@ -69,14 +69,15 @@ async def test_a_refund_takes_the_net_back_from_pending_once() -> None:
 async def test_what_pending_cannot_cover_is_owed_from_available() -> None:
     store = await credited_wallet()
     # Two refunds use up pending; the third (the wallet does not judge the order's limit,
-    # payment_svc does) finds nothing there: it is owed from available, which goes negative.
+    # payment_svc does) finds nothing there nor in available: the seller owes it (debt).
     await debit_refund(store.uow(), debit(refund_id="rf_1", amount="80.00", fee="8.00"))
     await debit_refund(store.uow(), debit(EVENTS[2], refund_id="rf_2", amount="20.00", fee="2.00"))
     assert await balance(store) == (D("0"), D("0"))
     await debit_refund(store.uow(), debit(EVENTS[3], refund_id="rf_3", amount="5.00", fee="0.50"))
-    assert await balance(store) == (D("0"), D("-4.50"))
+    assert await balance(store) == (D("0"), D("0"))
+    assert store.state.balances[("seller-1", "USD")].debt == D("4.50")
     _, split = store.state.refund_debits["rf_3"]
-    assert (split.from_pending, split.from_available) == (D("0"), D("4.50"))
+    assert (split.from_pending, split.from_available, split.to_debt) == (D("0"), D("0"), D("4.50"))
 
 
 async def test_a_refund_before_its_credit_waits_for_it() -> None:

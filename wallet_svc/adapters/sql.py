@@ -3,21 +3,47 @@ the balance upsert rides with the COMMIT in the same round trip."""
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select, text
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mesh.at_commit import Statement
 from mesh.money import Money
 from mesh.sql_uow import SqlUnitOfWork
-from wallet_svc.adapters.tables import balances, outbox, wallet_credits, wallet_refund_debits
-from wallet_svc.domain import Balance, Credit, DebitSplit, RefundDebit, WalletCredited
-from wallet_svc.service_layer.ports import WalletRepository, WalletUnitOfWork
+from wallet_svc.adapters.tables import (
+    balances,
+    outbox,
+    wallet_credits,
+    wallet_holds,
+    wallet_moves,
+    wallet_refund_debits,
+    wallet_releases,
+)
+from wallet_svc.domain import (
+    Balance,
+    Credit,
+    DebitSplit,
+    DomainEvent,
+    Hold,
+    HoldStatus,
+    RefundDebit,
+    WalletMoved,
+)
+from wallet_svc.service_layer.ports import CreditToRelease, WalletRepository, WalletUnitOfWork
 
 # Built once: the hot path only binds values (no statement construction per event).
 _ADD_CREDIT = (
     insert(wallet_credits)
-    .values({c.name: bindparam(c.name) for c in wallet_credits.columns if c.name != "credited_at"})
+    .values(
+        {
+            c.name: bindparam(c.name)
+            for c in wallet_credits.columns
+            if c.name not in ("credited_at", "settled_debt")
+        }
+    )
     .on_conflict_do_nothing(index_elements=[wallet_credits.c.payment_order_id])
     .returning(wallet_credits.c.payment_order_id)
 )
@@ -33,7 +59,7 @@ _ADD_PENDING = """
 
 _LOCK_BALANCE = text(
     """
-    SELECT pending, available, reserved FROM balances
+    SELECT pending, available, reserved, debt FROM balances
      WHERE seller_account = :seller_account AND currency = :currency FOR UPDATE
     """
 )
@@ -42,7 +68,7 @@ _APPLY_REFUND_DEBIT = text(
     """
     UPDATE balances
        SET pending = pending - :from_pending, available = available - :from_available,
-           updated_at = now()
+           debt = debt + :to_debt, updated_at = now()
      WHERE seller_account = :seller_account AND currency = :currency
     """
 )
@@ -53,7 +79,26 @@ class SqlWalletRepository(WalletRepository):
         self.conn = conn
         self.at_commit = at_commit
 
-    async def add_credit(self, credit: Credit, event_id: str) -> bool:
+    async def add_credit(
+        self, credit: Credit, event_id: str, settled_debt: Decimal = Decimal(0)
+    ) -> bool:
+        if settled_debt:
+            result = await self.conn.execute(
+                insert(wallet_credits)
+                .values(
+                    payment_order_id=credit.payment_order_id,
+                    event_id=event_id,
+                    seller_account=credit.seller_account,
+                    currency=credit.currency,
+                    gross=credit.gross.amount,
+                    fee=credit.fee.amount,
+                    amount=credit.net.amount,
+                    settled_debt=settled_debt,
+                )
+                .on_conflict_do_nothing(index_elements=[wallet_credits.c.payment_order_id])
+                .returning(wallet_credits.c.payment_order_id)
+            )
+            return result.first() is not None
         result = await self.conn.execute(
             _ADD_CREDIT,
             {
@@ -80,12 +125,16 @@ class SqlWalletRepository(WalletRepository):
     async def balances(self, seller_account: str) -> list[Balance]:
         rows = await self.conn.execute(
             select(
-                balances.c.currency, balances.c.pending, balances.c.available, balances.c.reserved
+                balances.c.currency,
+                balances.c.pending,
+                balances.c.available,
+                balances.c.reserved,
+                balances.c.debt,
             )
             .where(balances.c.seller_account == seller_account)
             .order_by(balances.c.currency)
         )
-        return [Balance(r.currency, r.pending, r.available, r.reserved) for r in rows]
+        return [Balance(r.currency, r.pending, r.available, r.reserved, r.debt) for r in rows]
 
     async def has_credit(self, payment_order_id: str) -> bool:
         found = await self.conn.scalar(
@@ -103,7 +152,7 @@ class SqlWalletRepository(WalletRepository):
         ).first()
         if row is None:
             return Balance(currency)
-        return Balance(currency, row.pending, row.available, row.reserved)
+        return Balance(currency, row.pending, row.available, row.reserved, row.debt)
 
     async def add_refund_debit(self, debit: RefundDebit, split: DebitSplit, event_id: str) -> bool:
         result = await self.conn.execute(
@@ -119,6 +168,7 @@ class SqlWalletRepository(WalletRepository):
                 amount=debit.net.amount,
                 from_pending=split.from_pending,
                 from_available=split.from_available,
+                to_debt=split.to_debt,
             )
             .on_conflict_do_nothing(index_elements=[wallet_refund_debits.c.refund_id])
             .returning(wallet_refund_debits.c.refund_id)
@@ -135,11 +185,146 @@ class SqlWalletRepository(WalletRepository):
                 "currency": currency,
                 "from_pending": split.from_pending,
                 "from_available": split.from_available,
+                "to_debt": split.to_debt,
             },
         )
 
+    async def debt_of(self, seller_account: str, currency: str) -> Decimal:
+        found = await self.conn.scalar(
+            select(balances.c.debt).where(
+                balances.c.seller_account == seller_account, balances.c.currency == currency
+            )
+        )
+        return found or Decimal(0)
 
-class SqlWalletUnitOfWork(SqlUnitOfWork[WalletCredited], WalletUnitOfWork):
+    async def save_balance(self, seller_account: str, balance: Balance) -> None:
+        values = {
+            "pending": balance.pending,
+            "available": balance.available,
+            "reserved": balance.reserved,
+            "debt": balance.debt,
+        }
+        await self.conn.execute(
+            insert(balances)
+            .values(seller_account=seller_account, currency=balance.currency, **values)
+            .on_conflict_do_update(
+                index_elements=[balances.c.seller_account, balances.c.currency],
+                set_={**values, "updated_at": func.now()},
+            )
+        )
+
+    async def add_move(self, move: WalletMoved) -> None:
+        await self.conn.execute(
+            insert(wallet_moves).values(
+                move_id=move.move_id,
+                seller_account=move.seller_account,
+                currency=move.amount.currency,
+                amount=move.amount.amount,
+                debit=move.debit.value,
+                credit=move.credit.value,
+                reason=move.reason,
+                reference=move.reference,
+            )
+        )
+
+    async def credit_to_release(self, payment_order_id: str) -> CreditToRelease | None:
+        row = (
+            await self.conn.execute(
+                text(
+                    """
+                    SELECT c.seller_account, c.currency, c.amount - c.settled_debt
+                           - coalesce((SELECT sum(d.from_pending) FROM wallet_refund_debits d
+                                        WHERE d.payment_order_id = c.payment_order_id), 0)
+                           AS in_pending,
+                           EXISTS (SELECT 1 FROM wallet_releases r
+                                    WHERE r.payment_order_id = c.payment_order_id) AS released
+                      FROM wallet_credits c WHERE c.payment_order_id = :id
+                    """
+                ),
+                {"id": payment_order_id},
+            )
+        ).first()
+        if row is None:
+            return None
+        return CreditToRelease(
+            payment_order_id, row.seller_account, row.currency, row.in_pending, row.released
+        )
+
+    async def add_release(
+        self, release: CreditToRelease, amount: Decimal, reason: str, event_id: str
+    ) -> bool:
+        result = await self.conn.execute(
+            insert(wallet_releases)
+            .values(
+                payment_order_id=release.payment_order_id,
+                event_id=event_id,
+                seller_account=release.seller_account,
+                currency=release.currency,
+                amount=amount,
+                reason=reason,
+            )
+            .on_conflict_do_nothing(index_elements=[wallet_releases.c.payment_order_id])
+            .returning(wallet_releases.c.payment_order_id)
+        )
+        return result.first() is not None
+
+    async def is_released(self, payment_order_id: str) -> bool:
+        found = await self.conn.scalar(
+            select(wallet_releases.c.payment_order_id).where(
+                wallet_releases.c.payment_order_id == payment_order_id
+            )
+        )
+        return found is not None
+
+    async def due_for_release(self, credited_before: datetime, limit: int) -> list[str]:
+        rows = await self.conn.execute(
+            select(wallet_credits.c.payment_order_id)
+            .where(
+                wallet_credits.c.credited_at < credited_before,
+                ~select(wallet_releases.c.payment_order_id)
+                .where(wallet_releases.c.payment_order_id == wallet_credits.c.payment_order_id)
+                .exists(),
+            )
+            .order_by(wallet_credits.c.credited_at)
+            .limit(limit)
+        )
+        return [r.payment_order_id for r in rows]
+
+    async def get_hold(self, hold_id: str, lock: bool = False) -> Hold | None:
+        query = select(wallet_holds).where(wallet_holds.c.hold_id == hold_id)
+        if lock:
+            query = query.with_for_update()
+        row = (await self.conn.execute(query)).first()
+        if row is None:
+            return None
+        return Hold(
+            row.hold_id, row.seller_account, row.currency, row.amount, HoldStatus(row.status)
+        )
+
+    async def add_hold(self, hold: Hold) -> bool:
+        result = await self.conn.execute(
+            insert(wallet_holds)
+            .values(
+                hold_id=hold.hold_id,
+                seller_account=hold.seller_account,
+                currency=hold.currency,
+                amount=hold.amount,
+                status=hold.status.value,
+            )
+            .on_conflict_do_nothing(index_elements=[wallet_holds.c.hold_id])
+            .returning(wallet_holds.c.hold_id)
+        )
+        return result.first() is not None
+
+    async def save_hold(self, hold: Hold) -> None:
+        await self.conn.execute(
+            update(wallet_holds)
+            .where(wallet_holds.c.hold_id == hold.hold_id)
+            .values(status=hold.status.value, updated_at=func.now())
+        )
+
+
+class SqlWalletUnitOfWork(SqlUnitOfWork[DomainEvent], WalletUnitOfWork):
     """`after_commit` runs when a commit wrote events (the relay's wake-up call)."""
 
     outbox_table = outbox

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from mesh.money import Money
+from wallet_svc.domain.balance import Bucket
 
 
 @dataclass(frozen=True)
@@ -16,4 +17,19 @@ class WalletCredited:
     net: Money
 
 
-DomainEvent = WalletCredited
+@dataclass(frozen=True)
+class WalletMoved:
+    """Money moved between a seller's buckets, or out of or back into the wallet (subject
+    `wallet.moved`): the ledger debits `debit`'s account and credits `credit`'s, once per
+    `move_id`."""
+
+    move_id: str
+    seller_account: str
+    amount: Money
+    debit: Bucket
+    credit: Bucket
+    reason: str
+    reference: str
+
+
+DomainEvent = WalletCredited | WalletMoved

@@ -2,10 +2,11 @@
 for that part of the order, the refunded amount less the fee the platform gives back, once per
 refund.
 
-It is taken from `pending` first, where the order's credit went. What `pending` cannot cover
-is taken from `available`, which may go below zero: the seller then owes the marketplace that
-much, to be set off against later credits or pay-outs. The money is never dropped: wallet and
-ledger move by the same amount whatever the split."""
+For an order not yet released it is taken from `pending` first, where the order's credit went,
+then from `available`; for a released order, from `available`. What the balance cannot cover
+becomes the seller's `debt`, settled first by later credits. The money is never dropped:
+wallet and ledger move by the same amount whatever the split (the ledger's refund posting hits
+the pending account; the wallet's moves tell it where the money really came from)."""
 
 from __future__ import annotations
 
@@ -63,13 +64,17 @@ class RefundDebit:
 
 @dataclass(frozen=True)
 class DebitSplit:
-    """Where a refund debit was taken from."""
+    """Where a refund debit was taken from; `to_debt` is what the seller now owes."""
 
     from_pending: Decimal
     from_available: Decimal
+    to_debt: Decimal = Decimal(0)
 
 
-def split_debit(balance: Balance, net: Decimal) -> DebitSplit:
-    """Take `net` from pending as far as it goes, the rest from available."""
-    from_pending = min(max(balance.pending, Decimal(0)), net)
-    return DebitSplit(from_pending, net - from_pending)
+def split_debit(balance: Balance, net: Decimal, released: bool = False) -> DebitSplit:
+    """Take `net` from pending (unless the order was released) as far as it goes, then from
+    available as far as it goes; the rest is debt."""
+    zero = Decimal(0)
+    from_pending = zero if released else min(max(balance.pending, zero), net)
+    from_available = min(max(balance.available, zero), net - from_pending)
+    return DebitSplit(from_pending, from_available, net - from_pending - from_available)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 
 from mesh.money import Money
 from mesh.retry import Transient
-from wallet_svc.domain import RefundDebit, split_debit
+from wallet_svc.domain import Bucket, RefundDebit, split_debit
+from wallet_svc.service_layer.moves import move
 from wallet_svc.service_layer.ports import WalletUnitOfWork
 
 REFUND_CONSUMER = "wallet-refund"
@@ -38,9 +39,12 @@ class CreditNotYetApplied(Transient):
 
 
 async def debit_refund(uow: WalletUnitOfWork, cmd: DebitRefund) -> DebitOutcome:
-    """Take amount - fee_refunded back from the seller (pending first, then available), once per
-    refund, in one transaction with the inbox claim. Raises `InvalidRefundDebit` (before any
-    I/O) when the refund cannot be debited as stated, `CreditNotYetApplied` when it must wait."""
+    """Take amount - fee_refunded back from the seller (an unreleased order's from pending first,
+    then available; a released order's from available; the rest becomes debt), once per
+    refund, in one transaction with the inbox claim. The ledger's refund posting debits the
+    pending account; the parts taken elsewhere are told to it as moves. Raises
+    `InvalidRefundDebit` (before any I/O) when the refund cannot be debited as stated,
+    `CreditNotYetApplied` when it must wait."""
     debit = RefundDebit(
         cmd.refund_id, cmd.payment_order_id, cmd.seller_account, cmd.amount, cmd.fee_refunded
     )
@@ -49,12 +53,19 @@ async def debit_refund(uow: WalletUnitOfWork, cmd: DebitRefund) -> DebitOutcome:
             return DebitOutcome.DUPLICATE_EVENT
         if not await uow.wallets.has_credit(debit.payment_order_id):
             raise CreditNotYetApplied(debit.payment_order_id)
+        released = await uow.wallets.is_released(debit.payment_order_id)
         balance = await uow.wallets.lock_balance(debit.seller_account, debit.currency)
-        split = split_debit(balance, debit.net.amount)
+        split = split_debit(balance, debit.net.amount, released)
         if not await uow.wallets.add_refund_debit(debit, split, cmd.event_id):
             # Commit the claim alone: this event is handled, and had no effect.
             await uow.commit()
             return DebitOutcome.ALREADY_DEBITED
+        seller, ref = debit.seller_account, debit.refund_id
+        for amount, source, reason in (
+            (split.from_available, Bucket.AVAILABLE, "refund_from_available"),
+            (split.to_debt, Bucket.DEBT, "refund_to_debt"),
+        ):
+            await move(uow, seller, balance, amount, source, Bucket.PENDING, reason, ref)
         await uow.wallets.apply_refund_debit(debit.seller_account, debit.currency, split)
         await uow.commit()
     return DebitOutcome.DEBITED

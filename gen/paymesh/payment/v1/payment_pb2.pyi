@@ -232,3 +232,19 @@ class StatusTransition(_message.Message):
     reason: str
     occurred_at: _timestamp_pb2.Timestamp
     def __init__(self, from_status: _Optional[_Union[PaymentOrderStatus, str]] = ..., to_status: _Optional[_Union[PaymentOrderStatus, str]] = ..., reason: _Optional[str] = ..., occurred_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ReleasePaymentOrderRequest(_message.Message):
+    __slots__ = ("request_id", "payment_order_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    payment_order_id: str
+    def __init__(self, request_id: _Optional[str] = ..., payment_order_id: _Optional[str] = ...) -> None: ...
+
+class ReleasePaymentOrderResponse(_message.Message):
+    __slots__ = ("payment_order_id", "seller_account")
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SELLER_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    payment_order_id: str
+    seller_account: str
+    def __init__(self, payment_order_id: _Optional[str] = ..., seller_account: _Optional[str] = ...) -> None: ...

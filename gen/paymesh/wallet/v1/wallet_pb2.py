@@ -27,25 +27,75 @@ from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from paymesh.common.v1 import access_pb2 as paymesh_dot_common_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/wallet/v1/wallet.proto\x12\x11paymesh.wallet.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1epaymesh/common/v1/access.proto\"p\n\x11GetBalanceRequest\x12\x33\n\x0eseller_account\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12&\n\x08\x63urrency\x18\x02 \x01(\tB\x14\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xd8\x01\x01\"Z\n\x12GetBalanceResponse\x12\x16\n\x0eseller_account\x18\x01 \x01(\t\x12,\n\x08\x62\x61lances\x18\x02 \x03(\x0b\x32\x1a.paymesh.wallet.v1.Balance\"`\n\x07\x42\x61lance\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0f\n\x07pending\x18\x02 \x01(\t\x12\x11\n\tavailable\x18\x03 \x01(\t\x12\x10\n\x08reserved\x18\x04 \x01(\t\x12\r\n\x05total\x18\x05 \x01(\t2\xa1\x01\n\rWalletService\x12\x8f\x01\n\nGetBalance\x12$.paymesh.wallet.v1.GetBalanceRequest\x1a%.paymesh.wallet.v1.GetBalanceResponse\"4\xca\xf3\x18\x0cpayouts:read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/wallets/{seller_account}b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/wallet/v1/wallet.proto\x12\x11paymesh.wallet.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1epaymesh/common/v1/access.proto\"\x80\x01\n\x04Hold\x12\x0f\n\x07hold_id\x18\x01 \x01(\t\x12\x16\n\x0eseller_account\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\t\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12-\n\x06status\x18\x05 \x01(\x0e\x32\x1d.paymesh.wallet.v1.HoldStatus\"\xec\x01\n\x13ReserveFundsRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12,\n\x07hold_id\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12\x33\n\x0eseller_account\x18\x03 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12/\n\x06\x61mount\x18\x04 \x01(\tB\x1f\xbaH\x1cr\x17\x18 2\x13^[0-9]+(\\.[0-9]+)?$\xd8\x01\x01\x12#\n\x08\x63urrency\x18\x05 \x01(\tB\x11\xbaH\x0er\x0c\x32\n^[A-Z]{3}$\"=\n\x14ReserveFundsResponse\x12%\n\x04hold\x18\x01 \x01(\x0b\x32\x17.paymesh.wallet.v1.Hold\"O\n\x13\x43\x61ptureFundsRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x07hold_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"=\n\x14\x43\x61ptureFundsResponse\x12%\n\x04hold\x18\x01 \x01(\x0b\x32\x17.paymesh.wallet.v1.Hold\"O\n\x13ReleaseFundsRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x07hold_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"=\n\x14ReleaseFundsResponse\x12%\n\x04hold\x18\x01 \x01(\x0b\x32\x17.paymesh.wallet.v1.Hold\"N\n\x12ReturnFundsRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x07hold_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"<\n\x13ReturnFundsResponse\x12%\n\x04hold\x18\x01 \x01(\x0b\x32\x17.paymesh.wallet.v1.Hold\"p\n\x11GetBalanceRequest\x12\x33\n\x0eseller_account\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12&\n\x08\x63urrency\x18\x02 \x01(\tB\x14\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xd8\x01\x01\"Z\n\x12GetBalanceResponse\x12\x16\n\x0eseller_account\x18\x01 \x01(\t\x12,\n\x08\x62\x61lances\x18\x02 \x03(\x0b\x32\x1a.paymesh.wallet.v1.Balance\"n\n\x07\x42\x61lance\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0f\n\x07pending\x18\x02 \x01(\t\x12\x11\n\tavailable\x18\x03 \x01(\t\x12\x10\n\x08reserved\x18\x04 \x01(\t\x12\r\n\x05total\x18\x05 \x01(\t\x12\x0c\n\x04\x64\x65\x62t\x18\x06 \x01(\t*\x91\x01\n\nHoldStatus\x12\x1b\n\x17HOLD_STATUS_UNSPECIFIED\x10\x00\x12\x18\n\x14HOLD_STATUS_RESERVED\x10\x01\x12\x18\n\x14HOLD_STATUS_CAPTURED\x10\x02\x12\x18\n\x14HOLD_STATUS_RELEASED\x10\x03\x12\x18\n\x14HOLD_STATUS_RETURNED\x10\x04\x32\xee\x04\n\rWalletService\x12\x8f\x01\n\nGetBalance\x12$.paymesh.wallet.v1.GetBalanceRequest\x1a%.paymesh.wallet.v1.GetBalanceResponse\"4\xca\xf3\x18\x0cpayouts:read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/wallets/{seller_account}\x12r\n\x0cReserveFunds\x12&.paymesh.wallet.v1.ReserveFundsRequest\x1a\'.paymesh.wallet.v1.ReserveFundsResponse\"\x11\xca\xf3\x18\rpayouts:write\x12r\n\x0c\x43\x61ptureFunds\x12&.paymesh.wallet.v1.CaptureFundsRequest\x1a\'.paymesh.wallet.v1.CaptureFundsResponse\"\x11\xca\xf3\x18\rpayouts:write\x12r\n\x0cReleaseFunds\x12&.paymesh.wallet.v1.ReleaseFundsRequest\x1a\'.paymesh.wallet.v1.ReleaseFundsResponse\"\x11\xca\xf3\x18\rpayouts:write\x12o\n\x0bReturnFunds\x12%.paymesh.wallet.v1.ReturnFundsRequest\x1a&.paymesh.wallet.v1.ReturnFundsResponse\"\x11\xca\xf3\x18\rpayouts:writeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'paymesh.wallet.v1.wallet_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_RESERVEFUNDSREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_RESERVEFUNDSREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_RESERVEFUNDSREQUEST'].fields_by_name['hold_id']._loaded_options = None
+  _globals['_RESERVEFUNDSREQUEST'].fields_by_name['hold_id']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
+  _globals['_RESERVEFUNDSREQUEST'].fields_by_name['seller_account']._loaded_options = None
+  _globals['_RESERVEFUNDSREQUEST'].fields_by_name['seller_account']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
+  _globals['_RESERVEFUNDSREQUEST'].fields_by_name['amount']._loaded_options = None
+  _globals['_RESERVEFUNDSREQUEST'].fields_by_name['amount']._serialized_options = b'\272H\034r\027\030 2\023^[0-9]+(\\.[0-9]+)?$\330\001\001'
+  _globals['_RESERVEFUNDSREQUEST'].fields_by_name['currency']._loaded_options = None
+  _globals['_RESERVEFUNDSREQUEST'].fields_by_name['currency']._serialized_options = b'\272H\016r\0142\n^[A-Z]{3}$'
+  _globals['_CAPTUREFUNDSREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CAPTUREFUNDSREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_CAPTUREFUNDSREQUEST'].fields_by_name['hold_id']._loaded_options = None
+  _globals['_CAPTUREFUNDSREQUEST'].fields_by_name['hold_id']._serialized_options = b'\272H\006r\004\020\001\030@'
+  _globals['_RELEASEFUNDSREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_RELEASEFUNDSREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_RELEASEFUNDSREQUEST'].fields_by_name['hold_id']._loaded_options = None
+  _globals['_RELEASEFUNDSREQUEST'].fields_by_name['hold_id']._serialized_options = b'\272H\006r\004\020\001\030@'
+  _globals['_RETURNFUNDSREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_RETURNFUNDSREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_RETURNFUNDSREQUEST'].fields_by_name['hold_id']._loaded_options = None
+  _globals['_RETURNFUNDSREQUEST'].fields_by_name['hold_id']._serialized_options = b'\272H\006r\004\020\001\030@'
   _globals['_GETBALANCEREQUEST'].fields_by_name['seller_account']._loaded_options = None
   _globals['_GETBALANCEREQUEST'].fields_by_name['seller_account']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
   _globals['_GETBALANCEREQUEST'].fields_by_name['currency']._loaded_options = None
   _globals['_GETBALANCEREQUEST'].fields_by_name['currency']._serialized_options = b'\272H\021r\0142\n^[A-Z]{3}$\330\001\001'
   _globals['_WALLETSERVICE'].methods_by_name['GetBalance']._loaded_options = None
   _globals['_WALLETSERVICE'].methods_by_name['GetBalance']._serialized_options = b'\312\363\030\014payouts:read\202\323\344\223\002\036\022\034/v1/wallets/{seller_account}'
-  _globals['_GETBALANCEREQUEST']._serialized_start=144
-  _globals['_GETBALANCEREQUEST']._serialized_end=256
-  _globals['_GETBALANCERESPONSE']._serialized_start=258
-  _globals['_GETBALANCERESPONSE']._serialized_end=348
-  _globals['_BALANCE']._serialized_start=350
-  _globals['_BALANCE']._serialized_end=446
-  _globals['_WALLETSERVICE']._serialized_start=449
-  _globals['_WALLETSERVICE']._serialized_end=610
+  _globals['_WALLETSERVICE'].methods_by_name['ReserveFunds']._loaded_options = None
+  _globals['_WALLETSERVICE'].methods_by_name['ReserveFunds']._serialized_options = b'\312\363\030\rpayouts:write'
+  _globals['_WALLETSERVICE'].methods_by_name['CaptureFunds']._loaded_options = None
+  _globals['_WALLETSERVICE'].methods_by_name['CaptureFunds']._serialized_options = b'\312\363\030\rpayouts:write'
+  _globals['_WALLETSERVICE'].methods_by_name['ReleaseFunds']._loaded_options = None
+  _globals['_WALLETSERVICE'].methods_by_name['ReleaseFunds']._serialized_options = b'\312\363\030\rpayouts:write'
+  _globals['_WALLETSERVICE'].methods_by_name['ReturnFunds']._loaded_options = None
+  _globals['_WALLETSERVICE'].methods_by_name['ReturnFunds']._serialized_options = b'\312\363\030\rpayouts:write'
+  _globals['_HOLDSTATUS']._serialized_start=1326
+  _globals['_HOLDSTATUS']._serialized_end=1471
+  _globals['_HOLD']._serialized_start=145
+  _globals['_HOLD']._serialized_end=273
+  _globals['_RESERVEFUNDSREQUEST']._serialized_start=276
+  _globals['_RESERVEFUNDSREQUEST']._serialized_end=512
+  _globals['_RESERVEFUNDSRESPONSE']._serialized_start=514
+  _globals['_RESERVEFUNDSRESPONSE']._serialized_end=575
+  _globals['_CAPTUREFUNDSREQUEST']._serialized_start=577
+  _globals['_CAPTUREFUNDSREQUEST']._serialized_end=656
+  _globals['_CAPTUREFUNDSRESPONSE']._serialized_start=658
+  _globals['_CAPTUREFUNDSRESPONSE']._serialized_end=719
+  _globals['_RELEASEFUNDSREQUEST']._serialized_start=721
+  _globals['_RELEASEFUNDSREQUEST']._serialized_end=800
+  _globals['_RELEASEFUNDSRESPONSE']._serialized_start=802
+  _globals['_RELEASEFUNDSRESPONSE']._serialized_end=863
+  _globals['_RETURNFUNDSREQUEST']._serialized_start=865
+  _globals['_RETURNFUNDSREQUEST']._serialized_end=943
+  _globals['_RETURNFUNDSRESPONSE']._serialized_start=945
+  _globals['_RETURNFUNDSRESPONSE']._serialized_end=1005
+  _globals['_GETBALANCEREQUEST']._serialized_start=1007
+  _globals['_GETBALANCEREQUEST']._serialized_end=1119
+  _globals['_GETBALANCERESPONSE']._serialized_start=1121
+  _globals['_GETBALANCERESPONSE']._serialized_end=1211
+  _globals['_BALANCE']._serialized_start=1213
+  _globals['_BALANCE']._serialized_end=1323
+  _globals['_WALLETSERVICE']._serialized_start=1474
+  _globals['_WALLETSERVICE']._serialized_end=2096
 # @@protoc_insertion_point(module_scope)

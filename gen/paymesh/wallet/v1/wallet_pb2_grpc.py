@@ -27,7 +27,8 @@ if _version_not_supported:
 
 class WalletServiceStub:
     """WalletService keeps what the marketplace owes each seller, per currency.
-    Credits arrive from payment events; the service itself offers reads.
+    Credits arrive from payment events; the service offers reads, and holds for
+    payouts (internal: payout_svc calls them, they have no REST route).
     """
 
     def __init__(self, channel):
@@ -41,15 +42,68 @@ class WalletServiceStub:
                 request_serializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.GetBalanceRequest.SerializeToString,
                 response_deserializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.GetBalanceResponse.FromString,
                 _registered_method=True)
+        self.ReserveFunds = channel.unary_unary(
+                '/paymesh.wallet.v1.WalletService/ReserveFunds',
+                request_serializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReserveFundsRequest.SerializeToString,
+                response_deserializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReserveFundsResponse.FromString,
+                _registered_method=True)
+        self.CaptureFunds = channel.unary_unary(
+                '/paymesh.wallet.v1.WalletService/CaptureFunds',
+                request_serializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.CaptureFundsRequest.SerializeToString,
+                response_deserializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.CaptureFundsResponse.FromString,
+                _registered_method=True)
+        self.ReleaseFunds = channel.unary_unary(
+                '/paymesh.wallet.v1.WalletService/ReleaseFunds',
+                request_serializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReleaseFundsRequest.SerializeToString,
+                response_deserializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReleaseFundsResponse.FromString,
+                _registered_method=True)
+        self.ReturnFunds = channel.unary_unary(
+                '/paymesh.wallet.v1.WalletService/ReturnFunds',
+                request_serializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReturnFundsRequest.SerializeToString,
+                response_deserializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReturnFundsResponse.FromString,
+                _registered_method=True)
 
 
 class WalletServiceServicer:
     """WalletService keeps what the marketplace owes each seller, per currency.
-    Credits arrive from payment events; the service itself offers reads.
+    Credits arrive from payment events; the service offers reads, and holds for
+    payouts (internal: payout_svc calls them, they have no REST route).
     """
 
     def GetBalance(self, request, context):
         """Returns a seller's balances, one per currency (or only the one asked for).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReserveFunds(self, request, context):
+        """Holds funds of a seller's available balance for a payout (hold_id is the
+        payout id): available → reserved. Idempotent on hold_id: a second call
+        returns the hold as it is. FAILED_PRECONDITION with ErrorInfo reason
+        INSUFFICIENT_FUNDS (metadata `available`) when not enough is available.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CaptureFunds(self, request, context):
+        """The payout was paid: the held funds leave the wallet. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReleaseFunds(self, request, context):
+        """The payout failed or was canceled: reserved → available. Idempotent.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReturnFunds(self, request, context):
+        """A captured payout came back (the bank returned it): its amount goes back
+        to available. Idempotent.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -63,6 +117,26 @@ def add_WalletServiceServicer_to_server(servicer, server):
                     request_deserializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.GetBalanceRequest.FromString,
                     response_serializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.GetBalanceResponse.SerializeToString,
             ),
+            'ReserveFunds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReserveFunds,
+                    request_deserializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReserveFundsRequest.FromString,
+                    response_serializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReserveFundsResponse.SerializeToString,
+            ),
+            'CaptureFunds': grpc.unary_unary_rpc_method_handler(
+                    servicer.CaptureFunds,
+                    request_deserializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.CaptureFundsRequest.FromString,
+                    response_serializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.CaptureFundsResponse.SerializeToString,
+            ),
+            'ReleaseFunds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleaseFunds,
+                    request_deserializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReleaseFundsRequest.FromString,
+                    response_serializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReleaseFundsResponse.SerializeToString,
+            ),
+            'ReturnFunds': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReturnFunds,
+                    request_deserializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReturnFundsRequest.FromString,
+                    response_serializer=paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReturnFundsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'paymesh.wallet.v1.WalletService', rpc_method_handlers)
@@ -73,7 +147,8 @@ def add_WalletServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class WalletService:
     """WalletService keeps what the marketplace owes each seller, per currency.
-    Credits arrive from payment events; the service itself offers reads.
+    Credits arrive from payment events; the service offers reads, and holds for
+    payouts (internal: payout_svc calls them, they have no REST route).
     """
 
     @staticmethod
@@ -93,6 +168,114 @@ class WalletService:
             '/paymesh.wallet.v1.WalletService/GetBalance',
             paymesh_dot_wallet_dot_v1_dot_wallet__pb2.GetBalanceRequest.SerializeToString,
             paymesh_dot_wallet_dot_v1_dot_wallet__pb2.GetBalanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReserveFunds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.wallet.v1.WalletService/ReserveFunds',
+            paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReserveFundsRequest.SerializeToString,
+            paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReserveFundsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CaptureFunds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.wallet.v1.WalletService/CaptureFunds',
+            paymesh_dot_wallet_dot_v1_dot_wallet__pb2.CaptureFundsRequest.SerializeToString,
+            paymesh_dot_wallet_dot_v1_dot_wallet__pb2.CaptureFundsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleaseFunds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.wallet.v1.WalletService/ReleaseFunds',
+            paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReleaseFundsRequest.SerializeToString,
+            paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReleaseFundsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReturnFunds(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.wallet.v1.WalletService/ReturnFunds',
+            paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReturnFundsRequest.SerializeToString,
+            paymesh_dot_wallet_dot_v1_dot_wallet__pb2.ReturnFundsResponse.FromString,
             options,
             channel_credentials,
             insecure,
