@@ -80,7 +80,7 @@ lint: venv
 	$(BIN)/hadolint Dockerfile
 
 typecheck: venv
-	$(BIN)/mypy mesh payment_svc/domain payment_svc/service_layer wallet_svc/domain wallet_svc/service_layer ledger_svc/domain ledger_svc/service_layer notify_svc/domain notify_svc/service_layer recon_svc/domain recon_svc/service_layer
+	$(BIN)/mypy mesh payment_svc/domain payment_svc/service_layer wallet_svc/domain wallet_svc/service_layer ledger_svc/domain ledger_svc/service_layer notify_svc/domain notify_svc/service_layer recon_svc/domain recon_svc/service_layer payout_svc/domain payout_svc/service_layer
 
 unit: venv
 	$(BIN)/python -m pytest -m unit $(PYTEST_ARGS)

@@ -72,6 +72,24 @@ def failed_precondition(
     return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, reason, message, (), metadata or {})
 
 
+def already_exists(message: str, metadata: dict[str, str] | None = None) -> ServiceError:
+    return ServiceError(
+        grpc.StatusCode.ALREADY_EXISTS, "ALREADY_EXISTS", message, (), metadata or {}
+    )
+
+
+def unavailable(message: str, retry_after_s: str = "1") -> ServiceError:
+    """Worth retrying after a pause (the same idempotency key)."""
+    return ServiceError(
+        grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE", message, (), {RETRY_AFTER_KEY: retry_after_s}
+    )
+
+
+def is_refusal(err: ServiceError) -> bool:
+    """A FAILED_PRECONDITION: the request is fine but the state does not allow it."""
+    return err.code is grpc.StatusCode.FAILED_PRECONDITION
+
+
 def to_rpc_status(err: ServiceError) -> status_pb2.Status:
     info = error_details_pb2.ErrorInfo(
         reason=err.reason, domain=ERROR_DOMAIN, metadata=err.metadata

@@ -53,6 +53,7 @@ STREAMS: dict[str, list[str]] = {
     "PAYMENT": ["payment.>"],
     "WALLET": ["wallet.>"],
     "LEDGER": ["ledger.>"],
+    "PAYOUT": ["payout.>"],
     dead_letters.DLQ_STREAM: [dead_letters.DLQ_SUBJECTS],
 }
 

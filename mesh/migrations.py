@@ -23,6 +23,7 @@ SERVICES_WITH_SCHEMA: dict[str, str] = {
     "wallet_svc": "wallet",
     "ledger_svc": "ledger",
     "notify_svc": "notify",
+    "payout_svc": "payout",
     "gateway": "gateway",
 }
 

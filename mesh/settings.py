@@ -20,6 +20,7 @@ DEFAULT_METRICS_ADDRS = {
     "WALLET": "127.0.0.1:9102",
     "LEDGER": "127.0.0.1:9103",
     "NOTIFY": "127.0.0.1:9105",
+    "PAYOUT": "127.0.0.1:9106",
 }
 # PAYMESH_ENV=production: a process refuses to start without mutual TLS.
 PRODUCTION = "production"

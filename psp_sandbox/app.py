@@ -24,6 +24,7 @@ from psp_sandbox.errors import API_ERROR, INVALID_REQUEST, ApiError
 from psp_sandbox.event_routes import EventRoutes
 from psp_sandbox.fault_routes import FaultRoutes
 from psp_sandbox.hosted_page import HostedPage
+from psp_sandbox.payouts import PayoutRoutes
 from psp_sandbox.refunds import RefundRoutes
 from psp_sandbox.reports import ReportRoutes
 from psp_sandbox.routes import PaymentIntentRoutes
@@ -43,6 +44,7 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
     events = EventRoutes(context)
     faults = FaultRoutes(context)
     refunds = RefundRoutes(context)
+    payouts = PayoutRoutes(context)
     sessions = CheckoutSessionRoutes(context)
     page = HostedPage(context)
     balance = BalanceTransactionRoutes(context)
@@ -84,6 +86,10 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
             Route("/v1/refunds", refunds.create, methods=["POST"]),
             Route("/v1/refunds", refunds.list, methods=["GET"]),
             Route("/v1/refunds/{id}", refunds.retrieve, methods=["GET"]),
+            Route("/v1/transfers", payouts.create_transfer, methods=["POST"]),
+            Route("/v1/payouts", payouts.create_payout, methods=["POST"]),
+            Route("/v1/payouts", payouts.list, methods=["GET"]),
+            Route("/v1/payouts/{id}", payouts.retrieve, methods=["GET"]),
             Route("/v1/checkout/sessions", sessions.create, methods=["POST"]),
             Route("/v1/checkout/sessions/{id}", sessions.retrieve, methods=["GET"]),
             # The buyer's browser, not an API client: no API key.

@@ -137,7 +137,11 @@ class MutationRunner:
         attempt_key = f"key:{key}" if key is not None else f"endpoint:{endpoint}"
         attempt = self._attempts.get(attempt_key, 0) + 1
         self._attempts[attempt_key] = attempt
-        payment_method = dict(pairs).get("payment_method")
+        params = dict(pairs)
+        # A transfer names its fault by its destination (payouts.destination_fault).
+        payment_method = params.get("payment_method") or destination_fault(
+            params.get("destination", "")
+        )
         planned = faults.for_request(
             self._fault_config(),
             endpoint,
@@ -170,6 +174,22 @@ class MutationRunner:
             return _server_error(request_id, "The sandbox failed after acting (injected fault).")
         headers = {"Idempotency-Key": key} if key is not None else {}
         return json_response(change.status, body, request_id, **headers)
+
+
+def destination_fault(destination: str) -> str | None:
+    """The fault token a sandbox connected account stands for: `acct_sandboxLostResponseOnce…`
+    loses the first answer of a transfer to it, and likewise for the other `*Once` faults and
+    `Slow`."""
+    for token in (
+        faults.SLOW,
+        faults.SERVER_ERROR_ONCE,
+        faults.TIMEOUT_ONCE,
+        faults.LOST_RESPONSE_ONCE,
+    ):
+        name = token.removeprefix("pm_card_sandbox_")
+        if destination.lower().startswith(f"acct_sandbox{name.lower()}"):
+            return token
+    return None
 
 
 def _server_error(request_id: str, message: str) -> Response:

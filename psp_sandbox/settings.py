@@ -27,6 +27,11 @@ class SandboxSettings:
     # The event types the webhook endpoint is enabled for, as on a Stripe endpoint; empty: all.
     # Events of other types are still recorded (GET /v1/events), just not sent.
     webhook_events: frozenset[str] = frozenset()
+    # Payouts move pending → in_transit → paid on these delays after their creation (Stripe
+    # takes days; a sandbox test does not wait); a returned one fails this long after paid.
+    payout_in_transit_after_s: float = 1.0
+    payout_paid_after_s: float = 2.0
+    payout_return_after_s: float = 2.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxSettings:
@@ -57,5 +62,14 @@ class SandboxSettings:
             public_url=env.get("PSP_SANDBOX_PUBLIC_URL", defaults.public_url),
             webhook_events=frozenset(
                 t.strip() for t in env.get("PSP_SANDBOX_WEBHOOK_EVENTS", "").split(",") if t.strip()
+            ),
+            payout_in_transit_after_s=float(
+                env.get("PSP_SANDBOX_PAYOUT_IN_TRANSIT_AFTER_S", defaults.payout_in_transit_after_s)
+            ),
+            payout_paid_after_s=float(
+                env.get("PSP_SANDBOX_PAYOUT_PAID_AFTER_S", defaults.payout_paid_after_s)
+            ),
+            payout_return_after_s=float(
+                env.get("PSP_SANDBOX_PAYOUT_RETURN_AFTER_S", defaults.payout_return_after_s)
             ),
         )

@@ -23,30 +23,128 @@ _sym_db = _symbol_database.Default()
 
 
 from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
+from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from paymesh.common.v1 import access_pb2 as paymesh_dot_common_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/payout/v1/payout.proto\x12\x11paymesh.payout.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1epaymesh/common/v1/access.proto\"\xa7\x01\n\x13\x43reatePayoutRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0eseller_account\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\x12*\n\x06\x61mount\x18\x03 \x01(\tB\x1a\xbaH\x17r\x15\x32\x13^[0-9]+(\\.[0-9]+)?$\x12#\n\x08\x63urrency\x18\x04 \x01(\tB\x11\xbaH\x0er\x0c\x32\n^[A-Z]{3}$\")\n\x14\x43reatePayoutResponse\x12\x11\n\tpayout_id\x18\x01 \x01(\t2\x83\x01\n\rPayoutService\x12r\n\x0c\x43reatePayout\x12&.paymesh.payout.v1.CreatePayoutRequest\x1a\'.paymesh.payout.v1.CreatePayoutResponse\"\x11\xca\xf3\x18\rpayouts:writeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/payout/v1/payout.proto\x12\x11paymesh.payout.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1epaymesh/common/v1/access.proto\"b\n\rMinimumPayout\x12#\n\x08\x63urrency\x18\x01 \x01(\tB\x11\xbaH\x0er\x0c\x32\n^[A-Z]{3}$\x12,\n\x06\x61mount\x18\x02 \x01(\tB\x1c\xbaH\x19r\x17\x18 2\x13^[0-9]+(\\.[0-9]+)?$\"\xc5\x01\n\x06Seller\x12\x16\n\x0eseller_account\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65stination\x18\x02 \x01(\t\x12\x33\n\x08schedule\x18\x03 \x01(\x0e\x32!.paymesh.payout.v1.PayoutSchedule\x12\x0f\n\x07weekday\x18\x04 \x01(\x05\x12\x14\n\x0c\x64\x61y_of_month\x18\x05 \x01(\x05\x12\x32\n\x08minimums\x18\x06 \x03(\x0b\x32 .paymesh.payout.v1.MinimumPayout\"\xdb\x02\n\x13\x43reateSellerRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x33\n\x0eseller_account\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12\x37\n\x0b\x64\x65stination\x18\x03 \x01(\tB\"\xbaH\x1fr\x1a\x32\x18^acct_[A-Za-z0-9]{1,64}$\xd8\x01\x01\x12=\n\x08schedule\x18\x04 \x01(\x0e\x32!.paymesh.payout.v1.PayoutScheduleB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x1a\n\x07weekday\x18\x05 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x06(\x00\x12\x1f\n\x0c\x64\x61y_of_month\x18\x06 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x1c(\x00\x12<\n\x08minimums\x18\x07 \x03(\x0b\x32 .paymesh.payout.v1.MinimumPayoutB\x08\xbaH\x05\x92\x01\x02\x10\x32\"A\n\x14\x43reateSellerResponse\x12)\n\x06seller\x18\x01 \x01(\x0b\x32\x19.paymesh.payout.v1.Seller\"5\n\x10GetSellerRequest\x12!\n\x0eseller_account\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\">\n\x11GetSellerResponse\x12)\n\x06seller\x18\x01 \x01(\x0b\x32\x19.paymesh.payout.v1.Seller\"\x8a\x03\n\x1bUpdateSellerSettingsRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12!\n\x0eseller_account\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\x12\x39\n\x0b\x64\x65stination\x18\x03 \x01(\tB\x1f\xbaH\x1cr\x1a\x32\x18^acct_[A-Za-z0-9]{1,64}$H\x00\x88\x01\x01\x12=\n\x08schedule\x18\x04 \x01(\x0e\x32!.paymesh.payout.v1.PayoutScheduleB\x08\xbaH\x05\x82\x01\x02\x10\x01\x12\x1f\n\x07weekday\x18\x05 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x06(\x00H\x01\x88\x01\x01\x12$\n\x0c\x64\x61y_of_month\x18\x06 \x01(\x05\x42\t\xbaH\x06\x1a\x04\x18\x1c(\x01H\x02\x88\x01\x01\x12<\n\x08minimums\x18\x07 \x03(\x0b\x32 .paymesh.payout.v1.MinimumPayoutB\x08\xbaH\x05\x92\x01\x02\x10\x32\x42\x0e\n\x0c_destinationB\n\n\x08_weekdayB\x0f\n\r_day_of_month\"I\n\x1cUpdateSellerSettingsResponse\x12)\n\x06seller\x18\x01 \x01(\x0b\x32\x19.paymesh.payout.v1.Seller\"\xee\x01\n\x13\x43reatePayoutRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x33\n\x0eseller_account\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12/\n\x06\x61mount\x18\x03 \x01(\tB\x1f\xbaH\x1cr\x17\x18 2\x13^[0-9]+(\\.[0-9]+)?$\xd8\x01\x01\x12#\n\x08\x63urrency\x18\x04 \x01(\tB\x11\xbaH\x0er\x0c\x32\n^[A-Z]{3}$\x12.\n\tpayout_id\x18\x05 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\"T\n\x14\x43reatePayoutResponse\x12\x11\n\tpayout_id\x18\x01 \x01(\t\x12)\n\x06payout\x18\x02 \x01(\x0b\x32\x19.paymesh.payout.v1.Payout\"\xb9\x01\n\x0cStatusChange\x12\x34\n\x0b\x66rom_status\x18\x01 \x01(\x0e\x32\x1f.paymesh.payout.v1.PayoutStatus\x12\x32\n\tto_status\x18\x02 \x01(\x0e\x32\x1f.paymesh.payout.v1.PayoutStatus\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xb1\x02\n\x06Payout\x12\x11\n\tpayout_id\x18\x01 \x01(\t\x12\x16\n\x0eseller_account\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\t\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12/\n\x06status\x18\x05 \x01(\x0e\x32\x1f.paymesh.payout.v1.PayoutStatus\x12\x13\n\x0b\x64\x65stination\x18\x06 \x01(\t\x12\x1a\n\x12provider_reference\x18\x07 \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\x08 \x01(\t\x12\x30\n\x07history\x18\t \x03(\x0b\x32\x1f.paymesh.payout.v1.StatusChange\x12.\n\ncreated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"0\n\x10GetPayoutRequest\x12\x1c\n\tpayout_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\">\n\x11GetPayoutResponse\x12)\n\x06payout\x18\x01 \x01(\x0b\x32\x19.paymesh.payout.v1.Payout\"z\n\x18ListSellerPayoutsRequest\x12!\n\x0eseller_account\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1c\n\npage_token\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\x80\x02\"`\n\x19ListSellerPayoutsResponse\x12*\n\x07payouts\x18\x01 \x03(\x0b\x32\x19.paymesh.payout.v1.Payout\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"l\n\x16\x43reatePayoutRunRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x34\n\x04\x64\x61te\x18\x02 \x01(\tB&\xbaH#r\x1e\x32\x1c^[0-9]{4}-[0-9]{2}-[0-9]{2}$\xd8\x01\x01\"d\n\x17\x43reatePayoutRunResponse\x12\x0c\n\x04\x64\x61te\x18\x01 \x01(\t\x12*\n\x07payouts\x18\x02 \x03(\x0b\x32\x19.paymesh.payout.v1.Payout\x12\x0f\n\x07skipped\x18\x03 \x03(\t*\xa1\x01\n\x0ePayoutSchedule\x12\x1f\n\x1bPAYOUT_SCHEDULE_UNSPECIFIED\x10\x00\x12\x1a\n\x16PAYOUT_SCHEDULE_MANUAL\x10\x01\x12\x19\n\x15PAYOUT_SCHEDULE_DAILY\x10\x02\x12\x1a\n\x16PAYOUT_SCHEDULE_WEEKLY\x10\x03\x12\x1b\n\x17PAYOUT_SCHEDULE_MONTHLY\x10\x04*\xef\x01\n\x0cPayoutStatus\x12\x1d\n\x19PAYOUT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17PAYOUT_STATUS_REQUESTED\x10\x01\x12\x1a\n\x16PAYOUT_STATUS_RESERVED\x10\x02\x12\x1b\n\x17PAYOUT_STATUS_SUBMITTED\x10\x03\x12\x1c\n\x18PAYOUT_STATUS_IN_TRANSIT\x10\x04\x12\x16\n\x12PAYOUT_STATUS_PAID\x10\x05\x12\x18\n\x14PAYOUT_STATUS_FAILED\x10\x06\x12\x1a\n\x16PAYOUT_STATUS_CANCELED\x10\x07\x32\xc9\x08\n\rPayoutService\x12\x8c\x01\n\x0c\x43reateSeller\x12&.paymesh.payout.v1.CreateSellerRequest\x1a\'.paymesh.payout.v1.CreateSellerResponse\"+\xca\xf3\x18\rpayouts:write\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/sellers:\x01*\x12\x8c\x01\n\tGetSeller\x12#.paymesh.payout.v1.GetSellerRequest\x1a$.paymesh.payout.v1.GetSellerResponse\"4\xca\xf3\x18\x0cpayouts:read\x82\xd3\xe4\x93\x02\x1e\x12\x1c/v1/sellers/{seller_account}\x12\xb5\x01\n\x14UpdateSellerSettings\x12..paymesh.payout.v1.UpdateSellerSettingsRequest\x1a/.paymesh.payout.v1.UpdateSellerSettingsResponse\"<\xca\xf3\x18\rpayouts:write\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02!2\x1c/v1/sellers/{seller_account}:\x01*\x12\x8c\x01\n\x0c\x43reatePayout\x12&.paymesh.payout.v1.CreatePayoutRequest\x1a\'.paymesh.payout.v1.CreatePayoutResponse\"+\xca\xf3\x18\rpayouts:write\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/payouts:\x01*\x12\x87\x01\n\tGetPayout\x12#.paymesh.payout.v1.GetPayoutRequest\x1a$.paymesh.payout.v1.GetPayoutResponse\"/\xca\xf3\x18\x0cpayouts:read\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/payouts/{payout_id}\x12\xac\x01\n\x11ListSellerPayouts\x12+.paymesh.payout.v1.ListSellerPayoutsRequest\x1a,.paymesh.payout.v1.ListSellerPayoutsResponse\"<\xca\xf3\x18\x0cpayouts:read\x82\xd3\xe4\x93\x02&\x12$/v1/sellers/{seller_account}/payouts\x12\x99\x01\n\x0f\x43reatePayoutRun\x12).paymesh.payout.v1.CreatePayoutRunRequest\x1a*.paymesh.payout.v1.CreatePayoutRunResponse\"/\xca\xf3\x18\rpayouts:write\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02\x14\"\x0f/v1/payout-runs:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'paymesh.payout.v1.payout_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_MINIMUMPAYOUT'].fields_by_name['currency']._loaded_options = None
+  _globals['_MINIMUMPAYOUT'].fields_by_name['currency']._serialized_options = b'\272H\016r\0142\n^[A-Z]{3}$'
+  _globals['_MINIMUMPAYOUT'].fields_by_name['amount']._loaded_options = None
+  _globals['_MINIMUMPAYOUT'].fields_by_name['amount']._serialized_options = b'\272H\031r\027\030 2\023^[0-9]+(\\.[0-9]+)?$'
+  _globals['_CREATESELLERREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATESELLERREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_CREATESELLERREQUEST'].fields_by_name['seller_account']._loaded_options = None
+  _globals['_CREATESELLERREQUEST'].fields_by_name['seller_account']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
+  _globals['_CREATESELLERREQUEST'].fields_by_name['destination']._loaded_options = None
+  _globals['_CREATESELLERREQUEST'].fields_by_name['destination']._serialized_options = b'\272H\037r\0322\030^acct_[A-Za-z0-9]{1,64}$\330\001\001'
+  _globals['_CREATESELLERREQUEST'].fields_by_name['schedule']._loaded_options = None
+  _globals['_CREATESELLERREQUEST'].fields_by_name['schedule']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_CREATESELLERREQUEST'].fields_by_name['weekday']._loaded_options = None
+  _globals['_CREATESELLERREQUEST'].fields_by_name['weekday']._serialized_options = b'\272H\006\032\004\030\006(\000'
+  _globals['_CREATESELLERREQUEST'].fields_by_name['day_of_month']._loaded_options = None
+  _globals['_CREATESELLERREQUEST'].fields_by_name['day_of_month']._serialized_options = b'\272H\006\032\004\030\034(\000'
+  _globals['_CREATESELLERREQUEST'].fields_by_name['minimums']._loaded_options = None
+  _globals['_CREATESELLERREQUEST'].fields_by_name['minimums']._serialized_options = b'\272H\005\222\001\002\0202'
+  _globals['_GETSELLERREQUEST'].fields_by_name['seller_account']._loaded_options = None
+  _globals['_GETSELLERREQUEST'].fields_by_name['seller_account']._serialized_options = b'\272H\006r\004\020\001\030@'
+  _globals['_UPDATESELLERSETTINGSREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_UPDATESELLERSETTINGSREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_UPDATESELLERSETTINGSREQUEST'].fields_by_name['seller_account']._loaded_options = None
+  _globals['_UPDATESELLERSETTINGSREQUEST'].fields_by_name['seller_account']._serialized_options = b'\272H\006r\004\020\001\030@'
+  _globals['_UPDATESELLERSETTINGSREQUEST'].fields_by_name['destination']._loaded_options = None
+  _globals['_UPDATESELLERSETTINGSREQUEST'].fields_by_name['destination']._serialized_options = b'\272H\034r\0322\030^acct_[A-Za-z0-9]{1,64}$'
+  _globals['_UPDATESELLERSETTINGSREQUEST'].fields_by_name['schedule']._loaded_options = None
+  _globals['_UPDATESELLERSETTINGSREQUEST'].fields_by_name['schedule']._serialized_options = b'\272H\005\202\001\002\020\001'
+  _globals['_UPDATESELLERSETTINGSREQUEST'].fields_by_name['weekday']._loaded_options = None
+  _globals['_UPDATESELLERSETTINGSREQUEST'].fields_by_name['weekday']._serialized_options = b'\272H\006\032\004\030\006(\000'
+  _globals['_UPDATESELLERSETTINGSREQUEST'].fields_by_name['day_of_month']._loaded_options = None
+  _globals['_UPDATESELLERSETTINGSREQUEST'].fields_by_name['day_of_month']._serialized_options = b'\272H\006\032\004\030\034(\001'
+  _globals['_UPDATESELLERSETTINGSREQUEST'].fields_by_name['minimums']._loaded_options = None
+  _globals['_UPDATESELLERSETTINGSREQUEST'].fields_by_name['minimums']._serialized_options = b'\272H\005\222\001\002\0202'
   _globals['_CREATEPAYOUTREQUEST'].fields_by_name['request_id']._loaded_options = None
   _globals['_CREATEPAYOUTREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_CREATEPAYOUTREQUEST'].fields_by_name['seller_account']._loaded_options = None
-  _globals['_CREATEPAYOUTREQUEST'].fields_by_name['seller_account']._serialized_options = b'\272H\006r\004\020\001\030@'
+  _globals['_CREATEPAYOUTREQUEST'].fields_by_name['seller_account']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
   _globals['_CREATEPAYOUTREQUEST'].fields_by_name['amount']._loaded_options = None
-  _globals['_CREATEPAYOUTREQUEST'].fields_by_name['amount']._serialized_options = b'\272H\027r\0252\023^[0-9]+(\\.[0-9]+)?$'
+  _globals['_CREATEPAYOUTREQUEST'].fields_by_name['amount']._serialized_options = b'\272H\034r\027\030 2\023^[0-9]+(\\.[0-9]+)?$\330\001\001'
   _globals['_CREATEPAYOUTREQUEST'].fields_by_name['currency']._loaded_options = None
   _globals['_CREATEPAYOUTREQUEST'].fields_by_name['currency']._serialized_options = b'\272H\016r\0142\n^[A-Z]{3}$'
+  _globals['_CREATEPAYOUTREQUEST'].fields_by_name['payout_id']._loaded_options = None
+  _globals['_CREATEPAYOUTREQUEST'].fields_by_name['payout_id']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
+  _globals['_GETPAYOUTREQUEST'].fields_by_name['payout_id']._loaded_options = None
+  _globals['_GETPAYOUTREQUEST'].fields_by_name['payout_id']._serialized_options = b'\272H\006r\004\020\001\030@'
+  _globals['_LISTSELLERPAYOUTSREQUEST'].fields_by_name['seller_account']._loaded_options = None
+  _globals['_LISTSELLERPAYOUTSREQUEST'].fields_by_name['seller_account']._serialized_options = b'\272H\006r\004\020\001\030@'
+  _globals['_LISTSELLERPAYOUTSREQUEST'].fields_by_name['page_size']._loaded_options = None
+  _globals['_LISTSELLERPAYOUTSREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\364\003(\000'
+  _globals['_LISTSELLERPAYOUTSREQUEST'].fields_by_name['page_token']._loaded_options = None
+  _globals['_LISTSELLERPAYOUTSREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\005r\003\030\200\002'
+  _globals['_CREATEPAYOUTRUNREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_CREATEPAYOUTRUNREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_CREATEPAYOUTRUNREQUEST'].fields_by_name['date']._loaded_options = None
+  _globals['_CREATEPAYOUTRUNREQUEST'].fields_by_name['date']._serialized_options = b'\272H#r\0362\034^[0-9]{4}-[0-9]{2}-[0-9]{2}$\330\001\001'
+  _globals['_PAYOUTSERVICE'].methods_by_name['CreateSeller']._loaded_options = None
+  _globals['_PAYOUTSERVICE'].methods_by_name['CreateSeller']._serialized_options = b'\312\363\030\rpayouts:write\320\363\030\001\202\323\344\223\002\020\"\013/v1/sellers:\001*'
+  _globals['_PAYOUTSERVICE'].methods_by_name['GetSeller']._loaded_options = None
+  _globals['_PAYOUTSERVICE'].methods_by_name['GetSeller']._serialized_options = b'\312\363\030\014payouts:read\202\323\344\223\002\036\022\034/v1/sellers/{seller_account}'
+  _globals['_PAYOUTSERVICE'].methods_by_name['UpdateSellerSettings']._loaded_options = None
+  _globals['_PAYOUTSERVICE'].methods_by_name['UpdateSellerSettings']._serialized_options = b'\312\363\030\rpayouts:write\320\363\030\001\202\323\344\223\002!2\034/v1/sellers/{seller_account}:\001*'
   _globals['_PAYOUTSERVICE'].methods_by_name['CreatePayout']._loaded_options = None
-  _globals['_PAYOUTSERVICE'].methods_by_name['CreatePayout']._serialized_options = b'\312\363\030\rpayouts:write'
-  _globals['_CREATEPAYOUTREQUEST']._serialized_start=115
-  _globals['_CREATEPAYOUTREQUEST']._serialized_end=282
-  _globals['_CREATEPAYOUTRESPONSE']._serialized_start=284
-  _globals['_CREATEPAYOUTRESPONSE']._serialized_end=325
-  _globals['_PAYOUTSERVICE']._serialized_start=328
-  _globals['_PAYOUTSERVICE']._serialized_end=459
+  _globals['_PAYOUTSERVICE'].methods_by_name['CreatePayout']._serialized_options = b'\312\363\030\rpayouts:write\320\363\030\001\202\323\344\223\002\020\"\013/v1/payouts:\001*'
+  _globals['_PAYOUTSERVICE'].methods_by_name['GetPayout']._loaded_options = None
+  _globals['_PAYOUTSERVICE'].methods_by_name['GetPayout']._serialized_options = b'\312\363\030\014payouts:read\202\323\344\223\002\031\022\027/v1/payouts/{payout_id}'
+  _globals['_PAYOUTSERVICE'].methods_by_name['ListSellerPayouts']._loaded_options = None
+  _globals['_PAYOUTSERVICE'].methods_by_name['ListSellerPayouts']._serialized_options = b'\312\363\030\014payouts:read\202\323\344\223\002&\022$/v1/sellers/{seller_account}/payouts'
+  _globals['_PAYOUTSERVICE'].methods_by_name['CreatePayoutRun']._loaded_options = None
+  _globals['_PAYOUTSERVICE'].methods_by_name['CreatePayoutRun']._serialized_options = b'\312\363\030\rpayouts:write\320\363\030\001\202\323\344\223\002\024\"\017/v1/payout-runs:\001*'
+  _globals['_PAYOUTSCHEDULE']._serialized_start=2857
+  _globals['_PAYOUTSCHEDULE']._serialized_end=3018
+  _globals['_PAYOUTSTATUS']._serialized_start=3021
+  _globals['_PAYOUTSTATUS']._serialized_end=3260
+  _globals['_MINIMUMPAYOUT']._serialized_start=177
+  _globals['_MINIMUMPAYOUT']._serialized_end=275
+  _globals['_SELLER']._serialized_start=278
+  _globals['_SELLER']._serialized_end=475
+  _globals['_CREATESELLERREQUEST']._serialized_start=478
+  _globals['_CREATESELLERREQUEST']._serialized_end=825
+  _globals['_CREATESELLERRESPONSE']._serialized_start=827
+  _globals['_CREATESELLERRESPONSE']._serialized_end=892
+  _globals['_GETSELLERREQUEST']._serialized_start=894
+  _globals['_GETSELLERREQUEST']._serialized_end=947
+  _globals['_GETSELLERRESPONSE']._serialized_start=949
+  _globals['_GETSELLERRESPONSE']._serialized_end=1011
+  _globals['_UPDATESELLERSETTINGSREQUEST']._serialized_start=1014
+  _globals['_UPDATESELLERSETTINGSREQUEST']._serialized_end=1408
+  _globals['_UPDATESELLERSETTINGSRESPONSE']._serialized_start=1410
+  _globals['_UPDATESELLERSETTINGSRESPONSE']._serialized_end=1483
+  _globals['_CREATEPAYOUTREQUEST']._serialized_start=1486
+  _globals['_CREATEPAYOUTREQUEST']._serialized_end=1724
+  _globals['_CREATEPAYOUTRESPONSE']._serialized_start=1726
+  _globals['_CREATEPAYOUTRESPONSE']._serialized_end=1810
+  _globals['_STATUSCHANGE']._serialized_start=1813
+  _globals['_STATUSCHANGE']._serialized_end=1998
+  _globals['_PAYOUT']._serialized_start=2001
+  _globals['_PAYOUT']._serialized_end=2306
+  _globals['_GETPAYOUTREQUEST']._serialized_start=2308
+  _globals['_GETPAYOUTREQUEST']._serialized_end=2356
+  _globals['_GETPAYOUTRESPONSE']._serialized_start=2358
+  _globals['_GETPAYOUTRESPONSE']._serialized_end=2420
+  _globals['_LISTSELLERPAYOUTSREQUEST']._serialized_start=2422
+  _globals['_LISTSELLERPAYOUTSREQUEST']._serialized_end=2544
+  _globals['_LISTSELLERPAYOUTSRESPONSE']._serialized_start=2546
+  _globals['_LISTSELLERPAYOUTSRESPONSE']._serialized_end=2642
+  _globals['_CREATEPAYOUTRUNREQUEST']._serialized_start=2644
+  _globals['_CREATEPAYOUTRUNREQUEST']._serialized_end=2752
+  _globals['_CREATEPAYOUTRUNRESPONSE']._serialized_start=2754
+  _globals['_CREATEPAYOUTRUNRESPONSE']._serialized_end=2854
+  _globals['_PAYOUTSERVICE']._serialized_start=3263
+  _globals['_PAYOUTSERVICE']._serialized_end=4360
 # @@protoc_insertion_point(module_scope)

@@ -26,9 +26,10 @@ if _version_not_supported:
 
 
 class PayoutServiceStub:
-    """PayoutService pays sellers from their available balance. The contract is
-    drafted here so that the other services can refer to it; the service is
-    built in its own issue and has no REST route yet.
+    """PayoutService pays sellers from their available balance: sellers' payout
+    settings, payouts on request and scheduled payout runs. A payout holds its
+    money in the wallet, is paid by the payout provider with the payout id as
+    idempotency key, then captured (PAID) or released (FAILED / CANCELED).
     """
 
     def __init__(self, channel):
@@ -37,21 +38,98 @@ class PayoutServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.CreateSeller = channel.unary_unary(
+                '/paymesh.payout.v1.PayoutService/CreateSeller',
+                request_serializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.CreateSellerRequest.SerializeToString,
+                response_deserializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.CreateSellerResponse.FromString,
+                _registered_method=True)
+        self.GetSeller = channel.unary_unary(
+                '/paymesh.payout.v1.PayoutService/GetSeller',
+                request_serializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.GetSellerRequest.SerializeToString,
+                response_deserializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.GetSellerResponse.FromString,
+                _registered_method=True)
+        self.UpdateSellerSettings = channel.unary_unary(
+                '/paymesh.payout.v1.PayoutService/UpdateSellerSettings',
+                request_serializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.UpdateSellerSettingsRequest.SerializeToString,
+                response_deserializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.UpdateSellerSettingsResponse.FromString,
+                _registered_method=True)
         self.CreatePayout = channel.unary_unary(
                 '/paymesh.payout.v1.PayoutService/CreatePayout',
                 request_serializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.CreatePayoutRequest.SerializeToString,
                 response_deserializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.CreatePayoutResponse.FromString,
                 _registered_method=True)
+        self.GetPayout = channel.unary_unary(
+                '/paymesh.payout.v1.PayoutService/GetPayout',
+                request_serializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.GetPayoutRequest.SerializeToString,
+                response_deserializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.GetPayoutResponse.FromString,
+                _registered_method=True)
+        self.ListSellerPayouts = channel.unary_unary(
+                '/paymesh.payout.v1.PayoutService/ListSellerPayouts',
+                request_serializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.ListSellerPayoutsRequest.SerializeToString,
+                response_deserializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.ListSellerPayoutsResponse.FromString,
+                _registered_method=True)
+        self.CreatePayoutRun = channel.unary_unary(
+                '/paymesh.payout.v1.PayoutService/CreatePayoutRun',
+                request_serializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.CreatePayoutRunRequest.SerializeToString,
+                response_deserializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.CreatePayoutRunResponse.FromString,
+                _registered_method=True)
 
 
 class PayoutServiceServicer:
-    """PayoutService pays sellers from their available balance. The contract is
-    drafted here so that the other services can refer to it; the service is
-    built in its own issue and has no REST route yet.
+    """PayoutService pays sellers from their available balance: sellers' payout
+    settings, payouts on request and scheduled payout runs. A payout holds its
+    money in the wallet, is paid by the payout provider with the payout id as
+    idempotency key, then captured (PAID) or released (FAILED / CANCELED).
     """
 
+    def CreateSeller(self, request, context):
+        """Registers a seller and its payout settings.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetSeller(self, request, context):
+        """Returns a seller and its payout settings.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateSellerSettings(self, request, context):
+        """Changes a seller's payout settings (the fields given; the others stay).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CreatePayout(self, request, context):
-        """Requests a pay-out of a seller's available balance. Idempotent on request_id.
+        """Requests a pay-out of a seller's available balance. Idempotent on
+        payout_id: the same payout is answered. FAILED_PRECONDITION (HTTP 422):
+        NO_PAYOUT_DESTINATION (nothing reserved), NO_BALANCE_IN_CURRENCY,
+        INSUFFICIENT_FUNDS (ErrorInfo metadata `available`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPayout(self, request, context):
+        """Returns one payout with its history.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSellerPayouts(self, request, context):
+        """Lists a seller's payouts, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreatePayoutRun(self, request, context):
+        """Pays every seller whose schedule is due on the day and whose available
+        balance is at or above its minimum; once per seller, currency and period.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -60,10 +138,40 @@ class PayoutServiceServicer:
 
 def add_PayoutServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'CreateSeller': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSeller,
+                    request_deserializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.CreateSellerRequest.FromString,
+                    response_serializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.CreateSellerResponse.SerializeToString,
+            ),
+            'GetSeller': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSeller,
+                    request_deserializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.GetSellerRequest.FromString,
+                    response_serializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.GetSellerResponse.SerializeToString,
+            ),
+            'UpdateSellerSettings': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateSellerSettings,
+                    request_deserializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.UpdateSellerSettingsRequest.FromString,
+                    response_serializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.UpdateSellerSettingsResponse.SerializeToString,
+            ),
             'CreatePayout': grpc.unary_unary_rpc_method_handler(
                     servicer.CreatePayout,
                     request_deserializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.CreatePayoutRequest.FromString,
                     response_serializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.CreatePayoutResponse.SerializeToString,
+            ),
+            'GetPayout': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPayout,
+                    request_deserializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.GetPayoutRequest.FromString,
+                    response_serializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.GetPayoutResponse.SerializeToString,
+            ),
+            'ListSellerPayouts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSellerPayouts,
+                    request_deserializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.ListSellerPayoutsRequest.FromString,
+                    response_serializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.ListSellerPayoutsResponse.SerializeToString,
+            ),
+            'CreatePayoutRun': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreatePayoutRun,
+                    request_deserializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.CreatePayoutRunRequest.FromString,
+                    response_serializer=paymesh_dot_payout_dot_v1_dot_payout__pb2.CreatePayoutRunResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -74,10 +182,92 @@ def add_PayoutServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class PayoutService:
-    """PayoutService pays sellers from their available balance. The contract is
-    drafted here so that the other services can refer to it; the service is
-    built in its own issue and has no REST route yet.
+    """PayoutService pays sellers from their available balance: sellers' payout
+    settings, payouts on request and scheduled payout runs. A payout holds its
+    money in the wallet, is paid by the payout provider with the payout id as
+    idempotency key, then captured (PAID) or released (FAILED / CANCELED).
     """
+
+    @staticmethod
+    def CreateSeller(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.payout.v1.PayoutService/CreateSeller',
+            paymesh_dot_payout_dot_v1_dot_payout__pb2.CreateSellerRequest.SerializeToString,
+            paymesh_dot_payout_dot_v1_dot_payout__pb2.CreateSellerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSeller(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.payout.v1.PayoutService/GetSeller',
+            paymesh_dot_payout_dot_v1_dot_payout__pb2.GetSellerRequest.SerializeToString,
+            paymesh_dot_payout_dot_v1_dot_payout__pb2.GetSellerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateSellerSettings(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.payout.v1.PayoutService/UpdateSellerSettings',
+            paymesh_dot_payout_dot_v1_dot_payout__pb2.UpdateSellerSettingsRequest.SerializeToString,
+            paymesh_dot_payout_dot_v1_dot_payout__pb2.UpdateSellerSettingsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
 
     @staticmethod
     def CreatePayout(request,
@@ -96,6 +286,87 @@ class PayoutService:
             '/paymesh.payout.v1.PayoutService/CreatePayout',
             paymesh_dot_payout_dot_v1_dot_payout__pb2.CreatePayoutRequest.SerializeToString,
             paymesh_dot_payout_dot_v1_dot_payout__pb2.CreatePayoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPayout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.payout.v1.PayoutService/GetPayout',
+            paymesh_dot_payout_dot_v1_dot_payout__pb2.GetPayoutRequest.SerializeToString,
+            paymesh_dot_payout_dot_v1_dot_payout__pb2.GetPayoutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSellerPayouts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.payout.v1.PayoutService/ListSellerPayouts',
+            paymesh_dot_payout_dot_v1_dot_payout__pb2.ListSellerPayoutsRequest.SerializeToString,
+            paymesh_dot_payout_dot_v1_dot_payout__pb2.ListSellerPayoutsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreatePayoutRun(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.payout.v1.PayoutService/CreatePayoutRun',
+            paymesh_dot_payout_dot_v1_dot_payout__pb2.CreatePayoutRunRequest.SerializeToString,
+            paymesh_dot_payout_dot_v1_dot_payout__pb2.CreatePayoutRunResponse.FromString,
             options,
             channel_credentials,
             insecure,

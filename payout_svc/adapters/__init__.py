@@ -1,0 +1,1 @@
+"""The payout service's ports implemented: PostgreSQL (SQLAlchemy Core) and Stripe Connect."""

@@ -1,0 +1,1 @@
+"""The payout service's use cases and the ports they talk to."""
