@@ -39,6 +39,7 @@ class GatewaySettings:
     wallet_grpc_addr: str = "127.0.0.1:50052"
     ledger_grpc_addr: str = "127.0.0.1:50053"
     notify_grpc_addr: str = "127.0.0.1:50055"
+    payout_grpc_addr: str = "127.0.0.1:50056"
     upstream_timeout_s: float = 10.0
     api_key_cache_ttl_s: float = 30.0
     log_level: str = "INFO"
@@ -67,6 +68,7 @@ class GatewaySettings:
             wallet_grpc_addr=env_str("WALLET_GRPC_ADDR", "127.0.0.1:50052"),
             ledger_grpc_addr=env_str("LEDGER_GRPC_ADDR", "127.0.0.1:50053"),
             notify_grpc_addr=env_str("NOTIFY_GRPC_ADDR", "127.0.0.1:50055"),
+            payout_grpc_addr=env_str("PAYOUT_GRPC_ADDR", "127.0.0.1:50056"),
             upstream_timeout_s=timeout,
             api_key_cache_ttl_s=ttl,
             log_level=env_str("LOG_LEVEL", "INFO"),

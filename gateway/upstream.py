@@ -16,6 +16,7 @@ from gateway.routes import (
     LEDGER_SERVICE,
     NOTIFY_SERVICE,
     PAYMENT_SERVICE,
+    PAYOUT_SERVICE,
     REFUND_SERVICE,
     WALLET_SERVICE,
     MethodRoute,
@@ -47,6 +48,7 @@ def upstream_addresses(settings: GatewaySettings) -> dict[str, str]:
         WALLET_SERVICE.full_name: settings.wallet_grpc_addr,
         LEDGER_SERVICE.full_name: settings.ledger_grpc_addr,
         NOTIFY_SERVICE.full_name: settings.notify_grpc_addr,
+        PAYOUT_SERVICE.full_name: settings.payout_grpc_addr,
     }
 
 

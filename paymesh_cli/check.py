@@ -18,7 +18,13 @@ from paymesh_cli.target import Target, resolve_target, target_options
 async def check_target(target: Target, settle_timeout: float) -> CheckReport:
     charges = None
     refunds = None
+    payouts = None
     if target.psp_api_base:
+        from payout_svc.adapters.stripe_payouts import list_payouts_by_id
+
+        async def payouts(destinations: list[str]) -> dict[str, list[tuple[str, int, str]]]:  # type: ignore[misc]
+            return await list_payouts_by_id(target.psp_api_key, target.psp_api_base, destinations)
+
         from payment_svc.adapters.stripe_psp import list_charges_by_order, list_refunds_by_id
 
         async def charges() -> dict[str, int]:  # type: ignore[misc]
@@ -31,7 +37,11 @@ async def check_target(target: Target, settle_timeout: float) -> CheckReport:
         raise click.ClickException("no database URL: pass --database-url or --data-dir")
     try:
         return await run_checks(
-            target.database_url, charges, settle_timeout=settle_timeout, refunds_at_psp=refunds
+            target.database_url,
+            charges,
+            settle_timeout=settle_timeout,
+            refunds_at_psp=refunds,
+            payouts_at_provider=payouts,
         )
     except (OperationalError, OSError, httpx.TransportError) as err:
         raise click.ClickException(

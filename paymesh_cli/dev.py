@@ -122,6 +122,14 @@ class Service:
         return None
 
 
+def _payout_env(stack: DevStack) -> dict[str, str]:
+    """The payout provider is the sandbox, as Stripe Connect."""
+    return {
+        "PAYOUT_PROVIDER_API_BASE": stack.psp_api_base,
+        "PAYOUT_PROVIDER_API_KEY": DEV_PSP_API_KEY,
+    }
+
+
 # Started in this order (each once the previous is ready), stopped in reverse.
 SERVICES: tuple[Service, ...] = (
     Service(PSP_SANDBOX, "psp_sandbox", _http("/healthz"), env=_psp_sandbox_env),
@@ -129,6 +137,7 @@ SERVICES: tuple[Service, ...] = (
     Service("wallet_svc", "wallet_svc", _grpc, addr_env="WALLET_GRPC_ADDR"),
     Service("payment_svc", "payment_svc", _grpc, addr_env="PAYMENT_GRPC_ADDR"),
     Service("notify_svc", "notify_svc", _grpc, env=_notify_env, addr_env="NOTIFY_GRPC_ADDR"),
+    Service("payout_svc", "payout_svc", _grpc, env=_payout_env, addr_env="PAYOUT_GRPC_ADDR"),
     Service(GATEWAY, "gateway", _http("/readyz"), env=_gateway_env),
 )
 

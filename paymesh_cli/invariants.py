@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 from mesh.db import async_url
 
 if TYPE_CHECKING:
+    from paymesh_cli.payout_invariants import PayoutsAtProvider
     from paymesh_cli.refund_invariants import RefundsAtPsp
 
 
@@ -60,6 +61,13 @@ class CheckReport:
 async def _schemas(conn: AsyncConnection) -> set[str]:
     rows = await conn.execute(text("SELECT nspname FROM pg_namespace"))
     return {r[0] for r in rows}
+
+
+async def _has_table(conn: AsyncConnection, schema: str, table: str) -> bool:
+    found = await conn.scalar(
+        text("SELECT to_regclass(:name) IS NOT NULL"), {"name": f"{schema}.{table}"}
+    )
+    return bool(found)
 
 
 async def _rows(conn: AsyncConnection, sql: str) -> list:  # type: ignore[type-arg]
@@ -274,9 +282,11 @@ async def run_checks(
     *,
     settle_timeout: float = 0.0,
     refunds_at_psp: RefundsAtPsp | None = None,
+    payouts_at_provider: PayoutsAtProvider | None = None,
 ) -> CheckReport:
     """Check every invariant whose data exists; wait up to `settle_timeout` seconds for orders
     and refunds in flight to settle first."""
+    from paymesh_cli import payout_invariants as payouts
     from paymesh_cli import refund_invariants as refunds
 
     engine = create_async_engine(async_url(database_url), pool_size=2)
@@ -291,6 +301,11 @@ async def run_checks(
                 with_refunds = "payment" in schemas and await refunds.has_refunds(conn)
                 if with_refunds:
                     in_flight += await refunds.refunds_in_flight(conn, report, schemas)
+                with_holds = {"wallet", "ledger"} <= schemas and await _has_table(
+                    conn, "wallet", "wallet_moves"
+                )
+                if with_holds:
+                    in_flight += await payouts.payouts_in_flight(conn)
             if in_flight == 0 or time.monotonic() >= deadline:
                 break
             await asyncio.sleep(0.5)
@@ -306,6 +321,14 @@ async def run_checks(
                 await check_wallet_vs_ledger(conn, report)
             else:
                 report.skipped.append("wallet_equals_ledger")
+            if with_holds:
+                await payouts.check_holds(conn, report, "payout" in schemas)
+                if "payout" in schemas and payouts_at_provider is not None:
+                    await payouts.check_payouts_at_provider(conn, report, payouts_at_provider)
+                else:
+                    report.skipped.append("provider_payouts")
+            else:
+                report.skipped.append("payouts")
             if "payment" in schemas:
                 await check_orders(conn, report, schemas)
                 if charges_by_order is not None:

@@ -12,6 +12,7 @@ from paymesh_cli.check import check_command
 from paymesh_cli.dev import COMMANDS as DEV_COMMANDS
 from paymesh_cli.dlq import dlq_group
 from paymesh_cli.ledger import ledger_group
+from paymesh_cli.payouts import payouts_group
 from paymesh_cli.pii import pii_group
 from paymesh_cli.recon import recon_group
 from paymesh_cli.schema_wait import schema_wait_command
@@ -33,6 +34,7 @@ for command in (
     cli.add_command(command)
 cli.add_command(audit_command)
 cli.add_command(ledger_group)
+cli.add_command(payouts_group)
 cli.add_command(schema_wait_command)
 cli.add_command(dlq_group)
 cli.add_command(recon_group)

@@ -101,3 +101,28 @@ class StripePayoutProvider(PayoutProvider):
 
     async def aclose(self) -> None:
         await self._http.close_async()
+
+
+async def list_payouts_by_id(
+    api_key: str, api_base: str, destinations: list[str]
+) -> dict[str, list[tuple[str, int, str]]]:
+    """Every payout on the given connected accounts by paymesh payout id (its metadata):
+    [(status, minor units, currency)] (`paymesh check` compares them with ours)."""
+    provider = StripePayoutProvider(api_key, api_base)
+    found: dict[str, list[tuple[str, int, str]]] = {}
+    try:
+        for destination in destinations:
+            page = await provider._call(
+                provider._client.v1.payouts.list_async(
+                    {"limit": _LIST_LIMIT}, {"stripe_account": destination}
+                )
+            )
+            for payout in page.data:
+                payout_id = (payout.metadata.to_dict() if payout.metadata else {}).get("payout_id")
+                if payout_id:
+                    found.setdefault(payout_id, []).append(
+                        (payout.status, payout.amount, payout.currency)
+                    )
+    finally:
+        await provider.aclose()
+    return found

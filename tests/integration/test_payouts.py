@@ -26,6 +26,7 @@ from harness import Started, eventually, new_request_id, rich_status, started_se
 from payment_svc.adapters.stripe_psp import list_charges_by_order
 from paymesh.payout.v1 import payout_pb2, payout_pb2_grpc
 from paymesh_cli.invariants import run_checks
+from payout_svc.adapters.stripe_payouts import list_payouts_by_id
 from payout_svc.bootstrap import start as start_payout
 from payout_svc.settings import PayoutSettings
 
@@ -157,9 +158,12 @@ async def test_a_payout_is_reserved_paid_and_captured(mesh: PayoutMesh) -> None:
     )
     assert [p.payout_id for p in listed.payouts] == [rest.payout_id] and listed.next_page_token
     report = await run_checks(
-        mesh.base.database_url, lambda: list_charges_by_order(API_KEY, mesh.base.psp_base)
+        mesh.base.database_url,
+        lambda: list_charges_by_order(API_KEY, mesh.base.psp_base),
+        payouts_at_provider=lambda d: list_payouts_by_id(API_KEY, mesh.base.psp_base, d),
     )
     assert report.ok, report.violations
+    assert report.stats["payouts_by_status"]["PAID"] >= 2
 
 
 async def test_refusals_reserve_nothing(mesh: PayoutMesh) -> None:

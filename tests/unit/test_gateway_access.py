@@ -60,6 +60,18 @@ BODIES: dict[str, dict[str, Any]] = {
     "paymesh.notify.v1.NotifyService.DisableWebhookEndpoint": {},
     "paymesh.notify.v1.NotifyService.RedeliverWebhookEvent": {},
     "paymesh.payment.v1.PaymentService.ReleasePaymentOrder": {},
+    "paymesh.payout.v1.PayoutService.CreateSeller": {
+        "seller_account": "seller-1",
+        "destination": "acct_1Seller",
+    },
+    "paymesh.payout.v1.PayoutService.UpdateSellerSettings": {"destination": "acct_1Seller"},
+    "paymesh.payout.v1.PayoutService.CreatePayout": {
+        "payout_id": "payout-1",
+        "seller_account": "seller-1",
+        "amount": "10.00",
+        "currency": "USD",
+    },
+    "paymesh.payout.v1.PayoutService.CreatePayoutRun": {"date": "2026-12-01"},
 }
 
 

@@ -32,6 +32,7 @@ from mesh.grpc_server import GrpcServer, mark_replayed
 from paymesh.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from paymesh.notify.v1 import notify_pb2_grpc
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc, refunds_pb2, refunds_pb2_grpc
+from paymesh.payout.v1 import payout_pb2_grpc
 from paymesh.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.unit
@@ -41,6 +42,7 @@ REFUND = "paymesh.payment.v1.RefundService"
 WALLET = "paymesh.wallet.v1.WalletService"
 LEDGER = "paymesh.ledger.v1.LedgerService"
 NOTIFY = "paymesh.notify.v1.NotifyService"
+PAYOUT = "paymesh.payout.v1.PayoutService"
 KEY_ID = "0123456789abcdef"
 SECRET = "s3cr3t-s3cr3t-s3cr3t-s3cr3t"
 GOOD_KEY = f"pmk_{KEY_ID}_{SECRET}"
@@ -227,6 +229,12 @@ async def upstream(calls: Calls) -> AsyncIterator[GrpcServer]:
                 notify_pb2_grpc.NotifyServiceServicer(),
                 NOTIFY,
             ),
+            # Served (health) but not called here: the payout routes are tested end to end.
+            (
+                payout_pb2_grpc.add_PayoutServiceServicer_to_server,
+                payout_pb2_grpc.PayoutServiceServicer(),
+                PAYOUT,
+            ),
         ],
     )
     await server.start()
@@ -276,7 +284,14 @@ async def client(channel: grpc.aio.Channel, calls: Calls) -> AsyncIterator[httpx
     calls.fail = None
     calls.delay_s = 0.0
     async with make_client(
-        {PAYMENT: channel, REFUND: channel, WALLET: channel, LEDGER: channel, NOTIFY: channel}
+        {
+            PAYMENT: channel,
+            REFUND: channel,
+            WALLET: channel,
+            LEDGER: channel,
+            NOTIFY: channel,
+            PAYOUT: channel,
+        }
     ) as c:
         yield c
 
@@ -863,7 +878,7 @@ async def test_an_upstream_that_is_down_is_503(calls: Calls) -> None:
     down = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
     try:
         async with make_client(
-            {PAYMENT: down, REFUND: down, WALLET: down, LEDGER: down, NOTIFY: down}
+            {PAYMENT: down, REFUND: down, WALLET: down, LEDGER: down, NOTIFY: down, PAYOUT: down}
         ) as client:
             response = await client.post(
                 "/v1/payments", json=payment_body(), headers=post_headers()
@@ -876,7 +891,14 @@ async def test_an_upstream_that_is_down_is_503(calls: Calls) -> None:
             assert response.headers["Retry-After"] == "1"
             ready = await client.get("/readyz", headers=auth())
             assert ready.status_code == 503
-            assert set(ready.json()["not_ready"]) == {PAYMENT, REFUND, WALLET, LEDGER, NOTIFY}
+            assert set(ready.json()["not_ready"]) == {
+                PAYMENT,
+                REFUND,
+                WALLET,
+                LEDGER,
+                NOTIFY,
+                PAYOUT,
+            }
     finally:
         await down.close()
 
@@ -887,7 +909,14 @@ async def test_an_upstream_that_is_too_slow_is_504(channel: grpc.aio.Channel, ca
     calls.delay_s = 1.0
     try:
         async with make_client(
-            {PAYMENT: channel, REFUND: channel, WALLET: channel, LEDGER: channel, NOTIFY: channel},
+            {
+                PAYMENT: channel,
+                REFUND: channel,
+                WALLET: channel,
+                LEDGER: channel,
+                NOTIFY: channel,
+                PAYOUT: channel,
+            },
             timeout_s=0.1,
         ) as client:
             response = await client.get("/v1/payments/po-1", headers=auth())
@@ -926,6 +955,7 @@ async def test_health_readiness_and_openapi(channel: grpc.aio.Channel) -> None:
         WALLET: channel,
         LEDGER: channel,
         NOTIFY: channel,
+        PAYOUT: channel,
     }
     async with make_client(channels) as client:
         assert (await client.get("/healthz")).status_code == 200
@@ -936,6 +966,7 @@ async def test_health_readiness_and_openapi(channel: grpc.aio.Channel) -> None:
             LEDGER: "SERVING",
             NOTIFY: "SERVING",
             PAYMENT: "SERVING",
+            PAYOUT: "SERVING",
             REFUND: "SERVING",
             WALLET: "SERVING",
         }

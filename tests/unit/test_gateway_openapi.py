@@ -49,6 +49,13 @@ def test_paths_and_methods(doc: dict[str, Any]) -> None:
         ("POST", "/v1/webhook-endpoints/{endpoint_id}:disable"),
         ("GET", "/v1/webhook-events/{event_id}/deliveries"),
         ("POST", "/v1/webhook-events/{event_id}:redeliver"),
+        ("POST", "/v1/sellers"),
+        ("GET", "/v1/sellers/{seller_account}"),
+        ("PATCH", "/v1/sellers/{seller_account}"),
+        ("POST", "/v1/payouts"),
+        ("GET", "/v1/payouts/{payout_id}"),
+        ("GET", "/v1/sellers/{seller_account}/payouts"),
+        ("POST", "/v1/payout-runs"),
     }
 
 

@@ -26,6 +26,13 @@ EXPECTED = {
     ("POST", "/v1/webhook-endpoints/{endpoint_id}:disable"),
     ("GET", "/v1/webhook-events/{event_id}/deliveries"),
     ("POST", "/v1/webhook-events/{event_id}:redeliver"),
+    ("POST", "/v1/sellers"),
+    ("GET", "/v1/sellers/{seller_account}"),
+    ("PATCH", "/v1/sellers/{seller_account}"),
+    ("POST", "/v1/payouts"),
+    ("GET", "/v1/payouts/{payout_id}"),
+    ("GET", "/v1/sellers/{seller_account}/payouts"),
+    ("POST", "/v1/payout-runs"),
 }
 
 
@@ -88,14 +95,18 @@ def test_success_statuses_and_idempotency() -> None:
     assert dict(erase.path_params) == {"buyer_id": "buyer_id"}
     release = routes["paymesh.payment.v1.PaymentService.ReleasePaymentOrder"]
     assert (release.success_status, release.needs_idempotency_key) == (202, True)
+    payout = routes["paymesh.payout.v1.PayoutService.CreatePayout"]
+    assert (payout.success_status, payout.needs_idempotency_key) == (202, True)
     mutating = (
         create.method.full_name,
         refund.method.full_name,
         erase.method.full_name,
         release.method.full_name,
+        payout.method.full_name,
     )
     for name, route in routes.items():
         if name not in mutating:
             assert route.success_status == 200
-            # The marketplace's webhook endpoints: every POST is idempotent too.
-            assert route.needs_idempotency_key == (route.http_method == "POST")
+            # The marketplace's webhook endpoints, the sellers and the payout runs: every POST
+            # and PATCH is idempotent too.
+            assert route.needs_idempotency_key == (route.http_method in ("POST", "PATCH"))

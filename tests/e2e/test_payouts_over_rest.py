@@ -1,0 +1,162 @@
+"""Pay-out as a marketplace makes it: `paymesh dev` starts every process (payout_svc among them,
+the sandbox as Stripe Connect); we pay in, release the order, register the seller and pay it
+out, all over REST, with the wallet's buckets and the ledger's accounts agreeing after every
+step; the hold period releases without a call; refusals are clear 422s. `paymesh check` passes
+after each test."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import pytest
+from devstack import check, dev_stack, pay, wait_done
+
+pytestmark = pytest.mark.e2e
+
+HOLD_PERIOD_S = 20
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory):
+    env = {"WALLET_HOLD_PERIOD_S": str(HOLD_PERIOD_S), "WALLET_RELEASE_INTERVAL_S": "1"}
+    with dev_stack(tmp_path_factory.mktemp("stack") / "data", env) as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def money_invariants_hold_after_each_test(stack):
+    yield
+    report = check(stack)
+    assert report["ok"], report["violations"]
+
+
+def key() -> dict[str, str]:
+    return {"Idempotency-Key": str(uuid.uuid4())}
+
+
+def reason_of(response) -> str:
+    details = response.json()["error"]["details"]
+    return next(d["reason"] for d in details if d["@type"].endswith("ErrorInfo"))
+
+
+def buckets(client, seller: str) -> dict[str, str]:
+    """The wallet's buckets in USD, and the ledger's account of each."""
+    resp = client.get(f"/v1/wallets/{seller}", params={"currency": "USD"})
+    assert resp.status_code == 200, resp.text
+    [wallet] = resp.json()["balances"]
+    found = {b: wallet[b] for b in ("pending", "available", "reserved", "debt")}
+    for bucket, account in (
+        ("pending", f"seller_payable:{seller}"),
+        ("available", f"seller_payable_available:{seller}"),
+        ("reserved", f"seller_payable_reserved:{seller}"),
+    ):
+        ledger = client.get(f"/v1/ledger/accounts/{account}", params={"currency": "USD"})
+        found[f"ledger_{bucket}"] = (
+            ledger.json()["balances"][0]["balance"] if ledger.status_code == 200 else "0.00"
+        )
+    return found
+
+
+def wait_buckets(client, seller: str, timeout: float = 30.0, **expected: str) -> None:
+    """Until every bucket reads as expected (others 0.00) in the wallet and in the ledger."""
+    want = {b: expected.get(b, "0.00") for b in ("pending", "available", "reserved", "debt")}
+    want.update({f"ledger_{b}": want[b] for b in ("pending", "available", "reserved")})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = buckets(client, seller)
+        if found == want:
+            return
+        time.sleep(0.2)
+    pytest.fail(f"{seller}: {found}, expected {want}")
+
+
+def paid_in(client, amount: str = "100.00") -> tuple[str, str]:
+    seller, order_id = f"seller-{uuid.uuid4().hex[:8]}", f"po-{uuid.uuid4().hex[:12]}"
+    body, resp = pay(
+        client,
+        [
+            {
+                "payment_order_id": order_id,
+                "seller_account": seller,
+                "amount": amount,
+                "currency": "USD",
+            }
+        ],
+    )
+    assert resp.status_code == 202, resp.text
+    wait_done(client, body["checkout_id"])
+    return seller, order_id
+
+
+def test_pay_in_release_payout_paid_with_wallet_and_ledger_agreeing(stack):
+    client = stack["client"]
+    seller, order_id = paid_in(client)
+    wait_buckets(client, seller, pending="90.00")
+
+    released = client.post(f"/v1/payments/{order_id}/release", json={}, headers=key())
+    assert released.status_code == 202, released.text
+    assert (
+        client.post(f"/v1/payments/{order_id}/release", json={}, headers=key()).status_code == 202
+    )
+    wait_buckets(client, seller, available="90.00")
+
+    destination = f"acct_{uuid.uuid4().hex[:12]}"
+    created = client.post(
+        "/v1/sellers", json={"seller_account": seller, "destination": destination}, headers=key()
+    )
+    assert created.status_code == 200, created.text
+    assert client.get(f"/v1/sellers/{seller}").json()["seller"]["destination"] == destination
+
+    payout_id = f"payout-{uuid.uuid4().hex[:12]}"
+    body = {"payout_id": payout_id, "seller_account": seller, "amount": "60.00", "currency": "USD"}
+    accepted = client.post("/v1/payouts", json=body, headers=key())
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["payout"]["status"] == "PAYOUT_STATUS_RESERVED"
+    wait_buckets(client, seller, available="30.00", reserved="60.00")
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        payout = client.get(f"/v1/payouts/{payout_id}").json()["payout"]
+        if payout["status"] == "PAYOUT_STATUS_PAID":
+            break
+        time.sleep(0.3)
+    else:
+        pytest.fail(f"payout not paid: {payout}")
+    history = [h["to_status"].removeprefix("PAYOUT_STATUS_") for h in payout["history"]]
+    assert history[:2] == ["REQUESTED", "RESERVED"] and history[-1] == "PAID"
+    wait_buckets(client, seller, available="30.00")
+    listed = client.get(f"/v1/sellers/{seller}/payouts").json()
+    assert [p["payout_id"] for p in listed["payouts"]] == [payout_id]
+
+
+def test_payout_refusals_are_422_and_reserve_nothing(stack):
+    client = stack["client"]
+    seller, order_id = paid_in(client, "50.00")
+    client.post(f"/v1/payments/{order_id}/release", json={}, headers=key())
+    wait_buckets(client, seller, available="45.00")
+    assert client.post("/v1/sellers", json={"seller_account": seller}, headers=key()).is_success
+    body = {"payout_id": f"p-{uuid.uuid4().hex[:8]}", "seller_account": seller, "currency": "USD"}
+
+    no_destination = client.post("/v1/payouts", json=body, headers=key())
+    assert no_destination.status_code == 422, no_destination.text
+    assert reason_of(no_destination) == "NO_PAYOUT_DESTINATION"
+
+    patched = client.patch(f"/v1/sellers/{seller}", json={"destination": "acct_x1"}, headers=key())
+    assert patched.status_code == 200, patched.text
+    too_much = client.post("/v1/payouts", json={**body, "amount": "45.01"}, headers=key())
+    assert too_much.status_code == 422, too_much.text
+    assert reason_of(too_much) == "INSUFFICIENT_FUNDS"
+    info = next(d for d in too_much.json()["error"]["details"] if "metadata" in d)
+    assert info["metadata"]["available"] == "45.00"
+    bad = client.post("/v1/payouts", json={**body, "amount": "-1"}, headers=key())
+    assert bad.status_code == 400
+    unreleasable = client.post("/v1/payments/po-nobody/release", json={}, headers=key())
+    assert unreleasable.status_code == 404
+    wait_buckets(client, seller, available="45.00")
+
+
+def test_the_hold_period_releases_without_a_call(stack):
+    client = stack["client"]
+    seller, _ = paid_in(client, "20.00")
+    wait_buckets(client, seller, timeout=HOLD_PERIOD_S + 30, available="18.00")
