@@ -94,28 +94,31 @@ class PayoutMesh:
         return reply.json()["data"]  # type: ignore[no-any-return]
 
 
+def payout_service(base: BucketMesh, database_url: str, nats_url: str):  # type: ignore[no-untyped-def]
+    """payout_svc started in-process against the mesh's wallet and sandbox."""
+    wallet_addr = base.wallet.channel._channel.target.decode()
+
+    def settings(grpc_addr: str) -> PayoutSettings:
+        return PayoutSettings(
+            database_url=database_url,
+            nats_url=nats_url,
+            grpc_addr=grpc_addr,
+            wallet_grpc_addr=wallet_addr,
+            provider_api_base=base.psp_base,
+            provider_api_key=API_KEY,
+            provider_timeout_s=3.0,
+            sweep_interval_s=0.3,
+            stuck_after_s=0.5,
+            db_pool_size=6,
+        )
+
+    return started_service("payout_svc", "payout", start_payout, settings, database_url, nats_url)
+
+
 @pytest.fixture
 async def mesh(database_url: str, nats_url: str, tmp_path: Path) -> AsyncIterator[PayoutMesh]:
     async with running_mesh(database_url, nats_url, tmp_path) as base:
-        wallet_addr = base.wallet.channel._channel.target.decode()
-
-        def settings(grpc_addr: str) -> PayoutSettings:
-            return PayoutSettings(
-                database_url=database_url,
-                nats_url=nats_url,
-                grpc_addr=grpc_addr,
-                wallet_grpc_addr=wallet_addr,
-                provider_api_base=base.psp_base,
-                provider_api_key=API_KEY,
-                provider_timeout_s=3.0,
-                sweep_interval_s=0.3,
-                stuck_after_s=0.5,
-                db_pool_size=6,
-            )
-
-        async with started_service(
-            "payout_svc", "payout", start_payout, settings, database_url, nats_url
-        ) as payout:
+        async with payout_service(base, database_url, nats_url) as payout:
             yield PayoutMesh(base, payout)
             assert payout.life.failed is None, f"a task died: {payout.life.failed!r}"
 
@@ -257,3 +260,42 @@ async def test_a_scheduled_run_made_twice_at_once_pays_once(mesh: PayoutMesh) ->
     await mesh.final(mine[0], S.PAYOUT_STATUS_PAID)
     assert len(await mesh.provider_payouts(destination)) == 1
     await mesh.base.settled_at(seller)
+
+
+async def test_fifty_concurrent_payouts_never_exceed_available(mesh: PayoutMesh) -> None:
+    destination = f"acct_{uuid.uuid4().hex[:12]}"
+    seller = await mesh.seller_with_funds(destination)  # 90.00 available
+
+    async def one(i: int) -> S.Payout | grpc.aio.AioRpcError:
+        try:
+            return await mesh.pay_out(seller, "10.00", payout_id=f"c50_{seller}_{i}")
+        except grpc.aio.AioRpcError as err:
+            return err
+
+    results = await asyncio.gather(*(one(i) for i in range(50)))
+    accepted = [r for r in results if isinstance(r, S.Payout)]
+    refused = [r for r in results if isinstance(r, grpc.aio.AioRpcError)]
+    assert (len(accepted), len(refused)) == (9, 41)
+    assert {error_info(r).reason for r in refused} == {"INSUFFICIENT_FUNDS"}
+    for payout in accepted:
+        await mesh.final(payout.payout_id, S.PAYOUT_STATUS_PAID)
+    assert len(await mesh.provider_payouts(destination)) == 9
+    await mesh.base.settled_at(seller)
+
+
+async def test_payout_svc_stopped_mid_payout_finishes_it_once_restarted(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    async with running_mesh(database_url, nats_url, tmp_path) as base:
+        # The provider answers slowly: the call is in flight when the service goes away.
+        destination = f"acct_sandboxSlow{uuid.uuid4().hex[:6]}"
+        async with payout_service(base, database_url, nats_url) as first:
+            mesh = PayoutMesh(base, first)
+            seller = await mesh.seller_with_funds(destination)
+            payout = await mesh.pay_out(seller, "25.00")
+            await asyncio.sleep(0.5)
+        async with payout_service(base, database_url, nats_url) as second:
+            mesh = PayoutMesh(base, second)
+            await mesh.final(payout.payout_id, S.PAYOUT_STATUS_PAID)
+            assert len(await mesh.provider_payouts(destination)) == 1
+            await base.settled_at(seller, available="65.00")

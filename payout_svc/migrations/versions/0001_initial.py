@@ -98,6 +98,13 @@ def upgrade() -> None:
     op.create_index(
         "outbox_unpublished", "outbox", ["id"], postgresql_where=sa.text("published_at IS NULL")
     )
+    # What the retention purge of published outbox rows and old inbox rows reads.
+    op.create_index(
+        "outbox_published_at",
+        "outbox",
+        ["published_at"],
+        postgresql_where=sa.text("published_at IS NOT NULL"),
+    )
     op.create_table(
         "inbox",
         sa.Column("consumer", sa.Text, nullable=False),
@@ -105,10 +112,13 @@ def upgrade() -> None:
         _ts("processed_at", server_default=sa.func.now()),
         sa.PrimaryKeyConstraint("consumer", "event_id"),
     )
+    op.create_index("inbox_processed_at", "inbox", ["processed_at"])
 
 
 def downgrade() -> None:
+    op.drop_index("inbox_processed_at", table_name="inbox")
     op.drop_table("inbox")
+    op.drop_index("outbox_published_at", table_name="outbox")
     op.drop_index("outbox_unpublished", table_name="outbox")
     op.drop_table("outbox")
     op.execute("DROP TRIGGER payout_history_append_only ON payout_history")

@@ -1,7 +1,7 @@
 """wallet: debt, releases, moves and holds; existing negative `available` becomes debt
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-02
 
 Before this revision a refund the seller's pending could not cover took `available` below zero.
@@ -24,8 +24,8 @@ from mesh.money import Money
 from wallet_svc.domain import Bucket, WalletMoved
 from wallet_svc.entrypoints.outgoing import encode_event
 
-revision: str = "0003"
-down_revision: str | Sequence[str] | None = "0002"
+revision: str = "0004"
+down_revision: str | Sequence[str] | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
