@@ -3,7 +3,9 @@ with SIGKILL at random moments, then prove that nothing was lost, charged twice 
 
 The stack runs as real processes in a fresh data dir (see chaos_stack); clients retry with the
 same Idempotency-Key as real clients do (chaos_clients); a killer thread kills and revives
-victims (chaos_killer); the end waits for every order to be terminal and judges (chaos_verdict).
+victims (payout_svc among them) (chaos_killer); after the checkouts, the sellers are released
+and paid out (chaos_payouts); the end waits for every order and payout to be final and judges
+(chaos_verdict: nothing lost, charged or paid twice).
 Everything random comes from --seed, printed first, so a failing run can be run again.
 """
 
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from mesh.db import async_url
 from paymesh_cli.chaos_clients import ClientStats, plan_checkouts, run_clients
 from paymesh_cli.chaos_killer import Killer, plan_kills
+from paymesh_cli.chaos_payouts import pay_out_sellers
 from paymesh_cli.chaos_report import reasons, summary
 from paymesh_cli.chaos_stack import VICTIMS, ChaosStack
 from paymesh_cli.chaos_verdict import Verdict, judge
@@ -147,7 +150,18 @@ async def run_chaos(
             lambda: killer.report.error is not None,  # a victim did not come back: stop paying
         )
         traffic_over.set()
-        say(f"traffic over: {len(stats.accepted)}/{checkouts} accepted; finishing the kills")
+        say(f"traffic over: {len(stats.accepted)}/{checkouts} accepted; paying sellers out")
+        by_id = {c.checkout_id: c for c in wanted}
+        if killer.report.error is None:
+            await pay_out_sellers(
+                stack.gateway_url,
+                stack.api_key(),
+                [by_id[cid] for cid in stats.accepted],
+                str(seed),
+                give_up_after_s,
+                say,
+            )
+        say("finishing the kills")
         await asyncio.to_thread(killer.done.wait)
         await _cancel(progress)  # from here on the verdict says what it waits for
         if killer.report.error is None:

@@ -42,11 +42,19 @@ class Verdict:
 
 
 async def _unsettled(engine: AsyncEngine) -> list[str]:
+    from paymesh_cli.chaos_payouts import UNSETTLED_PAYOUTS
+
     async with engine.connect() as conn:
         rows = await conn.execute(
             text(f"SELECT payment_order_id, status FROM payment.payment_orders WHERE {_UNSETTLED}")
         )
-        return [f"{oid} {status}" for oid, status in rows]
+        found = [f"{oid} {status}" for oid, status in rows]
+        if await conn.scalar(text("SELECT to_regclass('payout.payouts') IS NOT NULL")):
+            payouts = await conn.execute(
+                text(f"SELECT payout_id, status FROM payout.payouts WHERE {UNSETTLED_PAYOUTS}")
+            )
+            found += [f"payout {pid} {status}" for pid, status in payouts]
+        return found
 
 
 async def wait_settled(
@@ -86,7 +94,16 @@ async def judge(
         async def charges_by_order() -> dict[str, int]:
             return charges
 
-        verdict.check = await run_checks(database_url, charges_by_order)
+        from payout_svc.adapters.stripe_payouts import list_payouts_by_id
+
+        async def payouts_at_provider(
+            destinations: list[str],
+        ) -> dict[str, list[tuple[str, int, str]]]:
+            return await list_payouts_by_id(psp_api_key, psp_api_base, destinations)
+
+        verdict.check = await run_checks(
+            database_url, charges_by_order, payouts_at_provider=payouts_at_provider
+        )
         async with engine.connect() as conn:
             rows = (
                 await conn.execute(
