@@ -22,6 +22,7 @@ from buckets_mesh import API_KEY, running_mesh
 from buckets_mesh import Mesh as BucketMesh
 from google.rpc import error_details_pb2
 from harness import Started, eventually, new_request_id, rich_status, started_service
+from sqlalchemy import text
 
 from payment_svc.adapters.stripe_psp import list_charges_by_order
 from paymesh.payout.v1 import payout_pb2, payout_pb2_grpc
@@ -299,3 +300,20 @@ async def test_payout_svc_stopped_mid_payout_finishes_it_once_restarted(
             await mesh.final(payout.payout_id, S.PAYOUT_STATUS_PAID)
             assert len(await mesh.provider_payouts(destination)) == 1
             await base.settled_at(seller, available="65.00")
+
+
+@pytest.mark.breaks_invariants
+async def test_paymesh_check_sees_a_hold_that_disagrees_with_its_payout(mesh: PayoutMesh) -> None:
+    destination = f"acct_{uuid.uuid4().hex[:12]}"
+    seller = await mesh.seller_with_funds(destination)
+    payout = await mesh.pay_out(seller, "10.00")
+    await mesh.final(payout.payout_id, S.PAYOUT_STATUS_PAID)
+    await mesh.base.settled_at(seller, available="80.00")
+    async with mesh.base.wallet.engine.begin() as conn:
+        await conn.execute(
+            text("UPDATE wallet_holds SET status = 'RELEASED' WHERE hold_id = :h"),
+            {"h": payout.payout_id},
+        )
+    report = await run_checks(mesh.base.database_url)
+    assert [v.invariant for v in report.violations] == ["hold_matches_payout"]
+    assert payout.payout_id in report.violations[0].detail
