@@ -5,6 +5,7 @@ backoff; the sweeper finishes whatever is left."""
 from __future__ import annotations
 
 from mesh.consuming import open_envelope
+from mesh.errors import ServiceError
 from mesh.events import PAYOUT_RESERVED
 from mesh.jetstream import ConsumerSpec, Handler, Poison, Retry
 from paymesh.events.v1 import events_pb2
@@ -32,5 +33,9 @@ def executor_handler(
             await submit(new_uow, holds, provider, clock, event.payout_id)
         except (ProviderUnavailable, WalletUnavailable) as err:
             raise Retry(str(err)) from err
+        except ServiceError as err:
+            if err.reason == "UNAVAILABLE":  # the wallet, while settling the hold
+                raise Retry(str(err)) from err
+            raise
 
     return handle
