@@ -4,12 +4,28 @@ from google.protobuf import any_pb2 as _any_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from paymesh.common.v1 import money_pb2 as _money_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class WalletBucket(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WALLET_BUCKET_UNSPECIFIED: _ClassVar[WalletBucket]
+    WALLET_BUCKET_PENDING: _ClassVar[WalletBucket]
+    WALLET_BUCKET_AVAILABLE: _ClassVar[WalletBucket]
+    WALLET_BUCKET_RESERVED: _ClassVar[WalletBucket]
+    WALLET_BUCKET_DEBT: _ClassVar[WalletBucket]
+    WALLET_BUCKET_PAID_OUT: _ClassVar[WalletBucket]
+WALLET_BUCKET_UNSPECIFIED: WalletBucket
+WALLET_BUCKET_PENDING: WalletBucket
+WALLET_BUCKET_AVAILABLE: WalletBucket
+WALLET_BUCKET_RESERVED: WalletBucket
+WALLET_BUCKET_DEBT: WalletBucket
+WALLET_BUCKET_PAID_OUT: WalletBucket
 
 class Envelope(_message.Message):
     __slots__ = ("event_id", "event_type", "aggregate_id", "occurred_at", "payload")
@@ -136,3 +152,35 @@ class CheckoutOrderOutcome(_message.Message):
     payment_order_id: str
     status: str
     def __init__(self, payment_order_id: _Optional[str] = ..., status: _Optional[str] = ...) -> None: ...
+
+class PaymentOrderReleased(_message.Message):
+    __slots__ = ("payment_order_id", "seller_account")
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    SELLER_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    payment_order_id: str
+    seller_account: str
+    def __init__(self, payment_order_id: _Optional[str] = ..., seller_account: _Optional[str] = ...) -> None: ...
+
+class WalletMoved(_message.Message):
+    __slots__ = ("move_id", "seller_account", "amount", "debit", "credit", "reason", "reference")
+    MOVE_ID_FIELD_NUMBER: _ClassVar[int]
+    SELLER_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    DEBIT_FIELD_NUMBER: _ClassVar[int]
+    CREDIT_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    move_id: str
+    seller_account: str
+    amount: _money_pb2.Money
+    debit: WalletBucket
+    credit: WalletBucket
+    reason: str
+    reference: str
+    def __init__(self, move_id: _Optional[str] = ..., seller_account: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., debit: _Optional[_Union[WalletBucket, str]] = ..., credit: _Optional[_Union[WalletBucket, str]] = ..., reason: _Optional[str] = ..., reference: _Optional[str] = ...) -> None: ...
+
+class PayoutReserved(_message.Message):
+    __slots__ = ("payout_id",)
+    PAYOUT_ID_FIELD_NUMBER: _ClassVar[int]
+    payout_id: str
+    def __init__(self, payout_id: _Optional[str] = ...) -> None: ...

@@ -57,6 +57,11 @@ class PaymentServiceStub:
                 request_serializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ErasePersonalDataRequest.SerializeToString,
                 response_deserializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ErasePersonalDataResponse.FromString,
                 _registered_method=True)
+        self.ReleasePaymentOrder = channel.unary_unary(
+                '/paymesh.payment.v1.PaymentService/ReleasePaymentOrder',
+                request_serializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ReleasePaymentOrderRequest.SerializeToString,
+                response_deserializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ReleasePaymentOrderResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentServiceServicer:
@@ -96,6 +101,16 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ReleasePaymentOrder(self, request, context):
+        """Releases a SUCCESS order's funds to its seller (delivery confirmed): the
+        seller's wallet moves the order's net credit from pending to available,
+        once, however often this is called. FAILED_PRECONDITION
+        (ORDER_NOT_RELEASABLE, HTTP 422) for an order that is not SUCCESS.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -118,6 +133,11 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.ErasePersonalData,
                     request_deserializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ErasePersonalDataRequest.FromString,
                     response_serializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ErasePersonalDataResponse.SerializeToString,
+            ),
+            'ReleasePaymentOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReleasePaymentOrder,
+                    request_deserializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ReleasePaymentOrderRequest.FromString,
+                    response_serializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ReleasePaymentOrderResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -231,6 +251,33 @@ class PaymentService:
             '/paymesh.payment.v1.PaymentService/ErasePersonalData',
             paymesh_dot_payment_dot_v1_dot_payment__pb2.ErasePersonalDataRequest.SerializeToString,
             paymesh_dot_payment_dot_v1_dot_payment__pb2.ErasePersonalDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReleasePaymentOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.payment.v1.PaymentService/ReleasePaymentOrder',
+            paymesh_dot_payment_dot_v1_dot_payment__pb2.ReleasePaymentOrderRequest.SerializeToString,
+            paymesh_dot_payment_dot_v1_dot_payment__pb2.ReleasePaymentOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,
