@@ -95,6 +95,12 @@ def _psp_sandbox_env(stack: DevStack) -> dict[str, str]:
     }
 
 
+def _wallet_env(stack: DevStack) -> dict[str, str]:
+    # payout_svc holds and settles funds through the wallet's internal hold RPCs: the one
+    # service-to-service gRPC call of the mesh (docs/adr/0012-pay-out.md).
+    return {"GRPC_ALLOWED_CALLERS": f"{GATEWAY},payout_svc"}
+
+
 def _notify_env(stack: DevStack) -> dict[str, str]:
     # A marketplace tried out on this machine listens on plain http://127.0.0.1 (refused
     # outside the dev stack: production endpoints are https).
@@ -134,7 +140,7 @@ def _payout_env(stack: DevStack) -> dict[str, str]:
 SERVICES: tuple[Service, ...] = (
     Service(PSP_SANDBOX, "psp_sandbox", _http("/healthz"), env=_psp_sandbox_env),
     Service("ledger_svc", "ledger_svc", _grpc, addr_env="LEDGER_GRPC_ADDR"),
-    Service("wallet_svc", "wallet_svc", _grpc, addr_env="WALLET_GRPC_ADDR"),
+    Service("wallet_svc", "wallet_svc", _grpc, env=_wallet_env, addr_env="WALLET_GRPC_ADDR"),
     Service("payment_svc", "payment_svc", _grpc, addr_env="PAYMENT_GRPC_ADDR"),
     Service("notify_svc", "notify_svc", _grpc, env=_notify_env, addr_env="NOTIFY_GRPC_ADDR"),
     Service("payout_svc", "payout_svc", _grpc, env=_payout_env, addr_env="PAYOUT_GRPC_ADDR"),

@@ -43,7 +43,7 @@ async def start(
         def new_uow() -> SqlPayoutUnitOfWork:
             return SqlPayoutUnitOfWork(engine, encode_event, after_commit=relay.wake)
 
-        channel = wallet_channel(config.wallet_grpc_addr)
+        channel = wallet_channel(config.wallet_grpc_addr, config.tls)
         holds = GrpcHolds(channel)
         provider = StripePayoutProvider(
             config.provider_api_key, config.provider_api_base, config.provider_timeout_s

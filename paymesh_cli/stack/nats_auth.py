@@ -14,13 +14,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from ledger_svc.service_layer.moves import MOVE_CONSUMER as LEDGER_MOVE
 from ledger_svc.service_layer.refunds import REFUND_CONSUMER as LEDGER_REFUND
 from ledger_svc.service_layer.use_cases import POST_CONSUMER as LEDGER_POST
 from notify_svc.service_layer.events import EVENTS_CONSUMER as NOTIFY_EVENTS
 from payment_svc.entrypoints.consumers import EXECUTOR, LEDGER_FLAG, WALLET_FLAG
 from payment_svc.entrypoints.refund_consumer import REFUND_EXECUTOR
 from paymesh_cli.stack.secrets import write_private
+from payout_svc.entrypoints.executor import EXECUTOR as PAYOUT_EXECUTOR
 from wallet_svc.service_layer.refunds import REFUND_CONSUMER as WALLET_REFUND
+from wallet_svc.service_layer.releases import RELEASE_CONSUMER as WALLET_RELEASE
 from wallet_svc.service_layer.use_cases import CREDIT_CONSUMER as WALLET_CREDIT
 
 OPERATOR = "operator"
@@ -72,12 +75,22 @@ SERVICE_RIGHTS: Mapping[str, NatsRights] = {
     ),
     "wallet_svc": NatsRights(
         publishes=("wallet.>",),
-        consumers=(("PAYMENT", WALLET_CREDIT), ("PAYMENT", WALLET_REFUND)),
+        consumers=(
+            ("PAYMENT", WALLET_CREDIT),
+            ("PAYMENT", WALLET_REFUND),
+            ("PAYMENT", WALLET_RELEASE),
+        ),
     ),
     "ledger_svc": NatsRights(
         publishes=("ledger.>",),
-        consumers=(("PAYMENT", LEDGER_POST), ("PAYMENT", LEDGER_REFUND)),
+        consumers=(
+            ("PAYMENT", LEDGER_POST),
+            ("PAYMENT", LEDGER_REFUND),
+            ("WALLET", LEDGER_MOVE),
+        ),
     ),
+    # payout_svc publishes payout.reserved and consumes it (its executor).
+    "payout_svc": NatsRights(publishes=("payout.>",), consumers=(("PAYOUT", PAYOUT_EXECUTOR),)),
     # notify_svc publishes nothing: it reads payment events and calls the marketplace.
     "notify_svc": NatsRights(publishes=(), consumers=(("PAYMENT", NOTIFY_EVENTS),)),
 }

@@ -14,6 +14,7 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from mesh.errors import ServiceError, from_rpc_status
 from mesh.money import format_amount
+from mesh.tls import TlsFiles, secure_channel
 from paymesh.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 from payout_svc.service_layer.ports import Holds, WalletUnavailable
 
@@ -25,10 +26,11 @@ _UNAVAILABLE = {
 }
 
 
-def wallet_channel(address: str) -> grpc.aio.Channel:
-    """The one place the payout service opens its channel to the wallet (switch it to a
-    client-certificate channel when the mesh uses mutual TLS)."""
-    return grpc.aio.insecure_channel(address, interceptors=aio_client_interceptors())
+def wallet_channel(address: str, tls: TlsFiles | None) -> grpc.aio.Channel:
+    """The payout service's channel to the wallet: mutual TLS with its own certificate when
+    the mesh uses it (the wallet lets `payout_svc` call, GRPC_ALLOWED_CALLERS), plain text
+    without."""
+    return secure_channel(address, tls, interceptors=aio_client_interceptors())
 
 
 def _refusal(err: grpc.aio.AioRpcError) -> Exception:

@@ -67,8 +67,20 @@ def test_the_tls_files_come_all_three_or_none(monkeypatch: pytest.MonkeyPatch) -
 def test_each_service_publishes_its_own_subjects_only() -> None:
     config = json.loads(nats_config({u: f"pw-{u}" for u in (OPERATOR, *SERVICE_RIGHTS)}))
     users = {u["user"]: u for u in config["authorization"]["users"]}
-    assert set(users) == {OPERATOR, "payment_svc", "wallet_svc", "ledger_svc", "notify_svc"}
-    own = {"payment_svc": "payment.", "wallet_svc": "wallet.", "ledger_svc": "ledger."}
+    assert set(users) == {
+        OPERATOR,
+        "payment_svc",
+        "wallet_svc",
+        "ledger_svc",
+        "notify_svc",
+        "payout_svc",
+    }
+    own = {
+        "payment_svc": "payment.",
+        "wallet_svc": "wallet.",
+        "ledger_svc": "ledger.",
+        "payout_svc": "payout.",
+    }
     for name, prefix in own.items():
         rights = users[name]["permissions"]
         events = [s for s in rights["publish"]["allow"] if not s.startswith(("$JS.", "dlq."))]
