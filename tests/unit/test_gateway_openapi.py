@@ -48,6 +48,12 @@ def test_paths_and_methods(doc: dict[str, Any]) -> None:
         ("POST", "/v1/webhook-endpoints/{endpoint_id}:disable"),
         ("GET", "/v1/webhook-events/{event_id}/deliveries"),
         ("POST", "/v1/webhook-events/{event_id}:redeliver"),
+        ("GET", "/v1/ops/alerts"),
+        ("POST", "/v1/ops/alerts/{alert_id}:acknowledge"),
+        ("GET", "/v1/ops/dlq"),
+        ("GET", "/v1/ops/dlq/{seq}"),
+        ("POST", "/v1/ops/dlq/{seq}:replay"),
+        ("POST", "/v1/ops/dlq/{seq}:discard"),
     }
 
 

@@ -25,6 +25,12 @@ EXPECTED = {
     ("POST", "/v1/webhook-endpoints/{endpoint_id}:disable"),
     ("GET", "/v1/webhook-events/{event_id}/deliveries"),
     ("POST", "/v1/webhook-events/{event_id}:redeliver"),
+    ("GET", "/v1/ops/alerts"),
+    ("POST", "/v1/ops/alerts/{alert_id}:acknowledge"),
+    ("GET", "/v1/ops/dlq"),
+    ("GET", "/v1/ops/dlq/{seq}"),
+    ("POST", "/v1/ops/dlq/{seq}:replay"),
+    ("POST", "/v1/ops/dlq/{seq}:discard"),
 }
 
 
@@ -85,9 +91,16 @@ def test_success_statuses_and_idempotency() -> None:
     erase = routes["paymesh.payment.v1.PaymentService.ErasePersonalData"]
     assert (erase.success_status, erase.needs_idempotency_key) == (200, True)
     assert dict(erase.path_params) == {"buyer_id": "buyer_id"}
+    # Operator actions: answered at once (200), each under its own Idempotency-Key.
+    operator_actions = {
+        f"paymesh.ops.v1.OpsService.{rpc}"
+        for rpc in ("AcknowledgeAlert", "ReplayDeadLetter", "DiscardDeadLetter")
+    }
+    for name in operator_actions:
+        assert (routes[name].success_status, routes[name].needs_idempotency_key) == (200, True)
     mutating = (create.method.full_name, refund.method.full_name, erase.method.full_name)
     for name, route in routes.items():
-        if name not in mutating:
+        if name not in (*mutating, *operator_actions):
             assert route.success_status == 200
             # The marketplace's webhook endpoints: every POST is idempotent too.
             assert route.needs_idempotency_key == (route.http_method == "POST")
