@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Protocol, TypeVar
 
 from limits import RateLimitItem, parse
@@ -96,6 +97,10 @@ class GuardedPsp:
             self.breaker.succeeded()
         else:
             self.breaker.abandoned()
+
+    def amount_refusal(self, amount: Decimal, currency: str) -> str | None:
+        """The PSP's own rule on amounts, known without calling it: never behind the breaker."""
+        return self._psp.amount_refusal(amount, currency)
 
     async def charge(self, request: ChargeRequest) -> ChargeOutcome:
         return await self._guarded(lambda: self._psp.charge(request))
