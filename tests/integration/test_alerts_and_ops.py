@@ -171,3 +171,56 @@ async def test_an_open_breaker_is_an_alert_until_the_psp_is_back(
 
     await eventually(paid, within=30)
     await sandbox.aclose()
+
+
+async def test_paymesh_alerts_lists_and_acknowledges_with_an_audit_entry(
+    database_url: str,
+) -> None:
+    import asyncio
+    import json
+    from datetime import UTC, datetime
+
+    import psycopg
+    from click.testing import CliRunner
+
+    import mesh.migrations
+    from mesh import alert_store
+    from mesh.db import libpq_url, make_engine
+    from paymesh_cli.main import cli
+
+    for package in ("payment_svc", "gateway"):
+        await asyncio.to_thread(mesh.migrations.upgrade, package, database_url)
+    engine = make_engine(database_url, "payment", pool_size=1)
+    try:
+        await alert_store.observe(
+            engine,
+            kind="consumer_lag",
+            subject="wallet-credit",
+            service="wallet_svc",
+            detail="5000 messages behind (threshold 1000)",
+            active=True,
+            at=datetime.now(UTC),
+        )
+    finally:
+        await engine.dispose()
+    runner = CliRunner()
+    url = ["--database-url", database_url]
+
+    def run(*args: str) -> str:
+        result = runner.invoke(cli, [*args, *url], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    [listed] = json.loads(await asyncio.to_thread(run, "alerts", "list", "--json"))["alerts"]
+    assert (listed["kind"], listed["subject"], listed["state"]) == (
+        "consumer_lag",
+        "wallet-credit",
+        "open",
+    )
+    acked = json.loads(await asyncio.to_thread(run, "alerts", "ack", listed["alert_id"], "--json"))
+    assert acked["state"] == "acknowledged" and acked["acknowledged_at"]
+    with psycopg.connect(libpq_url(database_url)) as conn:
+        actions = conn.execute(
+            "SELECT action, resource, outcome FROM gateway.audit_log ORDER BY id"
+        ).fetchall()
+    assert actions == [("alert.acknowledge", f"alerts/{listed['alert_id']}", 200)]
