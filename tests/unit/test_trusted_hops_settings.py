@@ -84,7 +84,8 @@ def test_each_service_publishes_its_own_subjects_only() -> None:
         assert "ops.alert" in rights["publish"]["allow"]
         assert rights["publish"]["deny"] == NEVER
         assert rights["subscribe"] == {"allow": ["_INBOX.>"]}
-    # notify_svc publishes no event: only its dead letters and its consumer's JetStream calls.
+    # notify_svc publishes no event: only its dead letters, its alerts and its consumer's
+    # JetStream calls.
     notify = users["notify_svc"]["permissions"]["publish"]["allow"]
-    assert [s for s in notify if not s.startswith("$JS.")] == ["dlq.notify-events"]
+    assert [s for s in notify if not s.startswith("$JS.")] == ["ops.alert", "dlq.notify-events"]
     assert "permissions" not in users[OPERATOR]
