@@ -194,3 +194,57 @@ async def _succeeded_intents(psp_base: str) -> dict[str, int]:
     from payment_svc.adapters.stripe_psp import list_charges_by_order
 
     return await list_charges_by_order(API_KEY, psp_base)
+
+
+async def test_the_psp_retry_after_is_the_wait_before_the_next_try(
+    database_url: str, nats_url: str, tmp_path: Path
+) -> None:
+    """The sandbox answers 503 with `Retry-After: 3` (as Stripe's 503 and 429 may): the order
+    waits those 3 s (not the consumer's 0.1-0.2 s backoff), and says so on its GET."""
+    async with running_sandbox(tmp_path / "psp.jsonl") as psp_base:
+
+        def settings(grpc_addr: str) -> PaymentSettings:
+            return PaymentSettings(
+                database_url=database_url,
+                nats_url=nats_url,
+                grpc_addr=grpc_addr,
+                psp_api_base=psp_base,
+                psp_api_key=API_KEY,
+                executor_concurrency=2,
+                db_pool_size=4,
+                retry=RetryPolicy(base_s=0.1, cap_s=0.2, jitter=0.5),
+                # A threshold it never reaches: this is about the PSP's own wait.
+                psp_breaker=BreakerPolicy(failure_threshold=1000),
+            )
+
+        async with (
+            started_service(
+                "payment_svc", "payment", start_payment, settings, database_url, nats_url
+            ) as payment,
+            httpx.AsyncClient(
+                base_url=psp_base, headers={"Authorization": f"Bearer {API_KEY}"}
+            ) as sandbox,
+        ):
+            payments = Run(payment_pb2_grpc.PaymentServiceStub(payment.channel))
+            faults = {"server_error_rate": 1.0, "server_error_retry_after_ms": 3000}
+            (await sandbox.post("/_sandbox/faults", json=faults)).raise_for_status()
+            checkout_id = await payments.pay()
+
+            async def waiting() -> payment_pb2.PaymentOrder | None:
+                order = await payments.order(checkout_id)
+                return order if order.HasField("next_attempt_at") else None
+
+            order = await eventually(waiting)
+            assert "HTTP 503" in order.last_error
+            tried_at = asyncio.get_running_loop().time()
+            wait_s = (
+                order.next_attempt_at.ToDatetime() - order.updated_at.ToDatetime()
+            ).total_seconds()
+            assert 2.5 <= wait_s <= 4, wait_s  # Retry-After: 3, from the last try
+            calls = failed_charges()
+            await asyncio.sleep(2.0)
+            assert failed_charges() - calls <= 1  # not 10-20 retries at the 0.1-0.2 s backoff
+            (await sandbox.delete("/_sandbox/faults")).raise_for_status()
+            await eventually(lambda: _status_is(payments, checkout_id, SUCCESS))
+            assert asyncio.get_running_loop().time() - tried_at >= 1.0
+            assert payment.life.failed is None
