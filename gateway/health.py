@@ -12,7 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from gateway.routes import OPS_SERVICE
 from gateway.upstream import Upstreams
+from paymesh.ops.v1 import ops_pb2
 
 DbCheck = Callable[[], Awaitable[None]]
 IsOps = Callable[[Request], Awaitable[bool]]
@@ -39,6 +41,27 @@ async def _database(check: DbCheck) -> str:
     return "SERVING"
 
 
+async def _psp_breaker(upstreams: Upstreams) -> dict[str, object]:
+    """The PSP circuit breaker of the payment service process that answers (one of its
+    replicas: each has its own); not part of readiness (an open breaker is an outage of the
+    PSP, not of paymesh, and checkouts are still accepted)."""
+    try:
+        reply = await asyncio.wait_for(
+            upstreams.unary(
+                OPS_SERVICE.full_name,
+                f"/{OPS_SERVICE.full_name}/GetPspBreaker",
+                ops_pb2.GetPspBreakerRequest(),
+                ops_pb2.GetPspBreakerResponse,
+            ),
+            CHECK_TIMEOUT_S,
+        )
+    except Exception as err:  # an older payment service, or one going away: say so
+        return {"state": "unknown", "error": type(err).__name__}
+    breaker = reply.message
+    assert isinstance(breaker, ops_pb2.GetPspBreakerResponse)
+    return {"state": breaker.state, "open_for_s": round(breaker.open_for_s, 1)}
+
+
 def make_readyz(
     db_check: DbCheck, upstreams: Upstreams, is_ops: IsOps
 ) -> Callable[[Request], Awaitable[JSONResponse]]:
@@ -55,6 +78,8 @@ def make_readyz(
             body["checks"] = checks
             if not_ready:
                 body["not_ready"] = not_ready
+            if checks.get(OPS_SERVICE.full_name) == "SERVING":
+                body["psp_breaker"] = await _psp_breaker(upstreams)
         return JSONResponse(body, status_code=503 if not_ready else 200)
 
     return readyz

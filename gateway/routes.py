@@ -18,6 +18,7 @@ from google.protobuf.message_factory import GetMessageClass
 
 from paymesh.ledger.v1 import ledger_pb2
 from paymesh.notify.v1 import notify_pb2
+from paymesh.ops.v1 import ops_pb2
 from paymesh.payment.v1 import payment_pb2, psp_webhooks_pb2, refunds_pb2
 from paymesh.payout.v1 import payout_pb2
 from paymesh.wallet.v1 import wallet_pb2
@@ -28,6 +29,7 @@ LEDGER_SERVICE = ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"]
 REFUND_SERVICE = refunds_pb2.DESCRIPTOR.services_by_name["RefundService"]
 NOTIFY_SERVICE = notify_pb2.DESCRIPTOR.services_by_name["NotifyService"]
 PAYOUT_SERVICE = payout_pb2.DESCRIPTOR.services_by_name["PayoutService"]
+OPS_SERVICE = ops_pb2.DESCRIPTOR.services_by_name["OpsService"]
 # Called by the webhook route only (gateway.webhooks), never through derived routes.
 PSP_WEBHOOK_SERVICE = psp_webhooks_pb2.DESCRIPTOR.services_by_name["PspWebhookService"]
 FRONTED_SERVICES: tuple[ServiceDescriptor, ...] = (
@@ -37,6 +39,7 @@ FRONTED_SERVICES: tuple[ServiceDescriptor, ...] = (
     LEDGER_SERVICE,
     NOTIFY_SERVICE,
     PAYOUT_SERVICE,
+    OPS_SERVICE,
 )
 
 # Success statuses that are not 200: creation is accepted, its execution is asynchronous.

@@ -15,6 +15,7 @@ from opentelemetry.instrumentation.grpc import aio_client_interceptors
 from gateway.routes import (
     LEDGER_SERVICE,
     NOTIFY_SERVICE,
+    OPS_SERVICE,
     PAYMENT_SERVICE,
     PAYOUT_SERVICE,
     REFUND_SERVICE,
@@ -45,6 +46,7 @@ def upstream_addresses(settings: GatewaySettings) -> dict[str, str]:
         PAYMENT_SERVICE.full_name: settings.payment_grpc_addr,
         # Served by the payment service.
         REFUND_SERVICE.full_name: settings.payment_grpc_addr,
+        OPS_SERVICE.full_name: settings.payment_grpc_addr,
         WALLET_SERVICE.full_name: settings.wallet_grpc_addr,
         LEDGER_SERVICE.full_name: settings.ledger_grpc_addr,
         NOTIFY_SERVICE.full_name: settings.notify_grpc_addr,

@@ -27,6 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from nats.js import JetStreamContext
+from nats.js.errors import NotFoundError
+
 PREFIX = "Paymesh-Dlq-"
 REASON = PREFIX + "Reason"
 SUBJECT = PREFIX + "Subject"
@@ -198,3 +201,47 @@ class DeadLetter:
         """The original headers with a fresh Nats-Msg-Id: the stream's duplicate window must
         not swallow a replay (the consumers' inboxes drop one that was applied already)."""
         return {**self.headers, NATS_MSG_ID: f"replay:{self.seq}:{uuid.uuid4()}"}
+
+
+class NoSuchDeadLetter(LookupError):
+    """No dead letter at that sequence of the DLQ stream."""
+
+
+async def read_dead_letters(
+    js: JetStreamContext, consumer: str | None = None, limit: int | None = None
+) -> list[DeadLetter]:
+    """The dead letters (of `consumer`), oldest first (one request each: an operator tool)."""
+    subject = dlq_subject(consumer) if consumer else DLQ_SUBJECTS
+    letters: list[DeadLetter] = []
+    seq = 1
+    while limit is None or len(letters) < limit:
+        try:
+            msg = await js.get_msg(DLQ_STREAM, seq=seq, subject=subject, next=True)
+        except NotFoundError:  # nothing at or after `seq`, or no DLQ stream at all
+            break
+        assert msg.seq is not None
+        letters.append(DeadLetter.from_stream(msg.seq, msg.headers, msg.data, msg.time))
+        seq = msg.seq + 1
+    return letters
+
+
+async def dead_letter_at(js: JetStreamContext, seq: int) -> DeadLetter:
+    """The dead letter at `seq`; NoSuchDeadLetter when there is none."""
+    try:
+        msg = await js.get_msg(DLQ_STREAM, seq)
+    except NotFoundError:
+        raise NoSuchDeadLetter(f"no dead letter {seq}") from None
+    return DeadLetter.from_stream(seq, msg.headers, msg.data, msg.time)
+
+
+async def replay(js: JetStreamContext, letter: DeadLetter) -> None:
+    """Publish the original event again (fresh message id), then delete the dead letter.
+    ValueError when the dead letter does not say its subject."""
+    if not letter.subject:
+        raise ValueError(f"dead letter {letter.seq} does not say its subject")
+    await js.publish(letter.subject, letter.payload, headers=letter.replay_headers())
+    await js.delete_msg(DLQ_STREAM, letter.seq)
+
+
+async def discard(js: JetStreamContext, letter: DeadLetter) -> None:
+    await js.delete_msg(DLQ_STREAM, letter.seq)

@@ -33,7 +33,7 @@ from mesh.metrics import (
     CONSUMER_REDELIVERIES,
     Children,
 )
-from mesh.retry import RetryPolicy, Transient
+from mesh.retry import RetryPolicy, Transient, retry_after
 from mesh.transient import is_transient
 from paymesh.events.v1 import events_pb2
 
@@ -55,6 +55,8 @@ STREAMS: dict[str, list[str]] = {
     "LEDGER": ["ledger.>"],
     "PAYOUT": ["payout.>"],
     dead_letters.DLQ_STREAM: [dead_letters.DLQ_SUBJECTS],
+    # Alerts on their way to the payment service's alert store (mesh.alerts).
+    "OPS": ["ops.>"],
 }
 
 
@@ -186,7 +188,11 @@ async def _process(
             return
         # An outage backs off with every delivery (up to the cap) and never runs out; an
         # unexpected failure backs off with its own count.
-        delay = spec.retry.delay(delivered if transient else failures.counted)
+        asked = retry_after(err) if transient else None
+        if asked is not None:  # a PSP's Retry-After, a breaker's open time: honoured
+            delay = spec.retry.delay_after(asked)
+        else:
+            delay = spec.retry.delay(delivered if transient else failures.counted)
         log.warning(
             "event %s failed in %s (%s, delivery %d), retry in %.2fs: %s",
             envelope.event_id,

@@ -101,6 +101,17 @@ PSP_WEBHOOKS = Counter(
     "malformed or from the future), invalid_signature, busy (asked to deliver again), error.",
     ["type", "result"],
 )
+PSP_BREAKER_STATE = Gauge(
+    "paymesh_psp_breaker_state",
+    "The PSP circuit breaker of a payment service process: 0 closed, 1 half-open (probing), "
+    "2 open (PSP calls refused, orders wait in their queue).",
+)
+PSP_BREAKER_REFUSALS = Counter(
+    "paymesh_psp_breaker_refusals_total",
+    "PSP calls not made: `open` (the breaker is open or probing) or `draining` (over the "
+    "bounded rate while the queue drains after an outage).",
+    ["reason"],
+)
 
 # --- webhooks to the marketplace (notify_svc) ----------------------------------------------
 
@@ -165,6 +176,20 @@ OUTBOX_OLDEST_AGE = Gauge(
     "paymesh_outbox_oldest_age_seconds",
     "Age of the oldest unpublished outbox event (0 when none), by schema, sampled.",
     ["schema"],
+)
+
+# --- alerts -----------------------------------------------------------------------------------
+
+ALERTS_RAISED = Counter(
+    "paymesh_alerts_raised_total",
+    "Alerts a service's checks opened (mesh.alerts), by kind: outbox_stuck, consumer_lag, "
+    "dead_letters, psp_breaker_open, order_unsettled, refund_unsettled.",
+    ["kind"],
+)
+ALERTS_ACTIVE = Gauge(
+    "paymesh_alerts_active",
+    "Alerts holding now as a service's last round of checks found them, by kind.",
+    ["kind"],
 )
 
 M = TypeVar("M", Counter, Gauge, Histogram)

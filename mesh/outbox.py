@@ -1,7 +1,8 @@
 """Transactional outbox: a state change and the events it causes commit together; a relay
-publishes them to JetStream afterwards, with Nats-Msg-Id = event_id so that a row published
-twice (crash between publish and mark) is dropped by the stream's duplicate window; published
-again after the window has passed, it is dropped by the consumers' inboxes (mesh.inbox).
+publishes them to JetStream afterwards, with Nats-Msg-Id = the row's event_id (the envelope's,
+except for an event published again by `enqueue_again`) so that a row published twice (crash
+between publish and mark) is dropped by the stream's duplicate window; published again after
+the window has passed, it is dropped by the consumers' inboxes (mesh.inbox).
 
 Nothing is ever published outside a committed transaction.
 """
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
+from datetime import datetime
 
 from google.protobuf.message import Message
 from sqlalchemy import (
@@ -28,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mesh.events import new_envelope
+from mesh.events import decode_envelope, new_envelope
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,39 @@ async def enqueue(
         )
     )
     return env.event_id
+
+
+async def enqueue_again(
+    conn: AsyncConnection, subject: str, aggregate_id: str, since: datetime
+) -> bool:
+    """Publish again, through the outbox, the `subject` event of `aggregate_id` written at or
+    after `since`: a new row (a fresh outbox id, so a fresh Nats-Msg-Id: the stream's duplicate
+    window would drop the old one) with the SAME envelope, event id included, so that every
+    consumer's inbox drops it where it was applied. False when the original row is no longer
+    kept (purged after OUTBOX_RETENTION_S): a new event id would be applied twice.
+
+    The original is found by its subject, time and the aggregate id inside its payload (the
+    outbox keeps no aggregate column): a scan of the rows since `since`, for a sweeper's
+    occasional use."""
+    rows = await conn.execute(
+        text(
+            "SELECT payload FROM outbox WHERE subject = :subject AND created_at >= :since "
+            "AND position(CAST(:needle AS bytea) IN payload) > 0 ORDER BY id"
+        ),
+        {"subject": subject, "since": since, "needle": aggregate_id.encode()},
+    )
+    for (payload,) in rows:
+        envelope = decode_envelope(bytes(payload))
+        if envelope.aggregate_id == aggregate_id and envelope.event_type == subject:
+            await conn.execute(
+                text(
+                    "INSERT INTO outbox (event_id, subject, payload) "
+                    "VALUES (CAST(:id AS uuid), :subject, :payload)"
+                ),
+                {"id": str(uuid.uuid4()), "subject": subject, "payload": bytes(payload)},
+            )
+            return True
+    return False
 
 
 class OutboxRelay:

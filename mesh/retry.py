@@ -15,7 +15,30 @@ from dataclasses import dataclass
 class Transient(Exception):
     """A dependency is out of reach (the database, NATS, another service, the PSP): the message
     is fine and will succeed once it is back. Retried with backoff for as long as it takes;
-    never counted toward dead-lettering."""
+    never counted toward dead-lettering.
+
+    `retry_after_s`, when the failure knows it (a PSP's Retry-After, an open circuit breaker),
+    is how long to wait before the next attempt: the consumer waits that long instead of its
+    own backoff."""
+
+    def __init__(self, *args: object, retry_after_s: float | None = None) -> None:
+        super().__init__(*args)
+        self.retry_after_s = retry_after_s
+
+
+def retry_after(err: BaseException) -> float | None:
+    """The wait a Transient error (or what caused it) asks for, if any."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        wait = getattr(current, "retry_after_s", None) if isinstance(current, Transient) else None
+        if wait is not None:
+            return max(0.0, float(wait))
+        seen.add(id(current))
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -43,6 +66,12 @@ class RetryPolicy:
         """The longest wait before the `attempt`-th retry (1-based)."""
         exponent = min(max(0, attempt - 1), 62)  # 2**62 * base is past any cap
         return min(self.cap_s, self.base_s * 2**exponent)
+
+    def delay_after(self, wait_s: float) -> float:
+        """A wait someone asked for (Retry-After, a breaker's open time), stretched by up to
+        `jitter` of itself (at least that long, never shorter) so that the messages it held
+        back do not all come back in the same instant."""
+        return wait_s * (1 + random.uniform(0, self.jitter))
 
     def delay(self, attempt: int) -> float:
         """How long to wait before the `attempt`-th retry (1-based), jitter included."""

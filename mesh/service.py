@@ -16,6 +16,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mesh.alerts import OUTBOX_STUCK, STANDARD_KINDS, AlertReporter, Watch, standard_alerts
 from mesh.db import make_engine
 from mesh.grpc_server import GrpcServer, Registrar
 from mesh.jetstream import ConsumerSpec, Handler, connect, ensure_streams, run_consumer
@@ -24,7 +25,12 @@ from mesh.outbox import OutboxRelay
 from mesh.periodic import every
 from mesh.retention import RetentionRule, inbox_rule, outbox_rule, purge_all
 from mesh.runtime import Lifecycle
-from mesh.samplers import SAMPLE_INTERVAL_S, sample_consumer_lag, sample_outbox
+from mesh.samplers import (
+    SAMPLE_INTERVAL_S,
+    sample_consumer_lag,
+    sample_dead_letters,
+    sample_outbox,
+)
 from mesh.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -56,6 +62,8 @@ class Wiring:
     tasks: Sequence[tuple[str, Task]] = ()
     closers: Sequence[Closer] = ()
     retention: Sequence[RetentionRule] = ()
+    # Checks of its own that raise alerts (mesh.alerts), run with the mesh's own every round.
+    alerts: Sequence[Watch] = ()
 
 
 Wire = Callable[[AsyncEngine, OutboxRelay], Wiring]
@@ -132,10 +140,24 @@ async def start_service(
         for task_name, task in wiring.tasks:
             life.spawn(task_name, task())
         specs = [consumer.spec for consumer in wiring.consumers]
+        reporter = AlertReporter(js, name)
 
         async def sample() -> None:
-            await sample_consumer_lag(js, specs)
-            await sample_outbox(relay, schema)
+            lag = await sample_consumer_lag(js, specs)
+            dead = await sample_dead_letters(js, [spec.durable for spec in specs])
+            try:
+                outbox: tuple[int, float] | None = await sample_outbox(relay, schema)
+            except Exception as err:  # the database away: the other checks still run
+                log.warning("outbox sample of %s failed: %s", schema, err)
+                outbox = None
+            found = standard_alerts(
+                settings.alerts, schema=schema, outbox=outbox, lag=lag, dead_letters=dead
+            )
+            # An outbox that could not be read is neither raised nor cleared this round.
+            kinds = STANDARD_KINDS if outbox is not None else STANDARD_KINDS - {OUTBOX_STUCK}
+            await reporter.report(kinds, found)
+            for watch in wiring.alerts:
+                await reporter.report(watch.kinds, await watch.check())
 
         life.spawn(f"{schema}-metrics-sampler", every(SAMPLE_INTERVAL_S, sample, "metrics sampler"))
         life.spawn(f"{schema}-retention", _retention_loop(engine, settings, wiring.retention))

@@ -138,6 +138,25 @@ class RetentionSettings:
 
 
 @dataclass(frozen=True)
+class AlertThresholds:
+    """When the checks every service runs (mesh.alerts) raise an alert: the oldest unpublished
+    outbox event older than `outbox_age_s`, a consumer more than `consumer_lag` messages
+    behind. Dead letters waiting raise one for as long as any wait."""
+
+    outbox_age_s: float = 120.0
+    consumer_lag: int = 1000
+
+
+def alert_thresholds() -> AlertThresholds:
+    """ALERT_OUTBOX_AGE_S and ALERT_CONSUMER_LAG, the same for every service."""
+    default = AlertThresholds()
+    return AlertThresholds(
+        outbox_age_s=env_positive("ALERT_OUTBOX_AGE_S", default.outbox_age_s),
+        consumer_lag=env_int("ALERT_CONSUMER_LAG", default.consumer_lag, minimum=1),
+    )
+
+
+@dataclass(frozen=True)
 class ServiceSettings:
     """What every service reads alike. A service's settings are one frozen dataclass that
     extends this one (giving `grpc_addr` its default) with a `from_env()` built on
@@ -168,6 +187,8 @@ class ServiceSettings:
     # This service's NATS user (empty: connect without credentials).
     nats_user: str = ""
     nats_password: str = ""
+    # When the mesh's own checks raise an alert (mesh.alerts).
+    alerts: AlertThresholds = field(default_factory=AlertThresholds)
 
 
 def retry_policy(prefix: str) -> RetryPolicy:
@@ -215,6 +236,7 @@ class ServiceEnv(TypedDict):
     grpc_health_addr: str
     nats_user: str
     nats_password: str
+    alerts: AlertThresholds
 
 
 def service_env(prefix: str, default_grpc_addr: str) -> ServiceEnv:
@@ -244,6 +266,7 @@ def service_env(prefix: str, default_grpc_addr: str) -> ServiceEnv:
         grpc_health_addr=env_str("MESH_HEALTH_GRPC_ADDR", ""),
         nats_user=nats_user(),
         nats_password=os.environ.get("NATS_PASSWORD", ""),
+        alerts=alert_thresholds(),
     )
 
 

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mesh.alert_store import resolve_stale
 from mesh.log_redaction import hide_in_logs
 from mesh.outbox import OutboxRelay
 from mesh.periodic import every
@@ -20,11 +21,20 @@ from mesh.retention import RetentionRule
 from mesh.runtime import Lifecycle, run
 from mesh.service import Consumer, RunningService, Wiring, start_service
 from mesh.settings import SettingsError
+from payment_svc.adapters.guarded_psp import GuardedPsp, monotonic
 from payment_svc.adapters.pii_cipher import PiiCipher
 from payment_svc.adapters.sql_pii import reseal_all
 from payment_svc.adapters.sql_uow import uow_factory
 from payment_svc.adapters.stripe_psp import StripePaymentProvider
+from payment_svc.domain.breaker import CircuitBreaker
 from payment_svc.domain.risk import RuleBasedRiskCheck, VelocityLimits
+from payment_svc.entrypoints.alert_consumer import (
+    ALERT_KEEPER,
+    AlertKeeperHandler,
+    Unsettled,
+    alert_keeper_spec,
+    breaker_watch,
+)
 from payment_svc.entrypoints.consumers import (
     EXECUTOR,
     LEDGER_FLAG,
@@ -38,6 +48,8 @@ from payment_svc.entrypoints.consumers import (
 )
 from payment_svc.entrypoints.events import encode_event
 from payment_svc.entrypoints.grpc_servicer import SERVICE_NAME, PaymentServicer
+from payment_svc.entrypoints.ops_servicer import SERVICE_NAME as OPS_SERVICE_NAME
+from payment_svc.entrypoints.ops_servicer import OpsServicer
 from payment_svc.entrypoints.refund_consumer import (
     REFUND_EXECUTOR,
     RefundExecutorHandler,
@@ -52,14 +64,16 @@ from payment_svc.entrypoints.webhook_servicer import PspWebhookServicer
 from payment_svc.service_layer.create_payment import IdempotencyPolicy
 from payment_svc.service_layer.execute_refund import sweep_stuck_refunds
 from payment_svc.service_layer.purge_keys import purge_expired_keys
-from payment_svc.service_layer.sweep import sweep_stuck_orders
+from payment_svc.service_layer.sweep import reannounce_unflagged, sweep_stuck_orders
 from payment_svc.settings import PaymentSettings
+from paymesh.ops.v1 import ops_pb2_grpc
 from paymesh.payment.v1 import payment_pb2_grpc, psp_webhooks_pb2_grpc, refunds_pb2_grpc
 
 SERVICE = "payment_svc"
 SCHEMA = "payment"
 PURGE_INTERVAL_S = 600.0
 PII_RESEAL_INTERVAL_S = 600.0
+ALERT_STALENESS_INTERVAL_S = 60.0
 
 # A started service: `.grpc_port`; await it (`await running()`) to stop it, in order: gRPC
 # first (calls in flight finish), then the relay and consumers, then the PSP client, NATS and
@@ -85,7 +99,13 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
 
     def wire(engine: AsyncEngine, relay: OutboxRelay) -> Wiring:
         reseal = partial(reseal_all, engine, cipher)
-        psp = StripePaymentProvider(config.psp_api_key, config.psp_api_base, config.psp_timeout_s)
+        stripe_psp = StripePaymentProvider(
+            config.psp_api_key, config.psp_api_base, config.psp_timeout_s
+        )
+        # Every PSP call of the process behind one breaker (docs/adr/0015-psp-circuit-breaker.md).
+        breaker = CircuitBreaker(config.psp_breaker, monotonic)
+        psp = GuardedPsp(stripe_psp, breaker, config.psp_drain_rate)
+        unsettled = Unsettled()
         uow = uow_factory(engine, encode_event, on_commit=relay.wake, cipher=cipher)
         risk = RuleBasedRiskCheck(
             config.risk_max_order_amount,
@@ -107,21 +127,30 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                 lease=timedelta(seconds=config.idempotency_lease_s),
             ),
         )
-        sweep = partial(
-            sweep_stuck_orders,
-            uow=uow,
-            psp=psp,
-            clock=utc_now,
-            stuck_after=timedelta(seconds=config.sweeper_stuck_after_s),
-        )
+        stuck_after = timedelta(seconds=config.sweeper_stuck_after_s)
+
+        async def sweep() -> None:
+            report = await sweep_stuck_orders(
+                uow=uow, psp=psp, clock=utc_now, stuck_after=stuck_after
+            )
+            unsettled.orders = report.still_open  # alerts while they stay (order_unsettled)
+            again = await reannounce_unflagged(
+                uow=uow,
+                clock=utc_now,
+                quiet_for=timedelta(seconds=config.sweeper_reannounce_after_s),
+            )
+            unsettled.unannounced = again.lost
+
+        async def sweep_refunds() -> None:
+            report = await sweep_stuck_refunds(
+                uow=uow, psp=psp, clock=utc_now, stuck_after=stuck_after
+            )
+            unsettled.refunds = report.still_open
+
+        async def resolve_stale_alerts() -> None:
+            await resolve_stale(engine, utc_now())
+
         purge = partial(purge_expired_keys, uow, utc_now)
-        sweep_refunds = partial(
-            sweep_stuck_refunds,
-            uow=uow,
-            psp=psp,
-            clock=utc_now,
-            stuck_after=timedelta(seconds=config.sweeper_stuck_after_s),
-        )
         refund_servicer = RefundServicer(uow, utc_now, servicer.idempotency, psp=psp)
         return Wiring(
             servicers=[
@@ -141,12 +170,19 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                     refund_servicer,
                     REFUND_SERVICE_NAME,
                 ),
+                (
+                    ops_pb2_grpc.add_OpsServiceServicer_to_server,
+                    OpsServicer(engine, relay.js, breaker, utc_now),
+                    OPS_SERVICE_NAME,
+                ),
             ],
             consumers=[
                 Consumer(
                     EXECUTOR,
                     executor_spec(config.executor_concurrency, config.retry),
-                    ExecutorHandler(uow=uow, psp=psp, clock=utc_now),
+                    ExecutorHandler(
+                        uow=uow, psp=psp, clock=utc_now, gate=psp.check, retry=config.retry
+                    ),
                 ),
                 Consumer(
                     WALLET_FLAG,
@@ -163,6 +199,7 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                     refund_executor_spec(config.executor_concurrency, config.retry),
                     RefundExecutorHandler(uow=uow, psp=psp, clock=utc_now),
                 ),
+                Consumer(ALERT_KEEPER, alert_keeper_spec(config.retry), AlertKeeperHandler(engine)),
             ],
             tasks=[
                 ("payment-sweeper", partial(every, config.sweeper_interval_s, sweep, "sweeper")),
@@ -174,11 +211,16 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                 # key after a rotation; a no-op query once every row is under it.
                 ("pii-reseal", partial(every, PII_RESEAL_INTERVAL_S, reseal, "PII re-seal")),
                 (
+                    "alert-staleness",
+                    partial(every, ALERT_STALENESS_INTERVAL_S, resolve_stale_alerts, "alerts"),
+                ),
+                (
                     "payment-key-purge",
                     partial(every, PURGE_INTERVAL_S, purge, "idempotency key purge"),
                 ),
             ],
-            closers=[psp.aclose],
+            closers=[stripe_psp.aclose],
+            alerts=[breaker_watch(breaker), unsettled.watch()],
             retention=[
                 RetentionRule(
                     "psp_events", "received_at", ("event_id",), config.psp_events_retention_s

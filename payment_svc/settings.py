@@ -8,6 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+import limits
+
 from mesh.settings import (
     ServiceSettings,
     SettingsError,
@@ -19,6 +21,7 @@ from mesh.settings import (
     env_str,
     service_env,
 )
+from payment_svc.domain.breaker import BreakerPolicy
 from payment_svc.domain.risk_limits import (
     DEFAULT_MAX_ORDER_AMOUNTS,
     DEFAULT_VELOCITY_MAX_AMOUNTS,
@@ -63,6 +66,31 @@ def _positive(name: str, default: float) -> float:
     return value
 
 
+def _breaker_policy() -> BreakerPolicy:
+    recovery_s = env_float("PSP_BREAKER_RECOVERY_S", 60.0)
+    if recovery_s < 0:
+        raise SettingsError(f"PSP_BREAKER_RECOVERY_S={recovery_s} must not be negative")
+    return BreakerPolicy(
+        failure_threshold=env_int("PSP_BREAKER_FAILURES", 5, minimum=1),
+        open_s=_positive("PSP_BREAKER_OPEN_S", 10.0),
+        probes=env_int("PSP_BREAKER_PROBES", 1, minimum=1),
+        recovery_s=recovery_s,
+    )
+
+
+def _drain_rate() -> str:
+    """PSP_DRAIN_RATE, a rate such as "50/second": calls per process while the breaker is
+    recovering."""
+    raw = env_str("PSP_DRAIN_RATE", "50/second")
+    try:
+        item = limits.parse(raw)
+    except (ValueError, IndexError):
+        item = None
+    if item is None or item.amount < 1 or ";" in raw or "," in raw:
+        raise SettingsError(f"PSP_DRAIN_RATE={raw!r} must be one rate such as 50/second")
+    return raw
+
+
 @dataclass(frozen=True)
 class PaymentSettings(ServiceSettings):
     """From DATABASE_URL, NATS_URL, PAYMENT_GRPC_ADDR, LOG_LEVEL, PAYMENT_DB_POOL_SIZE (see
@@ -87,12 +115,17 @@ class PaymentSettings(ServiceSettings):
     idempotency_lease_s: int = 30
     sweeper_interval_s: float = 15.0
     sweeper_stuck_after_s: float = 60.0
+    # A SUCCESS order whose wallet or ledger flag has not come back this long is announced again.
+    sweeper_reannounce_after_s: float = 300.0
     psp_events_retention_s: float = 30 * 86_400.0
     # A verified event made further in the future than this is refused (clock skew allowance).
     webhook_max_future_s: int = 300
     environment: str = "development"  # PAYMESH_ENV; "production" forbids every dev default
     pii_keys: Mapping[str, bytes] = field(default_factory=lambda: {DEV_KEY_ID: DEV_KEY}, repr=False)
     pii_active_key_id: str = DEV_KEY_ID
+    # The PSP circuit breaker (docs/adr/0015-psp-circuit-breaker.md).
+    psp_breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
+    psp_drain_rate: str = "50/second"
 
     @classmethod
     def from_env(cls) -> PaymentSettings:
@@ -129,6 +162,7 @@ class PaymentSettings(ServiceSettings):
             idempotency_lease_s=env_int("IDEMPOTENCY_LEASE_S", 30, minimum=1),
             sweeper_interval_s=_positive("SWEEPER_INTERVAL_S", 15.0),
             sweeper_stuck_after_s=_positive("SWEEPER_STUCK_AFTER_S", 60.0),
+            sweeper_reannounce_after_s=_positive("SWEEPER_REANNOUNCE_AFTER_S", 300.0),
             psp_events_retention_s=env_positive(
                 "PSP_EVENTS_RETENTION_S", 30 * 86_400.0, minimum=PSP_WEBHOOK_RETRY_PERIOD_S
             ),
@@ -136,5 +170,7 @@ class PaymentSettings(ServiceSettings):
             environment=environment,
             pii_keys=pii_keys,
             pii_active_key_id=pii_active,
+            psp_breaker=_breaker_policy(),
+            psp_drain_rate=_drain_rate(),
             **service_env("PAYMENT", DEFAULT_GRPC_ADDR),
         )

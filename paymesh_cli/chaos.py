@@ -106,10 +106,11 @@ async def run_chaos(
     settle_timeout_s: float,
     give_up_after_s: float,
     clock: _Clock,
+    outage_s: float = 0.0,
 ) -> bool:
     """One run; True when everything held. Stops every process it started, whatever happens."""
     say: Callable[[str], None] = clock.say
-    plan = plan_kills(random.Random(f"{seed}:kills"), kills, checkouts, victims)
+    plan = plan_kills(random.Random(f"{seed}:kills"), kills, checkouts, victims, outage_s)
     wanted = plan_checkouts(
         random.Random(f"{seed}:checkouts"),
         str(seed),
@@ -202,6 +203,16 @@ async def run_chaos(
 )
 @click.option("--concurrency", default=8, show_default=True, help="Clients paying at once.")
 @click.option(
+    "--outage",
+    "outage_s",
+    default=0.0,
+    show_default=True,
+    type=click.FloatRange(min=0.0),
+    help="Outage mode: each victim stays down this many seconds (e.g. 600) instead of a "
+    "random pause of 0.2-3 s; clients keep retrying and the settle timeout is stretched "
+    "to outlast it.",
+)
+@click.option(
     "--orders-per-checkout", default=2, show_default=True, help="At most this many orders each."
 )
 @click.option(
@@ -239,6 +250,7 @@ def chaos_command(
     data_dir: Path | None,
     settle_timeout: float,
     give_up_after: float,
+    outage_s: float,
 ) -> None:
     """Pay checkouts while killing processes of the stack (kill -9) at random moments; exit 0
     only if every order ended terminal, `paymesh check` holds, the PSP charged each SUCCESS
@@ -250,6 +262,12 @@ def chaos_command(
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
     only = "" if chosen == VICTIMS else f" --victims {','.join(chosen)}"
+    if outage_s > 0:
+        only += f" --outage {outage_s:g}"
+        # A client must outlast the outage (a gateway down answers nothing), and so must the
+        # wait at the end (an outage at the last checkout is still running when traffic ends).
+        give_up_after = max(give_up_after, outage_s + 120.0)
+        settle_timeout = max(settle_timeout, outage_s + 120.0)
     click.echo(
         f"paymesh chaos: seed {seed} (again: paymesh chaos --checkouts {checkouts}"
         f" --kills {kills} --seed {seed} --concurrency {concurrency}"
@@ -275,6 +293,7 @@ def chaos_command(
             settle_timeout_s=settle_timeout,
             give_up_after_s=give_up_after,
             clock=_Clock(),
+            outage_s=outage_s,
         )
 
     try:

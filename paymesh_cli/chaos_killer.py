@@ -37,19 +37,23 @@ class Kill:
 
 
 def plan_kills(
-    rng: random.Random, kills: int, checkouts: int, victims: tuple[str, ...] = VICTIMS
+    rng: random.Random,
+    kills: int,
+    checkouts: int,
+    victims: tuple[str, ...] = VICTIMS,
+    outage_s: float = 0.0,
 ) -> list[Kill]:
-    """The kills of a run, in order: reproducible from the rng's seed."""
+    """The kills of a run, in order: reproducible from the rng's seed. With `outage_s`, each
+    victim stays down that long (outage mode: minutes, longer than any retry budget) instead
+    of a random pause of a few seconds."""
     moments = sorted(rng.randrange(max(1, checkouts)) for _ in range(kills))
-    return [
-        Kill(
-            victim=rng.choice(victims),
-            after_checkouts=moment,
-            delay_s=rng.uniform(0.0, MAX_DELAY_S),
-            pause_s=rng.uniform(MIN_PAUSE_S, MAX_PAUSE_S),
-        )
-        for moment in moments
-    ]
+    plan = []
+    for moment in moments:
+        victim = rng.choice(victims)
+        delay_s = rng.uniform(0.0, MAX_DELAY_S)
+        pause_s = rng.uniform(MIN_PAUSE_S, MAX_PAUSE_S)
+        plan.append(Kill(victim, moment, delay_s, outage_s if outage_s > 0 else pause_s))
+    return plan
 
 
 @dataclass
@@ -99,7 +103,7 @@ class Killer(threading.Thread):
                 self.fired = n
                 self.report.kills[kill.victim] = self.report.kills.get(kill.victim, 0) + 1
                 self.say(f"kill {n}/{len(self.plan)}: {kill.victim} (down {kill.pause_s:.1f}s)")
-                time.sleep(kill.pause_s)
+                self._sleep(kill.pause_s)  # others that die meanwhile are started again
                 started = time.monotonic()
                 self.stack.revive(kill.victim)
                 self.current = None

@@ -27,9 +27,9 @@ from typing import Any
 import click
 import nats
 from nats.js import JetStreamContext
-from nats.js.errors import NotFoundError
 
-from mesh.dead_letters import DLQ_STREAM, DLQ_SUBJECTS, DeadLetter, dlq_subject
+from mesh import dead_letters
+from mesh.dead_letters import DeadLetter, discard, read_dead_letters
 
 
 def database_url_of(data_dir: Path, database_url: str | None) -> str:
@@ -76,42 +76,19 @@ async def _connect(url: str) -> tuple[Any, JetStreamContext]:
     return nc, nc.jetstream(timeout=10)
 
 
-async def read_dead_letters(
-    js: JetStreamContext, consumer: str | None = None, limit: int | None = None
-) -> list[DeadLetter]:
-    """The dead letters (of `consumer`), oldest first."""
-    subject = dlq_subject(consumer) if consumer else DLQ_SUBJECTS
-    letters: list[DeadLetter] = []
-    seq = 1
-    while limit is None or len(letters) < limit:
-        try:
-            msg = await js.get_msg(DLQ_STREAM, seq=seq, subject=subject, next=True)
-        except NotFoundError:  # nothing at or after `seq`, or no DLQ stream at all
-            break
-        assert msg.seq is not None
-        letters.append(DeadLetter.from_stream(msg.seq, msg.headers, msg.data, msg.time))
-        seq = msg.seq + 1
-    return letters
-
-
 async def dead_letter_at(js: JetStreamContext, seq: int) -> DeadLetter:
     try:
-        msg = await js.get_msg(DLQ_STREAM, seq)
-    except NotFoundError:
-        raise click.ClickException(f"no dead letter {seq}") from None
-    return DeadLetter.from_stream(seq, msg.headers, msg.data, msg.time)
+        return await dead_letters.dead_letter_at(js, seq)
+    except dead_letters.NoSuchDeadLetter as err:
+        raise click.ClickException(str(err)) from None
 
 
 async def replay(js: JetStreamContext, letter: DeadLetter) -> None:
     """Publish the original event again (fresh message id), then delete the dead letter."""
-    if not letter.subject:
-        raise click.ClickException(f"dead letter {letter.seq} does not say its subject")
-    await js.publish(letter.subject, letter.payload, headers=letter.replay_headers())
-    await js.delete_msg(DLQ_STREAM, letter.seq)
-
-
-async def discard(js: JetStreamContext, letter: DeadLetter) -> None:
-    await js.delete_msg(DLQ_STREAM, letter.seq)
+    try:
+        await dead_letters.replay(js, letter)
+    except ValueError as err:
+        raise click.ClickException(str(err)) from None
 
 
 def _summary(letter: DeadLetter) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from paymesh_cli.alerts import alerts_group
 from paymesh_cli.api_keys import api_key_group
 from paymesh_cli.audit import audit_command
 from paymesh_cli.bench import bench_command
@@ -38,6 +39,7 @@ cli.add_command(payouts_group)
 cli.add_command(schema_wait_command)
 cli.add_command(dlq_group)
 cli.add_command(recon_group)
+cli.add_command(alerts_group)
 
 if __name__ == "__main__":  # pragma: no cover
     cli()

@@ -62,6 +62,9 @@ class FaultConfig:
     seed: int = 0
     # On charges (creating a confirmed PaymentIntent, confirming one) and refunds:
     server_error_rate: float = 0.0  # a 500 before anything happens; a retry is safe
+    # > 0: that server error is a 503 with Retry-After (whole seconds, rounded up), as Stripe's
+    # 503 and 429 may carry.
+    server_error_retry_after_ms: int = 0
     timeout_rate: float = 0.0  # no answer for timeout_ms, then a 500; nothing happens
     timeout_ms: int = 15_000  # longer than paymesh's PSP_TIMEOUT_S (10 s)
     lost_response_rate: float = 0.0  # the charge is made and stored, then the answer is lost

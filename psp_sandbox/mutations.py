@@ -153,6 +153,9 @@ class MutationRunner:
             await asyncio.sleep(planned.hang_s)
             return _server_error(request_id, "The sandbox timed out (injected fault).")
         if planned.server_error:
+            retry_after_ms = self._fault_config().server_error_retry_after_ms
+            if retry_after_ms > 0:
+                return _unavailable(request_id, retry_after_ms)
             return _server_error(request_id, "The sandbox failed (injected fault).")
         if planned.delay_s:
             await asyncio.sleep(planned.delay_s)
@@ -195,6 +198,12 @@ def destination_fault(destination: str) -> str | None:
 def _server_error(request_id: str, message: str) -> Response:
     body = ApiError(500, API_ERROR, message).body()
     return json_response(500, encode(body), request_id)
+
+
+def _unavailable(request_id: str, retry_after_ms: int) -> Response:
+    body = ApiError(503, API_ERROR, "The sandbox is unavailable (injected fault).").body()
+    retry_after = str(-(-retry_after_ms // 1000))  # whole seconds, rounded up
+    return json_response(503, encode(body), request_id, **{"Retry-After": retry_after})
 
 
 class ConnectionDropped(Exception):

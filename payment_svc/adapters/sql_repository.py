@@ -11,7 +11,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mesh.events import PAYMENT_ORDER_SUCCEEDED
 from mesh.inbox import claim
+from mesh.outbox import enqueue_again
 from payment_svc.adapters.pii_cipher import PiiCipher
 from payment_svc.adapters.sql_pii import erase_buyer, open_pii, sealed_columns
 from payment_svc.adapters.tables import (
@@ -149,6 +151,8 @@ def _order(row: RowMapping) -> PaymentOrder:
         psp_reference=row["psp_reference"],
         failure_reason=row["failure_reason"],
         attempts=row["attempts"],
+        last_error=row["last_error"],
+        next_attempt_at=row["next_attempt_at"],
         psp_token=row["psp_token"],
         payment_page_url=row["payment_page_url"],
     )
@@ -434,6 +438,56 @@ class SqlPaymentRepository(PaymentRepository):
             .returning(payment_orders.c.attempts)
         )
         return result.first() is not None
+
+    async def list_unflagged(self, quiet_since: datetime, limit: int) -> list[str]:
+        c = payment_orders.c
+        result = await self.conn.execute(
+            select(c.payment_order_id)
+            .where(
+                c.status == OrderStatus.SUCCESS.value,
+                ~(c.wallet_updated & c.ledger_updated),
+                c.updated_at < quiet_since,
+                func.coalesce(c.announced_at, c.updated_at) < quiet_since,
+            )
+            .order_by(c.updated_at)
+            .limit(limit)
+        )
+        return list(result.scalars())
+
+    async def announce_again(self, payment_order_id: str, now: datetime) -> bool:
+        c = payment_orders.c
+        row = (
+            await self.conn.execute(
+                select(c.created_at).where(c.payment_order_id == payment_order_id).with_for_update()
+            )
+        ).first()
+        if row is None:
+            return False
+        found = await enqueue_again(
+            self.conn, PAYMENT_ORDER_SUCCEEDED, payment_order_id, since=row.created_at
+        )
+        await self.conn.execute(
+            update(payment_orders)
+            .where(c.payment_order_id == payment_order_id)
+            .values(announced_at=now)
+        )
+        return found
+
+    async def record_retry(
+        self, payment_order_id: str, last_error: str, next_attempt_at: datetime
+    ) -> int | None:
+        result = await self.conn.execute(
+            update(payment_orders)
+            .where(
+                payment_orders.c.payment_order_id == payment_order_id,
+                payment_orders.c.status.in_(
+                    [OrderStatus.NOT_STARTED.value, OrderStatus.EXECUTING.value]
+                ),
+            )
+            .values(last_error=last_error, next_attempt_at=next_attempt_at)
+            .returning(payment_orders.c.attempts)
+        )
+        return result.scalar()
 
     async def list_unsettled(
         self, updated_before: datetime, limit: int

@@ -8,8 +8,10 @@ idempotency key (the payment order id), so a retry can never charge twice.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import time
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from types import TracebackType
 from typing import Any, TypeVar
@@ -381,5 +383,35 @@ def psp_error(exc: stripe.StripeError) -> Exception:
     if isinstance(exc, stripe.PermissionError):
         return PspRejected(summary)
     # Connection errors, timeouts, 429, 409 (key in use), 5xx and anything unforeseen: the charge
-    # may or may not have happened, and retrying with the same key is always safe.
-    return PspUnavailable(summary)
+    # may or may not have happened, and retrying with the same key is always safe. Stripe's 429
+    # and 503 may say when to come back (Retry-After): the consumer waits that long.
+    return PspUnavailable(summary, retry_after_s=retry_after_header(exc.headers))
+
+
+MAX_RETRY_AFTER_S = 3600.0
+
+
+def retry_after_header(headers: Any) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date), capped at an hour;
+    None when there is none or it cannot be read."""
+    if not headers:
+        return None
+    value = next(
+        (str(v) for k, v in dict(headers).items() if str(k).lower() == "retry-after"), None
+    )
+    if value is None:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if seconds != seconds:  # NaN
+        return None
+    return min(MAX_RETRY_AFTER_S, max(0.0, seconds))

@@ -22,6 +22,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 
+from mesh.alert_store import alerts_table
 from mesh.db import MONEY
 from mesh.inbox import inbox_table
 from mesh.outbox import outbox_table
@@ -73,6 +74,11 @@ payment_orders = Table(
     Column("psp_reference", Text, nullable=False, server_default=""),
     Column("failure_reason", Text, nullable=False, server_default=""),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
+    # Retry state while the order waits for the PSP (migration 0009).
+    Column("last_error", Text, nullable=False, server_default=""),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=True),
+    # When the sweeper last published a SUCCESS order's event again, its flags not back yet.
+    Column("announced_at", DateTime(timezone=True), nullable=True),
     # Hosted flow: the PSP's id of the order's page (checkout session) and its URL.
     Column("psp_token", Text, nullable=False, server_default=""),
     Column("payment_page_url", Text, nullable=False, server_default=""),
@@ -94,6 +100,12 @@ payment_orders = Table(
         "payment_order_unsettled",
         "updated_at",
         postgresql_where=text("status IN ('NOT_STARTED', 'EXECUTING', 'PENDING')"),
+    ),
+    # SUCCESS orders whose wallet or ledger flag has not come back (the sweeper re-announces).
+    Index(
+        "payment_order_unflagged",
+        "updated_at",
+        postgresql_where=text("status = 'SUCCESS' AND NOT (wallet_updated AND ledger_updated)"),
     ),
 )
 
@@ -222,3 +234,6 @@ risk_decisions = Table(
 
 outbox = outbox_table(metadata)
 inbox = inbox_table(metadata)
+
+# Alerts of every service (mesh.alerts), kept here (mesh.alert_store).
+alerts = alerts_table(metadata)

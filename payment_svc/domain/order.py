@@ -87,6 +87,10 @@ class PaymentOrder:
     psp_reference: str = ""
     failure_reason: str = ""
     attempts: int = 0
+    # Retry state while the order waits (the PSP out of reach, its breaker open): why the last
+    # try failed, and the earliest time of the next one. Kept as history once the order is past.
+    last_error: str = ""
+    next_attempt_at: datetime | None = None
     psp_token: str = ""  # hosted flow: the PSP's id of the order's payment page
     payment_page_url: str = ""  # hosted flow: where the buyer pays this order
     history: list[StatusChange] = field(default_factory=list)

@@ -5,16 +5,18 @@ is retried with backoff by mesh.jetstream."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from mesh.consuming import event_id
 from mesh.events import LEDGER_POSTED, PAYMENT_ORDER_CREATED, WALLET_CREDITED, M, unpack
 from mesh.jetstream import ConsumerSpec, Poison
 from mesh.retry import RetryPolicy
-from payment_svc.domain.psp import PaymentProvider
+from payment_svc.domain.psp import PaymentProvider, PspUnavailable
 from payment_svc.service_layer.execute_order import execute_order
 from payment_svc.service_layer.flags import FlagRefused, mark_ledger_updated, mark_wallet_updated
 from payment_svc.service_layer.ports import Clock, UnitOfWorkFactory, UnknownOrder
+from payment_svc.service_layer.retry_state import note_retry
 from paymesh.events.v1 import events_pb2
 
 EXECUTOR = "payment-executor"
@@ -61,22 +63,39 @@ def _payload(env: events_pb2.Envelope, cls: type[M]) -> M:
         raise Poison(str(err)) from err
 
 
+def _always_open() -> None:
+    """No circuit breaker in front of the PSP: every try is made."""
+
+
 @dataclass
 class ExecutorHandler:
     uow: UnitOfWorkFactory
     psp: PaymentProvider
     clock: Clock
+    # Raises CircuitOpen when the PSP's breaker would refuse a call now: the order is left
+    # as it is (no attempt counted) and waits in the queue for the breaker's open time.
+    gate: Callable[[], None] = _always_open
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     async def __call__(self, env: events_pb2.Envelope) -> None:
         created = _payload(env, events_pb2.PaymentOrderCreated)
+        order_id = created.payment_order_id
         try:
-            await execute_order(
-                created.payment_order_id, uow=self.uow, psp=self.psp, clock=self.clock
-            )
+            self.gate()
+            await execute_order(order_id, uow=self.uow, psp=self.psp, clock=self.clock)
         except UnknownOrder as err:
             raise Poison(f"unknown payment order {err}") from err
-        # PspUnavailable and StoreUnavailable (mesh.retry.Transient) propagate: retried with
-        # backoff for as long as the outage lasts, never dead-lettered; same PSP key next time.
+        except PspUnavailable as err:
+            # Transient: retried with backoff (or after the wait the PSP or the breaker asked
+            # for) for as long as the outage lasts, never dead-lettered; same PSP key next
+            # time. The order shows why it waits and until when.
+            waiting = await note_retry(
+                order_id, err, uow=self.uow, clock=self.clock, retry=self.retry
+            )
+            if waiting is err:
+                raise
+            raise waiting from err
+        # StoreUnavailable (mesh.retry.Transient) propagates: retried the same way.
 
 
 @dataclass

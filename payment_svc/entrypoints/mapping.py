@@ -85,6 +85,10 @@ def transition_to_proto(change: StatusChange) -> payment_pb2.StatusTransition:
     )
 
 
+# An order whose next try is still to come (a PENDING one waits for the PSP's answer instead).
+_WAITING = frozenset({OrderStatus.NOT_STARTED, OrderStatus.EXECUTING})
+
+
 def order_to_proto(order: PaymentOrder) -> payment_pb2.PaymentOrder:
     return payment_pb2.PaymentOrder(
         payment_order_id=order.payment_order_id,
@@ -102,6 +106,13 @@ def order_to_proto(order: PaymentOrder) -> payment_pb2.PaymentOrder:
         updated_at=_timestamp(order.updated_at),
         history=[transition_to_proto(c) for c in order.history],
         payment_page_url=order.payment_page_url,
+        attempts=order.attempts,
+        last_error=order.last_error,
+        next_attempt_at=(
+            _timestamp(order.next_attempt_at)
+            if order.next_attempt_at is not None and order.status in _WAITING
+            else None
+        ),
     )
 
 

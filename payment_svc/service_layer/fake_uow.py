@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from payment_svc.domain.checkout import Checkout
-from payment_svc.domain.events import DomainEvent
+from payment_svc.domain.events import DomainEvent, OrderSucceeded
 from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
 from payment_svc.domain.psp_event import PspEvent
 from payment_svc.domain.refund import Refund
@@ -55,6 +55,7 @@ class FakeState:
     psp_events: dict[str, tuple[PspEvent, str]] = field(default_factory=dict)  # with its result
     refunds: dict[str, Refund] = field(default_factory=dict)
     risk_decisions: list[RiskRecord] = field(default_factory=list)
+    announced: dict[str, datetime] = field(default_factory=dict)  # re-announced SUCCESS orders
 
 
 @dataclass
@@ -62,6 +63,8 @@ class FakeStore:
     state: FakeState = field(default_factory=FakeState)
     outbox: list[DomainEvent] = field(default_factory=list)
     commits: int = 0
+    # Events published again by the sweeper (the same events, the same ids).
+    announced_again: list[DomainEvent] = field(default_factory=list)
 
     def uow(self) -> FakeUnitOfWork:
         """Use `store.uow` as the use cases' unit-of-work factory."""
@@ -185,6 +188,42 @@ class FakeRepository(PaymentRepository):
             return False
         stored.attempts += 1
         return True
+
+    async def list_unflagged(self, quiet_since: datetime, limit: int) -> list[str]:
+        found = [
+            o
+            for o in self._s.orders.values()
+            if o.status is OrderStatus.SUCCESS
+            and not (o.wallet_updated and o.ledger_updated)
+            and o.updated_at < quiet_since
+            and self._s.announced.get(o.payment_order_id, o.updated_at) < quiet_since
+        ]
+        found.sort(key=lambda o: o.updated_at)
+        return [o.payment_order_id for o in found[:limit]]
+
+    async def announce_again(self, payment_order_id: str, now: datetime) -> bool:
+        original = next(
+            (
+                e
+                for e in self._store.outbox
+                if isinstance(e, OrderSucceeded) and e.payment_order_id == payment_order_id
+            ),
+            None,
+        )
+        self._s.announced[payment_order_id] = now
+        if original is None:
+            return False
+        self._store.announced_again.append(original)
+        return True
+
+    async def record_retry(
+        self, payment_order_id: str, last_error: str, next_attempt_at: datetime
+    ) -> int | None:
+        stored = self._s.orders.get(payment_order_id)
+        if stored is None or stored.status not in (OrderStatus.NOT_STARTED, OrderStatus.EXECUTING):
+            return None
+        stored.last_error, stored.next_attempt_at = last_error, next_attempt_at
+        return stored.attempts
 
     async def list_unsettled(
         self, updated_before: datetime, limit: int

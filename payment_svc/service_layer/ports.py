@@ -154,6 +154,25 @@ class PaymentRepository(abc.ABC):
         """attempts + 1 while the order is still `expected`."""
 
     @abc.abstractmethod
+    async def list_unflagged(self, quiet_since: datetime, limit: int) -> list[str]:
+        """SUCCESS orders whose wallet or ledger flag has not come back, neither changed nor
+        announced again since `quiet_since`, the oldest first."""
+
+    @abc.abstractmethod
+    async def announce_again(self, payment_order_id: str, now: datetime) -> bool:
+        """Publish the order's `payment.order.succeeded` event again through the outbox, with
+        its original event id (the inboxes drop it where it was applied), and note when; False
+        when the original event is no longer kept."""
+
+    @abc.abstractmethod
+    async def record_retry(
+        self, payment_order_id: str, last_error: str, next_attempt_at: datetime
+    ) -> int | None:
+        """Note why the order's last try failed and when the next one is due, while the order
+        is NOT_STARTED or EXECUTING (its `updated_at` is left alone: the sweeper reads it).
+        Returns the order's attempts, or None when it is past waiting (or unknown)."""
+
+    @abc.abstractmethod
     async def list_unsettled(
         self, updated_before: datetime, limit: int
     ) -> list[tuple[str, OrderStatus]]:

@@ -3,6 +3,10 @@
 - NOT_STARTED: its `payment.order.created` message may have been dead-lettered; execute it.
 - EXECUTING: an attempt's outcome is unknown; execute again, which asks the PSP first.
 - PENDING: no webhook came; poll the PSP.
+- SUCCESS, but the wallet's or the ledger's flag has not come back (its event was lost, or
+  dead-lettered and never replayed): publish `payment.order.succeeded` again, with its original
+  event id, so that the inbox of the consumer that applied it drops it and the one that lost it
+  applies it (`reannounce_unflagged`).
 
 Running an order that the executor is also running is harmless: the PSP idempotency key and the
 conditional transitions let only one outcome be recorded, and never a second charge.
@@ -75,3 +79,41 @@ async def sweep_stuck_orders(
         return await execute_order(payment_order_id, uow=uow, psp=psp, clock=clock)
 
     return await settle_each(stuck, settle, pending=Execution.PENDING, what="payment order")
+
+
+@dataclass
+class Reannouncement:
+    """What one round of `reannounce_unflagged` did, by order id."""
+
+    announced: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)  # the original event no longer kept
+
+
+async def reannounce_unflagged(
+    *, uow: UnitOfWorkFactory, clock: Clock, quiet_for: timedelta, limit: int = 200
+) -> Reannouncement:
+    """One round over SUCCESS orders whose wallet or ledger flag has not come back and that
+    have been quiet (not changed, not announced again) for `quiet_for`: publish each one's
+    succeeded event again, each in a transaction of its own."""
+    now = clock()
+    async with uow() as tx:
+        quiet = await tx.repo.list_unflagged(now - quiet_for, limit)
+    done = Reannouncement()
+    for payment_order_id in quiet:
+        async with uow() as tx:
+            found = await tx.repo.announce_again(payment_order_id, now)
+            await tx.commit()
+        (done.announced if found else done.lost).append(payment_order_id)
+    if done.announced:
+        log.warning(
+            "sweeper announced %d SUCCESS orders again, their flags not back: %s",
+            len(done.announced),
+            ", ".join(done.announced[:10]),
+        )
+    if done.lost:
+        log.error(
+            "sweeper cannot announce %d SUCCESS orders again, their event no longer kept: %s",
+            len(done.lost),
+            ", ".join(done.lost[:10]),
+        )
+    return done

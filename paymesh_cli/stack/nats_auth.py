@@ -17,7 +17,11 @@ from pathlib import Path
 from ledger_svc.service_layer.moves import MOVE_CONSUMER as LEDGER_MOVE
 from ledger_svc.service_layer.refunds import REFUND_CONSUMER as LEDGER_REFUND
 from ledger_svc.service_layer.use_cases import POST_CONSUMER as LEDGER_POST
+from mesh.alerts import ALERT_SUBJECT, OPS_STREAM
+from mesh.dead_letters import DLQ_STREAM
+from mesh.jetstream import STREAMS
 from notify_svc.service_layer.events import EVENTS_CONSUMER as NOTIFY_EVENTS
+from payment_svc.entrypoints.alert_consumer import ALERT_KEEPER
 from payment_svc.entrypoints.consumers import EXECUTOR, LEDGER_FLAG, WALLET_FLAG
 from payment_svc.entrypoints.refund_consumer import REFUND_EXECUTOR
 from paymesh_cli.stack.secrets import write_private
@@ -27,6 +31,9 @@ from wallet_svc.service_layer.releases import RELEASE_CONSUMER as WALLET_RELEASE
 from wallet_svc.service_layer.use_cases import CREDIT_CONSUMER as WALLET_CREDIT
 
 OPERATOR = "operator"
+# What a dead letter may be replayed on: every event subject of the mesh (not ops.>: alerts
+# are never dead-lettered for replay).
+REPLAYABLE = ("payment.>", "wallet.>", "ledger.>", "payout.>")
 NEVER = [
     "$JS.API.STREAM.DELETE.>",
     "$JS.API.STREAM.PURGE.>",
@@ -42,9 +49,18 @@ class NatsRights:
 
     publishes: tuple[str, ...]
     consumers: tuple[tuple[str, str], ...]
+    # The payment service serves the operator's dead-letter tools (OpsService, ADR 0015): it
+    # reads and deletes messages of the DLQ stream (of no other) and replays them on their
+    # original subjects, whichever service's events they are.
+    serves_dead_letters: bool = False
 
     def publish_allow(self) -> list[str]:
-        allow = [*self.publishes, "$JS.API.INFO", "$JS.API.STREAM.INFO.*"]
+        # Every service publishes the alerts its checks raise (mesh.alerts).
+        allow = [*self.publishes, ALERT_SUBJECT, "$JS.API.INFO", "$JS.API.STREAM.INFO.*"]
+        if self.serves_dead_letters:
+            allow += [s for s in REPLAYABLE if s not in self.publishes]
+            allow += [f"$JS.API.STREAM.MSG.GET.{DLQ_STREAM}"]
+            allow += [f"$JS.API.STREAM.MSG.DELETE.{DLQ_STREAM}"]
         allow += ["$JS.API.STREAM.CREATE.*", "$JS.API.STREAM.UPDATE.*"]
         for stream, durable in self.consumers:
             allow += [
@@ -57,6 +73,13 @@ class NatsRights:
                 f"$JS.ACK.{stream}.{durable}.>",
             ]
         return allow
+
+    def publish_deny(self) -> list[str]:
+        if not self.serves_dead_letters:
+            return NEVER
+        # Deleting a message stays refused on every stream but the DLQ.
+        others = [f"$JS.API.STREAM.MSG.DELETE.{s}" for s in STREAMS if s != DLQ_STREAM]
+        return [d for d in NEVER if d != "$JS.API.STREAM.MSG.DELETE.>"] + others
 
 
 # Per service (its NATS user name): payment_svc publishes payment.* (orders, refunds) and
@@ -71,7 +94,9 @@ SERVICE_RIGHTS: Mapping[str, NatsRights] = {
             ("PAYMENT", REFUND_EXECUTOR),
             ("WALLET", WALLET_FLAG),
             ("LEDGER", LEDGER_FLAG),
+            (OPS_STREAM, ALERT_KEEPER),
         ),
+        serves_dead_letters=True,
     ),
     "wallet_svc": NatsRights(
         publishes=("wallet.>",),
@@ -107,7 +132,7 @@ def nats_config(passwords: Mapping[str, str]) -> str:
                 "user": name,
                 "password": passwords[name],
                 "permissions": {
-                    "publish": {"allow": rights.publish_allow(), "deny": NEVER},
+                    "publish": {"allow": rights.publish_allow(), "deny": rights.publish_deny()},
                     "subscribe": {"allow": ["_INBOX.>"]},
                 },
             }

@@ -149,6 +149,7 @@ async def test_the_app_authenticates_against_the_database(
             assert sorted(ready.json()["not_ready"]) == [
                 "paymesh.ledger.v1.LedgerService",
                 "paymesh.notify.v1.NotifyService",
+                "paymesh.ops.v1.OpsService",
                 "paymesh.payment.v1.PaymentService",
                 "paymesh.payment.v1.RefundService",
             ]

@@ -88,7 +88,8 @@ async def front(database_url: str, nats_url: str, tmp_path: Path) -> AsyncIterat
             started_wallet(database_url, nats_url) as wallet,
             started_ledger(database_url, nats_url) as ledger,
         ):
-            by_package = {"payment": payment, "wallet": wallet, "ledger": ledger}
+            # OpsService is served by the payment service.
+            by_package = {"payment": payment, "wallet": wallet, "ledger": ledger, "ops": payment}
             channels = {  # notify_svc is not needed here: its routes are refused or unused
                 s.full_name: by_package[s.full_name.split(".")[1]].channel
                 for s in FRONTED_SERVICES
@@ -305,3 +306,73 @@ def test_paymesh_dev_replaces_a_dev_key_from_before_scopes(
     assert asyncio.run(live_key_scopes(database_url, new_id)) == frozenset(SCOPES)
     asyncio.run(ensure_dev_api_key(tmp_path, database_url, fresh=False))
     assert key_file.read_text().strip() == new, "a dev key with every scope is kept"
+
+
+async def test_dead_letters_over_rest_for_ops_keys_with_every_replay_audited(
+    front: Front,
+) -> None:
+    from mesh.events import WALLET_CREDITED, new_envelope
+    from paymesh.events.v1 import events_pb2
+
+    ops = await front.key("on call", "ops")
+    merchant = await front.key("merchant", "payments:read", "refunds:write")
+    # An event the payment service refuses for good: dead-lettered by payment-wallet-flag.
+    envelope = new_envelope(
+        WALLET_CREDITED, "po_nobody", events_pb2.WalletCredited(payment_order_id="po_nobody")
+    )
+    await front.payment.js.publish(
+        WALLET_CREDITED, envelope.SerializeToString(), headers={"Nats-Msg-Id": str(uuid.uuid4())}
+    )
+
+    async def listed() -> list[dict]:
+        response = await front.client.get("/v1/ops/dlq", headers=ops)
+        assert response.status_code == 200, response.text
+        return response.json()["dead_letters"]
+
+    [letter] = await eventually(listed)
+    assert (letter["consumer"], letter["subject"], letter["event_id"]) == (
+        "payment-wallet-flag",
+        WALLET_CREDITED,
+        envelope.event_id,
+    )
+    assert (await front.client.get("/v1/ops/dlq", headers=merchant)).status_code == 403
+    shown = await front.client.get(f"/v1/ops/dlq/{letter['seq']}", headers=ops)
+    assert shown.json()["dead_letter"]["payload"]  # base64 of the original bytes
+
+    replay_key = new_request_id()
+    replayed = await front.client.post(
+        f"/v1/ops/dlq/{letter['seq']}:replay",
+        json={},
+        headers={**ops, "Idempotency-Key": replay_key},
+    )
+    assert replayed.status_code == 200, replayed.text
+    # Still refused (nothing was fixed): dead-lettered again, under a new sequence.
+    [again] = await eventually(listed)
+    assert again["seq"] != letter["seq"] and again["event_id"] == envelope.event_id
+    gone = await front.client.post(
+        f"/v1/ops/dlq/{letter['seq']}:replay",
+        json={},
+        headers={**ops, "Idempotency-Key": new_request_id()},
+    )
+    assert gone.status_code == 404
+    discarded = await front.client.post(
+        f"/v1/ops/dlq/{again['seq']}:discard",
+        json={},
+        headers={**ops, "Idempotency-Key": new_request_id()},
+    )
+    assert discarded.status_code == 200
+    assert await listed() == []
+
+    ops_id = ops["Authorization"].split("_")[1]
+    actions = [
+        (key_id, action.rsplit(".", 1)[1], outcome)
+        for key_id, action, _, _, outcome in audit_rows(front.database_url)
+        if action.startswith("paymesh.ops.v1.")
+    ]
+    assert actions == [
+        (ops_id, "ReplayDeadLetter", 200),
+        (ops_id, "ReplayDeadLetter", 404),
+        (ops_id, "DiscardDeadLetter", 200),
+    ]
+    alerts = await front.client.get("/v1/ops/alerts?include_resolved=true", headers=ops)
+    assert alerts.status_code == 200 and "alerts" in alerts.json()

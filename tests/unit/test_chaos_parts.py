@@ -94,3 +94,12 @@ async def test_a_database_outage_is_unavailable_not_internal():
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
     status = rpc_status.from_call(caught.value)
     assert status is not None and "connection refused" not in status.message
+
+
+def test_outage_mode_keeps_each_victim_down_for_the_outage():
+    kills = plan_kills(random.Random(3), 4, 100, outage_s=600.0)
+    assert [k.pause_s for k in kills] == [600.0] * 4
+    usual = plan_kills(random.Random(3), 4, 100)
+    assert [(k.victim, k.after_checkouts) for k in kills] == [
+        (k.victim, k.after_checkouts) for k in usual
+    ]

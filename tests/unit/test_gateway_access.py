@@ -36,6 +36,8 @@ SECRET = "s3cr3t-s3cr3t-s3cr3t-s3cr3t"
 ROUTES = derive_routes()
 # A path value every path field of the contracts accepts (ledger accounts, sellers, ids).
 PATH_VALUE = "seller_payable"
+# Path fields that take something else: a dead letter's sequence, an alert's UUID.
+PATH_VALUES = {"seq": "7", "alert_id": "3f2b6c1e-8d4a-4e5b-9c7d-2a1b0c9d8e7f"}
 # A valid body for each route that takes one; a new such route needs its sample here.
 BODIES: dict[str, dict[str, Any]] = {
     "paymesh.payment.v1.PaymentService.CreatePayment": {
@@ -72,6 +74,9 @@ BODIES: dict[str, dict[str, Any]] = {
         "currency": "USD",
     },
     "paymesh.payout.v1.PayoutService.CreatePayoutRun": {"date": "2026-12-01"},
+    "paymesh.ops.v1.OpsService.AcknowledgeAlert": {},
+    "paymesh.ops.v1.OpsService.ReplayDeadLetter": {},
+    "paymesh.ops.v1.OpsService.DiscardDeadLetter": {},
 }
 
 
@@ -180,7 +185,8 @@ async def call(client: httpx.AsyncClient, route: MethodRoute, key: str | None) -
     """One valid request to `route`, with `key` (or none)."""
     path = route.starlette_path
     for name in route.path_params:
-        path = path.replace(f"{{{name}}}", PATH_VALUE).replace(f"{{{name}:path}}", PATH_VALUE)
+        value = PATH_VALUES.get(name, PATH_VALUE)
+        path = path.replace(f"{{{name}}}", value).replace(f"{{{name}:path}}", value)
     headers = {"Authorization": f"Bearer {key}"} if key else {}
     if route.needs_idempotency_key:
         headers["Idempotency-Key"] = idempotency_key()

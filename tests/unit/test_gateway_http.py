@@ -31,6 +31,7 @@ from mesh.errors import FieldViolation, ServiceError, invalid_argument, not_foun
 from mesh.grpc_server import GrpcServer, mark_replayed
 from paymesh.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from paymesh.notify.v1 import notify_pb2_grpc
+from paymesh.ops.v1 import ops_pb2, ops_pb2_grpc
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc, refunds_pb2, refunds_pb2_grpc
 from paymesh.payout.v1 import payout_pb2_grpc
 from paymesh.wallet.v1 import wallet_pb2, wallet_pb2_grpc
@@ -43,6 +44,7 @@ WALLET = "paymesh.wallet.v1.WalletService"
 LEDGER = "paymesh.ledger.v1.LedgerService"
 NOTIFY = "paymesh.notify.v1.NotifyService"
 PAYOUT = "paymesh.payout.v1.PayoutService"
+OPS = "paymesh.ops.v1.OpsService"
 KEY_ID = "0123456789abcdef"
 SECRET = "s3cr3t-s3cr3t-s3cr3t-s3cr3t"
 GOOD_KEY = f"pmk_{KEY_ID}_{SECRET}"
@@ -206,6 +208,11 @@ class FakeLedger(ledger_pb2_grpc.LedgerServiceServicer):
         return ledger_pb2.GetTrialBalanceResponse(balanced=True)
 
 
+class FakeOps(ops_pb2_grpc.OpsServiceServicer):
+    async def GetPspBreaker(self, request, context):  # type: ignore[no-untyped-def]
+        return ops_pb2.GetPspBreakerResponse(state="open", open_for_s=12.34)
+
+
 # --- fixtures -------------------------------------------------------------------------------
 
 
@@ -235,6 +242,7 @@ async def upstream(calls: Calls) -> AsyncIterator[GrpcServer]:
                 payout_pb2_grpc.PayoutServiceServicer(),
                 PAYOUT,
             ),
+            (ops_pb2_grpc.add_OpsServiceServicer_to_server, FakeOps(), OPS),
         ],
     )
     await server.start()
@@ -877,9 +885,16 @@ async def test_an_upstream_that_is_down_is_503(calls: Calls) -> None:
     calls.requests.clear()
     down = grpc.aio.insecure_channel(f"127.0.0.1:{free_port()}")
     try:
-        async with make_client(
-            {PAYMENT: down, REFUND: down, WALLET: down, LEDGER: down, NOTIFY: down, PAYOUT: down}
-        ) as client:
+        downs = {
+            PAYMENT: down,
+            REFUND: down,
+            WALLET: down,
+            LEDGER: down,
+            NOTIFY: down,
+            PAYOUT: down,
+            OPS: down,
+        }
+        async with make_client(downs) as client:
             response = await client.post(
                 "/v1/payments", json=payment_body(), headers=post_headers()
             )
@@ -898,6 +913,7 @@ async def test_an_upstream_that_is_down_is_503(calls: Calls) -> None:
                 LEDGER,
                 NOTIFY,
                 PAYOUT,
+                OPS,
             }
     finally:
         await down.close()
@@ -956,6 +972,7 @@ async def test_health_readiness_and_openapi(channel: grpc.aio.Channel) -> None:
         LEDGER: channel,
         NOTIFY: channel,
         PAYOUT: channel,
+        OPS: channel,
     }
     async with make_client(channels) as client:
         assert (await client.get("/healthz")).status_code == 200
@@ -965,11 +982,14 @@ async def test_health_readiness_and_openapi(channel: grpc.aio.Channel) -> None:
             "database": "SERVING",
             LEDGER: "SERVING",
             NOTIFY: "SERVING",
+            OPS: "SERVING",
             PAYMENT: "SERVING",
             PAYOUT: "SERVING",
             REFUND: "SERVING",
             WALLET: "SERVING",
         }
+        # The PSP breaker of the payment service answering, for ops keys (not readiness).
+        assert ready.json()["psp_breaker"] == {"state": "open", "open_for_s": 12.3}
         doc = (await client.get("/openapi.json")).json()
         assert "/v1/payments" in doc["paths"]
     async with make_client(channels, db_check=db_down) as client:

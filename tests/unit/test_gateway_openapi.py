@@ -56,6 +56,12 @@ def test_paths_and_methods(doc: dict[str, Any]) -> None:
         ("GET", "/v1/payouts/{payout_id}"),
         ("GET", "/v1/sellers/{seller_account}/payouts"),
         ("POST", "/v1/payout-runs"),
+        ("GET", "/v1/ops/alerts"),
+        ("POST", "/v1/ops/alerts/{alert_id}:acknowledge"),
+        ("GET", "/v1/ops/dlq"),
+        ("GET", "/v1/ops/dlq/{seq}"),
+        ("POST", "/v1/ops/dlq/{seq}:replay"),
+        ("POST", "/v1/ops/dlq/{seq}:discard"),
     }
 
 

@@ -33,6 +33,12 @@ EXPECTED = {
     ("GET", "/v1/payouts/{payout_id}"),
     ("GET", "/v1/sellers/{seller_account}/payouts"),
     ("POST", "/v1/payout-runs"),
+    ("GET", "/v1/ops/alerts"),
+    ("POST", "/v1/ops/alerts/{alert_id}:acknowledge"),
+    ("GET", "/v1/ops/dlq"),
+    ("GET", "/v1/ops/dlq/{seq}"),
+    ("POST", "/v1/ops/dlq/{seq}:replay"),
+    ("POST", "/v1/ops/dlq/{seq}:discard"),
 }
 
 
@@ -93,6 +99,13 @@ def test_success_statuses_and_idempotency() -> None:
     erase = routes["paymesh.payment.v1.PaymentService.ErasePersonalData"]
     assert (erase.success_status, erase.needs_idempotency_key) == (200, True)
     assert dict(erase.path_params) == {"buyer_id": "buyer_id"}
+    # Operator actions: answered at once (200), each under its own Idempotency-Key.
+    operator_actions = {
+        f"paymesh.ops.v1.OpsService.{rpc}"
+        for rpc in ("AcknowledgeAlert", "ReplayDeadLetter", "DiscardDeadLetter")
+    }
+    for name in operator_actions:
+        assert (routes[name].success_status, routes[name].needs_idempotency_key) == (200, True)
     release = routes["paymesh.payment.v1.PaymentService.ReleasePaymentOrder"]
     assert (release.success_status, release.needs_idempotency_key) == (202, True)
     payout = routes["paymesh.payout.v1.PayoutService.CreatePayout"]
@@ -105,7 +118,7 @@ def test_success_statuses_and_idempotency() -> None:
         payout.method.full_name,
     )
     for name, route in routes.items():
-        if name not in mutating:
+        if name not in (*mutating, *operator_actions):
             assert route.success_status == 200
             # The marketplace's webhook endpoints, the sellers and the payout runs: every POST
             # and PATCH is idempotent too.

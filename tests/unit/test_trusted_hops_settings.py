@@ -81,13 +81,23 @@ def test_each_service_publishes_its_own_subjects_only() -> None:
         "ledger_svc": "ledger.",
         "payout_svc": "payout.",
     }
+    own["notify_svc"] = ""  # it publishes no events of its own
     for name, prefix in own.items():
         rights = users[name]["permissions"]
-        events = [s for s in rights["publish"]["allow"] if not s.startswith(("$JS.", "dlq."))]
-        assert events == [f"{prefix}>"], name
+        events = [
+            s for s in rights["publish"]["allow"] if not s.startswith(("$JS.", "dlq.", "ops."))
+        ]
+        if name == "payment_svc":  # it replays dead letters (OpsService) on their subjects
+            assert events == ["payment.>", "wallet.>", "ledger.>", "payout.>"], name
+            assert "$JS.API.STREAM.MSG.DELETE.DLQ" in rights["publish"]["allow"]
+            assert "$JS.API.STREAM.MSG.DELETE.PAYMENT" in rights["publish"]["deny"]
+            continue
+        assert events == ([f"{prefix}>"] if prefix else []), name
+        assert "ops.alert" in rights["publish"]["allow"]
         assert rights["publish"]["deny"] == NEVER
         assert rights["subscribe"] == {"allow": ["_INBOX.>"]}
-    # notify_svc publishes no event: only its dead letters and its consumer's JetStream calls.
+    # notify_svc publishes no event: only its dead letters, its alerts and its consumer's
+    # JetStream calls.
     notify = users["notify_svc"]["permissions"]["publish"]["allow"]
-    assert [s for s in notify if not s.startswith("$JS.")] == ["dlq.notify-events"]
+    assert [s for s in notify if not s.startswith("$JS.")] == ["ops.alert", "dlq.notify-events"]
     assert "permissions" not in users[OPERATOR]

@@ -184,3 +184,17 @@ class PayoutReserved(_message.Message):
     PAYOUT_ID_FIELD_NUMBER: _ClassVar[int]
     payout_id: str
     def __init__(self, payout_id: _Optional[str] = ...) -> None: ...
+
+class AlertObserved(_message.Message):
+    __slots__ = ("kind", "subject", "service", "detail", "active")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    SUBJECT_FIELD_NUMBER: _ClassVar[int]
+    SERVICE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    kind: str
+    subject: str
+    service: str
+    detail: str
+    active: bool
+    def __init__(self, kind: _Optional[str] = ..., subject: _Optional[str] = ..., service: _Optional[str] = ..., detail: _Optional[str] = ..., active: _Optional[bool] = ...) -> None: ...

@@ -188,7 +188,7 @@ class Checkout(_message.Message):
     def __init__(self, checkout_id: _Optional[str] = ..., buyer_id: _Optional[str] = ..., is_payment_done: _Optional[bool] = ..., payment_orders: _Optional[_Iterable[_Union[PaymentOrder, _Mapping]]] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., flow: _Optional[_Union[PaymentFlow, str]] = ..., redirect_url: _Optional[str] = ..., buyer_email_masked: _Optional[str] = ..., buyer_pii_erased: _Optional[bool] = ...) -> None: ...
 
 class PaymentOrder(_message.Message):
-    __slots__ = ("payment_order_id", "checkout_id", "seller_account", "amount", "currency", "fee_amount", "status", "wallet_updated", "ledger_updated", "psp_reference", "failure_reason", "created_at", "updated_at", "history", "payment_page_url")
+    __slots__ = ("payment_order_id", "checkout_id", "seller_account", "amount", "currency", "fee_amount", "status", "wallet_updated", "ledger_updated", "psp_reference", "failure_reason", "created_at", "updated_at", "history", "payment_page_url", "attempts", "last_error", "next_attempt_at")
     PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
     CHECKOUT_ID_FIELD_NUMBER: _ClassVar[int]
     SELLER_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
@@ -204,6 +204,9 @@ class PaymentOrder(_message.Message):
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     PAYMENT_PAGE_URL_FIELD_NUMBER: _ClassVar[int]
+    ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    NEXT_ATTEMPT_AT_FIELD_NUMBER: _ClassVar[int]
     payment_order_id: str
     checkout_id: str
     seller_account: str
@@ -219,7 +222,10 @@ class PaymentOrder(_message.Message):
     updated_at: _timestamp_pb2.Timestamp
     history: _containers.RepeatedCompositeFieldContainer[StatusTransition]
     payment_page_url: str
-    def __init__(self, payment_order_id: _Optional[str] = ..., checkout_id: _Optional[str] = ..., seller_account: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., fee_amount: _Optional[str] = ..., status: _Optional[_Union[PaymentOrderStatus, str]] = ..., wallet_updated: _Optional[bool] = ..., ledger_updated: _Optional[bool] = ..., psp_reference: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[StatusTransition, _Mapping]]] = ..., payment_page_url: _Optional[str] = ...) -> None: ...
+    attempts: int
+    last_error: str
+    next_attempt_at: _timestamp_pb2.Timestamp
+    def __init__(self, payment_order_id: _Optional[str] = ..., checkout_id: _Optional[str] = ..., seller_account: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., fee_amount: _Optional[str] = ..., status: _Optional[_Union[PaymentOrderStatus, str]] = ..., wallet_updated: _Optional[bool] = ..., ledger_updated: _Optional[bool] = ..., psp_reference: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., history: _Optional[_Iterable[_Union[StatusTransition, _Mapping]]] = ..., payment_page_url: _Optional[str] = ..., attempts: _Optional[int] = ..., last_error: _Optional[str] = ..., next_attempt_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class StatusTransition(_message.Message):
     __slots__ = ("from_status", "to_status", "reason", "occurred_at")

@@ -1,0 +1,168 @@
+"""The OpsService gRPC servicer (served by the payment service): alerts of every service (kept
+in this schema, mesh.alert_store), the dead letters of every consumer (mesh.dead_letters, the
+same tools as `paymesh dlq`) and the PSP circuit breaker. Scope `ops`; replays, discards and
+acknowledgements are audited by the gateway (the contract marks them)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import grpc
+from google.protobuf.timestamp_pb2 import Timestamp
+from nats.js import JetStreamContext
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from mesh import alert_store, dead_letters
+from mesh.dead_letters import DeadLetter, NoSuchDeadLetter
+from mesh.errors import ServiceError
+from mesh.events import decode_envelope
+from payment_svc.domain.breaker import CircuitBreaker
+from payment_svc.service_layer.ports import Clock
+from paymesh.ops.v1 import ops_pb2, ops_pb2_grpc
+
+SERVICE_NAME = "paymesh.ops.v1.OpsService"
+DEFAULT_LIMIT = 100
+
+_STATE = {
+    alert_store.OPEN: ops_pb2.ALERT_STATE_OPEN,
+    alert_store.ACKNOWLEDGED: ops_pb2.ALERT_STATE_ACKNOWLEDGED,
+    alert_store.RESOLVED: ops_pb2.ALERT_STATE_RESOLVED,
+}
+
+
+def _ts(at: datetime | None) -> Timestamp | None:
+    if at is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(at)
+    return stamp
+
+
+def alert_to_proto(alert: alert_store.StoredAlert) -> ops_pb2.Alert:
+    return ops_pb2.Alert(
+        alert_id=alert.alert_id,
+        kind=alert.kind,
+        subject=alert.subject,
+        service=alert.service,
+        detail=alert.detail,
+        state=_STATE[alert.state],  # type: ignore[arg-type]
+        first_seen=_ts(alert.first_seen),
+        last_seen=_ts(alert.last_seen),
+        count=alert.count,
+        acknowledged_at=_ts(alert.acknowledged_at),
+        resolved_at=_ts(alert.resolved_at),
+    )
+
+
+def dead_letter_to_proto(letter: DeadLetter, *, with_payload: bool) -> ops_pb2.DeadLetter:
+    message = ops_pb2.DeadLetter(
+        seq=letter.seq,
+        dead_at=_ts(letter.dead_at),
+        consumer=letter.consumer,
+        subject=letter.subject,
+        reason=letter.reason,
+        attempts=letter.attempts,
+        failures=letter.failures,
+        first_error=letter.first_error,
+        first_failed_at=letter.first_failed_at,
+        last_error=letter.last_error,
+        last_failed_at=letter.last_failed_at,
+        original_msg_id=letter.original_msg_id,
+        original_stream=letter.original_stream,
+        original_seq=letter.original_seq,
+        headers=letter.headers,
+        payload=letter.payload if with_payload else b"",
+    )
+    try:
+        envelope = decode_envelope(letter.payload)
+    except Exception:  # undecodable: that may be why it is here
+        return message
+    message.event_id = envelope.event_id
+    message.event_type = envelope.event_type
+    message.aggregate_id = envelope.aggregate_id
+    return message
+
+
+def _not_found(what: str) -> ServiceError:
+    return ServiceError(grpc.StatusCode.NOT_FOUND, "NOT_FOUND", what)
+
+
+@dataclass
+class OpsServicer(ops_pb2_grpc.OpsServiceServicer):
+    engine: AsyncEngine
+    js: JetStreamContext
+    breaker: CircuitBreaker
+    clock: Clock
+
+    async def ListAlerts(
+        self, request: ops_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
+    ) -> ops_pb2.ListAlertsResponse:
+        found = await alert_store.list_alerts(
+            self.engine,
+            include_resolved=request.include_resolved,
+            limit=request.limit or DEFAULT_LIMIT,
+        )
+        return ops_pb2.ListAlertsResponse(alerts=[alert_to_proto(a) for a in found])
+
+    async def AcknowledgeAlert(
+        self, request: ops_pb2.AcknowledgeAlertRequest, context: grpc.aio.ServicerContext
+    ) -> ops_pb2.AcknowledgeAlertResponse:
+        alert = await alert_store.acknowledge(self.engine, request.alert_id, self.clock())
+        if alert is None:
+            raise _not_found(f"no alert {request.alert_id}")
+        return ops_pb2.AcknowledgeAlertResponse(alert=alert_to_proto(alert))
+
+    async def ListDeadLetters(
+        self, request: ops_pb2.ListDeadLettersRequest, context: grpc.aio.ServicerContext
+    ) -> ops_pb2.ListDeadLettersResponse:
+        letters = await dead_letters.read_dead_letters(
+            self.js, request.consumer or None, request.limit or DEFAULT_LIMIT
+        )
+        return ops_pb2.ListDeadLettersResponse(
+            dead_letters=[dead_letter_to_proto(d, with_payload=False) for d in letters]
+        )
+
+    async def GetDeadLetter(
+        self, request: ops_pb2.GetDeadLetterRequest, context: grpc.aio.ServicerContext
+    ) -> ops_pb2.GetDeadLetterResponse:
+        letter = await self._letter(request.seq)
+        return ops_pb2.GetDeadLetterResponse(
+            dead_letter=dead_letter_to_proto(letter, with_payload=True)
+        )
+
+    async def ReplayDeadLetter(
+        self, request: ops_pb2.ReplayDeadLetterRequest, context: grpc.aio.ServicerContext
+    ) -> ops_pb2.ReplayDeadLetterResponse:
+        letter = await self._letter(request.seq)
+        try:
+            await dead_letters.replay(self.js, letter)
+        except ValueError as err:
+            raise ServiceError(
+                grpc.StatusCode.FAILED_PRECONDITION, "INVALID_ARGUMENT", str(err)
+            ) from err
+        return ops_pb2.ReplayDeadLetterResponse(
+            dead_letter=dead_letter_to_proto(letter, with_payload=False)
+        )
+
+    async def DiscardDeadLetter(
+        self, request: ops_pb2.DiscardDeadLetterRequest, context: grpc.aio.ServicerContext
+    ) -> ops_pb2.DiscardDeadLetterResponse:
+        letter = await self._letter(request.seq)
+        await dead_letters.discard(self.js, letter)
+        return ops_pb2.DiscardDeadLetterResponse(
+            dead_letter=dead_letter_to_proto(letter, with_payload=False)
+        )
+
+    async def GetPspBreaker(
+        self, request: ops_pb2.GetPspBreakerRequest, context: grpc.aio.ServicerContext
+    ) -> ops_pb2.GetPspBreakerResponse:
+        return ops_pb2.GetPspBreakerResponse(
+            state=self.breaker.state.value, open_for_s=self.breaker.open_for_s()
+        )
+
+    async def _letter(self, seq: int) -> DeadLetter:
+        try:
+            return await dead_letters.dead_letter_at(self.js, seq)
+        except NoSuchDeadLetter as err:
+            raise _not_found(str(err)) from err
