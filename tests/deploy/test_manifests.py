@@ -112,7 +112,11 @@ def test_each_release_gets_its_own_migration_job_named_after_its_tag(tmp_path: P
     assert job["metadata"]["name"] == "paymesh-migrate-dev"
     container = job["spec"]["template"]["spec"]["containers"][0]
     assert container["command"] == ["python", "-m", "paymesh_cli", "migrate"]
-    owner = {e["name"]: e["valueFrom"]["secretKeyRef"]["name"] for e in container["env"]}
+    owner = {
+        e["name"]: e["valueFrom"]["secretKeyRef"]["name"]
+        for e in container["env"]
+        if "valueFrom" in e
+    }
     assert owner["PGUSER"] == owner["PGPASSWORD"] == "paymesh-db-owner"
 
 
