@@ -45,3 +45,28 @@ def pod_specs(resources: tuple[Resource, ...]) -> dict[str, Resource]:
         for r in resources
         if r["kind"] in ("Deployment", "Job")
     }
+
+
+def container_env(
+    resources: tuple[Resource, ...], container: Resource, secret_value: Any = None
+) -> dict[str, str]:
+    """The environment a container starts with: its ConfigMaps (envFrom), then its `env`. A
+    value from a Secret is `secret_value(secret name, key)` (the Secrets are not in the
+    manifests), or skipped without one."""
+    configmaps = {c["metadata"]["name"]: c.get("data", {}) for c in of_kind(resources, "ConfigMap")}
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        env.update(configmaps[source["configMapRef"]["name"]])
+    for var in container.get("env", []):
+        if "value" in var:
+            env[var["name"]] = var["value"]
+            continue
+        ref = var["valueFrom"]
+        if "configMapKeyRef" in ref:
+            env[var["name"]] = configmaps[ref["configMapKeyRef"]["name"]][
+                ref["configMapKeyRef"]["key"]
+            ]
+        elif "secretKeyRef" in ref and secret_value is not None:
+            key = ref["secretKeyRef"]
+            env[var["name"]] = secret_value(key["name"], key["key"])
+    return env
