@@ -5,11 +5,15 @@ each password from the Secret the service's own pods read."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+from pathlib import Path
 
 import yaml
 from k8s_render import ROOT, pod_specs, render
 
+from paymesh_cli.stack.nats import nats_server_binary
 from paymesh_cli.stack.nats_auth import OPERATOR, SERVICE_RIGHTS, nats_config
 
 VALUES = ROOT / "k8s" / "nats" / "values.yaml"
@@ -68,3 +72,33 @@ def test_each_password_comes_from_the_documented_secret_the_service_reads() -> N
             assert refs["NATS_PASSWORD"] == {"name": secret_name(user), "key": "password"}, name
             users.add(user)
         assert users == set(SERVICE_RIGHTS), overlay
+
+
+def chart_config(merge: dict[str, object], store_dir: Path) -> str:
+    """nats.conf as the chart writes it from `config.merge` (its nats.formatConfig: JSON, with
+    every "<< X >>" string unquoted), with JetStream on `store_dir`."""
+    conf = json.dumps({"port": 4222, "jetstream": {"store_dir": str(store_dir)}, **merge}, indent=2)
+    return re.sub(r'"<<\s+(.*?)\s+>>"', r"\1", conf)
+
+
+def test_nats_server_reads_the_config_with_the_passwords_from_its_environment(
+    tmp_path: Path,
+) -> None:
+    values = yaml.safe_load(VALUES.read_text())
+    conf = tmp_path / "nats.conf"
+    conf.write_text(chart_config(values["config"]["merge"], tmp_path / "js"))
+    passwords = {name: os.urandom(12).hex() for name in values["container"]["env"]}
+
+    def check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(nats_server_binary()), "-t", "-c", str(conf)],
+            env={"PATH": os.environ.get("PATH", ""), **env},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+
+    assert check(passwords).returncode == 0, check(passwords).stderr
+    # A password variable the pod does not set: the server refuses to start.
+    missing = check({k: v for k, v in passwords.items() if k != "PAYMENT_SVC_NATS_PASSWORD"})
+    assert missing.returncode != 0 and "PAYMENT_SVC_NATS_PASSWORD" in missing.stderr
