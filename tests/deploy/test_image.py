@@ -82,6 +82,7 @@ def test_every_module_the_manifests_start_is_installed_by_the_image() -> None:
         "wallet_svc",
         "ledger_svc",
         "notify_svc",
+        "payout_svc",
         "gateway",
         "psp_sandbox",
         "paymesh_cli",

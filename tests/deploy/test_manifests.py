@@ -16,6 +16,7 @@ from ledger_svc.service_layer.use_cases import POST_CONSUMER
 from mesh.migrations import SERVICES_WITH_SCHEMA
 from notify_svc.service_layer.events import EVENTS_CONSUMER
 from payment_svc.entrypoints.consumers import EXECUTOR
+from payout_svc.entrypoints.executor import EXECUTOR as PAYOUT_EXECUTOR
 from wallet_svc.service_layer.use_cases import CREDIT_CONSUMER
 
 SERVICES = {
@@ -23,6 +24,7 @@ SERVICES = {
     "wallet-svc": "wallet_svc",
     "ledger-svc": "ledger_svc",
     "notify-svc": "notify_svc",
+    "payout-svc": "payout_svc",
 }
 
 
@@ -192,16 +194,20 @@ EXPECTED_FLOWS = {
     ("gateway", "wallet-svc", 50052),
     ("gateway", "ledger-svc", 50053),
     ("gateway", "notify-svc", 50055),
+    ("gateway", "payout-svc", 50056),
+    ("payout-svc", "wallet-svc", 50052),  # its hold RPCs
     ("gateway", "postgres", 5432),
     ("payment-svc", "postgres", 5432),
     ("wallet-svc", "postgres", 5432),
     ("ledger-svc", "postgres", 5432),
     ("notify-svc", "postgres", 5432),
+    ("payout-svc", "postgres", 5432),
     ("paymesh-migrate-0.1.0", "postgres", 5432),
     ("payment-svc", "nats", 4222),
     ("wallet-svc", "nats", 4222),
     ("ledger-svc", "nats", 4222),
     ("notify-svc", "nats", 4222),
+    ("payout-svc", "nats", 4222),
     ("postgres", "postgres", 5432),  # streaming replication
     ("postgres", "postgres", 8000),  # the instance manager's status
     ("nats", "nats", 6222),  # cluster routes
@@ -219,6 +225,7 @@ def test_dev_adds_only_the_sandbox_psp() -> None:
     dev = {(s.replace("-dev", "-0.1.0"), d, p) for s, d, p in flows("dev")}
     assert dev - EXPECTED_FLOWS == {
         ("payment-svc", "psp-sandbox", 12111),
+        ("payout-svc", "psp-sandbox", 12111),
         ("psp-sandbox", "gateway", 8080),
     }
     assert EXPECTED_FLOWS - dev == set()
@@ -239,7 +246,10 @@ def test_only_payment_and_notify_reach_outside_the_cluster_and_only_on_443(overl
         # The marketplace's webhook endpoints.
         "to-marketplace": ({"matchLabels": {"paymesh-webhooks": "true"}}, https),
     }
-    for label, pods in (("paymesh-psp", ["payment-svc"]), ("paymesh-webhooks", ["notify-svc"])):
+    for label, pods in (
+        ("paymesh-psp", ["payment-svc", "payout-svc"]),
+        ("paymesh-webhooks", ["notify-svc"]),
+    ):
         labelled = [
             name
             for name, t in pod_specs(render(overlay)).items()
@@ -301,6 +311,7 @@ def test_consumers_scale_on_the_lag_of_durables_the_code_defines() -> None:
         "wallet-svc": CREDIT_CONSUMER,
         "ledger-svc": POST_CONSUMER,
         "notify-svc": EVENTS_CONSUMER,
+        "payout-svc": PAYOUT_EXECUTOR,
     }
     for name, durable in durables.items():
         (external,) = [m["external"] for m in hpas[name]["metrics"] if m["type"] == "External"]

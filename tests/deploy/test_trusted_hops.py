@@ -22,6 +22,7 @@ from mesh.settings import SettingsError
 from mesh.tls import GATEWAY_IDENTITY, spiffe_id
 from notify_svc.settings import NotifySettings
 from payment_svc.settings import PaymentSettings
+from payout_svc.settings import PayoutSettings
 from wallet_svc.settings import WalletSettings
 
 # Each workload's settings, read the way its process reads them at start.
@@ -30,6 +31,7 @@ SETTINGS: dict[str, Callable[[], object]] = {
     "wallet-svc": WalletSettings.from_env,
     "ledger-svc": LedgerSettings.from_env,
     "notify-svc": NotifySettings.from_env,
+    "payout-svc": PayoutSettings.from_env,
     "gateway": GatewaySettings.from_env,
 }
 # Its identity: the package name (mesh.tls), the name the other side checks.
@@ -120,8 +122,10 @@ def test_certificates_name_each_process_as_the_code_reads_it() -> None:
         )
         mount = {m["name"]: m for m in container["volumeMounts"]}["mesh-tls"]
         assert mount == {"name": "mesh-tls", "mountPath": "/etc/paymesh/tls", "readOnly": True}
-        # Only the gateway may call the services' RPCs: the default, left alone.
-        assert "GRPC_ALLOWED_CALLERS" not in env, workload
+        # Only the gateway may call the services' RPCs (the default), and payout_svc the
+        # wallet's (its hold RPCs, docs/adr/0012-pay-out.md).
+        callers = "gateway,payout_svc" if workload == "wallet-svc" else None
+        assert env.get("GRPC_ALLOWED_CALLERS") == callers, workload
 
 
 def test_kubelet_probes_ask_the_health_only_listener_that_no_pod_can_reach() -> None:
