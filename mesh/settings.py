@@ -90,6 +90,16 @@ def is_production() -> bool:
     return env_str("PAYMESH_ENV", "development").lower() == PRODUCTION
 
 
+def refuse_dev_default(name: str, value: object, dev_default: object) -> None:
+    """A secret whose default is published in this repository (a dev-stack key) may not run in
+    production: SettingsError naming the variable to set."""
+    if is_production() and value == dev_default:
+        raise SettingsError(
+            f"{name} is the dev stack's published default but PAYMESH_ENV=production: set it"
+            " (from a Secret)"
+        )
+
+
 def tls_from_env() -> TlsFiles | None:
     """MESH_TLS_CA_FILE, MESH_TLS_CERT_FILE, MESH_TLS_KEY_FILE: all three or none. None (plain
     text, a dev/test convenience) is refused when PAYMESH_ENV=production."""

@@ -12,6 +12,7 @@ from mesh.settings import (
     env_float,
     env_int,
     env_list,
+    refuse_dev_default,
     service_env,
 )
 from notify_svc.domain.retry import DEFAULT_SCHEDULE_S
@@ -87,6 +88,8 @@ class NotifySettings(ServiceSettings):
 
     @classmethod
     def from_env(cls) -> NotifySettings:
+        secret_key = _key("NOTIFY_SECRET_KEY", DEV_SECRET_KEY)
+        refuse_dev_default("NOTIFY_SECRET_KEY", secret_key, DEV_SECRET_KEY)
         return cls(
             consumer_concurrency=env_int("NOTIFY_CONSUMER_CONCURRENCY", 16, minimum=1),
             delivery_concurrency=env_int("NOTIFY_DELIVERY_CONCURRENCY", 32, minimum=1),
@@ -97,6 +100,6 @@ class NotifySettings(ServiceSettings):
             disable_after_s=env_float("NOTIFY_DISABLE_AFTER_S", 5 * 24 * 3600.0),
             poll_interval_s=env_float("NOTIFY_POLL_INTERVAL_S", 1.0),
             allow_http_loopback=_flag("NOTIFY_ALLOW_HTTP_LOOPBACK", False),
-            secret_key=_key("NOTIFY_SECRET_KEY", DEV_SECRET_KEY),
+            secret_key=secret_key,
             **service_env("NOTIFY", DEFAULT_GRPC_ADDR),
         )

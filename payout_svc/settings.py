@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mesh.settings import ServiceSettings, env_float, env_int, env_str, service_env
+from mesh.settings import (
+    ServiceSettings,
+    env_float,
+    env_int,
+    env_str,
+    refuse_dev_default,
+    service_env,
+)
 
 DEFAULT_GRPC_ADDR = "127.0.0.1:50056"
 DEFAULT_WALLET_GRPC_ADDR = "127.0.0.1:50052"
@@ -39,10 +46,12 @@ class PayoutSettings(ServiceSettings):
 
     @classmethod
     def from_env(cls) -> PayoutSettings:
+        key = env_str("PAYOUT_PROVIDER_API_KEY", DEFAULT_PROVIDER_API_KEY)
+        refuse_dev_default("PAYOUT_PROVIDER_API_KEY", key, DEFAULT_PROVIDER_API_KEY)
         return cls(
             wallet_grpc_addr=env_str("WALLET_GRPC_ADDR", DEFAULT_WALLET_GRPC_ADDR),
             provider_api_base=env_str("PAYOUT_PROVIDER_API_BASE", DEFAULT_PROVIDER_API_BASE),
-            provider_api_key=env_str("PAYOUT_PROVIDER_API_KEY", DEFAULT_PROVIDER_API_KEY),
+            provider_api_key=key,
             provider_timeout_s=env_float("PAYOUT_PROVIDER_TIMEOUT_S", 10.0),
             sweep_interval_s=env_float("PAYOUT_SWEEP_INTERVAL_S", 5.0),
             stuck_after_s=env_float("PAYOUT_STUCK_AFTER_S", 5.0),

@@ -101,3 +101,28 @@ def test_each_service_publishes_its_own_subjects_only() -> None:
     notify = users["notify_svc"]["permissions"]["publish"]["allow"]
     assert [s for s in notify if not s.startswith("$JS.")] == ["ops.alert", "dlq.notify-events"]
     assert "permissions" not in users[OPERATOR]
+
+
+def test_published_dev_keys_of_payout_and_notify_are_refused_in_production(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from notify_svc.settings import NotifySettings
+    from payout_svc.settings import PayoutSettings
+
+    for name, value in zip(TLS_VARS, ("/s/ca.pem", "/s/tls.crt", "/s/tls.key"), strict=True):
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("NATS_USER", "svc")
+    monkeypatch.setenv("NATS_PASSWORD", "pw")
+    monkeypatch.delenv("PAYOUT_PROVIDER_API_KEY", raising=False)
+    monkeypatch.delenv("NOTIFY_SECRET_KEY", raising=False)
+    PayoutSettings.from_env()  # development: the dev stack's defaults are fine
+    NotifySettings.from_env()
+    monkeypatch.setenv("PAYMESH_ENV", "production")
+    with pytest.raises(SettingsError, match="PAYOUT_PROVIDER_API_KEY"):
+        PayoutSettings.from_env()
+    with pytest.raises(SettingsError, match="NOTIFY_SECRET_KEY"):
+        NotifySettings.from_env()
+    monkeypatch.setenv("PAYOUT_PROVIDER_API_KEY", "sk_live_a_real_one")
+    monkeypatch.setenv("NOTIFY_SECRET_KEY", "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=")
+    assert PayoutSettings.from_env().provider_api_key == "sk_live_a_real_one"
+    assert NotifySettings.from_env().secret_key != b"paymesh-dev-only-notify-secrets!"
