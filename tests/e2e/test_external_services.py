@@ -83,6 +83,7 @@ def test_dev_uses_the_database_and_nats_it_is_given(database_url, nats_url, tmp_
                 "available": "0.00",
                 "reserved": "0.00",
                 "total": "37.80",
+                "debt": "0.00",
             }
         ]
         client.close()

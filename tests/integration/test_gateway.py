@@ -152,6 +152,7 @@ async def test_the_app_authenticates_against_the_database(
                 "paymesh.ops.v1.OpsService",
                 "paymesh.payment.v1.PaymentService",
                 "paymesh.payment.v1.RefundService",
+                "paymesh.payout.v1.PayoutService",
             ]
 
 
