@@ -102,7 +102,7 @@ chaos-long: venv
 # The schemathesis suite alone (part of `make test` too): prints its figures.
 .PHONY: fuzz
 fuzz: venv
-	$(BIN)/python -m pytest -s tests/e2e/test_fuzz_api.py $(PYTEST_ARGS)
+	FUZZ_EXAMPLES=75 FUZZ_SCENARIOS=15 $(BIN)/python -m pytest -s tests/e2e/test_fuzz_api.py $(PYTEST_ARGS)
 
 browser: venv
 	bash scripts/ensure_chromium.sh
