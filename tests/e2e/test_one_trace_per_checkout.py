@@ -85,23 +85,27 @@ def test_a_paid_checkout_is_one_trace_with_one_tree(traced):
 
     # The causal chain, hop by hop: the PSP call inside the executor's consumption of the
     # created event, whose producer is inside CreatePayment; the wallet and ledger consume the
-    # succeeded event the executor produced.
-    def one(service: str, name: str) -> ReceivedSpan:
-        (found,) = [s for s in spans if s.service == service and s.name == name]
-        return found
+    # succeeded event the executor produced. (A delivery the executor retried, a PSP call that
+    # timed out on a loaded machine, are more spans of the same kind: all must hang right.)
+    def named(service: str, name: str) -> list[ReceivedSpan]:
+        return [s for s in spans if s.service == service and s.name == name]
 
-    create = one("payment_svc", "/paymesh.payment.v1.PaymentService/CreatePayment")
-    created = one("payment_svc", "payment.order.created publish")
-    executor = one("payment_svc", "payment.order.created process")
-    charge = one("payment_svc", "PSP charge")
-    succeeded = one("payment_svc", "payment.order.succeeded publish")
+    (create,) = named("payment_svc", "/paymesh.payment.v1.PaymentService/CreatePayment")
+    (created,) = named("payment_svc", "payment.order.created publish")
     assert created.parent_span_id == create.span_id
-    assert executor.parent_span_id == created.span_id
-    assert charge.parent_span_id == executor.span_id
-    assert charge.attributes["paymesh.psp.outcome"] == "ok"
-    assert succeeded.parent_span_id == executor.span_id
+    executors = {s.span_id for s in named("payment_svc", "payment.order.created process")}
+    assert all(
+        s.parent_span_id == created.span_id
+        for s in named("payment_svc", "payment.order.created process")
+    )
+    charges = named("payment_svc", "PSP charge")
+    assert all(c.parent_span_id in executors for c in charges)
+    assert "ok" in {c.attributes["paymesh.psp.outcome"] for c in charges}
+    (succeeded,) = named("payment_svc", "payment.order.succeeded publish")
+    assert succeeded.parent_span_id in executors
     for service in ("wallet_svc", "ledger_svc"):
-        assert one(service, "payment.order.succeeded process").parent_span_id == succeeded.span_id
+        consumed = named(service, "payment.order.succeeded process")
+        assert consumed and all(s.parent_span_id == succeeded.span_id for s in consumed)
 
     # The gateway's log line for the request names the request id and the trace.
     log = (stack.data_dir / "logs" / "gateway.log").read_text(errors="replace").splitlines()
