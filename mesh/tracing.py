@@ -166,12 +166,15 @@ def nats_headers(msg_id: str, envelope_bytes: bytes) -> dict[str, str]:
     return headers
 
 
-def consuming(durable: str, handler: Callable[[Any], Awaitable[None]]) -> Any:
+EnvelopeHandler = Callable[[events_pb2.Envelope], Awaitable[None]]
+
+
+def consuming(durable: str, handler: EnvelopeHandler) -> EnvelopeHandler:
     """`handler` (a JetStream consumer's, taking an envelope) run with the request id of the
     envelope's headers for its log lines and, when tracing is on, inside a consumer span whose
     parent is the event's producer span (its context read from the envelope's headers)."""
 
-    async def traced(envelope: Any) -> None:
+    async def traced(envelope: events_pb2.Envelope) -> None:
         headers = envelope.headers
         request_token = current_request_id.set(headers.get(REQUEST_ID_HEADER, ""))
         try:
