@@ -10,6 +10,7 @@ import uvicorn
 from gateway.app import create_app
 from gateway.routes import RouteError
 from gateway.settings import GatewaySettings
+from mesh import tracing
 from mesh.logs import setup_logging
 
 log = logging.getLogger("gateway")
@@ -18,6 +19,7 @@ log = logging.getLogger("gateway")
 def main() -> int:
     settings = GatewaySettings.from_env()
     setup_logging("gateway", settings.log_level)
+    tracing.setup("gateway")  # before the app makes its channels (they ask tracing.enabled())
     try:
         app = create_app(settings)
     except RouteError as err:
@@ -36,6 +38,7 @@ def main() -> int:
     )
     server = uvicorn.Server(config)
     server.run()
+    tracing.shutdown()  # the last spans exported
     return 0 if server.started else 1
 
 

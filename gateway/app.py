@@ -30,9 +30,11 @@ from gateway.rate_limits import RateLimits
 from gateway.routes import FRONTED_SERVICES, derive_routes
 from gateway.scopes import check_route_scopes
 from gateway.settings import GatewaySettings
+from gateway.traced import TracedRequests
 from gateway.upstream import Upstreams, upstream_addresses
 from gateway.webhooks import PATH as STRIPE_WEBHOOK_PATH
 from gateway.webhooks import make_stripe_webhook_endpoint
+from mesh import tracing
 from mesh.db import make_engine
 from mesh.errors import ServiceError
 
@@ -125,8 +127,12 @@ def create_app(
         routes=routes,
         exception_handlers={HTTPException: _http_error, Exception: _unhandled},
         lifespan=lifespan,
-        # Request id, count and latency of every answer, errors included.
-        middleware=[Middleware(ObservedRequests)],
+        # Request id, count and latency of every answer, errors included; inside it, a span
+        # of each when tracing is on.
+        middleware=[
+            Middleware(ObservedRequests),
+            *([Middleware(TracedRequests)] if tracing.enabled() else []),
+        ],
     )
     app.router.redirect_slashes = False  # an API answers 404, not a redirect
     app.state.openapi = openapi

@@ -10,7 +10,6 @@ from typing import Any
 import grpc
 from google.protobuf.message import Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
 from gateway.routes import (
     LEDGER_SERVICE,
@@ -23,6 +22,7 @@ from gateway.routes import (
     MethodRoute,
 )
 from gateway.settings import GatewaySettings
+from mesh import tracing
 from mesh.grpc_server import REPLAYED_TRAILER
 from mesh.request_ids import METADATA as REQUEST_ID_METADATA
 from mesh.request_ids import current_request_id
@@ -83,7 +83,7 @@ class Upstreams:
             return self._given[service]
         if service not in self._owned:
             self._owned[service] = secure_channel(
-                self.addresses[service], self.tls, interceptors=aio_client_interceptors()
+                self.addresses[service], self.tls, interceptors=tracing.client_interceptors()
             )
         return self._owned[service]
 

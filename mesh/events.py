@@ -9,6 +9,7 @@ from typing import TypeVar
 
 from google.protobuf.message import Message
 
+from mesh import tracing
 from paymesh.events.v1 import events_pb2
 
 PAYMENT_ORDER_CREATED = "payment.order.created"
@@ -36,6 +37,7 @@ def new_envelope(
     )
     env.occurred_at.FromDatetime(datetime.now(UTC))
     env.payload.Pack(payload)
+    tracing.stamp(event_type, env.headers)  # request id; trace context when tracing is on
     return env
 
 

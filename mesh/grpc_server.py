@@ -15,8 +15,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
-from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
+from mesh import tracing
 from mesh.db import is_unavailable
 from mesh.errors import ServiceError, internal_status, to_rpc_status
 from mesh.metrics import IDEMPOTENCY_REPLAYS
@@ -191,12 +191,12 @@ class GrpcServer:
         health_addr: str = "",
     ) -> None:
         self.addr = addr
-        # OpenTelemetry first, so a span covers validation and errors too (spans are recorded
-        # once an OpenTelemetry SDK is configured; with the API alone they cost next to nothing).
-        # RpcObserver next: the request id for every log line, the count and latency of each call.
+        # OpenTelemetry first, so a span covers validation and errors too (only when tracing
+        # is on: mesh.tracing). RpcObserver next: the request id for every log line, the count
+        # and latency of each call.
         self.server = grpc.aio.server(
             interceptors=[
-                aio_server_interceptor(),
+                *tracing.server_interceptors(),
                 RpcObserver(),
                 *extra_interceptors,
                 MeshInterceptor(mutual_tls=tls is not None, allowed_callers=allowed_callers),

@@ -31,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from mesh import tracing
 from mesh.events import decode_envelope, new_envelope
 
 log = logging.getLogger(__name__)
@@ -142,7 +143,9 @@ class OutboxRelay:
                 return 0
             await asyncio.gather(
                 *(
-                    self.js.publish(subject, bytes(payload), headers={"Nats-Msg-Id": event_id})
+                    self.js.publish(
+                        subject, bytes(payload), headers=tracing.nats_headers(event_id, payload)
+                    )
                     for _, event_id, subject, payload in rows
                 )
             )

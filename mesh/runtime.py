@@ -10,6 +10,7 @@ from typing import Any
 
 import uvloop
 
+from mesh import tracing
 from mesh.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,7 @@ def run(
     """Run `main` (which starts the service and returns its stop function) until SIGTERM or
     SIGINT, then stop gracefully. Returns the process exit code."""
     setup_logging(service, level)
+    tracing.setup(service)  # from the OTEL_* variables; off unless an OTLP endpoint is set
 
     async def _run() -> int:
         life = Lifecycle()
@@ -64,6 +66,7 @@ def run(
         # (life.cancel_all), then NATS and the database pool.
         await stop()
         await life.cancel_all()  # no-op when `stop` already did it
+        tracing.shutdown()  # the last spans exported
         log.info("%s stopped", service)
         return 1 if life.failed else 0
 

@@ -16,6 +16,7 @@ from nats.aio.client import Client as NatsClient
 from nats.js import JetStreamContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from mesh import tracing
 from mesh.alerts import OUTBOX_STUCK, STANDARD_KINDS, AlertReporter, Watch, standard_alerts
 from mesh.db import make_engine
 from mesh.grpc_server import GrpcServer, Registrar
@@ -136,7 +137,8 @@ async def start_service(
         )
         life.spawn(f"{schema}-outbox-relay", relay.run())
         for consumer in wiring.consumers:
-            life.spawn(consumer.task, run_consumer(js, consumer.spec, consumer.handler))
+            handler = tracing.consuming(consumer.spec.durable, consumer.handler)  # span, request id
+            life.spawn(consumer.task, run_consumer(js, consumer.spec, handler))
         for task_name, task in wiring.tasks:
             life.spawn(task_name, task())
         specs = [consumer.spec for consumer in wiring.consumers]

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 import stripe
 
+from mesh import tracing
 from mesh.metrics import PSP_DECLINES, PSP_LATENCY, PSP_REQUESTS, BoundedLabel, Children
 from mesh.money import InvalidMoney
 from payment_svc.adapters.stripe_currencies import (
@@ -263,10 +264,17 @@ class StripePaymentProvider:
 
     async def _call(self, kind: str, call: Awaitable[_T]) -> _T:
         """Await one SDK call within the timeout, translating failures into the port's errors,
-        and count it by `kind` and outcome with its latency (mesh.metrics).
+        and count it by `kind` and outcome with its latency (mesh.metrics), inside a client
+        span when tracing is on (mesh.tracing).
 
         CardError passes through: a decline is an answer, not a failure.
         """
+        with tracing.psp_call(kind) as record_outcome:
+            return await self._counted_call(kind, call, record_outcome)
+
+    async def _counted_call(
+        self, kind: str, call: Awaitable[_T], record_outcome: Callable[[str], None]
+    ) -> _T:
         outcome = "ok"
         started = time.perf_counter()
         try:
@@ -288,6 +296,7 @@ class StripePaymentProvider:
         finally:
             _psp_latency(kind).observe(time.perf_counter() - started)
             _psp_requests(kind, outcome).inc()
+            record_outcome(outcome)
 
 
 async def list_charges_by_order(api_key: str, api_base: str) -> dict[str, int]:

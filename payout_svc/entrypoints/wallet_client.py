@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import grpc
 from google.rpc import status_pb2
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
+from mesh import tracing
 from mesh.errors import ServiceError, from_rpc_status
 from mesh.money import format_amount
 from mesh.tls import TlsFiles, secure_channel
@@ -30,7 +30,7 @@ def wallet_channel(address: str, tls: TlsFiles | None) -> grpc.aio.Channel:
     """The payout service's channel to the wallet: mutual TLS with its own certificate when
     the mesh uses it (the wallet lets `payout_svc` call, GRPC_ALLOWED_CALLERS), plain text
     without."""
-    return secure_channel(address, tls, interceptors=aio_client_interceptors())
+    return secure_channel(address, tls, interceptors=tracing.client_interceptors())
 
 
 def _refusal(err: grpc.aio.AioRpcError) -> Exception:

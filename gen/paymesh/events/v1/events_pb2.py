@@ -27,45 +27,49 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from paymesh.common.v1 import money_pb2 as paymesh_dot_common_dot_v1_dot_money__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/events/v1/events.proto\x12\x11paymesh.events.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpaymesh/common/v1/money.proto\"\x9e\x01\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x07payload\x18\x05 \x01(\x0b\x32\x14.google.protobuf.Any\"D\n\x13PaymentOrderCreated\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\"\xc6\x01\n\x15PaymentOrderSucceeded\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\x12\x16\n\x0eseller_account\x18\x03 \x01(\t\x12(\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x18.paymesh.common.v1.Money\x12%\n\x03\x66\x65\x65\x18\x05 \x01(\x0b\x32\x18.paymesh.common.v1.Money\x12\x15\n\rpsp_reference\x18\x06 \x01(\t\"S\n\x12PaymentOrderFailed\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"i\n\x0eWalletCredited\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x16\n\x0eseller_account\x18\x02 \x01(\t\x12%\n\x03net\x18\x03 \x01(\x0b\x32\x18.paymesh.common.v1.Money\"@\n\x0cLedgerPosted\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x16\n\x0etransaction_id\x18\x02 \x01(\t\"C\n\x14PaymentRefundCreated\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x18\n\x10payment_order_id\x18\x02 \x01(\t\"\xce\x01\n\x16PaymentRefundSucceeded\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x18\n\x10payment_order_id\x18\x02 \x01(\t\x12\x16\n\x0eseller_account\x18\x03 \x01(\t\x12(\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x18.paymesh.common.v1.Money\x12.\n\x0c\x66\x65\x65_refunded\x18\x05 \x01(\x0b\x32\x18.paymesh.common.v1.Money\x12\x15\n\rpsp_reference\x18\x06 \x01(\t\"R\n\x13PaymentRefundFailed\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x18\n\x10payment_order_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"T\n\x13PaymentOrderPending\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"c\n\x13PaymentCheckoutDone\x12\x13\n\x0b\x63heckout_id\x18\x01 \x01(\t\x12\x37\n\x06orders\x18\x02 \x03(\x0b\x32\'.paymesh.events.v1.CheckoutOrderOutcome\"@\n\x14\x43heckoutOrderOutcome\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\"H\n\x14PaymentOrderReleased\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x16\n\x0eseller_account\x18\x02 \x01(\t\"\xe4\x01\n\x0bWalletMoved\x12\x0f\n\x07move_id\x18\x01 \x01(\t\x12\x16\n\x0eseller_account\x18\x02 \x01(\t\x12(\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x18.paymesh.common.v1.Money\x12.\n\x05\x64\x65\x62it\x18\x04 \x01(\x0e\x32\x1f.paymesh.events.v1.WalletBucket\x12/\n\x06\x63redit\x18\x05 \x01(\x0e\x32\x1f.paymesh.events.v1.WalletBucket\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x11\n\treference\x18\x07 \x01(\t\"#\n\x0ePayoutReserved\x12\x11\n\tpayout_id\x18\x01 \x01(\t\"_\n\rAlertObserved\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x05 \x01(\x08*\xb5\x01\n\x0cWalletBucket\x12\x1d\n\x19WALLET_BUCKET_UNSPECIFIED\x10\x00\x12\x19\n\x15WALLET_BUCKET_PENDING\x10\x01\x12\x1b\n\x17WALLET_BUCKET_AVAILABLE\x10\x02\x12\x1a\n\x16WALLET_BUCKET_RESERVED\x10\x03\x12\x16\n\x12WALLET_BUCKET_DEBT\x10\x04\x12\x1a\n\x16WALLET_BUCKET_PAID_OUT\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/events/v1/events.proto\x12\x11paymesh.events.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dpaymesh/common/v1/money.proto\"\x89\x02\n\x08\x45nvelope\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x03 \x01(\t\x12/\n\x0boccurred_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12%\n\x07payload\x18\x05 \x01(\x0b\x32\x14.google.protobuf.Any\x12\x39\n\x07headers\x18\x06 \x03(\x0b\x32(.paymesh.events.v1.Envelope.HeadersEntry\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"D\n\x13PaymentOrderCreated\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\"\xc6\x01\n\x15PaymentOrderSucceeded\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\x12\x16\n\x0eseller_account\x18\x03 \x01(\t\x12(\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x18.paymesh.common.v1.Money\x12%\n\x03\x66\x65\x65\x18\x05 \x01(\x0b\x32\x18.paymesh.common.v1.Money\x12\x15\n\rpsp_reference\x18\x06 \x01(\t\"S\n\x12PaymentOrderFailed\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"i\n\x0eWalletCredited\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x16\n\x0eseller_account\x18\x02 \x01(\t\x12%\n\x03net\x18\x03 \x01(\x0b\x32\x18.paymesh.common.v1.Money\"@\n\x0cLedgerPosted\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x16\n\x0etransaction_id\x18\x02 \x01(\t\"C\n\x14PaymentRefundCreated\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x18\n\x10payment_order_id\x18\x02 \x01(\t\"\xce\x01\n\x16PaymentRefundSucceeded\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x18\n\x10payment_order_id\x18\x02 \x01(\t\x12\x16\n\x0eseller_account\x18\x03 \x01(\t\x12(\n\x06\x61mount\x18\x04 \x01(\x0b\x32\x18.paymesh.common.v1.Money\x12.\n\x0c\x66\x65\x65_refunded\x18\x05 \x01(\x0b\x32\x18.paymesh.common.v1.Money\x12\x15\n\rpsp_reference\x18\x06 \x01(\t\"R\n\x13PaymentRefundFailed\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x18\n\x10payment_order_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"T\n\x13PaymentOrderPending\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x13\n\x0b\x63heckout_id\x18\x02 \x01(\t\x12\x0e\n\x06reason\x18\x03 \x01(\t\"c\n\x13PaymentCheckoutDone\x12\x13\n\x0b\x63heckout_id\x18\x01 \x01(\t\x12\x37\n\x06orders\x18\x02 \x03(\x0b\x32\'.paymesh.events.v1.CheckoutOrderOutcome\"@\n\x14\x43heckoutOrderOutcome\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\"H\n\x14PaymentOrderReleased\x12\x18\n\x10payment_order_id\x18\x01 \x01(\t\x12\x16\n\x0eseller_account\x18\x02 \x01(\t\"\xe4\x01\n\x0bWalletMoved\x12\x0f\n\x07move_id\x18\x01 \x01(\t\x12\x16\n\x0eseller_account\x18\x02 \x01(\t\x12(\n\x06\x61mount\x18\x03 \x01(\x0b\x32\x18.paymesh.common.v1.Money\x12.\n\x05\x64\x65\x62it\x18\x04 \x01(\x0e\x32\x1f.paymesh.events.v1.WalletBucket\x12/\n\x06\x63redit\x18\x05 \x01(\x0e\x32\x1f.paymesh.events.v1.WalletBucket\x12\x0e\n\x06reason\x18\x06 \x01(\t\x12\x11\n\treference\x18\x07 \x01(\t\"#\n\x0ePayoutReserved\x12\x11\n\tpayout_id\x18\x01 \x01(\t\"_\n\rAlertObserved\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\x0f\n\x07subject\x18\x02 \x01(\t\x12\x0f\n\x07service\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\x12\x0e\n\x06\x61\x63tive\x18\x05 \x01(\x08*\xb5\x01\n\x0cWalletBucket\x12\x1d\n\x19WALLET_BUCKET_UNSPECIFIED\x10\x00\x12\x19\n\x15WALLET_BUCKET_PENDING\x10\x01\x12\x1b\n\x17WALLET_BUCKET_AVAILABLE\x10\x02\x12\x1a\n\x16WALLET_BUCKET_RESERVED\x10\x03\x12\x16\n\x12WALLET_BUCKET_DEBT\x10\x04\x12\x1a\n\x16WALLET_BUCKET_PAID_OUT\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'paymesh.events.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_WALLETBUCKET']._serialized_start=1889
-  _globals['_WALLETBUCKET']._serialized_end=2070
+  _globals['_ENVELOPE_HEADERSENTRY']._loaded_options = None
+  _globals['_ENVELOPE_HEADERSENTRY']._serialized_options = b'8\001'
+  _globals['_WALLETBUCKET']._serialized_start=1996
+  _globals['_WALLETBUCKET']._serialized_end=2177
   _globals['_ENVELOPE']._serialized_start=145
-  _globals['_ENVELOPE']._serialized_end=303
-  _globals['_PAYMENTORDERCREATED']._serialized_start=305
-  _globals['_PAYMENTORDERCREATED']._serialized_end=373
-  _globals['_PAYMENTORDERSUCCEEDED']._serialized_start=376
-  _globals['_PAYMENTORDERSUCCEEDED']._serialized_end=574
-  _globals['_PAYMENTORDERFAILED']._serialized_start=576
-  _globals['_PAYMENTORDERFAILED']._serialized_end=659
-  _globals['_WALLETCREDITED']._serialized_start=661
-  _globals['_WALLETCREDITED']._serialized_end=766
-  _globals['_LEDGERPOSTED']._serialized_start=768
-  _globals['_LEDGERPOSTED']._serialized_end=832
-  _globals['_PAYMENTREFUNDCREATED']._serialized_start=834
-  _globals['_PAYMENTREFUNDCREATED']._serialized_end=901
-  _globals['_PAYMENTREFUNDSUCCEEDED']._serialized_start=904
-  _globals['_PAYMENTREFUNDSUCCEEDED']._serialized_end=1110
-  _globals['_PAYMENTREFUNDFAILED']._serialized_start=1112
-  _globals['_PAYMENTREFUNDFAILED']._serialized_end=1194
-  _globals['_PAYMENTORDERPENDING']._serialized_start=1196
-  _globals['_PAYMENTORDERPENDING']._serialized_end=1280
-  _globals['_PAYMENTCHECKOUTDONE']._serialized_start=1282
-  _globals['_PAYMENTCHECKOUTDONE']._serialized_end=1381
-  _globals['_CHECKOUTORDEROUTCOME']._serialized_start=1383
-  _globals['_CHECKOUTORDEROUTCOME']._serialized_end=1447
-  _globals['_PAYMENTORDERRELEASED']._serialized_start=1449
-  _globals['_PAYMENTORDERRELEASED']._serialized_end=1521
-  _globals['_WALLETMOVED']._serialized_start=1524
-  _globals['_WALLETMOVED']._serialized_end=1752
-  _globals['_PAYOUTRESERVED']._serialized_start=1754
-  _globals['_PAYOUTRESERVED']._serialized_end=1789
-  _globals['_ALERTOBSERVED']._serialized_start=1791
-  _globals['_ALERTOBSERVED']._serialized_end=1886
+  _globals['_ENVELOPE']._serialized_end=410
+  _globals['_ENVELOPE_HEADERSENTRY']._serialized_start=364
+  _globals['_ENVELOPE_HEADERSENTRY']._serialized_end=410
+  _globals['_PAYMENTORDERCREATED']._serialized_start=412
+  _globals['_PAYMENTORDERCREATED']._serialized_end=480
+  _globals['_PAYMENTORDERSUCCEEDED']._serialized_start=483
+  _globals['_PAYMENTORDERSUCCEEDED']._serialized_end=681
+  _globals['_PAYMENTORDERFAILED']._serialized_start=683
+  _globals['_PAYMENTORDERFAILED']._serialized_end=766
+  _globals['_WALLETCREDITED']._serialized_start=768
+  _globals['_WALLETCREDITED']._serialized_end=873
+  _globals['_LEDGERPOSTED']._serialized_start=875
+  _globals['_LEDGERPOSTED']._serialized_end=939
+  _globals['_PAYMENTREFUNDCREATED']._serialized_start=941
+  _globals['_PAYMENTREFUNDCREATED']._serialized_end=1008
+  _globals['_PAYMENTREFUNDSUCCEEDED']._serialized_start=1011
+  _globals['_PAYMENTREFUNDSUCCEEDED']._serialized_end=1217
+  _globals['_PAYMENTREFUNDFAILED']._serialized_start=1219
+  _globals['_PAYMENTREFUNDFAILED']._serialized_end=1301
+  _globals['_PAYMENTORDERPENDING']._serialized_start=1303
+  _globals['_PAYMENTORDERPENDING']._serialized_end=1387
+  _globals['_PAYMENTCHECKOUTDONE']._serialized_start=1389
+  _globals['_PAYMENTCHECKOUTDONE']._serialized_end=1488
+  _globals['_CHECKOUTORDEROUTCOME']._serialized_start=1490
+  _globals['_CHECKOUTORDEROUTCOME']._serialized_end=1554
+  _globals['_PAYMENTORDERRELEASED']._serialized_start=1556
+  _globals['_PAYMENTORDERRELEASED']._serialized_end=1628
+  _globals['_WALLETMOVED']._serialized_start=1631
+  _globals['_WALLETMOVED']._serialized_end=1859
+  _globals['_PAYOUTRESERVED']._serialized_start=1861
+  _globals['_PAYOUTRESERVED']._serialized_end=1896
+  _globals['_ALERTOBSERVED']._serialized_start=1898
+  _globals['_ALERTOBSERVED']._serialized_end=1993
 # @@protoc_insertion_point(module_scope)
