@@ -8,7 +8,9 @@
   amounts, and no other order has any;
 - no order was charged more than once at the PSP, and none was charged without reaching SUCCESS;
 - refunds: within their order, one wallet debit and one ledger reversal per SUCCEEDED refund,
-  and the PSP's refunds match ours (paymesh_cli.refund_invariants).
+  and the PSP's refunds match ours (paymesh_cli.refund_invariants);
+- the PSP's side: fees and the PSP's payouts to the platform booked once each, balanced against
+  `psp_receivable`, which is explained per currency (paymesh_cli.psp_invariants).
 
 Orders still on their way (SUCCESS with a flag not yet set, EXECUTING, PENDING) are not
 violations; `settle_timeout` waits for them before judging. A schema that does not exist is
@@ -287,6 +289,7 @@ async def run_checks(
     """Check every invariant whose data exists; wait up to `settle_timeout` seconds for orders
     and refunds in flight to settle first."""
     from paymesh_cli import payout_invariants as payouts
+    from paymesh_cli import psp_invariants
     from paymesh_cli import refund_invariants as refunds
 
     engine = create_async_engine(async_url(database_url), pool_size=2)
@@ -315,6 +318,7 @@ async def run_checks(
             if "ledger" in schemas:
                 await check_ledger(conn, report)
                 await check_ledger_chains(conn, report)
+                await psp_invariants.check_psp_books(conn, report)
             else:
                 report.skipped.append("ledger")
             if {"wallet", "ledger"} <= schemas:

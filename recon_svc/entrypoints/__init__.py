@@ -1,0 +1,1 @@
+"""recon_svc's entrypoints and its clients of other services' contracts."""
