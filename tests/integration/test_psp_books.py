@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import grpc
@@ -17,6 +18,11 @@ import httpx
 import pytest
 from harness import eventually, running_sandbox, started_ledger, succeeded
 
+from ledger_svc.adapters.sql import SqlLedgerUnitOfWork
+from ledger_svc.domain import Posting, Side, Transaction
+from ledger_svc.domain.psp_books import PspBalanceTransaction, bookings
+from ledger_svc.entrypoints.outgoing import encode_event
+from ledger_svc.service_layer.use_cases import PostOutcome, post_transaction
 from paymesh.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from paymesh_cli.invariants import run_checks
 from recon_svc.adapters.stripe_reports import StripeReportSettings, StripeReportTransactions
@@ -120,3 +126,32 @@ async def test_fees_and_the_psp_payout_are_booked_once_and_the_receivable_nets_t
     report_check = await run_checks(database_url)
     assert report_check.ok, report_check.violations
     assert report_check.stats["psp_receivable"] == {"USD": "0.00"}
+
+
+@pytest.mark.breaks_invariants
+async def test_paymesh_check_refuses_a_malformed_or_doubled_psp_booking(
+    database_url: str, nats_url: str
+) -> None:
+    row = PspBalanceTransaction("txn_1", "charge", "ch_1", "USD", Decimal("10.00"), Decimal("0.59"))
+    [booking] = bookings(row)
+    doubled = Transaction(str(uuid.uuid4()), booking.transaction.description,
+                          booking.transaction.postings)  # fmt: skip
+    misbooked = Transaction(
+        str(uuid.uuid4()),
+        "a fee charged to revenue",
+        (
+            Posting("psp_fees", Side.DEBIT, Decimal("1.00"), "USD"),
+            Posting("platform_fee_revenue", Side.CREDIT, Decimal("1.00"), "USD"),
+        ),
+    )
+    async with started_ledger(database_url, nats_url) as ledger:
+        for txn in (booking.transaction, doubled, misbooked):
+            uow = SqlLedgerUnitOfWork(ledger.engine, encode_event)
+            assert await post_transaction(uow, "test", str(uuid.uuid4()), txn) is PostOutcome.POSTED
+
+    report = await run_checks(database_url)
+
+    found = {v.invariant for v in report.violations}
+    assert found == {"psp_booking_shape", "psp_booked_once"}, report.violations
+    # The ledger itself still balances, and its chains hold: only the PSP rules are broken.
+    assert report.stats["psp_receivable"] == {"USD": "-1.18"}
