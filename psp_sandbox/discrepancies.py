@@ -57,11 +57,24 @@ def visible_transactions(store: SandboxStore) -> Iterator[StripeObject]:
             yield txn
 
 
+# Bounds that keep every amount within Stripe's eight digits and every date within a report.
+_LIMITS = {"delay_s": 90 * 86_400, "amount": 99_999_999, "fee_delta": 99_999_999,
+           "amount_delta": 99_999_999}  # fmt: skip
+
+
 def _int(body: dict[str, Any], name: str, *, positive: bool = False) -> int:
     value = body.get(name)
-    if isinstance(value, bool) or not isinstance(value, int) or (positive and value <= 0):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or (positive and value <= 0)
+        or abs(value) > _LIMITS[name]
+    ):
         kind = "a positive integer" if positive else "an integer"
-        raise invalid_request(f"{name} must be {kind} (minor units or seconds).", param=name)
+        raise invalid_request(
+            f"{name} must be {kind} of at most {_LIMITS[name]} (minor units or seconds).",
+            param=name,
+        )
     return value
 
 
