@@ -32,6 +32,7 @@ from mesh.db import async_url
 
 if TYPE_CHECKING:
     from paymesh_cli.payout_invariants import PayoutsAtProvider
+    from paymesh_cli.psp_invariants import PspFigures
     from paymesh_cli.refund_invariants import RefundsAtPsp
 
 
@@ -285,6 +286,7 @@ async def run_checks(
     settle_timeout: float = 0.0,
     refunds_at_psp: RefundsAtPsp | None = None,
     payouts_at_provider: PayoutsAtProvider | None = None,
+    psp_figures: PspFigures | None = None,
 ) -> CheckReport:
     """Check every invariant whose data exists; wait up to `settle_timeout` seconds for orders
     and refunds in flight to settle first."""
@@ -319,6 +321,10 @@ async def run_checks(
                 await check_ledger(conn, report)
                 await check_ledger_chains(conn, report)
                 await psp_invariants.check_psp_books(conn, report)
+                if psp_figures is not None:
+                    await psp_invariants.check_psp_books_at_psp(conn, report, psp_figures)
+                else:
+                    report.skipped.append("psp_bookings_at_psp")
             else:
                 report.skipped.append("ledger")
             if {"wallet", "ledger"} <= schemas:

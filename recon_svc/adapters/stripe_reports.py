@@ -211,3 +211,30 @@ class StripeReportTransactions:
 
     def spool(self, period: Period, directory: Path) -> Path:
         return download_balance_report(period, self._settings, directory / "psp-report.csv")
+
+
+@dataclass(frozen=True)
+class PspBalanceFigures:
+    """The PSP's fee per balance transaction and amount per payout to the platform (minor
+    units, as on the wire; a payout's amount positive), with their currencies."""
+
+    fees: dict[str, tuple[int, str]]
+    payouts: dict[str, tuple[int, str]]
+
+
+def balance_figures(settings: StripeReportSettings) -> PspBalanceFigures:
+    """Every balance transaction's fee and every platform payout, from the Balance Transactions
+    list (paged by the SDK): what `paymesh check` compares the ledger's PSP bookings with."""
+    client = _client(settings)
+    fees: dict[str, tuple[int, str]] = {}
+    payouts: dict[str, tuple[int, str]] = {}
+    page = client.v1.balance_transactions.list({"limit": 100})
+    for txn in page.auto_paging_iter():
+        currency = txn.currency.upper()
+        is_payout = txn.type in ("payout", "payout_reversal") and isinstance(txn.source, str)
+        if txn.fee:
+            # A payout's row in the report names the payout, not its balance transaction.
+            fees[txn.source if is_payout else txn.id] = (txn.fee, currency)
+        if is_payout:
+            payouts[txn.source] = (-txn.amount, currency)
+    return PspBalanceFigures(fees, payouts)

@@ -25,7 +25,12 @@ from ledger_svc.entrypoints.outgoing import encode_event
 from ledger_svc.service_layer.use_cases import PostOutcome, post_transaction
 from paymesh.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from paymesh_cli.invariants import run_checks
-from recon_svc.adapters.stripe_reports import StripeReportSettings, StripeReportTransactions
+from recon_svc.adapters.stripe_reports import (
+    PspBalanceFigures,
+    StripeReportSettings,
+    StripeReportTransactions,
+    balance_figures,
+)
 from recon_svc.domain.period import Period
 from recon_svc.entrypoints.ledger_books import book_psp_report
 
@@ -123,9 +128,27 @@ async def test_fees_and_the_psp_payout_are_booked_once_and_the_receivable_nets_t
         assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         assert await _balance(stub, "psp_fees") == "4.23"
 
-    report_check = await run_checks(database_url)
+    async def figures() -> PspBalanceFigures:
+        return await asyncio.to_thread(balance_figures, settings)
+
+    report_check = await run_checks(database_url, psp_figures=figures)
     assert report_check.ok, report_check.violations
     assert report_check.stats["psp_receivable"] == {"USD": "0.00"}
+    assert report_check.stats["psp_bookings_checked_at_psp"] == 3
+
+    # The PSP's books now say another fee for po-1's charge than the one booked.
+    async with httpx.AsyncClient(
+        base_url=sandbox, headers={"Authorization": f"Bearer {API_KEY}"}
+    ) as psp:
+        seeded = await psp.post(
+            "/_sandbox/discrepancies",
+            json={"kind": "fee_differs", "payment_order_id": "po-1", "fee_delta": 1},
+        )
+        assert seeded.status_code == 200, seeded.text
+    report_check = await run_checks(database_url, psp_figures=figures)
+    [violation] = report_check.violations
+    assert violation.invariant == "psp_booking_matches_psp"
+    assert "booked 3.20 USD, the PSP says 3.21 USD" in violation.detail
 
 
 @pytest.mark.breaks_invariants
