@@ -54,12 +54,13 @@ def _write_file(
         parameters["interval_end"],
         parameters.get("currency"),
     )
-    text = reporting.render_csv(columns, rows).encode("utf-8")
     file_id = new_id("file_")
     files_dir.mkdir(parents=True, exist_ok=True)
     target = contents_path(files_dir, file_id)
     partial = target.with_suffix(".part")
-    partial.write_bytes(text)
+    with partial.open("w", newline="", encoding="utf-8") as out:  # row by row, not in memory
+        reporting.write_csv(out, columns, rows)
+    size = partial.stat().st_size
     os.replace(partial, target)  # whole or absent, whatever happens to the process
     return {
         "id": file_id,
@@ -69,7 +70,7 @@ def _write_file(
         "filename": f"{run['id']}.csv",
         "links": {"object": "list", "data": [], "has_more": False, "url": "/v1/file_links"},
         "purpose": "finance_report_run",
-        "size": len(text),
+        "size": size,
         "title": f"{report_type.id} {run['id']}",
         "type": "csv",
         "url": f"{origin}/v1/files/{file_id}/contents",

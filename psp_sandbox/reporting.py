@@ -16,12 +16,11 @@ refund's gross is negative), from integer minor units without floats; times are 
 from __future__ import annotations
 
 import csv
-import io
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TextIO
 
 from psp_sandbox.currencies import to_decimal_string
 
@@ -212,10 +211,9 @@ def _payout_row(txn: StripeObject, lookup: Lookup) -> dict[str, str]:
     }
 
 
-def render_csv(columns: list[str], report_rows: Iterable[dict[str, str]]) -> str:
-    out = io.StringIO()
+def write_csv(out: TextIO, columns: list[str], report_rows: Iterable[dict[str, str]]) -> None:
+    """The header, then each row's values in `columns` order (empty where it has none)."""
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(columns)
     for row in report_rows:
         writer.writerow([row.get(column, "") for column in columns])
-    return out.getvalue()
