@@ -126,6 +126,22 @@ async def test_fees_and_the_psp_payout_are_booked_once_and_the_receivable_nets_t
                 timeout=5,
             )  # fmt: skip
         assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        # The contract's rules: a request_id, and signed decimal amounts.
+        for request in (
+            ledger_pb2.BookPspBalanceTransactionsRequest(
+                transactions=[ledger_pb2.PspBalanceTransaction(
+                    id="txn_x", reporting_category="charge", currency="USD", gross="1", fee="1")],
+            ),
+            ledger_pb2.BookPspBalanceTransactionsRequest(
+                request_id=str(uuid.uuid4()),
+                transactions=[ledger_pb2.PspBalanceTransaction(
+                    id="txn_x", reporting_category="charge", currency="USD", gross="1e3",
+                    fee="1")],
+            ),
+        ):  # fmt: skip
+            with pytest.raises(grpc.aio.AioRpcError) as invalid:
+                await stub.BookPspBalanceTransactions(request, timeout=5)
+            assert invalid.value.code() is grpc.StatusCode.INVALID_ARGUMENT
         assert await _balance(stub, "psp_fees") == "4.23"
 
     async def figures() -> PspBalanceFigures:
