@@ -204,13 +204,17 @@ def download_balance_report(
 
 
 class StripeReportTransactions:
-    """The `PspTransactions` port over Stripe's reports."""
+    """The `PspTransactions` port over Stripe's reports; also a report source callable as
+    `(period, directory) -> path of the CSV`."""
 
     def __init__(self, settings: StripeReportSettings) -> None:
         self._settings = settings
 
     def spool(self, period: Period, directory: Path) -> Path:
         return download_balance_report(period, self._settings, directory / "psp-report.csv")
+
+    def __call__(self, period: Period, directory: Path) -> Path:
+        return self.spool(period, directory)
 
 
 @dataclass(frozen=True)

@@ -1,1 +1,0 @@
-"""recon_svc's entrypoints and its clients of other services' contracts."""
