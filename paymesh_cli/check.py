@@ -19,7 +19,18 @@ async def check_target(target: Target, settle_timeout: float) -> CheckReport:
     charges = None
     refunds = None
     payouts = None
+    figures = None
     if target.psp_api_base:
+        from recon_svc.adapters.stripe_reports import (
+            PspBalanceFigures,
+            StripeReportSettings,
+            balance_figures,
+        )
+
+        async def figures() -> PspBalanceFigures:  # type: ignore[misc]
+            settings = StripeReportSettings(target.psp_api_key, target.psp_api_base)
+            return await asyncio.to_thread(balance_figures, settings)
+
         from payout_svc.adapters.stripe_payouts import list_payouts_by_id
 
         async def payouts(destinations: list[str]) -> dict[str, list[tuple[str, int, str]]]:  # type: ignore[misc]
@@ -42,6 +53,7 @@ async def check_target(target: Target, settle_timeout: float) -> CheckReport:
             settle_timeout=settle_timeout,
             refunds_at_psp=refunds,
             payouts_at_provider=payouts,
+            psp_figures=figures,
         )
     except (OperationalError, OSError, httpx.TransportError) as err:
         raise click.ClickException(

@@ -8,7 +8,9 @@
   amounts, and no other order has any;
 - no order was charged more than once at the PSP, and none was charged without reaching SUCCESS;
 - refunds: within their order, one wallet debit and one ledger reversal per SUCCEEDED refund,
-  and the PSP's refunds match ours (paymesh_cli.refund_invariants).
+  and the PSP's refunds match ours (paymesh_cli.refund_invariants);
+- the PSP's side: fees and the PSP's payouts to the platform booked once each, balanced against
+  `psp_receivable`, which is explained per currency (paymesh_cli.psp_invariants).
 
 Orders still on their way (SUCCESS with a flag not yet set, EXECUTING, PENDING) are not
 violations; `settle_timeout` waits for them before judging. A schema that does not exist is
@@ -30,6 +32,7 @@ from mesh.db import async_url
 
 if TYPE_CHECKING:
     from paymesh_cli.payout_invariants import PayoutsAtProvider
+    from paymesh_cli.psp_invariants import PspFigures
     from paymesh_cli.refund_invariants import RefundsAtPsp
 
 
@@ -283,10 +286,12 @@ async def run_checks(
     settle_timeout: float = 0.0,
     refunds_at_psp: RefundsAtPsp | None = None,
     payouts_at_provider: PayoutsAtProvider | None = None,
+    psp_figures: PspFigures | None = None,
 ) -> CheckReport:
     """Check every invariant whose data exists; wait up to `settle_timeout` seconds for orders
     and refunds in flight to settle first."""
     from paymesh_cli import payout_invariants as payouts
+    from paymesh_cli import psp_invariants
     from paymesh_cli import refund_invariants as refunds
 
     engine = create_async_engine(async_url(database_url), pool_size=2)
@@ -315,6 +320,11 @@ async def run_checks(
             if "ledger" in schemas:
                 await check_ledger(conn, report)
                 await check_ledger_chains(conn, report)
+                await psp_invariants.check_psp_books(conn, report)
+                if psp_figures is not None:
+                    await psp_invariants.check_psp_books_at_psp(conn, report, psp_figures)
+                else:
+                    report.skipped.append("psp_bookings_at_psp")
             else:
                 report.skipped.append("ledger")
             if {"wallet", "ledger"} <= schemas:

@@ -20,12 +20,16 @@ from psp_sandbox.balance_routes import BalanceTransactionRoutes
 from psp_sandbox.checkout_sessions import CheckoutSessionRoutes
 from psp_sandbox.context import SandboxContext
 from psp_sandbox.delivery_routes import DeliveryRoutes
+from psp_sandbox.discrepancies import DiscrepancyRoutes
 from psp_sandbox.errors import API_ERROR, INVALID_REQUEST, ApiError
 from psp_sandbox.event_routes import EventRoutes
 from psp_sandbox.fault_routes import FaultRoutes
+from psp_sandbox.file_routes import FileRoutes
 from psp_sandbox.hosted_page import HostedPage
 from psp_sandbox.payouts import PayoutRoutes
+from psp_sandbox.platform_payouts import PlatformPayoutRoutes
 from psp_sandbox.refunds import RefundRoutes
+from psp_sandbox.reporting_routes import ReportingRoutes
 from psp_sandbox.reports import ReportRoutes
 from psp_sandbox.routes import PaymentIntentRoutes
 from psp_sandbox.settings import SandboxSettings
@@ -50,6 +54,10 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
     balance = BalanceTransactionRoutes(context)
     reports = ReportRoutes(context)
     deliveries = DeliveryRoutes(context)
+    reporting = ReportingRoutes(context)
+    files = FileRoutes(context)
+    seeded = DiscrepancyRoutes(context)
+    platform_payouts = PlatformPayoutRoutes(context)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -99,7 +107,17 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
             Route("/v1/events/{id}", events.retrieve, methods=["GET"]),
             Route("/v1/balance_transactions", balance.list, methods=["GET"]),
             Route("/v1/balance_transactions/{id}", balance.retrieve, methods=["GET"]),
+            Route("/v1/reporting/report_types", reporting.list_types, methods=["GET"]),
+            Route("/v1/reporting/report_types/{id}", reporting.retrieve_type, methods=["GET"]),
+            Route("/v1/reporting/report_runs", reporting.create_run, methods=["POST"]),
+            Route("/v1/reporting/report_runs", reporting.list_runs, methods=["GET"]),
+            Route("/v1/reporting/report_runs/{id}", reporting.retrieve_run, methods=["GET"]),
+            Route("/v1/files/{id}", files.retrieve, methods=["GET"]),
+            Route("/v1/files/{id}/contents", files.contents, methods=["GET"]),
             Route("/_sandbox/reports/settlement", reports.settlement, methods=["GET"]),
+            Route("/_sandbox/discrepancies", seeded.list, methods=["GET"]),
+            Route("/_sandbox/discrepancies", seeded.seed, methods=["POST"]),
+            Route("/_sandbox/platform_payouts", platform_payouts.create, methods=["POST"]),
             Route("/_sandbox/webhook_deliveries", deliveries.list, methods=["GET"]),
             Route("/_sandbox/faults", faults.read, methods=["GET"]),
             Route("/_sandbox/faults", faults.replace, methods=["POST"]),

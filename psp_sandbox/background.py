@@ -1,10 +1,12 @@
-"""The sandbox's own clockwork: actions completing later, webhooks being sent and retried."""
+"""The sandbox's own clockwork: actions and report runs completing later, webhooks being sent
+and retried."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from psp_sandbox import report_completions
 from psp_sandbox.action_completions import complete_due
 from psp_sandbox.context import SandboxContext
 from psp_sandbox.webhooks import WebhookSender
@@ -19,6 +21,9 @@ async def run(context: SandboxContext, sender: WebhookSender) -> None:
     while True:
         try:
             complete_due(context.store, context.event_factory, context.clock())
+            report_completions.complete_due(
+                context.store, context.settings.files_dir, context.clock()
+            )
             await sender.send_due()
         except asyncio.CancelledError:
             raise

@@ -33,6 +33,24 @@ def for_refund(refund: dict[str, Any], now: int) -> dict[str, Any]:
     return _transaction("refund", refund["id"], -refund["amount"], 0, refund["currency"], now)
 
 
+def for_transfer(transfer: dict[str, Any], now: int) -> dict[str, Any]:
+    """A transfer to a connected account leaves the platform's balance at once (Connect)."""
+    transaction = _transaction(
+        "transfer", transfer["id"], -transfer["amount"], 0, transfer["currency"], now
+    )
+    transaction.update(available_on=now, status="available")
+    return transaction
+
+
+def for_payout(payout: dict[str, Any], now: int) -> dict[str, Any]:
+    """The platform's payout to its own bank: its whole amount leaves the balance at once."""
+    transaction = _transaction(
+        "payout", payout["id"], -payout["amount"], 0, payout["currency"], now
+    )
+    transaction.update(available_on=now, status="available", description="STRIPE PAYOUT")
+    return transaction
+
+
 def _transaction(
     kind: str, source: str, amount: int, fee: int, currency: str, now: int
 ) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from psp_sandbox import form, listing
+from psp_sandbox import discrepancies, form, listing
 from psp_sandbox.auth import authenticate
 from psp_sandbox.context import SandboxContext
 from psp_sandbox.errors import invalid_parameter, unknown_parameter
@@ -38,12 +38,16 @@ class BalanceTransactionRoutes:
         }
         created = _created_bounds(params)
 
+        hidden = self._context.store.records(discrepancies.HIDDEN)
+
         def wanted(transaction: dict[str, Any]) -> bool:
-            return all(transaction[name] == value for name, value in exact.items()) and all(
-                _BOUNDS[op](transaction["created"], bound) for op, bound in created
+            return (
+                transaction["id"] not in hidden
+                and all(transaction[name] == value for name, value in exact.items())
+                and all(_BOUNDS[op](transaction["created"], bound) for op, bound in created)
             )
 
-        filtered = bool(exact or created)
+        filtered = bool(exact or created or hidden)
         return listing.list_response(
             self._context.store,
             "balance_transaction",

@@ -20,7 +20,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from psp_sandbox import form
+from psp_sandbox import balance, form
 from psp_sandbox.auth import authenticate
 from psp_sandbox.context import SandboxContext
 from psp_sandbox.errors import invalid_parameter, invalid_request, missing_parameter
@@ -85,7 +85,10 @@ class PayoutRoutes:
             "created": int(attempt.now),
             "metadata": metadata_param(params),
         }
-        change = Change(200, transfer, [transfer])
+        # The platform's balance pays for it at once (balance_transaction of type transfer).
+        transaction = balance.for_transfer(transfer, int(attempt.now))
+        transfer["balance_transaction"] = transaction["id"]
+        change = Change(200, transfer, [transfer, transaction])
         self._context.event_factory().emit(
             change.emitted, "transfer.created", transfer, attempt.now, attempt.request
         )

@@ -22,6 +22,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
+from psp_sandbox import discrepancies
 from psp_sandbox.auth import authenticate
 from psp_sandbox.context import SandboxContext
 from psp_sandbox.currencies import to_decimal_string
@@ -65,7 +66,7 @@ class ReportRoutes:
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(COLUMNS)
-        for transaction in self._context.store.all("balance_transaction"):
+        for transaction in discrepancies.visible_transactions(self._context.store):
             if start <= transaction["created"] < end:
                 writer.writerow(self._row(transaction))
         return Response(

@@ -32,6 +32,14 @@ class SandboxSettings:
     payout_in_transit_after_s: float = 1.0
     payout_paid_after_s: float = 2.0
     payout_return_after_s: float = 2.0
+    # A report run is `pending` this long, then `succeeded` with its file (Stripe takes minutes;
+    # a client must poll either way).
+    report_run_after_s: float = 0.5
+
+    @property
+    def files_dir(self) -> Path:
+        """Where report files' contents are kept, beside the journal."""
+        return self.state_file.with_name(self.state_file.stem + "-files")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> SandboxSettings:
@@ -71,5 +79,8 @@ class SandboxSettings:
             ),
             payout_return_after_s=float(
                 env.get("PSP_SANDBOX_PAYOUT_RETURN_AFTER_S", defaults.payout_return_after_s)
+            ),
+            report_run_after_s=float(
+                env.get("PSP_SANDBOX_REPORT_RUN_AFTER_S", defaults.report_run_after_s)
             ),
         )

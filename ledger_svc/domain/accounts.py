@@ -17,10 +17,11 @@ class AccountType(enum.Enum):
     ASSET = "asset"
     LIABILITY = "liability"
     REVENUE = "revenue"
+    EXPENSE = "expense"
 
     @property
     def normal_side(self) -> Side:
-        return Side.DEBIT if self is AccountType.ASSET else Side.CREDIT
+        return Side.DEBIT if self in (AccountType.ASSET, AccountType.EXPENSE) else Side.CREDIT
 
 
 class UnknownAccount(ValueError):
@@ -42,8 +43,18 @@ SELLER_PAYABLE_RESERVED = "seller_payable_reserved"
 # What a seller owes the platform: refunds beyond its balance (the wallet's `debt`) (asset).
 SELLER_DEBT = "seller_debt"
 
+# What the PSP charged the platform for its service, booked from its report (expense).
+PSP_FEES = "psp_fees"
+# The platform's own bank account, which the PSP pays the platform's balance out to (asset).
+PLATFORM_CASH = "platform_cash"
+
 # Accounts that stand alone, and families with one account per party.
-_SINGLE = {PSP_RECEIVABLE: AccountType.ASSET, PLATFORM_FEE_REVENUE: AccountType.REVENUE}
+_SINGLE = {
+    PSP_RECEIVABLE: AccountType.ASSET,
+    PLATFORM_FEE_REVENUE: AccountType.REVENUE,
+    PSP_FEES: AccountType.EXPENSE,
+    PLATFORM_CASH: AccountType.ASSET,
+}
 _FAMILIES = {
     SELLER_PAYABLE: AccountType.LIABILITY,
     SELLER_PAYABLE_AVAILABLE: AccountType.LIABILITY,
@@ -52,7 +63,7 @@ _FAMILIES = {
 }
 _PARTY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
-# Accounts every order posts to: their balance rows are the hot ones.
+# Accounts every order (or every PSP booking) posts to: their balance rows are the hot ones.
 SHARED_ACCOUNTS = frozenset(_SINGLE)
 
 

@@ -1,4 +1,5 @@
-"""The PSP report's columns: Stripe's `balance_change_from_activity.itemized` names, the Balance
+"""The PSP report's columns: Stripe's `balance_change_from_activity.itemized` names (and the
+payouts report's rows in them, recon_svc.adapters.stripe_reports), the Balance
 Transactions API's field names and the sandbox's settlement CSV all map onto one set of names.
 
 Amounts are decimal strings in the currency's major unit (as in Stripe's reports), signed: a
@@ -30,7 +31,9 @@ REQUIRED = ("id", "category", "gross", "currency", "created")
 # Stripe's reporting categories, as reconciliation treats them.
 CHARGE_CATEGORIES = frozenset({"charge", "payment"})
 REFUND_CATEGORIES = frozenset({"refund", "payment_refund"})
-PAYOUT_CATEGORIES = frozenset({"payout", "payout_reversal"})  # compared with payouts later
+# Compared with payouts later: the PSP's payouts to the platform, and transfers to connected
+# accounts (what seller payouts are paid from, on Stripe Connect).
+PAYOUT_CATEGORIES = frozenset({"payout", "payout_reversal", "transfer", "transfer_reversal"})
 
 
 class UnknownReportFormat(ValueError):

@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from paymesh.common.v1 import access_pb2 as paymesh_dot_common_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/ledger/v1/ledger.proto\x12\x11paymesh.ledger.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1epaymesh/common/v1/access.proto\"|\n\x18GetAccountBalanceRequest\x12\x38\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\'\xbaH$r\"\x10\x01\x18\x80\x01\x32\x1b^[a-z_]+(:[A-Za-z0-9_-]+)?$\x12&\n\x08\x63urrency\x18\x02 \x01(\tB\x14\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xd8\x01\x01\"\x8f\x01\n\x19GetAccountBalanceResponse\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12,\n\x0bnormal_side\x18\x02 \x01(\x0e\x32\x17.paymesh.ledger.v1.Side\x12\x33\n\x08\x62\x61lances\x18\x03 \x03(\x0b\x32!.paymesh.ledger.v1.AccountBalance\"T\n\x0e\x41\x63\x63ountBalance\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65\x62its\x18\x02 \x01(\t\x12\x0f\n\x07\x63redits\x18\x03 \x01(\t\x12\x0f\n\x07\x62\x61lance\x18\x04 \x01(\t\"\x8a\x01\n\x12ListEntriesRequest\x12\x38\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\'\xbaH$r\"\x10\x01\x18\x80\x01\x32\x1b^[a-z_]+(:[A-Za-z0-9_-]+)?$\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1b\n\npage_token\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x18@\"Y\n\x13ListEntriesResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.paymesh.ledger.v1.Entry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xe9\x01\n\x05\x45ntry\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\x03\x12\x16\n\x0etransaction_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12%\n\x04side\x18\x04 \x01(\x0e\x32\x17.paymesh.ledger.v1.Side\x12\x0e\n\x06\x61mount\x18\x05 \x01(\t\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x18\n\x10payment_order_id\x18\x07 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12-\n\tposted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x18\n\x16GetTrialBalanceRequest\"b\n\x17GetTrialBalanceResponse\x12\x35\n\ncurrencies\x18\x01 \x03(\x0b\x32!.paymesh.ledger.v1.CurrencyTotals\x12\x10\n\x08\x62\x61lanced\x18\x02 \x01(\x08\"U\n\x0e\x43urrencyTotals\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65\x62its\x18\x02 \x01(\t\x12\x0f\n\x07\x63redits\x18\x03 \x01(\t\x12\x10\n\x08\x62\x61lanced\x18\x04 \x01(\x08*=\n\x04Side\x12\x14\n\x10SIDE_UNSPECIFIED\x10\x00\x12\x0e\n\nSIDE_DEBIT\x10\x01\x12\x0f\n\x0bSIDE_CREDIT\x10\x02\x32\xef\x03\n\rLedgerService\x12\xa4\x01\n\x11GetAccountBalance\x12+.paymesh.ledger.v1.GetAccountBalanceRequest\x1a,.paymesh.ledger.v1.GetAccountBalanceResponse\"4\xca\xf3\x18\x0bledger:read\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/ledger/accounts/{account}\x12\x9a\x01\n\x0bListEntries\x12%.paymesh.ledger.v1.ListEntriesRequest\x1a&.paymesh.ledger.v1.ListEntriesResponse\"<\xca\xf3\x18\x0bledger:read\x82\xd3\xe4\x93\x02\'\x12%/v1/ledger/accounts/{account}/entries\x12\x99\x01\n\x0fGetTrialBalance\x12).paymesh.ledger.v1.GetTrialBalanceRequest\x1a*.paymesh.ledger.v1.GetTrialBalanceResponse\"/\xca\xf3\x18\x0bledger:read\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/ledger/trial-balanceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/ledger/v1/ledger.proto\x12\x11paymesh.ledger.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1epaymesh/common/v1/access.proto\"|\n\x18GetAccountBalanceRequest\x12\x38\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\'\xbaH$r\"\x10\x01\x18\x80\x01\x32\x1b^[a-z_]+(:[A-Za-z0-9_-]+)?$\x12&\n\x08\x63urrency\x18\x02 \x01(\tB\x14\xbaH\x11r\x0c\x32\n^[A-Z]{3}$\xd8\x01\x01\"\x8f\x01\n\x19GetAccountBalanceResponse\x12\x0f\n\x07\x61\x63\x63ount\x18\x01 \x01(\t\x12,\n\x0bnormal_side\x18\x02 \x01(\x0e\x32\x17.paymesh.ledger.v1.Side\x12\x33\n\x08\x62\x61lances\x18\x03 \x03(\x0b\x32!.paymesh.ledger.v1.AccountBalance\"T\n\x0e\x41\x63\x63ountBalance\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65\x62its\x18\x02 \x01(\t\x12\x0f\n\x07\x63redits\x18\x03 \x01(\t\x12\x0f\n\x07\x62\x61lance\x18\x04 \x01(\t\"\x8a\x01\n\x12ListEntriesRequest\x12\x38\n\x07\x61\x63\x63ount\x18\x01 \x01(\tB\'\xbaH$r\"\x10\x01\x18\x80\x01\x32\x1b^[a-z_]+(:[A-Za-z0-9_-]+)?$\x12\x1d\n\tpage_size\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xf4\x03(\x00\x12\x1b\n\npage_token\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x18@\"Y\n\x13ListEntriesResponse\x12)\n\x07\x65ntries\x18\x01 \x03(\x0b\x32\x18.paymesh.ledger.v1.Entry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xe9\x01\n\x05\x45ntry\x12\x10\n\x08\x65ntry_id\x18\x01 \x01(\x03\x12\x16\n\x0etransaction_id\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x63\x63ount\x18\x03 \x01(\t\x12%\n\x04side\x18\x04 \x01(\x0e\x32\x17.paymesh.ledger.v1.Side\x12\x0e\n\x06\x61mount\x18\x05 \x01(\t\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\x12\x18\n\x10payment_order_id\x18\x07 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x08 \x01(\t\x12-\n\tposted_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x18\n\x16GetTrialBalanceRequest\"b\n\x17GetTrialBalanceResponse\x12\x35\n\ncurrencies\x18\x01 \x03(\x0b\x32!.paymesh.ledger.v1.CurrencyTotals\x12\x10\n\x08\x62\x61lanced\x18\x02 \x01(\x08\"U\n\x0e\x43urrencyTotals\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\x0e\n\x06\x64\x65\x62its\x18\x02 \x01(\t\x12\x0f\n\x07\x63redits\x18\x03 \x01(\t\x12\x10\n\x08\x62\x61lanced\x18\x04 \x01(\x08\"\x8e\x01\n!BookPspBalanceTransactionsRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12K\n\x0ctransactions\x18\x02 \x03(\x0b\x32(.paymesh.ledger.v1.PspBalanceTransactionB\x0b\xbaH\x08\x92\x01\x05\x08\x01\x10\xe8\x07\"\xb3\x02\n\x15PspBalanceTransaction\x12\'\n\x02id\x18\x01 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18\xff\x01\x32\x0f^[A-Za-z0-9_]+$\x12\x30\n\x12reporting_category\x18\x02 \x01(\tB\x14\xbaH\x11r\x0f\x10\x01\x18@2\t^[a-z_]+$\x12\x1b\n\tsource_id\x18\x03 \x01(\tB\x08\xbaH\x05r\x03\x18\xff\x01\x12#\n\x08\x63urrency\x18\x04 \x01(\tB\x11\xbaH\x0er\x0c\x32\n^[A-Z]{3}$\x12-\n\x05gross\x18\x05 \x01(\tB\x1e\xbaH\x1br\x19\x18 2\x15^-?[0-9]+(\\.[0-9]+)?$\x12+\n\x03\x66\x65\x65\x18\x06 \x01(\tB\x1e\xbaH\x1br\x19\x18 2\x15^-?[0-9]+(\\.[0-9]+)?$\x12!\n\x10payment_order_id\x18\x07 \x01(\tB\x07\xbaH\x04r\x02\x18@\"\xce\x01\n\nPspBooking\x12\x1e\n\x16\x62\x61lance_transaction_id\x18\x01 \x01(\t\x12/\n\x04kind\x18\x02 \x01(\x0e\x32!.paymesh.ledger.v1.PspBookingKind\x12\x35\n\x07outcome\x18\x03 \x01(\x0e\x32$.paymesh.ledger.v1.PspBookingOutcome\x12\x16\n\x0etransaction_id\x18\x04 \x01(\t\x12\x0e\n\x06\x61mount\x18\x05 \x01(\t\x12\x10\n\x08\x63urrency\x18\x06 \x01(\t\"i\n\"BookPspBalanceTransactionsResponse\x12/\n\x08\x62ookings\x18\x01 \x03(\x0b\x32\x1d.paymesh.ledger.v1.PspBooking\x12\x12\n\nnot_booked\x18\x02 \x03(\t*=\n\x04Side\x12\x14\n\x10SIDE_UNSPECIFIED\x10\x00\x12\x0e\n\nSIDE_DEBIT\x10\x01\x12\x0f\n\x0bSIDE_CREDIT\x10\x02*i\n\x0ePspBookingKind\x12 \n\x1cPSP_BOOKING_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14PSP_BOOKING_KIND_FEE\x10\x01\x12\x1b\n\x17PSP_BOOKING_KIND_PAYOUT\x10\x02*\x80\x01\n\x11PspBookingOutcome\x12#\n\x1fPSP_BOOKING_OUTCOME_UNSPECIFIED\x10\x00\x12\x1e\n\x1aPSP_BOOKING_OUTCOME_BOOKED\x10\x01\x12&\n\"PSP_BOOKING_OUTCOME_ALREADY_BOOKED\x10\x02\x32\x86\x05\n\rLedgerService\x12\xa4\x01\n\x11GetAccountBalance\x12+.paymesh.ledger.v1.GetAccountBalanceRequest\x1a,.paymesh.ledger.v1.GetAccountBalanceResponse\"4\xca\xf3\x18\x0bledger:read\x82\xd3\xe4\x93\x02\x1f\x12\x1d/v1/ledger/accounts/{account}\x12\x9a\x01\n\x0bListEntries\x12%.paymesh.ledger.v1.ListEntriesRequest\x1a&.paymesh.ledger.v1.ListEntriesResponse\"<\xca\xf3\x18\x0bledger:read\x82\xd3\xe4\x93\x02\'\x12%/v1/ledger/accounts/{account}/entries\x12\x99\x01\n\x0fGetTrialBalance\x12).paymesh.ledger.v1.GetTrialBalanceRequest\x1a*.paymesh.ledger.v1.GetTrialBalanceResponse\"/\xca\xf3\x18\x0bledger:read\x82\xd3\xe4\x93\x02\x1a\x12\x18/v1/ledger/trial-balance\x12\x94\x01\n\x1a\x42ookPspBalanceTransactions\x12\x34.paymesh.ledger.v1.BookPspBalanceTransactionsRequest\x1a\x35.paymesh.ledger.v1.BookPspBalanceTransactionsResponse\"\t\xca\xf3\x18\x05reconb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -45,14 +45,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTENTRIESREQUEST'].fields_by_name['page_size']._serialized_options = b'\272H\007\032\005\030\364\003(\000'
   _globals['_LISTENTRIESREQUEST'].fields_by_name['page_token']._loaded_options = None
   _globals['_LISTENTRIESREQUEST'].fields_by_name['page_token']._serialized_options = b'\272H\004r\002\030@'
+  _globals['_BOOKPSPBALANCETRANSACTIONSREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_BOOKPSPBALANCETRANSACTIONSREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_BOOKPSPBALANCETRANSACTIONSREQUEST'].fields_by_name['transactions']._loaded_options = None
+  _globals['_BOOKPSPBALANCETRANSACTIONSREQUEST'].fields_by_name['transactions']._serialized_options = b'\272H\010\222\001\005\010\001\020\350\007'
+  _globals['_PSPBALANCETRANSACTION'].fields_by_name['id']._loaded_options = None
+  _globals['_PSPBALANCETRANSACTION'].fields_by_name['id']._serialized_options = b'\272H\030r\026\020\001\030\377\0012\017^[A-Za-z0-9_]+$'
+  _globals['_PSPBALANCETRANSACTION'].fields_by_name['reporting_category']._loaded_options = None
+  _globals['_PSPBALANCETRANSACTION'].fields_by_name['reporting_category']._serialized_options = b'\272H\021r\017\020\001\030@2\t^[a-z_]+$'
+  _globals['_PSPBALANCETRANSACTION'].fields_by_name['source_id']._loaded_options = None
+  _globals['_PSPBALANCETRANSACTION'].fields_by_name['source_id']._serialized_options = b'\272H\005r\003\030\377\001'
+  _globals['_PSPBALANCETRANSACTION'].fields_by_name['currency']._loaded_options = None
+  _globals['_PSPBALANCETRANSACTION'].fields_by_name['currency']._serialized_options = b'\272H\016r\0142\n^[A-Z]{3}$'
+  _globals['_PSPBALANCETRANSACTION'].fields_by_name['gross']._loaded_options = None
+  _globals['_PSPBALANCETRANSACTION'].fields_by_name['gross']._serialized_options = b'\272H\033r\031\030 2\025^-?[0-9]+(\\.[0-9]+)?$'
+  _globals['_PSPBALANCETRANSACTION'].fields_by_name['fee']._loaded_options = None
+  _globals['_PSPBALANCETRANSACTION'].fields_by_name['fee']._serialized_options = b'\272H\033r\031\030 2\025^-?[0-9]+(\\.[0-9]+)?$'
+  _globals['_PSPBALANCETRANSACTION'].fields_by_name['payment_order_id']._loaded_options = None
+  _globals['_PSPBALANCETRANSACTION'].fields_by_name['payment_order_id']._serialized_options = b'\272H\004r\002\030@'
   _globals['_LEDGERSERVICE'].methods_by_name['GetAccountBalance']._loaded_options = None
   _globals['_LEDGERSERVICE'].methods_by_name['GetAccountBalance']._serialized_options = b'\312\363\030\013ledger:read\202\323\344\223\002\037\022\035/v1/ledger/accounts/{account}'
   _globals['_LEDGERSERVICE'].methods_by_name['ListEntries']._loaded_options = None
   _globals['_LEDGERSERVICE'].methods_by_name['ListEntries']._serialized_options = b'\312\363\030\013ledger:read\202\323\344\223\002\'\022%/v1/ledger/accounts/{account}/entries'
   _globals['_LEDGERSERVICE'].methods_by_name['GetTrialBalance']._loaded_options = None
   _globals['_LEDGERSERVICE'].methods_by_name['GetTrialBalance']._serialized_options = b'\312\363\030\013ledger:read\202\323\344\223\002\032\022\030/v1/ledger/trial-balance'
-  _globals['_SIDE']._serialized_start=1216
-  _globals['_SIDE']._serialized_end=1277
+  _globals['_LEDGERSERVICE'].methods_by_name['BookPspBalanceTransactions']._loaded_options = None
+  _globals['_LEDGERSERVICE'].methods_by_name['BookPspBalanceTransactions']._serialized_options = b'\312\363\030\005recon'
+  _globals['_SIDE']._serialized_start=1987
+  _globals['_SIDE']._serialized_end=2048
+  _globals['_PSPBOOKINGKIND']._serialized_start=2050
+  _globals['_PSPBOOKINGKIND']._serialized_end=2155
+  _globals['_PSPBOOKINGOUTCOME']._serialized_start=2158
+  _globals['_PSPBOOKINGOUTCOME']._serialized_end=2286
   _globals['_GETACCOUNTBALANCEREQUEST']._serialized_start=177
   _globals['_GETACCOUNTBALANCEREQUEST']._serialized_end=301
   _globals['_GETACCOUNTBALANCERESPONSE']._serialized_start=304
@@ -71,6 +95,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETTRIALBALANCERESPONSE']._serialized_end=1127
   _globals['_CURRENCYTOTALS']._serialized_start=1129
   _globals['_CURRENCYTOTALS']._serialized_end=1214
-  _globals['_LEDGERSERVICE']._serialized_start=1280
-  _globals['_LEDGERSERVICE']._serialized_end=1775
+  _globals['_BOOKPSPBALANCETRANSACTIONSREQUEST']._serialized_start=1217
+  _globals['_BOOKPSPBALANCETRANSACTIONSREQUEST']._serialized_end=1359
+  _globals['_PSPBALANCETRANSACTION']._serialized_start=1362
+  _globals['_PSPBALANCETRANSACTION']._serialized_end=1669
+  _globals['_PSPBOOKING']._serialized_start=1672
+  _globals['_PSPBOOKING']._serialized_end=1878
+  _globals['_BOOKPSPBALANCETRANSACTIONSRESPONSE']._serialized_start=1880
+  _globals['_BOOKPSPBALANCETRANSACTIONSRESPONSE']._serialized_end=1985
+  _globals['_LEDGERSERVICE']._serialized_start=2289
+  _globals['_LEDGERSERVICE']._serialized_end=2935
 # @@protoc_insertion_point(module_scope)

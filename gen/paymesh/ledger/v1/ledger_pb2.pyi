@@ -18,9 +18,27 @@ class Side(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SIDE_UNSPECIFIED: _ClassVar[Side]
     SIDE_DEBIT: _ClassVar[Side]
     SIDE_CREDIT: _ClassVar[Side]
+
+class PspBookingKind(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PSP_BOOKING_KIND_UNSPECIFIED: _ClassVar[PspBookingKind]
+    PSP_BOOKING_KIND_FEE: _ClassVar[PspBookingKind]
+    PSP_BOOKING_KIND_PAYOUT: _ClassVar[PspBookingKind]
+
+class PspBookingOutcome(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    PSP_BOOKING_OUTCOME_UNSPECIFIED: _ClassVar[PspBookingOutcome]
+    PSP_BOOKING_OUTCOME_BOOKED: _ClassVar[PspBookingOutcome]
+    PSP_BOOKING_OUTCOME_ALREADY_BOOKED: _ClassVar[PspBookingOutcome]
 SIDE_UNSPECIFIED: Side
 SIDE_DEBIT: Side
 SIDE_CREDIT: Side
+PSP_BOOKING_KIND_UNSPECIFIED: PspBookingKind
+PSP_BOOKING_KIND_FEE: PspBookingKind
+PSP_BOOKING_KIND_PAYOUT: PspBookingKind
+PSP_BOOKING_OUTCOME_UNSPECIFIED: PspBookingOutcome
+PSP_BOOKING_OUTCOME_BOOKED: PspBookingOutcome
+PSP_BOOKING_OUTCOME_ALREADY_BOOKED: PspBookingOutcome
 
 class GetAccountBalanceRequest(_message.Message):
     __slots__ = ("account", "currency")
@@ -115,3 +133,53 @@ class CurrencyTotals(_message.Message):
     credits: str
     balanced: bool
     def __init__(self, currency: _Optional[str] = ..., debits: _Optional[str] = ..., credits: _Optional[str] = ..., balanced: _Optional[bool] = ...) -> None: ...
+
+class BookPspBalanceTransactionsRequest(_message.Message):
+    __slots__ = ("request_id", "transactions")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTIONS_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    transactions: _containers.RepeatedCompositeFieldContainer[PspBalanceTransaction]
+    def __init__(self, request_id: _Optional[str] = ..., transactions: _Optional[_Iterable[_Union[PspBalanceTransaction, _Mapping]]] = ...) -> None: ...
+
+class PspBalanceTransaction(_message.Message):
+    __slots__ = ("id", "reporting_category", "source_id", "currency", "gross", "fee", "payment_order_id")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    REPORTING_CATEGORY_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_ID_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    GROSS_FIELD_NUMBER: _ClassVar[int]
+    FEE_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    id: str
+    reporting_category: str
+    source_id: str
+    currency: str
+    gross: str
+    fee: str
+    payment_order_id: str
+    def __init__(self, id: _Optional[str] = ..., reporting_category: _Optional[str] = ..., source_id: _Optional[str] = ..., currency: _Optional[str] = ..., gross: _Optional[str] = ..., fee: _Optional[str] = ..., payment_order_id: _Optional[str] = ...) -> None: ...
+
+class PspBooking(_message.Message):
+    __slots__ = ("balance_transaction_id", "kind", "outcome", "transaction_id", "amount", "currency")
+    BALANCE_TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    balance_transaction_id: str
+    kind: PspBookingKind
+    outcome: PspBookingOutcome
+    transaction_id: str
+    amount: str
+    currency: str
+    def __init__(self, balance_transaction_id: _Optional[str] = ..., kind: _Optional[_Union[PspBookingKind, str]] = ..., outcome: _Optional[_Union[PspBookingOutcome, str]] = ..., transaction_id: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ...) -> None: ...
+
+class BookPspBalanceTransactionsResponse(_message.Message):
+    __slots__ = ("bookings", "not_booked")
+    BOOKINGS_FIELD_NUMBER: _ClassVar[int]
+    NOT_BOOKED_FIELD_NUMBER: _ClassVar[int]
+    bookings: _containers.RepeatedCompositeFieldContainer[PspBooking]
+    not_booked: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, bookings: _Optional[_Iterable[_Union[PspBooking, _Mapping]]] = ..., not_booked: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -51,6 +51,11 @@ class LedgerServiceStub:
                 request_serializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.GetTrialBalanceRequest.SerializeToString,
                 response_deserializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.GetTrialBalanceResponse.FromString,
                 _registered_method=True)
+        self.BookPspBalanceTransactions = channel.unary_unary(
+                '/paymesh.ledger.v1.LedgerService/BookPspBalanceTransactions',
+                request_serializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookPspBalanceTransactionsRequest.SerializeToString,
+                response_deserializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookPspBalanceTransactionsResponse.FromString,
+                _registered_method=True)
 
 
 class LedgerServiceServicer:
@@ -79,6 +84,17 @@ class LedgerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BookPspBalanceTransactions(self, request, context):
+        """Books the PSP's side of its balance transactions, as its report states
+        them: a fee (`psp_fees` against `psp_receivable`) and a payout of the PSP
+        to the platform's bank (`psp_receivable` to `platform_cash`). Internal:
+        recon_svc calls it, it has no REST route. Idempotent per balance
+        transaction: booking one again books nothing and answers ALREADY_BOOKED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LedgerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -96,6 +112,11 @@ def add_LedgerServiceServicer_to_server(servicer, server):
                     servicer.GetTrialBalance,
                     request_deserializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.GetTrialBalanceRequest.FromString,
                     response_serializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.GetTrialBalanceResponse.SerializeToString,
+            ),
+            'BookPspBalanceTransactions': grpc.unary_unary_rpc_method_handler(
+                    servicer.BookPspBalanceTransactions,
+                    request_deserializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookPspBalanceTransactionsRequest.FromString,
+                    response_serializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookPspBalanceTransactionsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -181,6 +202,33 @@ class LedgerService:
             '/paymesh.ledger.v1.LedgerService/GetTrialBalance',
             paymesh_dot_ledger_dot_v1_dot_ledger__pb2.GetTrialBalanceRequest.SerializeToString,
             paymesh_dot_ledger_dot_v1_dot_ledger__pb2.GetTrialBalanceResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BookPspBalanceTransactions(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.ledger.v1.LedgerService/BookPspBalanceTransactions',
+            paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookPspBalanceTransactionsRequest.SerializeToString,
+            paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookPspBalanceTransactionsResponse.FromString,
             options,
             channel_credentials,
             insecure,
