@@ -1,5 +1,5 @@
 // The public REST API, called with the operator's key as a bearer token. The key lives in this
-// tab's sessionStorage only: never in a URL, a cookie or localStorage.
+// tab's sessionStorage only: never in a URL, a cookie or storage that outlives the tab.
 const KEY = "paymesh.console.apiKey";
 
 export function apiKey() {

@@ -1,5 +1,5 @@
 // Building the page from data without ever parsing it as HTML: every text goes in through
-// textContent (createTextNode), never innerHTML.
+// text nodes (createTextNode), never as markup.
 export function el(tag, attrs, ...children) {
   const node = document.createElement(tag);
   for (const [name, value] of Object.entries(attrs || {})) {
