@@ -45,13 +45,18 @@ function legend(names) {
   return el("ul", { class: "legend" }, names.map((name) => el("li", { class: `key-${name.toLowerCase()}` }, name)));
 }
 
+// A round top for an axis of counts: even, so that its middle line is a whole number too.
+function countTop(highest) {
+  return Math.max(2, Math.ceil(highest / 2) * 2);
+}
+
 function count(value) {
   return Number(value || 0); // int64 counts arrive as strings
 }
 
 function ordersChart(minutes) {
   const totals = minutes.map((m) => STATUSES.reduce((sum, s) => sum + count((m.orders_by_status || {})[s]), 0));
-  const top = Math.max(1, ...totals);
+  const top = countTop(Math.max(0, ...totals));
   const root = frame("Payment orders per minute by status", top, "");
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;

@@ -11,6 +11,7 @@ git), or under $PAYMESH_ARTIFACTS_DIR when set."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import uuid
 from collections.abc import Callable, Iterator
@@ -123,8 +124,18 @@ def shoot(driver: Any, shots: Path, screen: str, ready: Callable[[Any], Any]) ->
             "return document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
         assert overflow <= 1, f"{screen} scrolls sideways at {size} ({overflow}px)"
-        assert driver.save_screenshot(str(shots / f"{screen}-{size}.png"))
+        save_whole_page(driver, shots / f"{screen}-{size}.png")
     driver.set_window_size(*SIZES["laptop"])
+
+
+def save_whole_page(driver: Any, path: Path) -> None:
+    """A screenshot of the whole page, not only the window (Chromium's DevTools protocol)."""
+    size = driver.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
+    clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+    )
+    path.write_bytes(base64.b64decode(shot["data"]))
 
 
 def rows(driver: Any, css: str) -> list[Any]:

@@ -196,9 +196,7 @@ async def call(client: httpx.AsyncClient, route: MethodRoute, key: str | None) -
         headers["Idempotency-Key"] = idempotency_key()
     body = BODIES.get(route.method.full_name) if route.body else None
     params = QUERIES.get(route.method.full_name)
-    return await client.request(
-        route.http_method, path, json=body, headers=headers, params=params
-    )
+    return await client.request(route.http_method, path, json=body, headers=headers, params=params)
 
 
 def reason_and_metadata(response: httpx.Response) -> tuple[str, dict[str, str]]:
