@@ -7,7 +7,7 @@ const SVG = "http://www.w3.org/2000/svg";
 const STATUSES = ["SUCCESS", "FAILED", "PENDING", "EXECUTING", "NOT_STARTED"];
 const W = 720;
 const H = 220;
-const PAD = { left: 44, right: 8, top: 10, bottom: 24 };
+const PAD = { left: 52, right: 8, top: 10, bottom: 24 };
 
 function svg(tag, attrs, ...children) {
   const node = document.createElementNS(SVG, tag);
@@ -16,13 +16,13 @@ function svg(tag, attrs, ...children) {
   return node;
 }
 
-function frame(label, top, unit) {
+function frame(label, top, format) {
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": label, class: "chart" });
   const plotH = H - PAD.top - PAD.bottom;
   for (const f of [0, 0.5, 1]) {
     const y = PAD.top + plotH * (1 - f);
     root.append(svg("line", { x1: PAD.left, x2: W - PAD.right, y1: y, y2: y, class: "grid" }));
-    root.append(svg("text", { x: PAD.left - 4, y: y + 4, class: "axis", "text-anchor": "end" }, `${Math.round(top * f)}${unit}`));
+    root.append(svg("text", { x: PAD.left - 4, y: y + 4, class: "axis", "text-anchor": "end" }, format(top * f)));
   }
   return root;
 }
@@ -50,6 +50,11 @@ function countTop(highest) {
   return Math.max(2, Math.ceil(highest / 2) * 2);
 }
 
+// 850 -> "850ms", 1695 -> "1.7s": short enough for the axis.
+function duration(ms) {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(1)}s` : `${Math.round(ms)}ms`;
+}
+
 function count(value) {
   return Number(value || 0); // int64 counts arrive as strings
 }
@@ -57,7 +62,7 @@ function count(value) {
 function ordersChart(minutes) {
   const totals = minutes.map((m) => STATUSES.reduce((sum, s) => sum + count((m.orders_by_status || {})[s]), 0));
   const top = countTop(Math.max(0, ...totals));
-  const root = frame("Payment orders per minute by status", top, "");
+  const root = frame("Payment orders per minute by status", top, (n) => String(Math.round(n)));
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
   const barW = plotW / minutes.length;
@@ -89,7 +94,7 @@ function latencyChart(minutes) {
     ["max", "psp_latency_max_ms"],
   ];
   const top = Math.max(1, ...minutes.map((m) => count(m.psp_latency_max_ms)));
-  const root = frame("PSP latency per minute, milliseconds", top, "ms");
+  const root = frame("PSP latency per minute", top, duration);
   const plotW = W - PAD.left - PAD.right;
   const plotH = H - PAD.top - PAD.bottom;
   for (const [name, field] of series) {

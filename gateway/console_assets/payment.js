@@ -6,6 +6,12 @@ import { subtract } from "./money.js";
 
 const ORDER = "PAYMENT_ORDER_STATUS_";
 
+// The creation has no status before it (UNSPECIFIED on the wire).
+function fromStatus(change) {
+  const status = short(change.from_status, ORDER);
+  return !status || status === "UNSPECIFIED" ? "—" : status;
+}
+
 function orderCard(order) {
   const status = short(order.status, ORDER);
   const net = subtract(order.amount, order.fee_amount || "0");
@@ -31,7 +37,7 @@ function orderCard(order) {
     el("h5", {}, "History"),
     table(
       [
-        ["From", (h) => short(h.from_status, ORDER) || "—"],
+        ["From", (h) => fromStatus(h)],
         ["To", (h) => short(h.to_status, ORDER)],
         ["Reason", (h) => h.reason || ""],
         ["When", (h) => when(h.occurred_at)],
