@@ -1,6 +1,8 @@
 """The OpsService gRPC servicer (served by the payment service): alerts of every service (kept
 in this schema, mesh.alert_store), the dead letters of every consumer (mesh.dead_letters, the
-same tools as `paymesh dlq`) and the PSP circuit breaker. Scope `ops`; replays, discards and
+same tools as `paymesh dlq`), the PSP circuit breaker, and the operator console's reads: a
+payment looked up by any of its ids and the payment figures per minute (adapters.sql_ops_reads).
+Scope `ops`; replays, discards and
 acknowledgements are audited by the gateway (the contract marks them)."""
 
 from __future__ import annotations
