@@ -19,6 +19,7 @@ from gateway.api_keys import SCHEMA, DbApiKeyVerifier
 from gateway.audit import AuditLog, DbAuditLog
 from gateway.auth import ApiKeyVerifier
 from gateway.comments import proto_comments
+from gateway.console import console_routes
 from gateway.endpoints import EndpointContext, make_endpoint
 from gateway.errors import error_response, internal_response
 from gateway.health import DbCheck, engine_check, healthz, make_readyz
@@ -111,6 +112,7 @@ def create_app(
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", make_readyz(db_check, upstreams, gatekeeper.is_ops), methods=["GET"]),
         Route(METRICS_PATH, make_metrics_endpoint(gatekeeper), methods=["GET"]),
+        *console_routes(),  # the operator console's static page (gateway.console)
     ]
 
     @contextlib.asynccontextmanager

@@ -172,7 +172,7 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                 ),
                 (
                     ops_pb2_grpc.add_OpsServiceServicer_to_server,
-                    OpsServicer(engine, relay.js, breaker, utc_now),
+                    OpsServicer(engine, relay.js, breaker, utc_now, uow),
                     OPS_SERVICE_NAME,
                 ),
             ],

@@ -30,7 +30,7 @@ _REFUNDED = text(
 )
 
 
-def _refund(row: RowMapping) -> Refund:
+def refund_from_row(row: RowMapping) -> Refund:
     return Refund(
         refund_id=row["refund_id"],
         payment_order_id=row["payment_order_id"],
@@ -98,7 +98,7 @@ class SqlRefundRepository(RefundRepository):
             .mappings()
             .first()
         )
-        return None if row is None else _refund(row)
+        return None if row is None else refund_from_row(row)
 
     async def get_order_reference(self, payment_order_id: str) -> str:
         reference = await self.conn.scalar(

@@ -213,6 +213,25 @@ Index(
     postgresql_where=text("payment_method <> ''"),
 )
 
+# What the operator console reads (0010, payment_svc.adapters.sql_ops_reads): a payment by a
+# charge's or a refund's PSP id, orders accepted per minute, PSP answers per minute.
+Index(
+    "payment_order_by_psp_reference",
+    payment_orders.c.psp_reference,
+    postgresql_where=text("psp_reference <> ''"),
+)
+Index(
+    "refund_by_psp_reference",
+    refunds.c.psp_reference,
+    postgresql_where=text("psp_reference <> ''"),
+)
+Index("payment_order_created_at", payment_orders.c.created_at)
+Index(
+    "payment_order_history_psp_answers",
+    payment_order_history.c.occurred_at,
+    postgresql_where=text("from_status = 'EXECUTING'"),
+)
+
 # The risk check's decision on each checkout request, allowed or refused, stored in the
 # transaction that stores the checkout or the refusal (migration 0007; append-only, by trigger).
 # `rules` is every rule evaluated: [{"rule", "outcome", "figures": {name: decimal string}}].

@@ -1,6 +1,8 @@
 """The OpsService gRPC servicer (served by the payment service): alerts of every service (kept
 in this schema, mesh.alert_store), the dead letters of every consumer (mesh.dead_letters, the
-same tools as `paymesh dlq`) and the PSP circuit breaker. Scope `ops`; replays, discards and
+same tools as `paymesh dlq`), the PSP circuit breaker, and the operator console's reads: a
+payment looked up by any of its ids and the payment figures per minute (adapters.sql_ops_reads).
+Scope `ops`; replays, discards and
 acknowledgements are audited by the gateway (the contract marks them)."""
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ from mesh import alert_store, dead_letters
 from mesh.dead_letters import DeadLetter, NoSuchDeadLetter
 from mesh.errors import ServiceError
 from mesh.events import decode_envelope
+from payment_svc.adapters import sql_ops_reads
 from payment_svc.domain.breaker import CircuitBreaker
-from payment_svc.service_layer.ports import Clock
+from payment_svc.entrypoints.mapping import checkout_to_proto
+from payment_svc.entrypoints.refund_mapping import refund_to_proto
+from payment_svc.service_layer.ports import Clock, UnitOfWorkFactory
+from payment_svc.service_layer.queries import get_checkout
 from paymesh.ops.v1 import ops_pb2, ops_pb2_grpc
 
 SERVICE_NAME = "paymesh.ops.v1.OpsService"
 DEFAULT_LIMIT = 100
+DEFAULT_STATS_MINUTES = 60
 
 _STATE = {
     alert_store.OPEN: ops_pb2.ALERT_STATE_OPEN,
@@ -94,6 +101,7 @@ class OpsServicer(ops_pb2_grpc.OpsServiceServicer):
     js: JetStreamContext
     breaker: CircuitBreaker
     clock: Clock
+    uow: UnitOfWorkFactory
 
     async def ListAlerts(
         self, request: ops_pb2.ListAlertsRequest, context: grpc.aio.ServicerContext
@@ -159,6 +167,54 @@ class OpsServicer(ops_pb2_grpc.OpsServiceServicer):
     ) -> ops_pb2.GetPspBreakerResponse:
         return ops_pb2.GetPspBreakerResponse(
             state=self.breaker.state.value, open_for_s=self.breaker.open_for_s()
+        )
+
+    async def LookupPayment(
+        self, request: ops_pb2.LookupPaymentRequest, context: grpc.aio.ServicerContext
+    ) -> ops_pb2.LookupPaymentResponse:
+        match = await sql_ops_reads.find_checkout(self.engine, request.query)
+        if match is None:
+            raise _not_found(f"no payment order, checkout or PSP reference {request.query}")
+        checkout = await get_checkout(match.checkout_id, uow=self.uow)
+        events = await sql_ops_reads.psp_events_of(self.engine, match.checkout_id)
+        refunds = await sql_ops_reads.refunds_of(self.engine, match.checkout_id)
+        return ops_pb2.LookupPaymentResponse(
+            matched_by=match.matched_by,
+            # No buyer contact data: an operator finds the payment, not the buyer.
+            checkout=checkout_to_proto(checkout, show_pii=False),
+            psp_events=[
+                ops_pb2.PspEvent(
+                    event_id=e.event_id,
+                    type=e.type,
+                    payment_order_id=e.payment_order_id,
+                    psp_reference=e.psp_reference,
+                    created_at=_ts(e.created_at),
+                    received_at=_ts(e.received_at),
+                    result=e.result,
+                )
+                for e in events
+            ],
+            refunds=[refund_to_proto(r) for r in refunds],
+        )
+
+    async def GetPaymentStats(
+        self, request: ops_pb2.GetPaymentStatsRequest, context: grpc.aio.ServicerContext
+    ) -> ops_pb2.GetPaymentStatsResponse:
+        minutes = await sql_ops_reads.payments_per_minute(
+            self.engine, self.clock(), request.minutes or DEFAULT_STATS_MINUTES
+        )
+        return ops_pb2.GetPaymentStatsResponse(
+            minutes=[
+                ops_pb2.PaymentMinute(
+                    minute=_ts(m.minute),
+                    orders_by_status=m.orders_by_status,
+                    psp_answers=m.psp_answers,
+                    psp_latency_p50_ms=m.psp_latency_p50_ms,
+                    psp_latency_p95_ms=m.psp_latency_p95_ms,
+                    psp_latency_max_ms=m.psp_latency_max_ms,
+                )
+                for m in minutes
+            ]
         )
 
     async def _letter(self, seq: int) -> DeadLetter:

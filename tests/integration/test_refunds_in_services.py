@@ -34,6 +34,7 @@ from mesh.events import PAYMENT_REFUND_SUCCEEDED, decode_envelope
 from payment_svc.adapters.stripe_psp import list_charges_by_order, list_refunds_by_id
 from payment_svc.bootstrap import start as start_payment
 from payment_svc.settings import PaymentSettings
+from paymesh.ops.v1 import ops_pb2, ops_pb2_grpc
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc, refunds_pb2, refunds_pb2_grpc
 from paymesh_cli.invariants import run_checks
 
@@ -193,6 +194,21 @@ async def test_full_and_partial_refunds_settle_in_wallet_ledger_and_at_the_psp(m
     for refund in (first, rest, part):
         settled = await mesh.settled(refund.refund_id)
         assert settled.psp_reference.startswith("re_")
+
+    # The operator console finds the checkout by a refund's PSP id, with all three refunds.
+    ops = ops_pb2_grpc.OpsServiceStub(mesh.payment.channel)
+    found = await ops.LookupPayment(
+        ops_pb2.LookupPaymentRequest(query=settled.psp_reference), timeout=10
+    )
+    assert found.matched_by == "refund_psp_reference"
+    assert [o.payment_order_id for o in found.checkout.payment_orders] == [full, partial]
+    assert {r.refund_id for r in found.refunds} == {first.refund_id, rest.refund_id, part.refund_id}
+    # ...and counts both orders, SUCCESS, in the figures per minute, with their PSP latency.
+    stats = (await ops.GetPaymentStats(ops_pb2.GetPaymentStatsRequest(minutes=10))).minutes
+    assert len(stats) == 10
+    assert sum(m.orders_by_status.get("SUCCESS", 0) for m in stats) >= 2
+    assert sum(m.psp_answers for m in stats) >= 2
+    assert all(m.psp_latency_max_ms >= m.psp_latency_p50_ms > 0 for m in stats if m.psp_answers)
 
     assert await mesh.owed(full) == (D("0.00"), D("0.00"))
     assert await mesh.owed(partial) == (D("36.00"), D("36.00"))  # 45.00 - (10.00 - 1.00)

@@ -78,6 +78,10 @@ BODIES: dict[str, dict[str, Any]] = {
     "paymesh.ops.v1.OpsService.ReplayDeadLetter": {},
     "paymesh.ops.v1.OpsService.DiscardDeadLetter": {},
 }
+# Valid query parameters for each route that requires some.
+QUERIES: dict[str, dict[str, str]] = {
+    "paymesh.ops.v1.OpsService.LookupPayment": {"query": "po-1"},
+}
 
 
 # --- test doubles ---------------------------------------------------------------------------
@@ -191,7 +195,8 @@ async def call(client: httpx.AsyncClient, route: MethodRoute, key: str | None) -
     if route.needs_idempotency_key:
         headers["Idempotency-Key"] = idempotency_key()
     body = BODIES.get(route.method.full_name) if route.body else None
-    return await client.request(route.http_method, path, json=body, headers=headers)
+    params = QUERIES.get(route.method.full_name)
+    return await client.request(route.http_method, path, json=body, headers=headers, params=params)
 
 
 def reason_and_metadata(response: httpx.Response) -> tuple[str, dict[str, str]]:

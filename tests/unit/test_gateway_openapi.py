@@ -62,6 +62,8 @@ def test_paths_and_methods(doc: dict[str, Any]) -> None:
         ("GET", "/v1/ops/dlq/{seq}"),
         ("POST", "/v1/ops/dlq/{seq}:replay"),
         ("POST", "/v1/ops/dlq/{seq}:discard"),
+        ("GET", "/v1/ops/payments:lookup"),
+        ("GET", "/v1/ops/payment-stats"),
     }
 
 

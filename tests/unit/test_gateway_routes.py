@@ -39,6 +39,8 @@ EXPECTED = {
     ("GET", "/v1/ops/dlq/{seq}"),
     ("POST", "/v1/ops/dlq/{seq}:replay"),
     ("POST", "/v1/ops/dlq/{seq}:discard"),
+    ("GET", "/v1/ops/payments:lookup"),
+    ("GET", "/v1/ops/payment-stats"),
 }
 
 

@@ -26,9 +26,11 @@ from buf.validate import validate_pb2 as buf_dot_validate_dot_validate__pb2
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from paymesh.common.v1 import access_pb2 as paymesh_dot_common_dot_v1_dot_access__pb2
+from paymesh.payment.v1 import payment_pb2 as paymesh_dot_payment_dot_v1_dot_payment__pb2
+from paymesh.payment.v1 import refunds_pb2 as paymesh_dot_payment_dot_v1_dot_refunds__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18paymesh/ops/v1/ops.proto\x12\x0epaymesh.ops.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1epaymesh/common/v1/access.proto\"\xd8\x02\n\x05\x41lert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12)\n\x05state\x18\x06 \x01(\x0e\x32\x1a.paymesh.ops.v1.AlertState\x12.\n\nfirst_seen\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x63ount\x18\t \x01(\x03\x12\x33\n\x0f\x61\x63knowledged_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bresolved_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"H\n\x11ListAlertsRequest\x12\x18\n\x10include_resolved\x18\x01 \x01(\x08\x12\x19\n\x05limit\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\";\n\x12ListAlertsResponse\x12%\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x15.paymesh.ops.v1.Alert\"S\n\x17\x41\x63knowledgeAlertRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08\x61lert_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"@\n\x18\x41\x63knowledgeAlertResponse\x12$\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x15.paymesh.ops.v1.Alert\"\xf6\x03\n\nDeadLetter\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12+\n\x07\x64\x65\x61\x64_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63onsumer\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12\x10\n\x08\x66\x61ilures\x18\x07 \x01(\x05\x12\x13\n\x0b\x66irst_error\x18\x08 \x01(\t\x12\x17\n\x0f\x66irst_failed_at\x18\t \x01(\t\x12\x12\n\nlast_error\x18\n \x01(\t\x12\x16\n\x0elast_failed_at\x18\x0b \x01(\t\x12\x17\n\x0foriginal_msg_id\x18\x0c \x01(\t\x12\x17\n\x0foriginal_stream\x18\r \x01(\t\x12\x14\n\x0coriginal_seq\x18\x0e \x01(\x04\x12\x10\n\x08\x65vent_id\x18\x0f \x01(\t\x12\x12\n\nevent_type\x18\x10 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x11 \x01(\t\x12\x38\n\x07headers\x18\x12 \x03(\x0b\x32\'.paymesh.ops.v1.DeadLetter.HeadersEntry\x12\x0f\n\x07payload\x18\x13 \x01(\x0c\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\x16ListDeadLettersRequest\x12.\n\x08\x63onsumer\x18\x01 \x01(\tB\x1c\xbaH\x19r\x14\x18@2\x10^[A-Za-z0-9_-]+$\xd8\x01\x01\x12\x19\n\x05limit\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\"K\n\x17ListDeadLettersResponse\x12\x30\n\x0c\x64\x65\x61\x64_letters\x18\x01 \x03(\x0b\x32\x1a.paymesh.ops.v1.DeadLetter\",\n\x14GetDeadLetterRequest\x12\x14\n\x03seq\x18\x01 \x01(\x04\x42\x07\xbaH\x04\x32\x02 \x00\"H\n\x15GetDeadLetterResponse\x12/\n\x0b\x64\x65\x61\x64_letter\x18\x01 \x01(\x0b\x32\x1a.paymesh.ops.v1.DeadLetter\"M\n\x17ReplayDeadLetterRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x14\n\x03seq\x18\x02 \x01(\x04\x42\x07\xbaH\x04\x32\x02 \x00\"K\n\x18ReplayDeadLetterResponse\x12/\n\x0b\x64\x65\x61\x64_letter\x18\x01 \x01(\x0b\x32\x1a.paymesh.ops.v1.DeadLetter\"N\n\x18\x44iscardDeadLetterRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x14\n\x03seq\x18\x02 \x01(\x04\x42\x07\xbaH\x04\x32\x02 \x00\"L\n\x19\x44iscardDeadLetterResponse\x12/\n\x0b\x64\x65\x61\x64_letter\x18\x01 \x01(\x0b\x32\x1a.paymesh.ops.v1.DeadLetter\"\x16\n\x14GetPspBreakerRequest\":\n\x15GetPspBreakerResponse\x12\r\n\x05state\x18\x01 \x01(\t\x12\x12\n\nopen_for_s\x18\x02 \x01(\x01*w\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x1c\n\x18\x41LERT_STATE_ACKNOWLEDGED\x10\x02\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x03\x32\xc0\x07\n\nOpsService\x12r\n\nListAlerts\x12!.paymesh.ops.v1.ListAlertsRequest\x1a\".paymesh.ops.v1.ListAlertsResponse\"\x1d\xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/ops/alerts\x12\xa2\x01\n\x10\x41\x63knowledgeAlert\x12\'.paymesh.ops.v1.AcknowledgeAlertRequest\x1a(.paymesh.ops.v1.AcknowledgeAlertResponse\";\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02*\"%/v1/ops/alerts/{alert_id}:acknowledge:\x01*\x12~\n\x0fListDeadLetters\x12&.paymesh.ops.v1.ListDeadLettersRequest\x1a\'.paymesh.ops.v1.ListDeadLettersResponse\"\x1a\xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/ops/dlq\x12~\n\rGetDeadLetter\x12$.paymesh.ops.v1.GetDeadLetterRequest\x1a%.paymesh.ops.v1.GetDeadLetterResponse\" \xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/ops/dlq/{seq}\x12\x95\x01\n\x10ReplayDeadLetter\x12\'.paymesh.ops.v1.ReplayDeadLetterRequest\x1a(.paymesh.ops.v1.ReplayDeadLetterResponse\".\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/ops/dlq/{seq}:replay:\x01*\x12\x99\x01\n\x11\x44iscardDeadLetter\x12(.paymesh.ops.v1.DiscardDeadLetterRequest\x1a).paymesh.ops.v1.DiscardDeadLetterResponse\"/\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/ops/dlq/{seq}:discard:\x01*\x12\x65\n\rGetPspBreaker\x12$.paymesh.ops.v1.GetPspBreakerRequest\x1a%.paymesh.ops.v1.GetPspBreakerResponse\"\x07\xca\xf3\x18\x03opsb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18paymesh/ops/v1/ops.proto\x12\x0epaymesh.ops.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1epaymesh/common/v1/access.proto\x1a paymesh/payment/v1/payment.proto\x1a paymesh/payment/v1/refunds.proto\"\xd8\x02\n\x05\x41lert\x12\x10\n\x08\x61lert_id\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\x12\x0f\n\x07subject\x18\x03 \x01(\t\x12\x0f\n\x07service\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x05 \x01(\t\x12)\n\x05state\x18\x06 \x01(\x0e\x32\x1a.paymesh.ops.v1.AlertState\x12.\n\nfirst_seen\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12-\n\tlast_seen\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\r\n\x05\x63ount\x18\t \x01(\x03\x12\x33\n\x0f\x61\x63knowledged_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0bresolved_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"H\n\x11ListAlertsRequest\x12\x18\n\x10include_resolved\x18\x01 \x01(\x08\x12\x19\n\x05limit\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\";\n\x12ListAlertsResponse\x12%\n\x06\x61lerts\x18\x01 \x03(\x0b\x32\x15.paymesh.ops.v1.Alert\"S\n\x17\x41\x63knowledgeAlertRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1a\n\x08\x61lert_id\x18\x02 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\"@\n\x18\x41\x63knowledgeAlertResponse\x12$\n\x05\x61lert\x18\x01 \x01(\x0b\x32\x15.paymesh.ops.v1.Alert\"\xf6\x03\n\nDeadLetter\x12\x0b\n\x03seq\x18\x01 \x01(\x04\x12+\n\x07\x64\x65\x61\x64_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63onsumer\x18\x03 \x01(\t\x12\x0f\n\x07subject\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x10\n\x08\x61ttempts\x18\x06 \x01(\x05\x12\x10\n\x08\x66\x61ilures\x18\x07 \x01(\x05\x12\x13\n\x0b\x66irst_error\x18\x08 \x01(\t\x12\x17\n\x0f\x66irst_failed_at\x18\t \x01(\t\x12\x12\n\nlast_error\x18\n \x01(\t\x12\x16\n\x0elast_failed_at\x18\x0b \x01(\t\x12\x17\n\x0foriginal_msg_id\x18\x0c \x01(\t\x12\x17\n\x0foriginal_stream\x18\r \x01(\t\x12\x14\n\x0coriginal_seq\x18\x0e \x01(\x04\x12\x10\n\x08\x65vent_id\x18\x0f \x01(\t\x12\x12\n\nevent_type\x18\x10 \x01(\t\x12\x14\n\x0c\x61ggregate_id\x18\x11 \x01(\t\x12\x38\n\x07headers\x18\x12 \x03(\x0b\x32\'.paymesh.ops.v1.DeadLetter.HeadersEntry\x12\x0f\n\x07payload\x18\x13 \x01(\x0c\x1a.\n\x0cHeadersEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"c\n\x16ListDeadLettersRequest\x12.\n\x08\x63onsumer\x18\x01 \x01(\tB\x1c\xbaH\x19r\x14\x18@2\x10^[A-Za-z0-9_-]+$\xd8\x01\x01\x12\x19\n\x05limit\x18\x02 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xe8\x07(\x00\"K\n\x17ListDeadLettersResponse\x12\x30\n\x0c\x64\x65\x61\x64_letters\x18\x01 \x03(\x0b\x32\x1a.paymesh.ops.v1.DeadLetter\",\n\x14GetDeadLetterRequest\x12\x14\n\x03seq\x18\x01 \x01(\x04\x42\x07\xbaH\x04\x32\x02 \x00\"H\n\x15GetDeadLetterResponse\x12/\n\x0b\x64\x65\x61\x64_letter\x18\x01 \x01(\x0b\x32\x1a.paymesh.ops.v1.DeadLetter\"M\n\x17ReplayDeadLetterRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x14\n\x03seq\x18\x02 \x01(\x04\x42\x07\xbaH\x04\x32\x02 \x00\"K\n\x18ReplayDeadLetterResponse\x12/\n\x0b\x64\x65\x61\x64_letter\x18\x01 \x01(\x0b\x32\x1a.paymesh.ops.v1.DeadLetter\"N\n\x18\x44iscardDeadLetterRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x14\n\x03seq\x18\x02 \x01(\x04\x42\x07\xbaH\x04\x32\x02 \x00\"L\n\x19\x44iscardDeadLetterResponse\x12/\n\x0b\x64\x65\x61\x64_letter\x18\x01 \x01(\x0b\x32\x1a.paymesh.ops.v1.DeadLetter\"\x16\n\x14GetPspBreakerRequest\":\n\x15GetPspBreakerResponse\x12\r\n\x05state\x18\x01 \x01(\t\x12\x12\n\nopen_for_s\x18\x02 \x01(\x01\"C\n\x14LookupPaymentRequest\x12+\n\x05query\x18\x01 \x01(\tB\x1c\xbaH\x19r\x17\x10\x01\x18\xff\x01\x32\x10^[A-Za-z0-9_-]+$\"\xb6\x01\n\x15LookupPaymentResponse\x12\x12\n\nmatched_by\x18\x01 \x01(\t\x12.\n\x08\x63heckout\x18\x02 \x01(\x0b\x32\x1c.paymesh.payment.v1.Checkout\x12,\n\npsp_events\x18\x03 \x03(\x0b\x32\x18.paymesh.ops.v1.PspEvent\x12+\n\x07refunds\x18\x04 \x03(\x0b\x32\x1a.paymesh.payment.v1.Refund\"\xcc\x01\n\x08PspEvent\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x0c\n\x04type\x18\x02 \x01(\t\x12\x18\n\x10payment_order_id\x18\x03 \x01(\t\x12\x15\n\rpsp_reference\x18\x04 \x01(\t\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0breceived_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06result\x18\x07 \x01(\t\"5\n\x16GetPaymentStatsRequest\x12\x1b\n\x07minutes\x18\x01 \x01(\x05\x42\n\xbaH\x07\x1a\x05\x18\xa0\x0b(\x00\"I\n\x17GetPaymentStatsResponse\x12.\n\x07minutes\x18\x01 \x03(\x0b\x32\x1d.paymesh.ops.v1.PaymentMinute\"\xa8\x02\n\rPaymentMinute\x12*\n\x06minute\x18\x01 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12K\n\x10orders_by_status\x18\x02 \x03(\x0b\x32\x31.paymesh.ops.v1.PaymentMinute.OrdersByStatusEntry\x12\x13\n\x0bpsp_answers\x18\x03 \x01(\x03\x12\x1a\n\x12psp_latency_p50_ms\x18\x04 \x01(\x03\x12\x1a\n\x12psp_latency_p95_ms\x18\x05 \x01(\x03\x12\x1a\n\x12psp_latency_max_ms\x18\x06 \x01(\x03\x1a\x35\n\x13OrdersByStatusEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01*w\n\nAlertState\x12\x1b\n\x17\x41LERT_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x41LERT_STATE_OPEN\x10\x01\x12\x1c\n\x18\x41LERT_STATE_ACKNOWLEDGED\x10\x02\x12\x18\n\x14\x41LERT_STATE_RESOLVED\x10\x03\x32\xd2\t\n\nOpsService\x12r\n\nListAlerts\x12!.paymesh.ops.v1.ListAlertsRequest\x1a\".paymesh.ops.v1.ListAlertsResponse\"\x1d\xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02\x10\x12\x0e/v1/ops/alerts\x12\xa2\x01\n\x10\x41\x63knowledgeAlert\x12\'.paymesh.ops.v1.AcknowledgeAlertRequest\x1a(.paymesh.ops.v1.AcknowledgeAlertResponse\";\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02*\"%/v1/ops/alerts/{alert_id}:acknowledge:\x01*\x12~\n\x0fListDeadLetters\x12&.paymesh.ops.v1.ListDeadLettersRequest\x1a\'.paymesh.ops.v1.ListDeadLettersResponse\"\x1a\xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02\r\x12\x0b/v1/ops/dlq\x12~\n\rGetDeadLetter\x12$.paymesh.ops.v1.GetDeadLetterRequest\x1a%.paymesh.ops.v1.GetDeadLetterResponse\" \xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02\x13\x12\x11/v1/ops/dlq/{seq}\x12\x95\x01\n\x10ReplayDeadLetter\x12\'.paymesh.ops.v1.ReplayDeadLetterRequest\x1a(.paymesh.ops.v1.ReplayDeadLetterResponse\".\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1d\"\x18/v1/ops/dlq/{seq}:replay:\x01*\x12\x99\x01\n\x11\x44iscardDeadLetter\x12(.paymesh.ops.v1.DiscardDeadLetterRequest\x1a).paymesh.ops.v1.DiscardDeadLetterResponse\"/\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1e\"\x19/v1/ops/dlq/{seq}:discard:\x01*\x12\x65\n\rGetPspBreaker\x12$.paymesh.ops.v1.GetPspBreakerRequest\x1a%.paymesh.ops.v1.GetPspBreakerResponse\"\x07\xca\xf3\x18\x03ops\x12\x84\x01\n\rLookupPayment\x12$.paymesh.ops.v1.LookupPaymentRequest\x1a%.paymesh.ops.v1.LookupPaymentResponse\"&\xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/ops/payments:lookup\x12\x88\x01\n\x0fGetPaymentStats\x12&.paymesh.ops.v1.GetPaymentStatsRequest\x1a\'.paymesh.ops.v1.GetPaymentStatsResponse\"$\xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/ops/payment-statsb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -57,6 +59,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_DISCARDDEADLETTERREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_DISCARDDEADLETTERREQUEST'].fields_by_name['seq']._loaded_options = None
   _globals['_DISCARDDEADLETTERREQUEST'].fields_by_name['seq']._serialized_options = b'\272H\0042\002 \000'
+  _globals['_LOOKUPPAYMENTREQUEST'].fields_by_name['query']._loaded_options = None
+  _globals['_LOOKUPPAYMENTREQUEST'].fields_by_name['query']._serialized_options = b'\272H\031r\027\020\001\030\377\0012\020^[A-Za-z0-9_-]+$'
+  _globals['_GETPAYMENTSTATSREQUEST'].fields_by_name['minutes']._loaded_options = None
+  _globals['_GETPAYMENTSTATSREQUEST'].fields_by_name['minutes']._serialized_options = b'\272H\007\032\005\030\240\013(\000'
+  _globals['_PAYMENTMINUTE_ORDERSBYSTATUSENTRY']._loaded_options = None
+  _globals['_PAYMENTMINUTE_ORDERSBYSTATUSENTRY']._serialized_options = b'8\001'
   _globals['_OPSSERVICE'].methods_by_name['ListAlerts']._loaded_options = None
   _globals['_OPSSERVICE'].methods_by_name['ListAlerts']._serialized_options = b'\312\363\030\003ops\202\323\344\223\002\020\022\016/v1/ops/alerts'
   _globals['_OPSSERVICE'].methods_by_name['AcknowledgeAlert']._loaded_options = None
@@ -71,42 +79,60 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_OPSSERVICE'].methods_by_name['DiscardDeadLetter']._serialized_options = b'\312\363\030\003ops\320\363\030\001\202\323\344\223\002\036\"\031/v1/ops/dlq/{seq}:discard:\001*'
   _globals['_OPSSERVICE'].methods_by_name['GetPspBreaker']._loaded_options = None
   _globals['_OPSSERVICE'].methods_by_name['GetPspBreaker']._serialized_options = b'\312\363\030\003ops'
-  _globals['_ALERTSTATE']._serialized_start=2002
-  _globals['_ALERTSTATE']._serialized_end=2121
-  _globals['_ALERT']._serialized_start=169
-  _globals['_ALERT']._serialized_end=513
-  _globals['_LISTALERTSREQUEST']._serialized_start=515
-  _globals['_LISTALERTSREQUEST']._serialized_end=587
-  _globals['_LISTALERTSRESPONSE']._serialized_start=589
-  _globals['_LISTALERTSRESPONSE']._serialized_end=648
-  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_start=650
-  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_end=733
-  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_start=735
-  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_end=799
-  _globals['_DEADLETTER']._serialized_start=802
-  _globals['_DEADLETTER']._serialized_end=1304
-  _globals['_DEADLETTER_HEADERSENTRY']._serialized_start=1258
-  _globals['_DEADLETTER_HEADERSENTRY']._serialized_end=1304
-  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=1306
-  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=1405
-  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=1407
-  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=1482
-  _globals['_GETDEADLETTERREQUEST']._serialized_start=1484
-  _globals['_GETDEADLETTERREQUEST']._serialized_end=1528
-  _globals['_GETDEADLETTERRESPONSE']._serialized_start=1530
-  _globals['_GETDEADLETTERRESPONSE']._serialized_end=1602
-  _globals['_REPLAYDEADLETTERREQUEST']._serialized_start=1604
-  _globals['_REPLAYDEADLETTERREQUEST']._serialized_end=1681
-  _globals['_REPLAYDEADLETTERRESPONSE']._serialized_start=1683
-  _globals['_REPLAYDEADLETTERRESPONSE']._serialized_end=1758
-  _globals['_DISCARDDEADLETTERREQUEST']._serialized_start=1760
-  _globals['_DISCARDDEADLETTERREQUEST']._serialized_end=1838
-  _globals['_DISCARDDEADLETTERRESPONSE']._serialized_start=1840
-  _globals['_DISCARDDEADLETTERRESPONSE']._serialized_end=1916
-  _globals['_GETPSPBREAKERREQUEST']._serialized_start=1918
-  _globals['_GETPSPBREAKERREQUEST']._serialized_end=1940
-  _globals['_GETPSPBREAKERRESPONSE']._serialized_start=1942
-  _globals['_GETPSPBREAKERRESPONSE']._serialized_end=2000
-  _globals['_OPSSERVICE']._serialized_start=2124
-  _globals['_OPSSERVICE']._serialized_end=3084
+  _globals['_OPSSERVICE'].methods_by_name['LookupPayment']._loaded_options = None
+  _globals['_OPSSERVICE'].methods_by_name['LookupPayment']._serialized_options = b'\312\363\030\003ops\202\323\344\223\002\031\022\027/v1/ops/payments:lookup'
+  _globals['_OPSSERVICE'].methods_by_name['GetPaymentStats']._loaded_options = None
+  _globals['_OPSSERVICE'].methods_by_name['GetPaymentStats']._serialized_options = b'\312\363\030\003ops\202\323\344\223\002\027\022\025/v1/ops/payment-stats'
+  _globals['_ALERTSTATE']._serialized_start=2960
+  _globals['_ALERTSTATE']._serialized_end=3079
+  _globals['_ALERT']._serialized_start=237
+  _globals['_ALERT']._serialized_end=581
+  _globals['_LISTALERTSREQUEST']._serialized_start=583
+  _globals['_LISTALERTSREQUEST']._serialized_end=655
+  _globals['_LISTALERTSRESPONSE']._serialized_start=657
+  _globals['_LISTALERTSRESPONSE']._serialized_end=716
+  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_start=718
+  _globals['_ACKNOWLEDGEALERTREQUEST']._serialized_end=801
+  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_start=803
+  _globals['_ACKNOWLEDGEALERTRESPONSE']._serialized_end=867
+  _globals['_DEADLETTER']._serialized_start=870
+  _globals['_DEADLETTER']._serialized_end=1372
+  _globals['_DEADLETTER_HEADERSENTRY']._serialized_start=1326
+  _globals['_DEADLETTER_HEADERSENTRY']._serialized_end=1372
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_start=1374
+  _globals['_LISTDEADLETTERSREQUEST']._serialized_end=1473
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_start=1475
+  _globals['_LISTDEADLETTERSRESPONSE']._serialized_end=1550
+  _globals['_GETDEADLETTERREQUEST']._serialized_start=1552
+  _globals['_GETDEADLETTERREQUEST']._serialized_end=1596
+  _globals['_GETDEADLETTERRESPONSE']._serialized_start=1598
+  _globals['_GETDEADLETTERRESPONSE']._serialized_end=1670
+  _globals['_REPLAYDEADLETTERREQUEST']._serialized_start=1672
+  _globals['_REPLAYDEADLETTERREQUEST']._serialized_end=1749
+  _globals['_REPLAYDEADLETTERRESPONSE']._serialized_start=1751
+  _globals['_REPLAYDEADLETTERRESPONSE']._serialized_end=1826
+  _globals['_DISCARDDEADLETTERREQUEST']._serialized_start=1828
+  _globals['_DISCARDDEADLETTERREQUEST']._serialized_end=1906
+  _globals['_DISCARDDEADLETTERRESPONSE']._serialized_start=1908
+  _globals['_DISCARDDEADLETTERRESPONSE']._serialized_end=1984
+  _globals['_GETPSPBREAKERREQUEST']._serialized_start=1986
+  _globals['_GETPSPBREAKERREQUEST']._serialized_end=2008
+  _globals['_GETPSPBREAKERRESPONSE']._serialized_start=2010
+  _globals['_GETPSPBREAKERRESPONSE']._serialized_end=2068
+  _globals['_LOOKUPPAYMENTREQUEST']._serialized_start=2070
+  _globals['_LOOKUPPAYMENTREQUEST']._serialized_end=2137
+  _globals['_LOOKUPPAYMENTRESPONSE']._serialized_start=2140
+  _globals['_LOOKUPPAYMENTRESPONSE']._serialized_end=2322
+  _globals['_PSPEVENT']._serialized_start=2325
+  _globals['_PSPEVENT']._serialized_end=2529
+  _globals['_GETPAYMENTSTATSREQUEST']._serialized_start=2531
+  _globals['_GETPAYMENTSTATSREQUEST']._serialized_end=2584
+  _globals['_GETPAYMENTSTATSRESPONSE']._serialized_start=2586
+  _globals['_GETPAYMENTSTATSRESPONSE']._serialized_end=2659
+  _globals['_PAYMENTMINUTE']._serialized_start=2662
+  _globals['_PAYMENTMINUTE']._serialized_end=2958
+  _globals['_PAYMENTMINUTE_ORDERSBYSTATUSENTRY']._serialized_start=2905
+  _globals['_PAYMENTMINUTE_ORDERSBYSTATUSENTRY']._serialized_end=2958
+  _globals['_OPSSERVICE']._serialized_start=3082
+  _globals['_OPSSERVICE']._serialized_end=4316
 # @@protoc_insertion_point(module_scope)

@@ -4,6 +4,8 @@ from buf.validate import validate_pb2 as _validate_pb2
 from google.api import annotations_pb2 as _annotations_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from paymesh.common.v1 import access_pb2 as _access_pb2
+from paymesh.payment.v1 import payment_pb2 as _payment_pb2
+from paymesh.payment.v1 import refunds_pb2 as _refunds_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
@@ -192,3 +194,74 @@ class GetPspBreakerResponse(_message.Message):
     state: str
     open_for_s: float
     def __init__(self, state: _Optional[str] = ..., open_for_s: _Optional[float] = ...) -> None: ...
+
+class LookupPaymentRequest(_message.Message):
+    __slots__ = ("query",)
+    QUERY_FIELD_NUMBER: _ClassVar[int]
+    query: str
+    def __init__(self, query: _Optional[str] = ...) -> None: ...
+
+class LookupPaymentResponse(_message.Message):
+    __slots__ = ("matched_by", "checkout", "psp_events", "refunds")
+    MATCHED_BY_FIELD_NUMBER: _ClassVar[int]
+    CHECKOUT_FIELD_NUMBER: _ClassVar[int]
+    PSP_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    REFUNDS_FIELD_NUMBER: _ClassVar[int]
+    matched_by: str
+    checkout: _payment_pb2.Checkout
+    psp_events: _containers.RepeatedCompositeFieldContainer[PspEvent]
+    refunds: _containers.RepeatedCompositeFieldContainer[_refunds_pb2.Refund]
+    def __init__(self, matched_by: _Optional[str] = ..., checkout: _Optional[_Union[_payment_pb2.Checkout, _Mapping]] = ..., psp_events: _Optional[_Iterable[_Union[PspEvent, _Mapping]]] = ..., refunds: _Optional[_Iterable[_Union[_refunds_pb2.Refund, _Mapping]]] = ...) -> None: ...
+
+class PspEvent(_message.Message):
+    __slots__ = ("event_id", "type", "payment_order_id", "psp_reference", "created_at", "received_at", "result")
+    EVENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PSP_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_FIELD_NUMBER: _ClassVar[int]
+    RECEIVED_AT_FIELD_NUMBER: _ClassVar[int]
+    RESULT_FIELD_NUMBER: _ClassVar[int]
+    event_id: str
+    type: str
+    payment_order_id: str
+    psp_reference: str
+    created_at: _timestamp_pb2.Timestamp
+    received_at: _timestamp_pb2.Timestamp
+    result: str
+    def __init__(self, event_id: _Optional[str] = ..., type: _Optional[str] = ..., payment_order_id: _Optional[str] = ..., psp_reference: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., received_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., result: _Optional[str] = ...) -> None: ...
+
+class GetPaymentStatsRequest(_message.Message):
+    __slots__ = ("minutes",)
+    MINUTES_FIELD_NUMBER: _ClassVar[int]
+    minutes: int
+    def __init__(self, minutes: _Optional[int] = ...) -> None: ...
+
+class GetPaymentStatsResponse(_message.Message):
+    __slots__ = ("minutes",)
+    MINUTES_FIELD_NUMBER: _ClassVar[int]
+    minutes: _containers.RepeatedCompositeFieldContainer[PaymentMinute]
+    def __init__(self, minutes: _Optional[_Iterable[_Union[PaymentMinute, _Mapping]]] = ...) -> None: ...
+
+class PaymentMinute(_message.Message):
+    __slots__ = ("minute", "orders_by_status", "psp_answers", "psp_latency_p50_ms", "psp_latency_p95_ms", "psp_latency_max_ms")
+    class OrdersByStatusEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    MINUTE_FIELD_NUMBER: _ClassVar[int]
+    ORDERS_BY_STATUS_FIELD_NUMBER: _ClassVar[int]
+    PSP_ANSWERS_FIELD_NUMBER: _ClassVar[int]
+    PSP_LATENCY_P50_MS_FIELD_NUMBER: _ClassVar[int]
+    PSP_LATENCY_P95_MS_FIELD_NUMBER: _ClassVar[int]
+    PSP_LATENCY_MAX_MS_FIELD_NUMBER: _ClassVar[int]
+    minute: _timestamp_pb2.Timestamp
+    orders_by_status: _containers.ScalarMap[str, int]
+    psp_answers: int
+    psp_latency_p50_ms: int
+    psp_latency_p95_ms: int
+    psp_latency_max_ms: int
+    def __init__(self, minute: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., orders_by_status: _Optional[_Mapping[str, int]] = ..., psp_answers: _Optional[int] = ..., psp_latency_p50_ms: _Optional[int] = ..., psp_latency_p95_ms: _Optional[int] = ..., psp_latency_max_ms: _Optional[int] = ...) -> None: ...

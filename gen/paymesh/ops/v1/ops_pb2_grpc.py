@@ -72,6 +72,16 @@ class OpsServiceStub:
                 request_serializer=paymesh_dot_ops_dot_v1_dot_ops__pb2.GetPspBreakerRequest.SerializeToString,
                 response_deserializer=paymesh_dot_ops_dot_v1_dot_ops__pb2.GetPspBreakerResponse.FromString,
                 _registered_method=True)
+        self.LookupPayment = channel.unary_unary(
+                '/paymesh.ops.v1.OpsService/LookupPayment',
+                request_serializer=paymesh_dot_ops_dot_v1_dot_ops__pb2.LookupPaymentRequest.SerializeToString,
+                response_deserializer=paymesh_dot_ops_dot_v1_dot_ops__pb2.LookupPaymentResponse.FromString,
+                _registered_method=True)
+        self.GetPaymentStats = channel.unary_unary(
+                '/paymesh.ops.v1.OpsService/GetPaymentStats',
+                request_serializer=paymesh_dot_ops_dot_v1_dot_ops__pb2.GetPaymentStatsRequest.SerializeToString,
+                response_deserializer=paymesh_dot_ops_dot_v1_dot_ops__pb2.GetPaymentStatsResponse.FromString,
+                _registered_method=True)
 
 
 class OpsServiceServicer:
@@ -133,6 +143,25 @@ class OpsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def LookupPayment(self, request, context):
+        """Finds a payment by any id an operator may hold: a payment order id, a
+        checkout id or a PSP reference (a charge's, or a refund's). Answers the
+        whole checkout with every order's history, the PSP events received for its
+        orders and their refunds; NOT_FOUND when nothing matches. The operator
+        console's lookup screen.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPaymentStats(self, request, context):
+        """Payment orders per minute by status, and how long orders spent waiting on
+        the PSP, over the last minutes (the operator console's chart).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OpsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -170,6 +199,16 @@ def add_OpsServiceServicer_to_server(servicer, server):
                     servicer.GetPspBreaker,
                     request_deserializer=paymesh_dot_ops_dot_v1_dot_ops__pb2.GetPspBreakerRequest.FromString,
                     response_serializer=paymesh_dot_ops_dot_v1_dot_ops__pb2.GetPspBreakerResponse.SerializeToString,
+            ),
+            'LookupPayment': grpc.unary_unary_rpc_method_handler(
+                    servicer.LookupPayment,
+                    request_deserializer=paymesh_dot_ops_dot_v1_dot_ops__pb2.LookupPaymentRequest.FromString,
+                    response_serializer=paymesh_dot_ops_dot_v1_dot_ops__pb2.LookupPaymentResponse.SerializeToString,
+            ),
+            'GetPaymentStats': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPaymentStats,
+                    request_deserializer=paymesh_dot_ops_dot_v1_dot_ops__pb2.GetPaymentStatsRequest.FromString,
+                    response_serializer=paymesh_dot_ops_dot_v1_dot_ops__pb2.GetPaymentStatsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -364,6 +403,60 @@ class OpsService:
             '/paymesh.ops.v1.OpsService/GetPspBreaker',
             paymesh_dot_ops_dot_v1_dot_ops__pb2.GetPspBreakerRequest.SerializeToString,
             paymesh_dot_ops_dot_v1_dot_ops__pb2.GetPspBreakerResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def LookupPayment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.ops.v1.OpsService/LookupPayment',
+            paymesh_dot_ops_dot_v1_dot_ops__pb2.LookupPaymentRequest.SerializeToString,
+            paymesh_dot_ops_dot_v1_dot_ops__pb2.LookupPaymentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPaymentStats(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.ops.v1.OpsService/GetPaymentStats',
+            paymesh_dot_ops_dot_v1_dot_ops__pb2.GetPaymentStatsRequest.SerializeToString,
+            paymesh_dot_ops_dot_v1_dot_ops__pb2.GetPaymentStatsResponse.FromString,
             options,
             channel_credentials,
             insecure,
