@@ -29,11 +29,12 @@ APPEND_ONLY: Mapping[str, tuple[str, ...]] = {
     "payment": ("payment_order_history", "risk_decisions"),
     "ledger": ("transactions", "entries"),
     "gateway": ("audit_log",),
+    "recon": ("resolutions", "fixes"),
 }
 
 
 # Tables a service may read in another service's schema, read-only: reconciliation compares a
-# day's payment orders and refunds in one consistent COPY snapshot (docs/adr/0014). The one
+# day's payment orders and refunds in one consistent COPY snapshot (docs/adr/0014, 0018). The one
 # exception to "no role of one service can use another service's schema".
 CROSS_SCHEMA_READS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
     "recon": {"payment": ("payment_orders", "refunds")},
