@@ -212,6 +212,10 @@ async def _carry_out_fixes(deps: RunDeps, run: Run) -> tuple[dict[str, int], int
             log.warning("fix of %s waits: %s", mismatch.mismatch_id, err)
             waiting += 1
             continue
+        except Exception as err:  # refused (the order unknown, ...): it waits for a person
+            log.error("fix of %s refused: %s", mismatch.mismatch_id, err)
+            waiting += 1
+            continue
         if status != SETTLED.get(mismatch.fix_rule):
             waiting += 1
             continue

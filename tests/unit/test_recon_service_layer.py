@@ -176,6 +176,23 @@ async def test_a_fix_that_cannot_be_made_now_waits_for_the_next_run(tmp_path: Pa
     assert stuck.status is MismatchStatus.FIXED and flows.settled_orders == ["po_1"]
 
 
+async def test_a_fix_the_payment_service_refuses_does_not_fail_the_run(tmp_path: Path) -> None:
+    class Refusing(FakePaymentFlows):
+        async def settle_order(self, payment_order_id: str) -> str:
+            raise LookupError(f"order {payment_order_id} unknown")
+
+    d = deps(tmp_path, [STUCK, DUPLICATE], flows=Refusing())
+    run = await run_once(d)
+    assert run.status is RunStatus.SUCCEEDED
+    assert run.report["fixes_done"] == {} and run.report["fixes_waiting"] == 1
+    store = d.store
+    assert isinstance(store, FakeReconStore)
+    assert {m.type: m.status for m in store.mismatches.values()} == {
+        "status": MismatchStatus.OPEN,
+        "duplicate_charge": MismatchStatus.OPEN,
+    }
+
+
 async def test_a_run_that_fails_says_why_and_the_day_can_be_run_again(tmp_path: Path) -> None:
     d = deps(tmp_path, [], fails=RuntimeError("report unreadable"))
     run = await run_once(d)
