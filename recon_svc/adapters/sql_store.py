@@ -102,20 +102,15 @@ class SqlReconStore(ReconStore):
             if inserted:
                 return run
             # Either the same request raced us, or a run of the period and source is running.
+            running = and_(
+                runs.c.period == run.period,
+                runs.c.source == run.source,
+                runs.c.status == RunStatus.RUNNING.value,
+            )
+            same_request = and_(runs.c.caller == caller, runs.c.request_id == request_id)
             row = (
                 await conn.execute(
-                    select(runs).where(
-                        or_(
-                            and_(
-                                runs.c.caller == caller, runs.c.request_id == (request_id or None)
-                            ),
-                            and_(
-                                runs.c.period == run.period,
-                                runs.c.source == run.source,
-                                runs.c.status == RunStatus.RUNNING.value,
-                            ),
-                        )
-                    )
+                    select(runs).where(or_(same_request, running) if request_id else running)
                 )
             ).first()
             if row is None:  # it finished meanwhile: a new run after all

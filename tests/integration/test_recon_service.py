@@ -203,8 +203,14 @@ async def test_a_run_fixes_queues_and_a_second_run_changes_nothing(mesh: ReconMe
     assert unknown.evidence["psp_payment_intent"] == stranger
 
     # A second run of the day finds what the first fixed and queued, and changes nothing.
-    second = await mesh.run()
+    repeat = new_request_id()
+    second = await mesh.run(repeat)
     assert second.run_id != first.run_id and second.status == R.RUN_STATUS_SUCCEEDED
+    # The same request again answers the same run; it starts nothing.
+    same = await mesh.stub.StartRun(
+        R.StartRunRequest(request_id=repeat, period=second.period), timeout=10
+    )
+    assert (same.run.run_id, same.run.status) == (second.run_id, R.RUN_STATUS_SUCCEEDED)
     assert second.report.new_mismatches == 0 and dict(second.report.fixes) == {}
     assert dict(second.report.mismatched_by_type) == {"duplicate_charge": 1, "unmatched_psp": 1}
     assert {m.mismatch_id: m.status for m in await mesh.queue()} == {
