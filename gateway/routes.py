@@ -21,6 +21,7 @@ from paymesh.notify.v1 import notify_pb2
 from paymesh.ops.v1 import ops_pb2
 from paymesh.payment.v1 import payment_pb2, psp_webhooks_pb2, refunds_pb2
 from paymesh.payout.v1 import payout_pb2
+from paymesh.recon.v1 import recon_pb2
 from paymesh.wallet.v1 import wallet_pb2
 
 PAYMENT_SERVICE = payment_pb2.DESCRIPTOR.services_by_name["PaymentService"]
@@ -29,6 +30,7 @@ LEDGER_SERVICE = ledger_pb2.DESCRIPTOR.services_by_name["LedgerService"]
 REFUND_SERVICE = refunds_pb2.DESCRIPTOR.services_by_name["RefundService"]
 NOTIFY_SERVICE = notify_pb2.DESCRIPTOR.services_by_name["NotifyService"]
 PAYOUT_SERVICE = payout_pb2.DESCRIPTOR.services_by_name["PayoutService"]
+RECON_SERVICE = recon_pb2.DESCRIPTOR.services_by_name["ReconService"]
 OPS_SERVICE = ops_pb2.DESCRIPTOR.services_by_name["OpsService"]
 # Called by the webhook route only (gateway.webhooks), never through derived routes.
 PSP_WEBHOOK_SERVICE = psp_webhooks_pb2.DESCRIPTOR.services_by_name["PspWebhookService"]
@@ -39,6 +41,7 @@ FRONTED_SERVICES: tuple[ServiceDescriptor, ...] = (
     LEDGER_SERVICE,
     NOTIFY_SERVICE,
     PAYOUT_SERVICE,
+    RECON_SERVICE,
     OPS_SERVICE,
 )
 
@@ -48,6 +51,8 @@ SUCCESS_STATUS: Mapping[str, int] = {
     "paymesh.payment.v1.RefundService.CreateRefund": 202,
     "paymesh.payment.v1.PaymentService.ReleasePaymentOrder": 202,
     "paymesh.payout.v1.PayoutService.CreatePayout": 202,
+    # A run is carried out in the background; GET /v1/recon/runs/{run_id} follows it.
+    "paymesh.recon.v1.ReconService.StartRun": 202,
 }
 
 # The AIP-155 idempotency field of mutating requests, filled from this header only.

@@ -40,6 +40,7 @@ class GatewaySettings:
     ledger_grpc_addr: str = "127.0.0.1:50053"
     notify_grpc_addr: str = "127.0.0.1:50055"
     payout_grpc_addr: str = "127.0.0.1:50056"
+    recon_grpc_addr: str = "127.0.0.1:50057"
     upstream_timeout_s: float = 10.0
     api_key_cache_ttl_s: float = 30.0
     log_level: str = "INFO"
@@ -69,6 +70,7 @@ class GatewaySettings:
             ledger_grpc_addr=env_str("LEDGER_GRPC_ADDR", "127.0.0.1:50053"),
             notify_grpc_addr=env_str("NOTIFY_GRPC_ADDR", "127.0.0.1:50055"),
             payout_grpc_addr=env_str("PAYOUT_GRPC_ADDR", "127.0.0.1:50056"),
+            recon_grpc_addr=env_str("RECON_GRPC_ADDR", "127.0.0.1:50057"),
             upstream_timeout_s=timeout,
             api_key_cache_ttl_s=ttl,
             log_level=env_str("LOG_LEVEL", "INFO"),

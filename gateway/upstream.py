@@ -17,6 +17,7 @@ from gateway.routes import (
     OPS_SERVICE,
     PAYMENT_SERVICE,
     PAYOUT_SERVICE,
+    RECON_SERVICE,
     REFUND_SERVICE,
     WALLET_SERVICE,
     MethodRoute,
@@ -51,6 +52,7 @@ def upstream_addresses(settings: GatewaySettings) -> dict[str, str]:
         LEDGER_SERVICE.full_name: settings.ledger_grpc_addr,
         NOTIFY_SERVICE.full_name: settings.notify_grpc_addr,
         PAYOUT_SERVICE.full_name: settings.payout_grpc_addr,
+        RECON_SERVICE.full_name: settings.recon_grpc_addr,
     }
 
 

@@ -29,6 +29,15 @@ APPEND_ONLY: Mapping[str, tuple[str, ...]] = {
     "payment": ("payment_order_history", "risk_decisions"),
     "ledger": ("transactions", "entries"),
     "gateway": ("audit_log",),
+    "recon": ("resolutions", "fixes"),
+}
+
+
+# Tables a service may read in another service's schema, read-only: reconciliation compares a
+# day's payment orders and refunds in one consistent COPY snapshot (docs/adr/0014, 0018). The one
+# exception to "no role of one service can use another service's schema".
+CROSS_SCHEMA_READS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
+    "recon": {"payment": ("payment_orders", "refunds")},
 }
 
 
@@ -177,6 +186,16 @@ def grant_runtime(admin_url: str, schema: str, role: str | None = None) -> None:
             )
         if "alembic_version" in tables:
             conn.execute(sql.SQL("REVOKE INSERT ON {}.alembic_version FROM {}").format(s, app))
+        for other, readable in CROSS_SCHEMA_READS.get(schema, {}).items():
+            conn.execute(
+                sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(other), app)
+            )
+            for table in readable:
+                conn.execute(
+                    sql.SQL("GRANT SELECT ON {}.{} TO {}").format(
+                        sql.Identifier(other), sql.Identifier(table), app
+                    )
+                )
 
 
 def parse_runtime_roles(text: str) -> dict[str, str]:

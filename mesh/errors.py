@@ -176,6 +176,11 @@ HTTP_STATUS_BY_REASON = {
     "INSUFFICIENT_FUNDS": 422,
     "NO_PAYOUT_DESTINATION": 422,
     "NO_BALANCE_IN_CURRENCY": 422,
+    # The finance queue's refusals (recon_svc.domain.queue.check_resolution).
+    "MISMATCH_NOT_OPEN": 422,
+    "WRITE_OFF_ABOVE_THRESHOLD": 422,
+    "NOTHING_TO_REFUND": 422,
+    "NOTE_REQUIRED": 422,
 }
 
 

@@ -24,6 +24,7 @@ SERVICES_WITH_SCHEMA: dict[str, str] = {
     "ledger_svc": "ledger",
     "notify_svc": "notify",
     "payout_svc": "payout",
+    "recon_svc": "recon",
     "gateway": "gateway",
 }
 

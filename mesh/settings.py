@@ -21,6 +21,7 @@ DEFAULT_METRICS_ADDRS = {
     "LEDGER": "127.0.0.1:9103",
     "NOTIFY": "127.0.0.1:9105",
     "PAYOUT": "127.0.0.1:9106",
+    "RECON": "127.0.0.1:9107",
 }
 # PAYMESH_ENV=production: a process refuses to start without mutual TLS.
 PRODUCTION = "production"

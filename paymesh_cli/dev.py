@@ -101,6 +101,12 @@ def _wallet_env(stack: DevStack) -> dict[str, str]:
     return {"GRPC_ALLOWED_CALLERS": f"{GATEWAY},payout_svc"}
 
 
+def _payment_env(stack: DevStack) -> dict[str, str]:
+    # recon_svc settles orders and refunds the PSP's report shows settled, and refunds on a
+    # person's decision, through the payment service's own RPCs (docs/adr/0018).
+    return {"GRPC_ALLOWED_CALLERS": f"{GATEWAY},recon_svc"}
+
+
 def _notify_env(stack: DevStack) -> dict[str, str]:
     # A marketplace tried out on this machine listens on plain http://127.0.0.1 (refused
     # outside the dev stack: production endpoints are https).
@@ -136,14 +142,24 @@ def _payout_env(stack: DevStack) -> dict[str, str]:
     }
 
 
+def _recon_env(stack: DevStack) -> dict[str, str]:
+    """The PSP's report is the sandbox's; runs spool into the stack's data directory."""
+    return {
+        "RECON_PSP_API_BASE": stack.psp_api_base,
+        "RECON_PSP_API_KEY": DEV_PSP_API_KEY,
+        "RECON_SCRATCH_DIR": str(stack.data_dir / "recon"),
+    }
+
+
 # Started in this order (each once the previous is ready), stopped in reverse.
 SERVICES: tuple[Service, ...] = (
     Service(PSP_SANDBOX, "psp_sandbox", _http("/healthz"), env=_psp_sandbox_env),
     Service("ledger_svc", "ledger_svc", _grpc, addr_env="LEDGER_GRPC_ADDR"),
     Service("wallet_svc", "wallet_svc", _grpc, env=_wallet_env, addr_env="WALLET_GRPC_ADDR"),
-    Service("payment_svc", "payment_svc", _grpc, addr_env="PAYMENT_GRPC_ADDR"),
+    Service("payment_svc", "payment_svc", _grpc, env=_payment_env, addr_env="PAYMENT_GRPC_ADDR"),
     Service("notify_svc", "notify_svc", _grpc, env=_notify_env, addr_env="NOTIFY_GRPC_ADDR"),
     Service("payout_svc", "payout_svc", _grpc, env=_payout_env, addr_env="PAYOUT_GRPC_ADDR"),
+    Service("recon_svc", "recon_svc", _grpc, env=_recon_env, addr_env="RECON_GRPC_ADDR"),
     Service(GATEWAY, "gateway", _http("/readyz"), env=_gateway_env),
 )
 

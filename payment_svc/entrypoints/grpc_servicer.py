@@ -26,6 +26,7 @@ from payment_svc.service_layer.erasure import erase_personal_data
 from payment_svc.service_layer.ports import Clock, StoreUnavailable, UnitOfWorkFactory
 from payment_svc.service_layer.queries import get_checkout, get_payment_order, get_risk_decision
 from payment_svc.service_layer.release import release_order
+from payment_svc.service_layer.settle_from_psp import settle_order_from_psp
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc
 
 SERVICE_NAME = "paymesh.payment.v1.PaymentService"
@@ -108,6 +109,21 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
             order = await release_order(request.payment_order_id, uow=self.uow)
         return payment_pb2.ReleasePaymentOrderResponse(
             payment_order_id=order.payment_order_id, seller_account=order.seller_account
+        )
+
+    async def SettlePaymentOrder(
+        self,
+        request: payment_pb2.SettlePaymentOrderRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> payment_pb2.SettlePaymentOrderResponse:
+        if self.psp is None:
+            raise ServiceError(grpc.StatusCode.UNIMPLEMENTED, "NO_PSP", "no PSP to ask")
+        with unavailable_as_status():
+            status = await settle_order_from_psp(
+                request.payment_order_id, uow=self.uow, psp=self.psp, clock=self.clock
+            )
+        return payment_pb2.SettlePaymentOrderResponse(
+            status=getattr(payment_pb2, f"PAYMENT_ORDER_STATUS_{status.value}")
         )
 
     async def GetCheckout(

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
+from mesh.errors import ServiceError
 from mesh.grpc_server import mark_replayed
 from payment_svc.domain.psp import PaymentProvider
 from payment_svc.entrypoints.grpc_servicer import caller_scope, unavailable_as_status
@@ -18,6 +19,7 @@ from payment_svc.entrypoints.refund_mapping import (
 from payment_svc.service_layer.idempotency import IdempotencyPolicy
 from payment_svc.service_layer.ports import Clock, UnitOfWorkFactory
 from payment_svc.service_layer.refunds import create_refund, get_refund
+from payment_svc.service_layer.settle_from_psp import settle_refund_from_psp
 from paymesh.payment.v1 import refunds_pb2, refunds_pb2_grpc
 
 SERVICE_NAME = "paymesh.payment.v1.RefundService"
@@ -56,3 +58,18 @@ class RefundServicer(refunds_pb2_grpc.RefundServiceServicer):
         with unavailable_as_status():
             refund = await get_refund(request.refund_id, uow=self.uow)
         return refunds_pb2.GetRefundResponse(refund=refund_to_proto(refund))
+
+    async def SettleRefund(
+        self,
+        request: refunds_pb2.SettleRefundRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> refunds_pb2.SettleRefundResponse:
+        if self.psp is None:
+            raise ServiceError(grpc.StatusCode.UNIMPLEMENTED, "NO_PSP", "no PSP to ask")
+        with unavailable_as_status():
+            status = await settle_refund_from_psp(
+                request.refund_id, uow=self.uow, psp=self.psp, clock=self.clock
+            )
+        return refunds_pb2.SettleRefundResponse(
+            status=getattr(refunds_pb2, f"REFUND_STATUS_{status.value}")
+        )

@@ -116,6 +116,9 @@ SERVICE_RIGHTS: Mapping[str, NatsRights] = {
     ),
     # payout_svc publishes payout.reserved and consumes it (its executor).
     "payout_svc": NatsRights(publishes=("payout.>",), consumers=(("PAYOUT", PAYOUT_EXECUTOR),)),
+    # recon_svc publishes nothing yet and consumes nothing: it reads the PSP's report and
+    # paymesh's orders, and fixes through the payment service's RPCs (it connects for alerts).
+    "recon_svc": NatsRights(publishes=(), consumers=()),
     # notify_svc publishes nothing: it reads payment events and calls the marketplace.
     "notify_svc": NatsRights(publishes=(), consumers=(("PAYMENT", NOTIFY_EVENTS),)),
 }

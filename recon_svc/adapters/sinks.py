@@ -1,5 +1,5 @@
-"""Sinks for classified mismatches: a list (tests, small runs). The finance queue and the
-fixer are sinks to come, with recon_svc's own schema."""
+"""Sinks for classified mismatches: a list (tests, the benchmark). The service's runs store
+theirs in the finance queue (recon_svc.service_layer.runs.QueueSink)."""
 
 from __future__ import annotations
 

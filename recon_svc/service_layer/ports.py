@@ -4,17 +4,22 @@ period, and PostgreSQL's COPY or a PSP's report download write them without hold
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import abc
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
 from recon_svc.domain.classes import Classification
 from recon_svc.domain.mismatches import Mismatch
 from recon_svc.domain.period import Period
+from recon_svc.domain.queue import MismatchStatus, Resolution, StoredMismatch
 from recon_svc.domain.records import Candidate
 from recon_svc.domain.report import MatchSummary
+from recon_svc.domain.run import Run
 
 
 @dataclass(frozen=True)
@@ -62,3 +67,101 @@ class MismatchSink(Protocol):
     """Where classified mismatches go (a queue, a fixer, a file, a test's list)."""
 
     def add(self, mismatch: Mismatch, classification: Classification) -> None: ...
+
+
+# --- recon_svc's own ports: the run and queue store, the payment flows, the report source ---
+
+PspReportSource = Callable[[Period, Path], Path]
+"""Download (or locate) the PSP's report of a period (with its margin) into the directory
+given; return the CSV file's path. Blocking: called from the run's worker thread."""
+
+
+class ReconStore(abc.ABC):
+    """Runs, mismatches, resolutions and fix records in recon's schema. Each method is one
+    transaction of its own."""
+
+    @abc.abstractmethod
+    async def add_run(self, run: Run, caller: str, request_id: str) -> Run:
+        """Store a new RUNNING run; when (caller, request_id) already started one, or a run of
+        the same period and source is RUNNING, nothing is stored and that run is returned."""
+
+    @abc.abstractmethod
+    async def get_run(self, run_id: str) -> Run | None: ...
+
+    @abc.abstractmethod
+    async def has_run(self, period: date, source: str) -> bool:
+        """Whether a run of the period and source has SUCCEEDED or is RUNNING."""
+
+    @abc.abstractmethod
+    async def save_run(self, run: Run) -> None:
+        """Write the run's status, report, error, progress and finish time."""
+
+    @abc.abstractmethod
+    async def record_mismatches(self, run_id: str, found: Sequence[StoredMismatch]) -> int:
+        """Add the mismatches not known yet (by key) and mark the known ones as seen by
+        `run_id`, never changing their status or class; returns how many were new."""
+
+    @abc.abstractmethod
+    async def open_fixes(self, run_id: str) -> list[StoredMismatch]:
+        """The OPEN class-1 mismatches `run_id` saw (its fixes to carry out)."""
+
+    @abc.abstractmethod
+    async def mark_fixed(self, mismatch_id: str, run_id: str, rule: str, outcome: str) -> None:
+        """Set the mismatch FIXED and append the audit record naming the run and the rule."""
+
+    @abc.abstractmethod
+    async def get_mismatch(self, mismatch_id: str) -> StoredMismatch | None:
+        """With its resolutions, oldest first."""
+
+    @abc.abstractmethod
+    async def list_mismatches(self, query: MismatchQuery) -> list[StoredMismatch]:
+        """Newest first (created_at, mismatch_id), without resolutions, `query.limit` at most."""
+
+    @abc.abstractmethod
+    async def find_resolution(self, mismatch_id: str, request_id: str) -> bool:
+        """Whether `request_id` already resolved the mismatch (a replay)."""
+
+    @abc.abstractmethod
+    async def add_resolution(
+        self,
+        mismatch_id: str,
+        request_id: str,
+        resolution: Resolution,
+        new_status: MismatchStatus | None,
+    ) -> bool:
+        """Append the resolution (and set the status, when given); False when `request_id`
+        had already been recorded for it (nothing written)."""
+
+
+@dataclass(frozen=True)
+class MismatchQuery:
+    status: str = ""
+    mismatch_class: int = 0
+    type: str = ""
+    run_id: str = ""
+    before: tuple[datetime, str] | None = None
+    limit: int = 50
+
+
+class FlowUnavailable(Exception):
+    """The payment service did not answer; the fix stays open for the next run."""
+
+
+class PaymentFlows(abc.ABC):
+    """paymesh's normal flows, as the payment service runs them (over gRPC)."""
+
+    @abc.abstractmethod
+    async def settle_order(self, payment_order_id: str) -> str:
+        """Ask the payment service to settle the order from the PSP's answer (its sweeper's
+        ask-the-PSP path); returns the order's status after."""
+
+    @abc.abstractmethod
+    async def settle_refund(self, refund_id: str) -> str:
+        """The same for a refund; returns its status after."""
+
+    @abc.abstractmethod
+    async def refund(
+        self, request_id: str, payment_order_id: str, amount: Decimal, currency: str
+    ) -> str:
+        """A refund through the payment service's refund (idempotent on `request_id`);
+        returns the refund's id. Refusals are mesh.errors.ServiceError as it gave them."""

@@ -83,6 +83,7 @@ def test_every_module_the_manifests_start_is_installed_by_the_image() -> None:
         "ledger_svc",
         "notify_svc",
         "payout_svc",
+        "recon_svc",
         "gateway",
         "psp_sandbox",
         "paymesh_cli",

@@ -23,6 +23,7 @@ from mesh.tls import GATEWAY_IDENTITY, spiffe_id
 from notify_svc.settings import NotifySettings
 from payment_svc.settings import PaymentSettings
 from payout_svc.settings import PayoutSettings
+from recon_svc.settings import ReconSettings
 from wallet_svc.settings import WalletSettings
 
 # Each workload's settings, read the way its process reads them at start.
@@ -32,6 +33,7 @@ SETTINGS: dict[str, Callable[[], object]] = {
     "ledger-svc": LedgerSettings.from_env,
     "notify-svc": NotifySettings.from_env,
     "payout-svc": PayoutSettings.from_env,
+    "recon-svc": ReconSettings.from_env,
     "gateway": GatewaySettings.from_env,
 }
 # Its identity: the package name (mesh.tls), the name the other side checks.
@@ -122,9 +124,12 @@ def test_certificates_name_each_process_as_the_code_reads_it() -> None:
         )
         mount = {m["name"]: m for m in container["volumeMounts"]}["mesh-tls"]
         assert mount == {"name": "mesh-tls", "mountPath": "/etc/paymesh/tls", "readOnly": True}
-        # Only the gateway may call the services' RPCs (the default), and payout_svc the
-        # wallet's (its hold RPCs, docs/adr/0012-pay-out.md).
-        callers = "gateway,payout_svc" if workload == "wallet-svc" else None
+        # Only the gateway may call the services' RPCs (the default), payout_svc the wallet's
+        # (its hold RPCs, docs/adr/0012-pay-out.md) and recon_svc the payment service's (its
+        # class-1 fixes and refunds, docs/adr/0018).
+        callers = {"wallet-svc": "gateway,payout_svc", "payment-svc": "gateway,recon_svc"}.get(
+            workload
+        )
         assert env.get("GRPC_ALLOWED_CALLERS") == callers, workload
 
 

@@ -25,6 +25,7 @@ SERVICES = {
     "ledger-svc": "ledger_svc",
     "notify-svc": "notify_svc",
     "payout-svc": "payout_svc",
+    "recon-svc": "recon_svc",
 }
 
 
@@ -195,19 +196,23 @@ EXPECTED_FLOWS = {
     ("gateway", "ledger-svc", 50053),
     ("gateway", "notify-svc", 50055),
     ("gateway", "payout-svc", 50056),
+    ("gateway", "recon-svc", 50057),
     ("payout-svc", "wallet-svc", 50052),  # its hold RPCs
+    ("recon-svc", "payment-svc", 50051),  # its class-1 fixes and refunds
     ("gateway", "postgres", 5432),
     ("payment-svc", "postgres", 5432),
     ("wallet-svc", "postgres", 5432),
     ("ledger-svc", "postgres", 5432),
     ("notify-svc", "postgres", 5432),
     ("payout-svc", "postgres", 5432),
+    ("recon-svc", "postgres", 5432),
     ("paymesh-migrate-0.1.0", "postgres", 5432),
     ("payment-svc", "nats", 4222),
     ("wallet-svc", "nats", 4222),
     ("ledger-svc", "nats", 4222),
     ("notify-svc", "nats", 4222),
     ("payout-svc", "nats", 4222),
+    ("recon-svc", "nats", 4222),
     ("postgres", "postgres", 5432),  # streaming replication
     ("postgres", "postgres", 8000),  # the instance manager's status
     ("nats", "nats", 6222),  # cluster routes
@@ -226,6 +231,7 @@ def test_dev_adds_only_the_sandbox_psp() -> None:
     assert dev - EXPECTED_FLOWS == {
         ("payment-svc", "psp-sandbox", 12111),
         ("payout-svc", "psp-sandbox", 12111),
+        ("recon-svc", "psp-sandbox", 12111),
         ("psp-sandbox", "gateway", 8080),
     }
     assert EXPECTED_FLOWS - dev == set()
@@ -247,7 +253,7 @@ def test_only_payment_and_notify_reach_outside_the_cluster_and_only_on_443(overl
         "to-marketplace": ({"matchLabels": {"paymesh-webhooks": "true"}}, https),
     }
     for label, pods in (
-        ("paymesh-psp", ["payment-svc", "payout-svc"]),
+        ("paymesh-psp", ["payment-svc", "payout-svc", "recon-svc"]),
         ("paymesh-webhooks", ["notify-svc"]),
     ):
         labelled = [

@@ -116,6 +116,7 @@ async def test_the_app_authenticates_against_the_database(
         payment_grpc_addr=f"127.0.0.1:{free_port()}",  # nothing listens there
         ledger_grpc_addr=f"127.0.0.1:{free_port()}",
         notify_grpc_addr=f"127.0.0.1:{free_port()}",
+        recon_grpc_addr=f"127.0.0.1:{free_port()}",
     )
     app = create_app(settings, channels={WALLET: wallet_channel})
     async with app.router.lifespan_context(app):
@@ -153,6 +154,7 @@ async def test_the_app_authenticates_against_the_database(
                 "paymesh.payment.v1.PaymentService",
                 "paymesh.payment.v1.RefundService",
                 "paymesh.payout.v1.PayoutService",
+                "paymesh.recon.v1.ReconService",
             ]
 
 

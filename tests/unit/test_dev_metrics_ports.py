@@ -11,7 +11,14 @@ from paymesh_cli.dev import SERVICES, DevStack, allocate_metrics_ports, allocate
 def test_each_grpc_service_gets_a_metrics_port_of_its_own() -> None:
     ports = allocate_ports(8080, avoid={5432, 4222})
     metrics = allocate_metrics_ports({5432, 4222, *ports.values()})
-    assert set(metrics) == {"payment_svc", "wallet_svc", "ledger_svc", "notify_svc", "payout_svc"}
+    assert set(metrics) == {
+        "payment_svc",
+        "wallet_svc",
+        "ledger_svc",
+        "notify_svc",
+        "payout_svc",
+        "recon_svc",
+    }
     assert not set(metrics.values()) & {5432, 4222, *ports.values()}
     assert len(set(metrics.values())) == len(metrics)
 

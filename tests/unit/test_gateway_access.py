@@ -74,6 +74,11 @@ BODIES: dict[str, dict[str, Any]] = {
         "currency": "USD",
     },
     "paymesh.payout.v1.PayoutService.CreatePayoutRun": {"date": "2026-12-01"},
+    "paymesh.recon.v1.ReconService.StartRun": {"period": "2026-12-01"},
+    "paymesh.recon.v1.ReconService.ResolveMismatch": {
+        "action": "RESOLUTION_ACTION_NOTE",
+        "note": "asked the PSP",
+    },
     "paymesh.ops.v1.OpsService.AcknowledgeAlert": {},
     "paymesh.ops.v1.OpsService.ReplayDeadLetter": {},
     "paymesh.ops.v1.OpsService.DiscardDeadLetter": {},

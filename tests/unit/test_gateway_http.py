@@ -34,6 +34,7 @@ from paymesh.notify.v1 import notify_pb2_grpc
 from paymesh.ops.v1 import ops_pb2, ops_pb2_grpc
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc, refunds_pb2, refunds_pb2_grpc
 from paymesh.payout.v1 import payout_pb2_grpc
+from paymesh.recon.v1 import recon_pb2_grpc
 from paymesh.wallet.v1 import wallet_pb2, wallet_pb2_grpc
 
 pytestmark = pytest.mark.unit
@@ -44,6 +45,7 @@ WALLET = "paymesh.wallet.v1.WalletService"
 LEDGER = "paymesh.ledger.v1.LedgerService"
 NOTIFY = "paymesh.notify.v1.NotifyService"
 PAYOUT = "paymesh.payout.v1.PayoutService"
+RECON = "paymesh.recon.v1.ReconService"
 OPS = "paymesh.ops.v1.OpsService"
 KEY_ID = "0123456789abcdef"
 SECRET = "s3cr3t-s3cr3t-s3cr3t-s3cr3t"
@@ -241,6 +243,12 @@ async def upstream(calls: Calls) -> AsyncIterator[GrpcServer]:
                 payout_pb2_grpc.add_PayoutServiceServicer_to_server,
                 payout_pb2_grpc.PayoutServiceServicer(),
                 PAYOUT,
+            ),
+            # Served (health) but not called here: its routes are test_gateway_access's.
+            (
+                recon_pb2_grpc.add_ReconServiceServicer_to_server,
+                recon_pb2_grpc.ReconServiceServicer(),
+                RECON,
             ),
             (ops_pb2_grpc.add_OpsServiceServicer_to_server, FakeOps(), OPS),
         ],
@@ -892,6 +900,7 @@ async def test_an_upstream_that_is_down_is_503(calls: Calls) -> None:
             LEDGER: down,
             NOTIFY: down,
             PAYOUT: down,
+            RECON: down,
             OPS: down,
         }
         async with make_client(downs) as client:
@@ -913,6 +922,7 @@ async def test_an_upstream_that_is_down_is_503(calls: Calls) -> None:
                 LEDGER,
                 NOTIFY,
                 PAYOUT,
+                RECON,
                 OPS,
             }
     finally:
@@ -972,6 +982,7 @@ async def test_health_readiness_and_openapi(channel: grpc.aio.Channel) -> None:
         LEDGER: channel,
         NOTIFY: channel,
         PAYOUT: channel,
+        RECON: channel,
         OPS: channel,
     }
     async with make_client(channels) as client:
@@ -985,6 +996,7 @@ async def test_health_readiness_and_openapi(channel: grpc.aio.Channel) -> None:
             OPS: "SERVING",
             PAYMENT: "SERVING",
             PAYOUT: "SERVING",
+            RECON: "SERVING",
             REFUND: "SERVING",
             WALLET: "SERVING",
         }

@@ -33,6 +33,11 @@ EXPECTED = {
     ("GET", "/v1/payouts/{payout_id}"),
     ("GET", "/v1/sellers/{seller_account}/payouts"),
     ("POST", "/v1/payout-runs"),
+    ("POST", "/v1/recon/runs"),
+    ("GET", "/v1/recon/runs/{run_id}"),
+    ("GET", "/v1/recon/mismatches"),
+    ("GET", "/v1/recon/mismatches/{mismatch_id}"),
+    ("POST", "/v1/recon/mismatches/{mismatch_id}/resolve"),
     ("GET", "/v1/ops/alerts"),
     ("POST", "/v1/ops/alerts/{alert_id}:acknowledge"),
     ("GET", "/v1/ops/dlq"),
@@ -112,12 +117,16 @@ def test_success_statuses_and_idempotency() -> None:
     assert (release.success_status, release.needs_idempotency_key) == (202, True)
     payout = routes["paymesh.payout.v1.PayoutService.CreatePayout"]
     assert (payout.success_status, payout.needs_idempotency_key) == (202, True)
+    # A reconciliation run is carried out in the background: accepted, then followed.
+    recon_run = routes["paymesh.recon.v1.ReconService.StartRun"]
+    assert (recon_run.success_status, recon_run.needs_idempotency_key) == (202, True)
     mutating = (
         create.method.full_name,
         refund.method.full_name,
         erase.method.full_name,
         release.method.full_name,
         payout.method.full_name,
+        recon_run.method.full_name,
     )
     for name, route in routes.items():
         if name not in (*mutating, *operator_actions):

@@ -74,6 +74,7 @@ def test_each_service_publishes_its_own_subjects_only() -> None:
         "ledger_svc",
         "notify_svc",
         "payout_svc",
+        "recon_svc",
     }
     own = {
         "payment_svc": "payment.",
@@ -82,6 +83,7 @@ def test_each_service_publishes_its_own_subjects_only() -> None:
         "payout_svc": "payout.",
     }
     own["notify_svc"] = ""  # it publishes no events of its own
+    own["recon_svc"] = ""  # nor does reconciliation (yet)
     for name, prefix in own.items():
         rights = users[name]["permissions"]
         events = [

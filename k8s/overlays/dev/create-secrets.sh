@@ -25,8 +25,9 @@ basic_auth paymesh-db-wallet-svc wallet_svc
 basic_auth paymesh-db-ledger-svc ledger_svc
 basic_auth paymesh-db-notify-svc notify_svc
 basic_auth paymesh-db-payout-svc payout_svc
+basic_auth paymesh-db-recon-svc recon_svc
 basic_auth paymesh-db-gateway gateway
-for svc in payment wallet ledger notify payout; do
+for svc in payment wallet ledger notify payout recon; do
   secret "paymesh-nats-$svc-svc" user="${svc}_svc" password="$(random)"
 done
 secret paymesh-nats-operator password="$(random)"

@@ -254,3 +254,17 @@ class ReleasePaymentOrderResponse(_message.Message):
     payment_order_id: str
     seller_account: str
     def __init__(self, payment_order_id: _Optional[str] = ..., seller_account: _Optional[str] = ...) -> None: ...
+
+class SettlePaymentOrderRequest(_message.Message):
+    __slots__ = ("request_id", "payment_order_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    payment_order_id: str
+    def __init__(self, request_id: _Optional[str] = ..., payment_order_id: _Optional[str] = ...) -> None: ...
+
+class SettlePaymentOrderResponse(_message.Message):
+    __slots__ = ("status",)
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    status: PaymentOrderStatus
+    def __init__(self, status: _Optional[_Union[PaymentOrderStatus, str]] = ...) -> None: ...

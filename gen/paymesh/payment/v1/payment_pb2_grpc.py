@@ -62,6 +62,11 @@ class PaymentServiceStub:
                 request_serializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ReleasePaymentOrderRequest.SerializeToString,
                 response_deserializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ReleasePaymentOrderResponse.FromString,
                 _registered_method=True)
+        self.SettlePaymentOrder = channel.unary_unary(
+                '/paymesh.payment.v1.PaymentService/SettlePaymentOrder',
+                request_serializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.SettlePaymentOrderRequest.SerializeToString,
+                response_deserializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.SettlePaymentOrderResponse.FromString,
+                _registered_method=True)
 
 
 class PaymentServiceServicer:
@@ -111,6 +116,16 @@ class PaymentServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SettlePaymentOrder(self, request, context):
+        """Settles an unsettled order (NOT_STARTED, EXECUTING, PENDING) from the PSP's
+        answer, as the sweeper does: asks the PSP what became of its charge and
+        records that outcome (never a second charge: the PSP idempotency key is the
+        order's id). Internal: reconciliation's class-1 fix (no REST route).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PaymentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -138,6 +153,11 @@ def add_PaymentServiceServicer_to_server(servicer, server):
                     servicer.ReleasePaymentOrder,
                     request_deserializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ReleasePaymentOrderRequest.FromString,
                     response_serializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.ReleasePaymentOrderResponse.SerializeToString,
+            ),
+            'SettlePaymentOrder': grpc.unary_unary_rpc_method_handler(
+                    servicer.SettlePaymentOrder,
+                    request_deserializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.SettlePaymentOrderRequest.FromString,
+                    response_serializer=paymesh_dot_payment_dot_v1_dot_payment__pb2.SettlePaymentOrderResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -278,6 +298,33 @@ class PaymentService:
             '/paymesh.payment.v1.PaymentService/ReleasePaymentOrder',
             paymesh_dot_payment_dot_v1_dot_payment__pb2.ReleasePaymentOrderRequest.SerializeToString,
             paymesh_dot_payment_dot_v1_dot_payment__pb2.ReleasePaymentOrderResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SettlePaymentOrder(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.payment.v1.PaymentService/SettlePaymentOrder',
+            paymesh_dot_payment_dot_v1_dot_payment__pb2.SettlePaymentOrderRequest.SerializeToString,
+            paymesh_dot_payment_dot_v1_dot_payment__pb2.SettlePaymentOrderResponse.FromString,
             options,
             channel_credentials,
             insecure,

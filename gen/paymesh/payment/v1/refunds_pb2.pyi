@@ -74,3 +74,17 @@ class Refund(_message.Message):
     created_at: _timestamp_pb2.Timestamp
     updated_at: _timestamp_pb2.Timestamp
     def __init__(self, refund_id: _Optional[str] = ..., payment_order_id: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., fee_refunded: _Optional[str] = ..., status: _Optional[_Union[RefundStatus, str]] = ..., psp_reference: _Optional[str] = ..., failure_reason: _Optional[str] = ..., created_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class SettleRefundRequest(_message.Message):
+    __slots__ = ("request_id", "refund_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    refund_id: str
+    def __init__(self, request_id: _Optional[str] = ..., refund_id: _Optional[str] = ...) -> None: ...
+
+class SettleRefundResponse(_message.Message):
+    __slots__ = ("status",)
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    status: RefundStatus
+    def __init__(self, status: _Optional[_Union[RefundStatus, str]] = ...) -> None: ...

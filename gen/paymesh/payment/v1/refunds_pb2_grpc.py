@@ -48,6 +48,11 @@ class RefundServiceStub:
                 request_serializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.GetRefundRequest.SerializeToString,
                 response_deserializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.GetRefundResponse.FromString,
                 _registered_method=True)
+        self.SettleRefund = channel.unary_unary(
+                '/paymesh.payment.v1.RefundService/SettleRefund',
+                request_serializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.SettleRefundRequest.SerializeToString,
+                response_deserializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.SettleRefundResponse.FromString,
+                _registered_method=True)
 
 
 class RefundServiceServicer:
@@ -73,6 +78,15 @@ class RefundServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SettleRefund(self, request, context):
+        """Settles a PENDING refund from the PSP's answer, as the sweeper does (the
+        PSP idempotency key is the refund's id). Internal: reconciliation's class-1
+        fix (no REST route).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RefundServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -85,6 +99,11 @@ def add_RefundServiceServicer_to_server(servicer, server):
                     servicer.GetRefund,
                     request_deserializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.GetRefundRequest.FromString,
                     response_serializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.GetRefundResponse.SerializeToString,
+            ),
+            'SettleRefund': grpc.unary_unary_rpc_method_handler(
+                    servicer.SettleRefund,
+                    request_deserializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.SettleRefundRequest.FromString,
+                    response_serializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.SettleRefundResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -145,6 +164,33 @@ class RefundService:
             '/paymesh.payment.v1.RefundService/GetRefund',
             paymesh_dot_payment_dot_v1_dot_refunds__pb2.GetRefundRequest.SerializeToString,
             paymesh_dot_payment_dot_v1_dot_refunds__pb2.GetRefundResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SettleRefund(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.payment.v1.RefundService/SettleRefund',
+            paymesh_dot_payment_dot_v1_dot_refunds__pb2.SettleRefundRequest.SerializeToString,
+            paymesh_dot_payment_dot_v1_dot_refunds__pb2.SettleRefundResponse.FromString,
             options,
             channel_credentials,
             insecure,

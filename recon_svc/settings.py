@@ -1,0 +1,67 @@
+"""The reconciliation service's settings, read once from the environment at start-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from mesh.settings import (
+    ServiceSettings,
+    env_decimal,
+    env_float,
+    env_str,
+    refuse_dev_default,
+    service_env,
+)
+
+DEFAULT_GRPC_ADDR = "127.0.0.1:50057"
+DEFAULT_PAYMENT_GRPC_ADDR = "127.0.0.1:50051"
+DEFAULT_PSP_API_BASE = "http://127.0.0.1:12111"  # the sandbox PSP
+DEFAULT_PSP_API_KEY = "sk_test_paymesh_dev"  # the sandbox accepts any sk_test_ key
+SOURCES = ("sandbox_settlement", "stripe_reports")
+
+
+@dataclass(frozen=True)
+class ReconSettings(ServiceSettings):
+    """From DATABASE_URL, NATS_URL, RECON_GRPC_ADDR, LOG_LEVEL, RECON_DB_POOL_SIZE,
+    RECON_METRICS_ADDR (see mesh.settings.service_env), PAYMENT_GRPC_ADDR,
+    RECON_PAYMENT_DATABASE_URL, RECON_PSP_API_BASE, RECON_PSP_API_KEY, RECON_SOURCE,
+    RECON_SCRATCH_DIR, RECON_SCHEDULE_INTERVAL_S and RECON_WRITE_OFF_LIMIT."""
+
+    grpc_addr: str = DEFAULT_GRPC_ADDR
+    payment_grpc_addr: str = DEFAULT_PAYMENT_GRPC_ADDR
+    # Where the payment orders and refunds are read by COPY, read-only (a read replica in
+    # production; ADR 0014). Empty: DATABASE_URL.
+    payment_database_url: str = ""
+    # The PSP whose report is compared (Stripe's API or the sandbox) and the default source.
+    psp_api_base: str = DEFAULT_PSP_API_BASE
+    psp_api_key: str = DEFAULT_PSP_API_KEY
+    source: str = "sandbox_settlement"
+    # Where a run spools both sides and DuckDB spills (about the size of the input files).
+    scratch_dir: Path = Path("/tmp/paymesh-recon")
+    # How often the scheduled run looks whether yesterday is reconciled (0: never; a run
+    # per day and source, however often it looks).
+    schedule_interval_s: float = 0.0
+    # The largest difference a person may write off to the suspense account.
+    write_off_limit: Decimal = Decimal("10.00")
+
+    @property
+    def orders_database_url(self) -> str:
+        return self.payment_database_url or self.database_url
+
+    @classmethod
+    def from_env(cls) -> ReconSettings:
+        key = env_str("RECON_PSP_API_KEY", DEFAULT_PSP_API_KEY)
+        refuse_dev_default("RECON_PSP_API_KEY", key, DEFAULT_PSP_API_KEY)
+        return cls(
+            payment_grpc_addr=env_str("PAYMENT_GRPC_ADDR", DEFAULT_PAYMENT_GRPC_ADDR),
+            payment_database_url=env_str("RECON_PAYMENT_DATABASE_URL", ""),
+            psp_api_base=env_str("RECON_PSP_API_BASE", DEFAULT_PSP_API_BASE),
+            psp_api_key=key,
+            source=env_str("RECON_SOURCE", "sandbox_settlement"),
+            scratch_dir=Path(env_str("RECON_SCRATCH_DIR", "/tmp/paymesh-recon")),
+            schedule_interval_s=env_float("RECON_SCHEDULE_INTERVAL_S", 0.0),
+            write_off_limit=env_decimal("RECON_WRITE_OFF_LIMIT", "10.00"),
+            **service_env("RECON", DEFAULT_GRPC_ADDR),
+        )

@@ -1,0 +1,323 @@
+"""recon_svc's use cases over fakes: a run stores typed, classified mismatches, fixes class 1
+through the payment flows with an audit record, and a second run of the period changes
+nothing; the finance queue's decisions are recorded once, and refunds are made once."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from recon_svc.domain.classes import MismatchClass
+from recon_svc.domain.period import Period
+from recon_svc.domain.queue import (
+    MismatchStatus,
+    NotFound,
+    ResolutionAction,
+    ResolutionRefused,
+    UnknownSource,
+)
+from recon_svc.domain.records import (
+    Candidate,
+    CandidateKind,
+    MatchRule,
+    OrderRecord,
+    PspTransaction,
+)
+from recon_svc.domain.report import CurrencyTotals, MatchSummary
+from recon_svc.domain.run import RunStatus
+from recon_svc.service_layer.fakes import FakeMatcher, FakePaymentFlows, FakeReconStore
+from recon_svc.service_layer.finance_queue import Decision, refund_key, resolve
+from recon_svc.service_layer.ports import MismatchQuery, OurFiles
+from recon_svc.service_layer.runs import RunDeps, execute_run, scheduled_run, start_run
+
+DAY = date(2026, 12, 1)
+NOON = datetime(2026, 12, 1, 12, tzinfo=UTC)
+SUMMARY = MatchSummary(
+    psp_rows=4,
+    order_rows=4,
+    refund_rows=0,
+    matched={"psp_id": 3},
+    not_compared={},
+    totals={"USD": CurrencyTotals(Decimal("60.00"), Decimal("75.00"))},
+    fees_to_book={},
+)
+
+
+def psp(txn: str, order: str, gross: str) -> PspTransaction:
+    return PspTransaction(
+        txn, "charge", f"ch_{txn}", f"pi_{order}", order, "", Decimal(gross), Decimal("0.30"),
+        "USD", NOON,
+    )  # fmt: skip
+
+
+def order(oid: str, status: str, amount: str) -> OrderRecord:
+    return OrderRecord(oid, f"pi_{oid}", status, Decimal(amount), "USD", None, NOON)
+
+
+STUCK = Candidate(
+    CandidateKind.CHARGE_PAIR, MatchRule.PSP_ID, psp("t1", "po_1", "10.00"),
+    order("po_1", "EXECUTING", "10.00"),
+)  # fmt: skip
+DUPLICATE = Candidate(
+    CandidateKind.DUPLICATE_CHARGE, MatchRule.METADATA, psp("t2", "po_2", "20.00"),
+    order("po_2", "SUCCESS", "20.00"),
+)  # fmt: skip
+UNKNOWN = Candidate(CandidateKind.OTHER_PSP, None, psp("t3", "", "5.00"))
+AMOUNT = Candidate(
+    CandidateKind.CHARGE_PAIR, MatchRule.PSP_ID, psp("t4", "po_4", "30.05"),
+    order("po_4", "SUCCESS", "30.00"),
+)  # fmt: skip
+
+
+class Ids:
+    def __init__(self) -> None:
+        self._n = itertools.count(1)
+
+    def __call__(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._n):04d}"
+
+
+IDS = Ids()  # one sequence for the file: runs of one test share a store
+
+
+def deps(
+    tmp_path: Path,
+    candidates: Sequence[Candidate],
+    store: FakeReconStore | None = None,
+    flows: FakePaymentFlows | None = None,
+    fails: Exception | None = None,
+) -> RunDeps:
+    report = tmp_path / "psp.csv"
+    report.write_text("")
+
+    class Ours:
+        def spool(self, period: Period, directory: Path) -> OurFiles:
+            return OurFiles(directory / "orders.csv", directory / "refunds.csv")
+
+    return RunDeps(
+        store=store or FakeReconStore(),
+        psp_reports={"csv": lambda period, directory: report},
+        ours=Ours(),
+        new_matcher=lambda: FakeMatcher(candidates, SUMMARY, fails),
+        flows=flows or FakePaymentFlows(),
+        scratch_root=tmp_path / "scratch",
+        clock=lambda: datetime(2026, 12, 2, 3, tzinfo=UTC),
+        new_id=IDS,
+    )
+
+
+async def run_once(d: RunDeps, request_id: str = ""):  # type: ignore[no-untyped-def]
+    run, created = await start_run(d, DAY, "csv", "test", "key_1", request_id)
+    assert created
+    return await execute_run(d, run)
+
+
+async def test_a_run_types_classifies_fixes_class_one_and_queues_the_rest(tmp_path: Path) -> None:
+    d = deps(tmp_path, [STUCK, DUPLICATE, UNKNOWN])
+    run = await run_once(d)
+    assert run.status is RunStatus.SUCCEEDED
+    assert run.report["by_type"] == {"duplicate_charge": 1, "status": 1, "unmatched_psp": 1}
+    assert run.report["by_class"] == {"1": 1, "2": 1, "3": 1}
+    assert run.report["new_mismatches"] == 3
+    assert run.report["fixes_done"] == {"settle_order_from_psp": 1}
+    assert run.report["totals"] == {
+        "USD": {"ours": "60.00", "theirs": "75.00", "difference": "15.00"}
+    }
+    store = d.store
+    assert isinstance(store, FakeReconStore) and isinstance(d.flows, FakePaymentFlows)
+    assert d.flows.settled_orders == ["po_1"]
+    by_type = {m.type: m for m in store.mismatches.values()}
+    assert by_type["status"].status is MismatchStatus.FIXED
+    assert by_type["duplicate_charge"].mismatch_class is MismatchClass.NEEDS_PERSON
+    assert by_type["duplicate_charge"].suggested_action == "refund"
+    assert by_type["duplicate_charge"].evidence["psp_transaction_id"] == "t2"
+    assert by_type["unmatched_psp"].mismatch_class is MismatchClass.UNCLASSIFIABLE
+    assert by_type["unmatched_psp"].status is MismatchStatus.OPEN
+    # The fix's audit record names the run and the rule.
+    [(fixed_id, run_id, rule, _)] = store.fixes
+    assert (fixed_id, run_id, rule) == (
+        by_type["status"].mismatch_id,
+        run.run_id,
+        "settle_order_from_psp",
+    )
+
+
+async def test_a_second_run_of_the_day_changes_nothing(tmp_path: Path) -> None:
+    d = deps(tmp_path, [STUCK, DUPLICATE, UNKNOWN])
+    first = await run_once(d)
+    store = d.store
+    assert isinstance(store, FakeReconStore) and isinstance(d.flows, FakePaymentFlows)
+    before = {k: (m.mismatch_id, m.status) for k, m in store.mismatches.items()}
+    # The fix made both sides agree: the stuck order is no longer a candidate.
+    again = deps(tmp_path, [DUPLICATE, UNKNOWN], store=store, flows=d.flows)
+    second = await run_once(again)
+    assert second.run_id != first.run_id and second.status is RunStatus.SUCCEEDED
+    assert second.report["new_mismatches"] == 0 and second.report["fixes_done"] == {}
+    assert {k: (m.mismatch_id, m.status) for k, m in store.mismatches.items()} == before
+    assert d.flows.settled_orders == ["po_1"] and len(store.fixes) == 1
+
+
+async def test_a_fix_that_cannot_be_made_now_waits_for_the_next_run(tmp_path: Path) -> None:
+    flows = FakePaymentFlows(away=True)
+    d = deps(tmp_path, [STUCK], flows=flows)
+    run = await run_once(d)
+    assert run.report["fixes_done"] == {} and run.report["fixes_waiting"] == 1
+    store = d.store
+    assert isinstance(store, FakeReconStore)
+    [stuck] = store.mismatches.values()
+    assert stuck.status is MismatchStatus.OPEN
+    flows.away = False
+    await run_once(deps(tmp_path, [STUCK], store=store, flows=flows))
+    assert stuck.status is MismatchStatus.FIXED and flows.settled_orders == ["po_1"]
+
+
+async def test_a_fix_the_payment_service_refuses_does_not_fail_the_run(tmp_path: Path) -> None:
+    class Refusing(FakePaymentFlows):
+        async def settle_order(self, payment_order_id: str) -> str:
+            raise LookupError(f"order {payment_order_id} unknown")
+
+    d = deps(tmp_path, [STUCK, DUPLICATE], flows=Refusing())
+    run = await run_once(d)
+    assert run.status is RunStatus.SUCCEEDED
+    assert run.report["fixes_done"] == {} and run.report["fixes_waiting"] == 1
+    store = d.store
+    assert isinstance(store, FakeReconStore)
+    assert {m.type: m.status for m in store.mismatches.values()} == {
+        "status": MismatchStatus.OPEN,
+        "duplicate_charge": MismatchStatus.OPEN,
+    }
+
+
+async def test_a_run_that_fails_says_why_and_the_day_can_be_run_again(tmp_path: Path) -> None:
+    d = deps(tmp_path, [], fails=RuntimeError("report unreadable"))
+    run = await run_once(d)
+    assert run.status is RunStatus.FAILED and "report unreadable" in run.error
+    assert run.finished_at is not None
+    assert (await run_once(deps(tmp_path, [], store=d.store))).status is RunStatus.SUCCEEDED
+
+
+async def test_start_run_is_idempotent_per_request_and_per_running_period(tmp_path: Path) -> None:
+    d = deps(tmp_path, [])
+    first, created = await start_run(d, DAY, "csv", "test", "key_1", "req-1")
+    assert created
+    again, created_again = await start_run(d, DAY, "csv", "test", "key_1", "req-1")
+    assert (again.run_id, created_again) == (first.run_id, False)
+    joined, created_joined = await start_run(d, DAY, "csv", "test", "key_1", "req-2")
+    assert (joined.run_id, created_joined) == (first.run_id, False)
+    with pytest.raises(UnknownSource):
+        await start_run(d, DAY, "nope", "test")
+
+
+async def test_the_schedule_reconciles_yesterday_once(tmp_path: Path) -> None:
+    d = deps(tmp_path, [DUPLICATE])
+    run = await scheduled_run(d, "csv")
+    assert run is not None and run.period == date(2026, 12, 1) and run.started_by == "schedule"
+    assert await scheduled_run(d, "csv") is None
+
+
+async def queued(tmp_path: Path, candidates: Sequence[Candidate]):  # type: ignore[no-untyped-def]
+    d = deps(tmp_path, candidates)
+    await run_once(d)
+    store = d.store
+    assert isinstance(store, FakeReconStore) and isinstance(d.flows, FakePaymentFlows)
+    return d, store, d.flows
+
+
+def decision(mismatch_id: str, action: ResolutionAction, request_id: str, note: str = ""):  # type: ignore[no-untyped-def]
+    return Decision(mismatch_id, action, note, "alice", request_id)
+
+
+async def test_a_refund_resolution_refunds_once_and_is_recorded(tmp_path: Path) -> None:
+    d, store, flows = await queued(tmp_path, [DUPLICATE])
+    [m] = store.mismatches.values()
+    limit = Decimal("10")
+    done = await resolve(
+        store, flows, d.clock, limit, decision(m.mismatch_id, ResolutionAction.REFUND, "r1")
+    )
+    assert done.status is MismatchStatus.RESOLVED
+    [r] = done.resolutions
+    assert (r.action, r.resolved_by) == (ResolutionAction.REFUND, "alice")
+    assert flows.refunds == {refund_key(m.mismatch_id): ("po_2", Decimal("20.00"), "USD")}
+    # The same request again: the same answer, nothing done twice.
+    replay = await resolve(
+        store, flows, d.clock, limit, decision(m.mismatch_id, ResolutionAction.REFUND, "r1")
+    )
+    assert len(replay.resolutions) == 1 and len(flows.refunds) == 1
+    # Another decision on a resolved mismatch is refused; a note is still added.
+    with pytest.raises(ResolutionRefused) as refused:
+        await resolve(
+            store, flows, d.clock, limit, decision(m.mismatch_id, ResolutionAction.ACCEPT, "r2")
+        )
+    assert refused.value.reason == "MISMATCH_NOT_OPEN"
+    noted = await resolve(
+        store,
+        flows,
+        d.clock,
+        limit,
+        decision(m.mismatch_id, ResolutionAction.NOTE, "r3", "told the buyer"),
+    )
+    assert [x.action for x in noted.resolutions] == [ResolutionAction.REFUND, ResolutionAction.NOTE]
+    assert noted.status is MismatchStatus.RESOLVED
+
+
+async def test_a_write_off_is_refused_above_the_limit_and_taken_below(tmp_path: Path) -> None:
+    d, store, flows = await queued(tmp_path, [AMOUNT])
+    [m] = store.mismatches.values()
+    assert m.type == "amount"
+    with pytest.raises(ResolutionRefused) as refused:
+        await resolve(
+            store,
+            flows,
+            d.clock,
+            Decimal("0.01"),
+            decision(m.mismatch_id, ResolutionAction.WRITE_OFF, "w1"),
+        )
+    assert refused.value.reason == "WRITE_OFF_ABOVE_THRESHOLD"
+    assert (await store.get_mismatch(m.mismatch_id)).status is MismatchStatus.OPEN  # type: ignore[union-attr]
+    done = await resolve(
+        store,
+        flows,
+        d.clock,
+        Decimal("1.00"),
+        decision(m.mismatch_id, ResolutionAction.WRITE_OFF, "w2"),
+    )
+    assert done.status is MismatchStatus.RESOLVED
+    assert done.resolutions[0].outcome == "write-off of 0.05 USD to suspense"
+
+
+async def test_a_note_needs_words_an_unknown_mismatch_is_not_found(tmp_path: Path) -> None:
+    d, store, flows = await queued(tmp_path, [UNKNOWN])
+    [m] = store.mismatches.values()
+    with pytest.raises(ResolutionRefused) as refused:
+        await resolve(
+            store, flows, d.clock, Decimal(1), decision(m.mismatch_id, ResolutionAction.NOTE, "n1")
+        )
+    assert refused.value.reason == "NOTE_REQUIRED"
+    with pytest.raises(ResolutionRefused) as nothing:
+        await resolve(
+            store,
+            flows,
+            d.clock,
+            Decimal(1),
+            decision(m.mismatch_id, ResolutionAction.REFUND, "n2"),
+        )
+    assert nothing.value.reason == "NOTHING_TO_REFUND"
+    with pytest.raises(NotFound):
+        await resolve(
+            store, flows, d.clock, Decimal(1), decision("mm_nope", ResolutionAction.ACCEPT, "n3")
+        )
+
+
+async def test_the_queue_filters_by_status_class_and_type(tmp_path: Path) -> None:
+    _, store, _ = await queued(tmp_path, [STUCK, DUPLICATE, UNKNOWN])
+    open_ = await store.list_mismatches(MismatchQuery(status="OPEN"))
+    assert sorted(m.type for m in open_) == ["duplicate_charge", "unmatched_psp"]
+    assert [m.type for m in await store.list_mismatches(MismatchQuery(mismatch_class=3))] == [
+        "unmatched_psp"
+    ]
+    assert [m.type for m in await store.list_mismatches(MismatchQuery(type="status"))] == ["status"]
