@@ -21,6 +21,7 @@ from recon_svc.adapters.duckdb_matcher import DuckDbMatcher
 from recon_svc.adapters.pg_records import PostgresRecords
 from recon_svc.adapters.sandbox_settlement import SandboxSettlementReports
 from recon_svc.adapters.sql_store import SqlReconStore
+from recon_svc.adapters.stripe_reports import StripeReportSettings, StripeReportTransactions
 from recon_svc.entrypoints.background_runs import BackgroundRuns
 from recon_svc.entrypoints.grpc_servicer import SERVICE_NAME, ReconServicer
 from recon_svc.entrypoints.payment_client import GrpcPaymentFlows, payment_channel
@@ -41,10 +42,14 @@ def new_id(prefix: str) -> str:
 
 
 def report_sources(config: ReconSettings) -> dict[str, PspReportSource]:
-    """The PSP report sources by name. `stripe_reports` (the Reporting API's itemized report
-    through the stripe SDK) joins them with its adapter, recon_svc.adapters.stripe_reports."""
+    """The PSP report sources by name: the sandbox's daily settlement CSV, and
+    `stripe_reports`, the Reporting API's itemized reports through the stripe SDK (real Stripe
+    and the sandbox alike)."""
     return {
         "sandbox_settlement": SandboxSettlementReports(config.psp_api_base, config.psp_api_key),
+        "stripe_reports": StripeReportTransactions(
+            StripeReportSettings(config.psp_api_key, config.psp_api_base)
+        ),
     }
 
 

@@ -10,8 +10,8 @@ from decimal import Decimal
 
 import grpc
 from google.rpc import status_pb2
-from opentelemetry.instrumentation.grpc import aio_client_interceptors
 
+from mesh import tracing
 from mesh.errors import ServiceError, from_rpc_status
 from mesh.money import format_amount
 from mesh.tls import TlsFiles, secure_channel
@@ -29,7 +29,7 @@ _UNAVAILABLE = {
 def payment_channel(address: str, tls: TlsFiles | None) -> grpc.aio.Channel:
     """recon's channel to the payment service (mutual TLS as `recon_svc` when the mesh uses
     it; the payment service lets it call, GRPC_ALLOWED_CALLERS)."""
-    return secure_channel(address, tls, interceptors=aio_client_interceptors())
+    return secure_channel(address, tls, interceptors=tracing.client_interceptors())
 
 
 def _refusal(err: grpc.aio.AioRpcError) -> Exception:
