@@ -3,8 +3,9 @@
 - `payout_stuck` (subject: the status): payouts SUBMITTED for longer than
   `submitted_after_s`, or IN_TRANSIT for longer than `in_transit_after_s`, that the sweeper
   asked the provider about and still could not finish;
-- `payout_failing` (subject: the seller): a seller whose last `failures` payouts FAILED
-  within `failure_window_s`, none PAID since.
+- `payout_failing` (subject: the seller): a seller whose last `failures` payouts FAILED at
+  the provider (or on the way to it) within `failure_window_s`, none PAID since; a payout
+  refused at once for want of balance does not count.
 
 Each clears by itself (mesh.alerts publishes `active=False`) once the payouts move on, a later
 payout of the seller is PAID, or the failures leave the window."""
@@ -36,13 +37,19 @@ _STUCK = text(
     """
 )
 
-# The failures of each seller since its last PAID payout, within the window.
+# The failures of each seller since its last PAID payout, within the window. A payout refused
+# before it reached the provider (REQUESTED -> FAILED: more than the available balance) is the
+# caller's mistake, answered at once, not a failing payout: not counted.
 _FAILING = text(
     """
     SELECT f.seller_account, count(*), max(f.updated_at),
            (array_agg(f.failure_reason ORDER BY f.updated_at DESC))[1]
       FROM payouts f
      WHERE f.status = 'FAILED' AND f.updated_at > :since
+       AND NOT EXISTS (
+             SELECT 1 FROM payout_history h
+              WHERE h.payout_id = f.payout_id AND h.from_status = 'REQUESTED'
+                AND h.to_status = 'FAILED')
        AND NOT EXISTS (
              SELECT 1 FROM payouts p
               WHERE p.seller_account = f.seller_account AND p.status = 'PAID'

@@ -32,7 +32,15 @@ async def test_stuck_and_failing_payouts_raise_alerts_that_clear_when_resolved(
     run = uuid.uuid4().hex[:8]
     seller, healthy = f"acct_failing_{run}", f"acct_fine_{run}"
 
-    async def add(payout_id: str, who: str, status: str, age: timedelta, reason: str = "") -> None:
+    async def add(
+        payout_id: str,
+        who: str,
+        status: str,
+        age: timedelta,
+        reason: str = "",
+        came_from: str = "SUBMITTED",
+    ) -> None:
+        at = NOW - age
         async with engine.begin() as conn:
             await conn.execute(
                 text(
@@ -40,7 +48,14 @@ async def test_stuck_and_failing_payouts_raise_alerts_that_clear_when_resolved(
                     " destination, status, failure_reason, created_at, updated_at)"
                     " VALUES (:id, :who, 'USD', 10, :who, :status, :reason, :at, :at)"
                 ),
-                {"id": payout_id, "who": who, "status": status, "reason": reason, "at": NOW - age},
+                {"id": payout_id, "who": who, "status": status, "reason": reason, "at": at},
+            )
+            await conn.execute(
+                text(
+                    "INSERT INTO payout_history (payout_id, from_status, to_status, occurred_at)"
+                    " VALUES (:id, :came_from, :status, :at)"
+                ),
+                {"id": payout_id, "came_from": came_from, "status": status, "at": at},
             )
 
     async def move(payout_id: str, status: str) -> None:
@@ -66,9 +81,17 @@ async def test_stuck_and_failing_payouts_raise_alerts_that_clear_when_resolved(
         for i in range(3):
             await add(f"po_fail{i}_{run}", seller, "FAILED", timedelta(hours=3 - i), "no_account")
         await add(f"po_old_fail_{run}", healthy, "FAILED", timedelta(days=3))  # out of window
-        await add(
-            f"po_fail_{run}", healthy, "FAILED", timedelta(hours=1)
-        )  # one is not "repeatedly"
+        # One failure is not "repeatedly"; refusals for want of balance (never sent to the
+        # provider) are the caller's mistake, answered at once: neither raises payout_failing.
+        await add(f"po_fail_{run}", healthy, "FAILED", timedelta(hours=1))
+        for i in range(4):
+            await add(
+                f"po_refused{i}_{run}",
+                healthy,
+                "FAILED",
+                timedelta(minutes=i),
+                came_from="REQUESTED",
+            )
 
         raised = await mine()
         assert set(raised) == {
@@ -86,9 +109,5 @@ async def test_stuck_and_failing_payouts_raise_alerts_that_clear_when_resolved(
         await move(f"po_transit_{run}", "PAID")
         await move(f"po_new_{run}", "PAID")
         assert await mine() == {}
-    finally:
-        async with engine.begin() as conn:
-            await conn.execute(
-                text("DELETE FROM payouts WHERE payout_id LIKE :p"), {"p": f"%_{run}"}
-            )
+    finally:  # the database is this test's own (dropped after it): nothing to clean
         await engine.dispose()
