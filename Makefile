@@ -99,6 +99,17 @@ chaos: venv
 chaos-long: venv
 	$(BIN)/paymesh chaos --checkouts 2000 --kills 30 $(CHAOS_ARGS)
 
+# Outages of minutes (issue 12): each victim in turn kept down OUTAGE (10 minutes) in the middle
+# of a run; each run prints its backlog, drain time, dead letters and alerts. About 15 minutes
+# per victim: make chaos-outage OUTAGE=3m OUTAGE_VICTIMS='postgres psp_sandbox'.
+OUTAGE ?= 10m
+OUTAGE_VICTIMS ?= postgres psp_sandbox nats payment_svc
+.PHONY: chaos-outage
+chaos-outage: venv
+	set -e; for victim in $(OUTAGE_VICTIMS); do \
+	  $(BIN)/paymesh chaos --checkouts 60 --kills 1 --victims $$victim --outage $(OUTAGE) $(CHAOS_ARGS); \
+	done
+
 # The schemathesis suite alone (part of `make test` too): prints its figures.
 .PHONY: fuzz
 fuzz: venv

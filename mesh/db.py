@@ -3,6 +3,7 @@ its search_path is set per connection so its SQL never names the schema."""
 
 from __future__ import annotations
 
+import psycopg
 from sqlalchemy import Numeric
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
@@ -52,4 +53,14 @@ def is_unavailable(err: BaseException) -> bool:
     pool exhausted), as opposed to a statement it refused: worth retrying, not a bug."""
     if isinstance(err, sa_exc.DBAPIError) and err.connection_invalidated:
         return True
-    return isinstance(err, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.TimeoutError)
+    # psycopg's own classes too: a COMMIT sent through the driver's pipeline (mesh.at_commit)
+    # raises them unwrapped when the server goes away mid-commit (the outcome is then unknown:
+    # the caller retries with the same key, which finds the commit or redoes it).
+    return isinstance(
+        err,
+        sa_exc.OperationalError
+        | sa_exc.InterfaceError
+        | sa_exc.TimeoutError
+        | psycopg.OperationalError
+        | psycopg.InterfaceError,
+    )

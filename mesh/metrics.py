@@ -113,6 +113,20 @@ PSP_BREAKER_REFUSALS = Counter(
     ["reason"],
 )
 
+RISK_PROVIDER_CALLS = Counter(
+    "paymesh_risk_provider_calls_total",
+    "Calls to the remote risk provider by result: allow, deny, timeout, unreachable, error (a "
+    "5xx, 429 or unreadable answer), breaker_open (not made: it kept failing).",
+    ["result"],
+)
+RISK_PROVIDER_FALLBACKS = Counter(
+    "paymesh_risk_provider_fallbacks_total",
+    "Checkouts decided without the remote risk provider (it was away): `local_rules` (at or "
+    "under the fallback limit, proceeded on the local rules) or `deferred` (larger: 503 with "
+    "Retry-After). Each is also recorded in payment.risk_decisions.",
+    ["decision"],
+)
+
 # --- webhooks to the marketplace (notify_svc) ----------------------------------------------
 
 MARKETPLACE_WEBHOOK_ATTEMPTS = Counter(

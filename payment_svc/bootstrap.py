@@ -61,6 +61,7 @@ from payment_svc.entrypoints.webhook_servicer import (
     SERVICE_NAME as WEBHOOK_SERVICE_NAME,
 )
 from payment_svc.entrypoints.webhook_servicer import PspWebhookServicer
+from payment_svc.risk_wiring import with_risk_provider
 from payment_svc.service_layer.create_payment import IdempotencyPolicy
 from payment_svc.service_layer.execute_refund import sweep_stuck_refunds
 from payment_svc.service_layer.purge_keys import purge_expired_keys
@@ -116,6 +117,7 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                 config.risk_velocity_max_amount,
             ),
         )
+        risk, risk_closers = with_risk_provider(risk, config.risk_provider, uow, utc_now)
         servicer = PaymentServicer(
             uow=uow,
             risk=risk,
@@ -219,7 +221,7 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                     partial(every, PURGE_INTERVAL_S, purge, "idempotency key purge"),
                 ),
             ],
-            closers=[stripe_psp.aclose],
+            closers=[stripe_psp.aclose, *risk_closers],
             alerts=[breaker_watch(breaker), unsettled.watch()],
             retention=[
                 RetentionRule(

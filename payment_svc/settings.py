@@ -34,6 +34,7 @@ from payment_svc.psp_secrets import (
     env_secret,
     refuse_published_secrets,
 )
+from payment_svc.risk_provider_settings import RiskProviderSettings, risk_provider_from_env
 
 DEFAULT_GRPC_ADDR = "127.0.0.1:50051"
 DEFAULT_PSP_API_BASE = "http://127.0.0.1:12111"
@@ -126,6 +127,8 @@ class PaymentSettings(ServiceSettings):
     # The PSP circuit breaker (docs/adr/0015-psp-circuit-breaker.md).
     psp_breaker: BreakerPolicy = field(default_factory=BreakerPolicy)
     psp_drain_rate: str = "50/second"
+    # The remote risk provider and its fallback (off unless RISK_PROVIDER_URL is set).
+    risk_provider: RiskProviderSettings = field(default_factory=RiskProviderSettings)
 
     @classmethod
     def from_env(cls) -> PaymentSettings:
@@ -172,5 +175,6 @@ class PaymentSettings(ServiceSettings):
             pii_active_key_id=pii_active,
             psp_breaker=_breaker_policy(),
             psp_drain_rate=_drain_rate(),
+            risk_provider=risk_provider_from_env(),
             **service_env("PAYMENT", DEFAULT_GRPC_ADDR),
         )

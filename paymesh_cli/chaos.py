@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from mesh.db import async_url
 from paymesh_cli.chaos_clients import ClientStats, plan_checkouts, run_clients
+from paymesh_cli.chaos_figures import OutageFigures, read_leftovers, watch_drains
 from paymesh_cli.chaos_killer import Killer, plan_kills
 from paymesh_cli.chaos_payouts import pay_out_sellers
 from paymesh_cli.chaos_report import reasons, summary
@@ -125,6 +126,8 @@ async def run_chaos(
     verdict: Verdict | None = None
     broken: str | None = None
     progress: asyncio.Task[None] | None = None
+    drains: asyncio.Task[None] | None = None
+    figures = OutageFigures() if outage_s > 0 else None
     try:
         say(f"starting the stack in {data_dir}…")
         await stack.start()
@@ -133,6 +136,10 @@ async def run_chaos(
         progress = asyncio.create_task(
             _progress(clock, stack.database_url, stats, checkouts, killer)
         )
+        if figures is not None:
+            drains = asyncio.create_task(
+                watch_drains(stack.database_url, lambda: killer.backs, figures, say)
+            )
 
         async def gate(i: int) -> None:
             due = killer.kills_due_before(i, concurrency)
@@ -177,18 +184,50 @@ async def run_chaos(
                 settle_timeout_s,
                 say,
             )
+            if figures is not None:
+                await asyncio.sleep(2 * PROGRESS_EVERY_S)  # the last drain's last poll
+                await _cancel(drains)
+                say("reading dead letters and alerts (waiting up to 60 s for alerts to clear)…")
+                user, password = stack.operator_nats_credentials()
+                await read_leftovers(
+                    stack.database_url, stack.nats_url, user, password, figures, 60.0
+                )
     except (ProcessError, PostgresError, NatsError) as err:  # only start() raises these here
         broken = f"the stack did not start: {err}"
     except Exception as err:  # the end could not be judged: say so instead of a traceback
         broken = f"the run broke: {type(err).__name__}: {err}"
     finally:
         await _cancel(progress)
+        await _cancel(drains)
         say("stopping the stack…")
         stack.stop()
         killer.release.set()
     why = reasons(checkouts, stats, killer.report, verdict, broken)
     click.echo(summary(seed, checkouts, stats, killer.report, verdict, clock.elapsed(), why))
+    if figures is not None:
+        click.echo("\n".join(["outage figures:", *figures.lines()]))
     return not why
+
+
+class Duration(click.ParamType):
+    """Seconds, or a number with a unit: "600", "90s", "10m"."""
+
+    name = "duration"
+    units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if isinstance(value, int | float):
+            return float(value)
+        text_ = str(value).strip().lower()
+        factor = self.units.get(text_[-1:], None)
+        number = text_[:-1] if factor is not None else text_
+        try:
+            seconds = float(number) * (factor or 1.0)
+        except ValueError:
+            self.fail(f"{value!r} is not a duration (e.g. 600, 90s, 10m)", param, ctx)
+        if seconds < 0:
+            self.fail(f"{value!r} is negative", param, ctx)
+        return seconds
 
 
 @click.command("chaos")
@@ -205,12 +244,13 @@ async def run_chaos(
 @click.option(
     "--outage",
     "outage_s",
-    default=0.0,
+    default="0",
     show_default=True,
-    type=click.FloatRange(min=0.0),
-    help="Outage mode: each victim stays down this many seconds (e.g. 600) instead of a "
+    type=Duration(),
+    help="Outage mode: each victim stays down this long (seconds, or 90s, 10m) instead of a "
     "random pause of 0.2-3 s; clients keep retrying and the settle timeout is stretched "
-    "to outlast it.",
+    "to outlast it. The run then also reports each outage's backlog and drain time, the "
+    "dead letters left and the alerts raised and cleared.",
 )
 @click.option(
     "--orders-per-checkout", default=2, show_default=True, help="At most this many orders each."

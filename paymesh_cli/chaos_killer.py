@@ -19,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from paymesh_cli.chaos_stack import VICTIMS, ChaosStack
 
@@ -87,6 +88,8 @@ class Killer(threading.Thread):
         self.release = threading.Event()  # set after the stack stopped: the thread may end
         self.current: str | None = None  # the victim down right now, for progress lines
         self.fired = 0  # kills carried out so far
+        # (victim, seconds down, monotonic and UTC moment it was back), for the drain figures
+        self.backs: list[tuple[str, float, float, datetime]] = []
 
     def run(self) -> None:
         try:
@@ -103,11 +106,14 @@ class Killer(threading.Thread):
                 self.fired = n
                 self.report.kills[kill.victim] = self.report.kills.get(kill.victim, 0) + 1
                 self.say(f"kill {n}/{len(self.plan)}: {kill.victim} (down {kill.pause_s:.1f}s)")
+                down_at = time.monotonic()
                 self._sleep(kill.pause_s)  # others that die meanwhile are started again
                 started = time.monotonic()
                 self.stack.revive(kill.victim)
                 self.current = None
-                self.say(f"{kill.victim} back after {time.monotonic() - started:.1f}s")
+                back = time.monotonic()
+                self.backs.append((kill.victim, back - down_at, back, datetime.now(UTC)))
+                self.say(f"{kill.victim} back after {back - started:.1f}s")
             self.done.set()
             while not self.release.is_set():
                 self._heal()

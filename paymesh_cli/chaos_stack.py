@@ -143,6 +143,18 @@ class ChaosStack:
         assert self.pg is not None
         return self.pg.url
 
+    @property
+    def nats_url(self) -> str:
+        assert self.nats is not None
+        return self.nats.url
+
+    def operator_nats_credentials(self) -> tuple[str, str]:
+        """The operator's NATS user (it may read the DLQ stream), for the run's figures."""
+        from paymesh_cli.stack.nats_auth import OPERATOR
+        from paymesh_cli.stack.secrets import DevPasswords
+
+        return OPERATOR, DevPasswords(self.data_dir)[f"nats:{OPERATOR}"]
+
     def api_key(self) -> str:
         return (self.data_dir / API_KEY_FILE).read_text(encoding="utf-8").strip()
 

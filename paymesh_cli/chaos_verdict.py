@@ -49,6 +49,17 @@ async def _unsettled(engine: AsyncEngine) -> list[str]:
             text(f"SELECT payment_order_id, status FROM payment.payment_orders WHERE {_UNSETTLED}")
         )
         found = [f"{oid} {status}" for oid, status in rows]
+        # A seller's release (pending -> available) is booked by the ledger from `wallet.moved`:
+        # until it is, wallet and ledger disagree for a moment. After an outage of NATS the
+        # releases whose hold ran out meanwhile all come at once, so wait for them too.
+        moves = await conn.scalar(
+            text(
+                "SELECT count(*) FROM wallet.outbox o WHERE o.subject = 'wallet.moved'"
+                " AND NOT EXISTS (SELECT 1 FROM ledger.inbox i"
+                " WHERE i.consumer = 'ledger-wallet-move' AND i.event_id = o.event_id)"
+            )
+        )
+        found += [f"wallet move not booked yet ({moves})"] if moves else []
         if await conn.scalar(text("SELECT to_regclass('payout.payouts') IS NOT NULL")):
             payouts = await conn.execute(
                 text(f"SELECT payout_id, status FROM payout.payouts WHERE {UNSETTLED_PAYOUTS}")

@@ -20,6 +20,7 @@ from payout_svc.adapters.stripe_payouts import StripePayoutProvider
 from payout_svc.entrypoints.executor import EXECUTOR, executor_handler, executor_spec
 from payout_svc.entrypoints.grpc_servicer import SERVICE_NAME, PayoutServicer
 from payout_svc.entrypoints.outgoing import encode_event
+from payout_svc.entrypoints.payout_alerts import payout_watch
 from payout_svc.entrypoints.wallet_client import GrpcHolds, wallet_channel
 from payout_svc.service_layer.payouts import sweep
 from payout_svc.service_layer.runs import run_payouts
@@ -87,6 +88,7 @@ async def start(
                 ),
             ],
             closers=[provider.aclose, close_channel],
+            alerts=[payout_watch(engine, config.payout_alerts, utc_now)],
         )
 
     return await start_service(life, config, name=SERVICE, schema=SCHEMA, wire=wire)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from mesh.settings import (
     ServiceSettings,
@@ -12,6 +12,7 @@ from mesh.settings import (
     refuse_dev_default,
     service_env,
 )
+from payout_svc.alert_settings import PayoutAlertSettings
 
 DEFAULT_GRPC_ADDR = "127.0.0.1:50056"
 DEFAULT_WALLET_GRPC_ADDR = "127.0.0.1:50052"
@@ -43,6 +44,8 @@ class PayoutSettings(ServiceSettings):
     # period, however often it looks).
     schedule_interval_s: float = 3600.0
     executor_concurrency: int = 8
+    # When stuck and repeatedly failing payouts raise alerts (PAYOUT_ALERT_*).
+    payout_alerts: PayoutAlertSettings = field(default_factory=PayoutAlertSettings)
 
     @classmethod
     def from_env(cls) -> PayoutSettings:
@@ -58,5 +61,6 @@ class PayoutSettings(ServiceSettings):
             return_window_s=env_float("PAYOUT_RETURN_WINDOW_S", 14 * 24 * 3600.0),
             schedule_interval_s=env_float("PAYOUT_SCHEDULE_INTERVAL_S", 3600.0),
             executor_concurrency=env_int("PAYOUT_EXECUTOR_CONCURRENCY", 8, minimum=1),
+            payout_alerts=PayoutAlertSettings.from_env(),
             **service_env("PAYOUT", DEFAULT_GRPC_ADDR),
         )

@@ -31,6 +31,7 @@ from psp_sandbox.platform_payouts import PlatformPayoutRoutes
 from psp_sandbox.refunds import RefundRoutes
 from psp_sandbox.reporting_routes import ReportingRoutes
 from psp_sandbox.reports import ReportRoutes
+from psp_sandbox.risk_provider import RiskProviderRoutes
 from psp_sandbox.routes import PaymentIntentRoutes
 from psp_sandbox.settings import SandboxSettings
 from psp_sandbox.store import SandboxStore
@@ -58,6 +59,7 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
     files = FileRoutes(context)
     seeded = DiscrepancyRoutes(context)
     platform_payouts = PlatformPayoutRoutes(context)
+    risk = RiskProviderRoutes(context)  # not the PSP: a risk provider for payment_svc to call
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -122,6 +124,9 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
             Route("/_sandbox/faults", faults.read, methods=["GET"]),
             Route("/_sandbox/faults", faults.replace, methods=["POST"]),
             Route("/_sandbox/faults", faults.reset, methods=["DELETE"]),
+            Route("/v1/risk/assessments", risk.assess, methods=["POST"]),
+            Route("/_sandbox/risk_faults", risk.read_faults, methods=["GET"]),
+            Route("/_sandbox/risk_faults", risk.set_faults, methods=["POST"]),
         ],
         lifespan=lifespan,
         exception_handlers={

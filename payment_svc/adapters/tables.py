@@ -247,7 +247,7 @@ risk_decisions = Table(
     Column("rule", Text, nullable=False, server_default=""),  # the rule that refused
     Column("rules", JSONB, nullable=False),
     Column("decided_at", DateTime(timezone=True), nullable=False),
-    CheckConstraint("outcome IN ('allow', 'deny')", name="risk_decision_outcome_known"),
+    CheckConstraint("outcome IN ('allow', 'deny', 'defer')", name="risk_decision_outcome_known"),
     Index("risk_decision_by_checkout", "checkout_id", "id"),
 )
 

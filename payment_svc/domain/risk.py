@@ -30,6 +30,9 @@ class Outcome(enum.Enum):
     ALLOW = "allow"
     DENY = "deny"
     SKIP = "skip"  # a rule that does not apply to this checkout; never a decision's outcome
+    # Put off: the remote risk provider is away and the checkout is too large to proceed on the
+    # local rules alone (domain.risk_provider); the client retries later with the same key.
+    DEFER = "defer"
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from payment_svc.service_layer.ports import (
     UnitOfWork,
     UnitOfWorkFactory,
 )
+from payment_svc.service_layer.remote_risk import consult_risk_provider
 from payment_svc.service_layer.risk_assessment import assess_checkout, record_decision
 
 # The stored answer, as the caller will see it (and see it again on a replay).
@@ -141,6 +142,7 @@ async def _process(
     clock: Clock,
     psp: PaymentProvider | None,
 ) -> bytes:
+    risk = await consult_risk_provider(risk, cmd)  # the remote provider, once, outside the tx
     checkout = new_checkout(cmd, fee_rate, clock)
     if cmd.flow is Flow.HOSTED:
         if psp is None:

@@ -103,3 +103,16 @@ def test_outage_mode_keeps_each_victim_down_for_the_outage():
     assert [(k.victim, k.after_checkouts) for k in kills] == [
         (k.victim, k.after_checkouts) for k in usual
     ]
+
+
+def test_a_connection_lost_during_a_pipelined_commit_is_unavailable():
+    """PostgreSQL killed while CreatePayment's COMMIT was in the driver's pipeline answered a
+    client 500 in a ten-minute outage run: psycopg's own error, not SQLAlchemy's wrapper."""
+    import psycopg
+
+    from mesh.db import is_unavailable
+    from mesh.transient import is_transient
+
+    lost = psycopg.OperationalError("flush request failed: server closed the connection")
+    assert is_unavailable(lost) and is_transient(lost)
+    assert not is_unavailable(psycopg.errors.UniqueViolation("duplicate key"))
