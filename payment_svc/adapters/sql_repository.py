@@ -25,7 +25,7 @@ from payment_svc.adapters.tables import (
     payment_orders,
 )
 from payment_svc.domain.checkout import Checkout, Flow
-from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
+from payment_svc.domain.order import SENT_TO_PSP, OrderStatus, PaymentOrder, StatusChange
 from payment_svc.domain.psp_event import PspEvent
 from payment_svc.service_layer.ports import (
     DuplicateKey,
@@ -127,6 +127,32 @@ _ORDER_TO_CHARGE = """
     SELECT o.*, e.payment_method, e.buyer_id, e.flow
       FROM payment_orders o JOIN payment_events e ON e.checkout_id = o.checkout_id
      WHERE o.payment_order_id = %(id)s
+    """
+
+# NOT_STARTED → EXECUTING for a batch of orders (PaymentOrder.start_execution's change): rows
+# another transaction holds are skipped (their executor goes the one-by-one way), the others
+# are locked in id order, so two batches never wait on each other in a cycle.
+_START_EXECUTIONS = """
+    WITH picked AS (
+        SELECT o.payment_order_id
+          FROM payment_orders o JOIN payment_events e ON e.checkout_id = o.checkout_id
+         WHERE o.payment_order_id = ANY(%(ids)s) AND o.status = 'NOT_STARTED'
+           AND e.flow = 'direct'
+         ORDER BY o.payment_order_id
+           FOR UPDATE OF o SKIP LOCKED
+    ), changed AS (
+        UPDATE payment_orders o
+           SET status = 'EXECUTING', attempts = o.attempts + 1, updated_at = %(at)s
+          FROM picked
+         WHERE o.payment_order_id = picked.payment_order_id
+     RETURNING o.*
+    ), logged AS (
+        INSERT INTO payment_order_history
+               (payment_order_id, from_status, to_status, reason, occurred_at)
+        SELECT payment_order_id, 'NOT_STARTED', 'EXECUTING', %(reason)s, %(at)s FROM changed
+    )
+    SELECT c.*, e.payment_method, e.buyer_id, e.flow
+      FROM changed c JOIN payment_events e ON e.checkout_id = c.checkout_id
     """
 
 _INBOX_CLAIM = """
@@ -528,6 +554,17 @@ class SqlPaymentRepository(PaymentRepository):
         if not claimed:
             return False, None
         return True, _locked_checkout(checkouts, orders)
+
+    async def start_executions(
+        self, payment_order_ids: list[str], at: datetime
+    ) -> dict[str, OrderToCharge]:
+        [rows] = await pipelined(
+            self.conn,
+            [(_START_EXECUTIONS, {"ids": payment_order_ids, "at": at, "reason": SENT_TO_PSP})],
+        )
+        started = {row["payment_order_id"]: _to_charge(row) for row in rows}
+        self.entered += [OrderStatus.EXECUTING.value] * len(started)
+        return started
 
     async def record_transition(
         self, order: PaymentOrder, change: StatusChange, expected: OrderStatus

@@ -151,6 +151,26 @@ class PaymentRepository(abc.ABC):
             return False, None
         return True, await self.lock_checkout_of(payment_order_id)
 
+    async def start_executions(
+        self, payment_order_ids: list[str], at: datetime
+    ) -> dict[str, OrderToCharge]:
+        """Move every order of `payment_order_ids` that is NOT_STARTED in the direct flow to
+        EXECUTING (PaymentOrder.start_execution's change, history included), skipping any
+        another transaction holds; the orders moved, by id, as they are now. The SQL
+        repository does it in one statement."""
+        started: dict[str, OrderToCharge] = {}
+        for payment_order_id in payment_order_ids:
+            target = await self.get_order_to_charge(payment_order_id)
+            if target is None or target.flow is not Flow.DIRECT:
+                continue
+            order = target.order
+            if order.status is not OrderStatus.NOT_STARTED:
+                continue
+            change = order.start_execution(at)
+            if await self.record_transition(order, change, OrderStatus.NOT_STARTED):
+                started[payment_order_id] = target
+        return started
+
     @abc.abstractmethod
     async def record_transition(
         self, order: PaymentOrder, change: StatusChange, expected: OrderStatus
