@@ -31,7 +31,6 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mesh.db import Statement
 from mesh.events import decode_envelope, new_envelope
 
 log = logging.getLogger(__name__)
@@ -73,7 +72,9 @@ async def enqueue(
 _ENQUEUE_SQL = "INSERT INTO outbox (event_id, subject, payload) VALUES (%(e)s::uuid, %(s)s, %(p)s)"
 
 
-def enqueue_at_commit(event_type: str, aggregate_id: str, payload: Message) -> Statement:
+def enqueue_at_commit(
+    event_type: str, aggregate_id: str, payload: Message
+) -> tuple[str, dict[str, object]]:
     """The outbox insert of an event, as a statement to send with the transaction's COMMIT
     (same promise as `enqueue`: the event exists if and only if the transaction commits)."""
     env = new_envelope(event_type, aggregate_id, payload)
