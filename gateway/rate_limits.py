@@ -78,12 +78,34 @@ def auth_failures_limited(retry_after_s: int) -> ServiceError:
     )
 
 
+class InlineExpiryStorage(MemoryStorage):
+    """limits' MemoryStorage without a thread per request: the library drops expired counters
+    from a `threading.Timer` it starts again whenever the last one is done (10 ms), which
+    under load is a thread started for nearly every request (a quarter of the gateway's CPU
+    in a profile of `paymesh bench`). Here the same sweep runs inline, at most once a second;
+    counts stay exact, as the storage already treats an expired counter as zero when it reads
+    it (only memory is reclaimed by the sweep)."""
+
+    SWEEP_EVERY_S = 1.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._next_sweep = 0.0
+
+    # The library's private hook (name-mangled), called before every count it changes.
+    def _MemoryStorage__schedule_expiry(self) -> None:
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + self.SWEEP_EVERY_S
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
 class RateLimits:
     """The gateway's budgets. `default_rate` applies to keys without their own rate;
     `auth_failure_rate` to failed authentications per client address."""
 
     def __init__(self, default_rate: str, auth_failure_rate: str) -> None:
-        self._limiter = SlidingWindowCounterRateLimiter(MemoryStorage())
+        self._limiter = SlidingWindowCounterRateLimiter(InlineExpiryStorage())
         self.default = parse_rate(default_rate)
         self.auth_failures = parse_rate(auth_failure_rate)
         self._items: dict[str, RateLimitItem] = {}

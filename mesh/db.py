@@ -3,11 +3,15 @@ its search_path is set per connection so its SQL never names the schema."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 import psycopg
+from psycopg.rows import dict_row
 from sqlalchemy import Numeric
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 # The column type of every amount of money in every schema: 38 digits, 4 after the point
 # (the migrations spell it out as they were written; the tables modules use this).
@@ -50,12 +54,10 @@ def make_engine(
 
 def is_unavailable(err: BaseException) -> bool:
     """The database was out of reach (connect failure, lost connection, a server restarting,
-    pool exhausted), as opposed to a statement it refused: worth retrying, not a bug."""
+    pool exhausted), as opposed to a statement it refused: worth retrying, not a bug. The
+    driver's own errors count too: `pipelined` and mesh.at_commit raise them unwrapped."""
     if isinstance(err, sa_exc.DBAPIError) and err.connection_invalidated:
         return True
-    # psycopg's own classes too: a COMMIT sent through the driver's pipeline (mesh.at_commit)
-    # raises them unwrapped when the server goes away mid-commit (the outcome is then unknown:
-    # the caller retries with the same key, which finds the commit or redoes it).
     return isinstance(
         err,
         sa_exc.OperationalError
@@ -64,3 +66,38 @@ def is_unavailable(err: BaseException) -> bool:
         | psycopg.OperationalError
         | psycopg.InterfaceError,
     )
+
+
+# (SQL with psycopg %(name)s placeholders, parameters): written once as a constant string, so
+# nothing is compiled per call and psycopg prepares it server-side after a few uses.
+Statement = tuple[str, Mapping[str, Any]]
+
+
+async def driver_of(conn: AsyncConnection) -> psycopg.AsyncConnection[Any]:
+    """The psycopg connection under a SQLAlchemy one (same transaction)."""
+    raw = await conn.get_raw_connection()
+    driver = raw.driver_connection
+    if driver is None:  # pragma: no cover - only after the connection was invalidated
+        raise psycopg.OperationalError("database connection lost")
+    return driver  # type: ignore[no-any-return]
+
+
+async def pipelined(
+    conn: AsyncConnection, statements: Sequence[Statement]
+) -> list[list[dict[str, Any]]]:
+    """Run `statements` in order in one round trip (psycopg's pipeline mode; the
+    transaction's BEGIN rides along when it is the first), inside the caller's transaction;
+    the rows of each, as dicts by column name (none for a statement that returns none).
+    Statements after a failing one are not run; the first failure is raised as the driver's
+    error (`psycopg.Error`), and the caller's transaction must be rolled back.
+
+    For hot paths: the statements that a use case would otherwise send one by one, when none
+    of their parameters depends on an earlier one's result."""
+    driver = await driver_of(conn)
+    cursors = []
+    async with driver.pipeline():
+        for sql, params in statements:
+            cursor = driver.cursor(row_factory=dict_row)
+            await cursor.execute(sql, params)
+            cursors.append(cursor)
+    return [await c.fetchall() if c.description is not None else [] for c in cursors]

@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import psycopg
 from sqlalchemy import Executable, RowMapping, delete, func, insert, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from mesh.db import Statement, pipelined
 from mesh.events import PAYMENT_ORDER_SUCCEEDED
 from mesh.inbox import claim
 from mesh.outbox import enqueue_again
@@ -22,10 +23,9 @@ from payment_svc.adapters.tables import (
     payment_events,
     payment_order_history,
     payment_orders,
-    psp_events,
 )
 from payment_svc.domain.checkout import Checkout, Flow
-from payment_svc.domain.order import OrderStatus, PaymentOrder, StatusChange
+from payment_svc.domain.order import SENT_TO_PSP, OrderStatus, PaymentOrder, StatusChange
 from payment_svc.domain.psp_event import PspEvent
 from payment_svc.service_layer.ports import (
     DuplicateKey,
@@ -43,13 +43,12 @@ UNIQUE_VIOLATION = "23505"
 # over only when its answer has expired, or when it is in flight under an identical request
 # whose lease ran out (that request crashed: its work transaction never committed). Of two
 # concurrent claims the second waits for the first to commit and then finds the row held.
-_CLAIM_SQL = text(
-    """
+_CLAIM_SQL = """
     INSERT INTO idempotency_keys AS k
            (scope, request_id, request_hash, resource_id, state, lease_token, locked_until,
             created_at, expires_at)
-    VALUES (:scope, :request_id, :request_hash, :resource_id, 'in_flight', :token,
-            :lease_until, :now, :expires_at)
+    VALUES (%(scope)s, %(request_id)s::uuid, %(request_hash)s, %(resource_id)s, 'in_flight',
+            %(token)s::uuid, %(lease_until)s, %(now)s, %(expires_at)s)
     ON CONFLICT (scope, request_id) DO UPDATE
        SET request_hash = EXCLUDED.request_hash,
            resource_id = EXCLUDED.resource_id,
@@ -65,18 +64,21 @@ _CLAIM_SQL = text(
             AND k.request_hash = EXCLUDED.request_hash)
     RETURNING k.lease_token::text
     """
-)
 
-_FINISH_SQL = text(
+# Read only when the claim found the key held: in the same round trip as the claim, after it.
+_HELD_SQL = """
+    SELECT scope, request_id::text, request_hash, state, response, error
+      FROM idempotency_keys WHERE scope = %(scope)s AND request_id = %(request_id)s::uuid
     """
+
+_FINISH_SQL = """
     UPDATE idempotency_keys
-       SET state = 'done', response = :response, error = :error,
+       SET state = 'done', response = %(response)s, error = %(error)s,
            lease_token = NULL, locked_until = NULL
-     WHERE scope = :scope AND request_id = :request_id
-       AND state = 'in_flight' AND lease_token = :token
+     WHERE scope = %(scope)s AND request_id = %(request_id)s::uuid
+       AND state = 'in_flight' AND lease_token = %(token)s::uuid
     RETURNING request_id
     """
-)
 
 _PURGE_SQL = text(
     """
@@ -88,34 +90,144 @@ _PURGE_SQL = text(
 )
 
 # One round trip: the conditional update and, only if it matched, the history entry.
-_TRANSITION_SQL = text(
-    """
+_TRANSITION_SQL = """
     WITH changed AS (
         UPDATE payment_orders
-           SET status = :to_status,
-               psp_reference = :psp_reference,
-               failure_reason = :failure_reason,
-               attempts = GREATEST(attempts, :attempts),
-               updated_at = :at
-         WHERE payment_order_id = :id AND status = :expected
+           SET status = %(to_status)s,
+               psp_reference = %(psp_reference)s,
+               failure_reason = %(failure_reason)s,
+               attempts = GREATEST(attempts, %(attempts)s),
+               updated_at = %(at)s
+         WHERE payment_order_id = %(id)s AND status = %(expected)s
      RETURNING payment_order_id
     )
     INSERT INTO payment_order_history
            (payment_order_id, from_status, to_status, reason, occurred_at)
-    SELECT payment_order_id, :from_status, :to_status, :reason, :at FROM changed
+    SELECT payment_order_id, %(from_status)s, %(to_status)s, %(reason)s, %(at)s FROM changed
     RETURNING id
     """
-)
 
-_CHECKOUT_OF_ORDER_FOR_UPDATE = text(
-    """
+_CHECKOUT_OF_ORDER_FOR_UPDATE = """
     SELECT e.checkout_id, e.buyer_id, e.payment_method, e.buyer_pii_erased_at,
            e.is_payment_done, e.created_at, e.flow, e.redirect_url
       FROM payment_events e
-     WHERE e.checkout_id = (SELECT checkout_id FROM payment_orders WHERE payment_order_id = :id)
+     WHERE e.checkout_id = (SELECT checkout_id FROM payment_orders WHERE payment_order_id = %(id)s)
        FOR UPDATE
     """
+
+# Sent right after the lock above, in the same round trip: runs once the lock is granted, so it
+# sees the orders as the lock holder before us left them.
+_ORDERS_OF_CHECKOUT_OF_ORDER = """
+    SELECT o.* FROM payment_orders o
+     WHERE o.checkout_id = (SELECT checkout_id FROM payment_orders WHERE payment_order_id = %(id)s)
+     ORDER BY o.position
+    """
+
+_ORDER_TO_CHARGE = """
+    SELECT o.*, e.payment_method, e.buyer_id, e.flow
+      FROM payment_orders o JOIN payment_events e ON e.checkout_id = o.checkout_id
+     WHERE o.payment_order_id = %(id)s
+    """
+
+# NOT_STARTED → EXECUTING for a batch of orders (PaymentOrder.start_execution's change): rows
+# another transaction holds are skipped (their executor goes the one-by-one way), the others
+# are locked in id order, so two batches never wait on each other in a cycle.
+_START_EXECUTIONS = """
+    WITH picked AS (
+        SELECT o.payment_order_id
+          FROM payment_orders o JOIN payment_events e ON e.checkout_id = o.checkout_id
+         WHERE o.payment_order_id = ANY(%(ids)s) AND o.status = 'NOT_STARTED'
+           AND e.flow = 'direct'
+         ORDER BY o.payment_order_id
+           FOR UPDATE OF o SKIP LOCKED
+    ), changed AS (
+        UPDATE payment_orders o
+           SET status = 'EXECUTING', attempts = o.attempts + 1, updated_at = %(at)s
+          FROM picked
+         WHERE o.payment_order_id = picked.payment_order_id
+     RETURNING o.*
+    ), logged AS (
+        INSERT INTO payment_order_history
+               (payment_order_id, from_status, to_status, reason, occurred_at)
+        SELECT payment_order_id, 'NOT_STARTED', 'EXECUTING', %(reason)s, %(at)s FROM changed
+    )
+    SELECT c.*, e.payment_method, e.buyer_id, e.flow
+      FROM changed c JOIN payment_events e ON e.checkout_id = c.checkout_id
+    """
+
+_INBOX_CLAIM = """
+    INSERT INTO inbox (consumer, event_id) VALUES (%(c)s, %(e)s::uuid)
+    ON CONFLICT DO NOTHING RETURNING 1
+    """
+
+_SET_FLAG = {
+    flag: f"UPDATE payment_orders SET {flag.value} = true, updated_at = now()"
+    " WHERE payment_order_id = %(id)s"
+    for flag in Flag
+}
+
+_SET_PAYMENT_DONE = (
+    "UPDATE payment_events SET is_payment_done = %(done)s WHERE checkout_id = %(id)s"
 )
+
+_ADD_PSP_EVENT = """
+    INSERT INTO psp_events
+           (event_id, type, payment_order_id, psp_reference, payload, created_at, received_at,
+            result)
+    VALUES (%(event_id)s, %(type)s, %(payment_order_id)s, %(psp_reference)s, %(payload)s,
+            %(created_at)s, %(received_at)s, 'received')
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id
+    """
+
+_SET_PSP_EVENT_RESULT = "UPDATE psp_events SET result = %(result)s WHERE event_id = %(event_id)s"
+
+_EXISTING_IDS = """
+    SELECT checkout_id FROM payment_events WHERE checkout_id = %(checkout_id)s
+    UNION ALL
+    SELECT payment_order_id FROM payment_orders WHERE payment_order_id = ANY(%(ids)s)
+    """
+
+_ADD_CHECKOUT = """
+    INSERT INTO payment_events
+           (checkout_id, buyer_id, buyer_email, buyer_name, buyer_pii_key_id, payment_method,
+            is_payment_done, created_at, flow, redirect_url)
+    VALUES (%(checkout_id)s, %(buyer_id)s, %(buyer_email)s, %(buyer_name)s,
+            %(buyer_pii_key_id)s, %(payment_method)s, %(is_payment_done)s, %(created_at)s,
+            %(flow)s, %(redirect_url)s)
+    """
+
+# All the orders of a checkout in one statement, from parallel arrays (one per column).
+_ADD_ORDERS = """
+    INSERT INTO payment_orders
+           (payment_order_id, checkout_id, position, seller_account, amount, currency,
+            fee_amount, status, wallet_updated, ledger_updated, psp_reference, failure_reason,
+            attempts, psp_token, payment_page_url, created_at, updated_at)
+    SELECT * FROM unnest(%(payment_order_id)s::text[], %(checkout_id)s::text[],
+                         %(position)s::int[], %(seller_account)s::text[], %(amount)s::numeric[],
+                         %(currency)s::text[], %(fee_amount)s::numeric[], %(status)s::text[],
+                         %(wallet_updated)s::bool[], %(ledger_updated)s::bool[],
+                         %(psp_reference)s::text[], %(failure_reason)s::text[],
+                         %(attempts)s::int[], %(psp_token)s::text[],
+                         %(payment_page_url)s::text[], %(created_at)s::timestamptz[],
+                         %(updated_at)s::timestamptz[])
+    """
+
+_ADD_HISTORY = """
+    INSERT INTO payment_order_history
+           (payment_order_id, from_status, to_status, reason, occurred_at)
+    SELECT * FROM unnest(%(payment_order_id)s::text[], %(from_status)s::text[],
+                         %(to_status)s::text[], %(reason)s::text[], %(occurred_at)s::timestamptz[])
+    """
+
+
+def _columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Rows as one list per column (the arrays `unnest` turns back into rows)."""
+    return {key: [row[key] for row in rows] for key in rows[0]}
+
+
+def _duplicate_key(err: psycopg.Error) -> bool:
+    return err.sqlstate == UNIQUE_VIOLATION
 
 
 async def insert_rows(conn: AsyncConnection, table: Any, rows: Sequence[dict[str, Any]]) -> None:
@@ -134,7 +246,7 @@ def _bytes(value: Any) -> bytes | None:
     return None if value is None else bytes(value)
 
 
-def _order(row: RowMapping) -> PaymentOrder:
+def _order(row: Any) -> PaymentOrder:
     return PaymentOrder(
         payment_order_id=row["payment_order_id"],
         checkout_id=row["checkout_id"],
@@ -158,7 +270,7 @@ def _order(row: RowMapping) -> PaymentOrder:
     )
 
 
-def _checkout(row: RowMapping) -> Checkout:
+def _checkout(row: Any) -> Checkout:
     """The checkout without its buyer's PII: only `get_checkout` opens it (adapters.sql_pii), so
     that no money path depends on a PII key."""
     return Checkout(
@@ -170,6 +282,33 @@ def _checkout(row: RowMapping) -> Checkout:
         is_payment_done=row["is_payment_done"],
         flow=Flow(row["flow"]),
         redirect_url=row["redirect_url"],
+    )
+
+
+def _to_charge(row: Any) -> OrderToCharge:
+    return OrderToCharge(_order(row), row["payment_method"], row["buyer_id"], Flow(row["flow"]))
+
+
+def _locked_checkout(checkouts: list[Any], orders: list[Any]) -> Checkout | None:
+    if not checkouts:
+        return None
+    checkout = _checkout(checkouts[0])
+    checkout.orders = [_order(row) for row in orders]
+    return checkout
+
+
+def _psp_event_statement(event: PspEvent, received_at: datetime) -> Statement:
+    return (
+        _ADD_PSP_EVENT,
+        {
+            "event_id": event.event_id,
+            "type": event.type,
+            "payment_order_id": event.payment_order_id,
+            "psp_reference": event.psp_reference,
+            "payload": event.payload,
+            "created_at": event.created_at,
+            "received_at": received_at,
+        },
     )
 
 
@@ -194,9 +333,14 @@ def _history_row(change: StatusChange) -> dict[str, Any]:
 
 
 class SqlPaymentRepository(PaymentRepository):
-    def __init__(self, conn: AsyncConnection, cipher: PiiCipher) -> None:
+    def __init__(
+        self, conn: AsyncConnection, cipher: PiiCipher, at_commit: list[Statement] | None = None
+    ) -> None:
         self.conn = conn
         self.cipher = cipher  # buyer PII is sealed with it on write, opened on read
+        # Writes whose result nothing reads in the transaction ride with its COMMIT
+        # (mesh.at_commit); without a list (a bare connection), they are sent at once.
+        self.at_commit = at_commit
         # Statuses orders entered in this transaction, counted once it commits (sql_uow).
         self.entered: list[str] = []
 
@@ -214,18 +358,14 @@ class SqlPaymentRepository(PaymentRepository):
             "expires_at": claim.expires_at,
         }
         while True:
-            if (await self.conn.execute(_CLAIM_SQL, params)).first() is not None:
+            claimed, held = await pipelined(self.conn, [(_CLAIM_SQL, params), (_HELD_SQL, params)])
+            if claimed:
                 return None
-            row = await self._first(
-                select(idempotency_keys).where(
-                    idempotency_keys.c.scope == claim.scope,
-                    idempotency_keys.c.request_id == claim.request_id,
-                )
-            )
-            if row is not None:
+            if held:
+                row = held[0]
                 return IdempotencyRecord(
                     scope=row["scope"],
-                    request_id=str(row["request_id"]),
+                    request_id=row["request_id"],
                     request_hash=row["request_hash"],
                     state=KeyState(row["state"]),
                     response=_bytes(row["response"]),
@@ -240,17 +380,22 @@ class SqlPaymentRepository(PaymentRepository):
         response: bytes | None = None,
         error: bytes | None = None,
     ) -> bool:
-        result = await self.conn.execute(
-            _FINISH_SQL,
-            {
-                "scope": claim.scope,
-                "request_id": claim.request_id,
-                "token": claim.token,
-                "response": response,
-                "error": error,
-            },
+        [done] = await pipelined(
+            self.conn,
+            [
+                (
+                    _FINISH_SQL,
+                    {
+                        "scope": claim.scope,
+                        "request_id": claim.request_id,
+                        "token": claim.token,
+                        "response": response,
+                        "error": error,
+                    },
+                )
+            ],
         )
-        return result.first() is not None
+        return bool(done)
 
     async def release_request(self, claim: IdempotencyClaim) -> None:
         await self.conn.execute(
@@ -269,21 +414,39 @@ class SqlPaymentRepository(PaymentRepository):
     # --- checkouts and orders ----------------------------------------------------------
 
     async def existing_ids(self, checkout_id: str, payment_order_ids: list[str]) -> list[str]:
-        query = (
-            select(payment_events.c.checkout_id)
-            .where(payment_events.c.checkout_id == checkout_id)
-            .union_all(
-                select(payment_orders.c.payment_order_id).where(
-                    payment_orders.c.payment_order_id.in_(payment_order_ids)
-                )
-            )
+        [rows] = await pipelined(
+            self.conn, [(_EXISTING_IDS, {"checkout_id": checkout_id, "ids": payment_order_ids})]
         )
-        return list((await self.conn.execute(query)).scalars())
+        return [row["checkout_id"] for row in rows]
 
     async def add_checkout(self, checkout: Checkout) -> None:
-        await self._insert(
-            payment_events,
-            [
+        """The checkout, its orders and their history: three statements, one round trip."""
+        orders = [
+            {
+                "payment_order_id": o.payment_order_id,
+                "checkout_id": o.checkout_id,
+                "position": o.position,
+                "seller_account": o.seller_account,
+                "amount": o.amount,
+                "currency": o.currency,
+                "fee_amount": o.fee_amount,
+                "status": o.status.value,
+                "wallet_updated": o.wallet_updated,
+                "ledger_updated": o.ledger_updated,
+                "psp_reference": o.psp_reference,
+                "failure_reason": o.failure_reason,
+                "attempts": o.attempts,
+                "psp_token": o.psp_token,
+                "payment_page_url": o.payment_page_url,
+                "created_at": o.created_at,
+                "updated_at": o.updated_at,
+            }
+            for o in checkout.orders
+        ]
+        history = [_history_row(change) for o in checkout.orders for change in o.history]
+        statements: list[Statement] = [
+            (
+                _ADD_CHECKOUT,
                 {
                     "checkout_id": checkout.checkout_id,
                     "buyer_id": checkout.buyer_id,
@@ -295,38 +458,19 @@ class SqlPaymentRepository(PaymentRepository):
                     "created_at": checkout.created_at,
                     "flow": checkout.flow.value,
                     "redirect_url": checkout.redirect_url,
-                }
-            ],
-        )
-        await self._insert(
-            payment_orders,
-            [
-                {
-                    "payment_order_id": o.payment_order_id,
-                    "checkout_id": o.checkout_id,
-                    "position": o.position,
-                    "seller_account": o.seller_account,
-                    "amount": o.amount,
-                    "currency": o.currency,
-                    "fee_amount": o.fee_amount,
-                    "status": o.status.value,
-                    "wallet_updated": o.wallet_updated,
-                    "ledger_updated": o.ledger_updated,
-                    "psp_reference": o.psp_reference,
-                    "failure_reason": o.failure_reason,
-                    "attempts": o.attempts,
-                    "psp_token": o.psp_token,
-                    "payment_page_url": o.payment_page_url,
-                    "created_at": o.created_at,
-                    "updated_at": o.updated_at,
-                }
-                for o in checkout.orders
-            ],
-        )
-        await self._insert(
-            payment_order_history,
-            [_history_row(change) for o in checkout.orders for change in o.history],
-        )
+                },
+            )
+        ]
+        if orders:
+            statements.append((_ADD_ORDERS, _columns(orders)))
+        if history:
+            statements.append((_ADD_HISTORY, _columns(history)))
+        try:
+            await pipelined(self.conn, statements)
+        except psycopg.Error as err:
+            if _duplicate_key(err):
+                raise DuplicateKey(str(err)) from err
+            raise
         self.entered += [c.to_status.value for o in checkout.orders for c in o.history]
 
     async def _insert(self, table: Any, rows: Sequence[dict[str, Any]]) -> None:
@@ -360,20 +504,8 @@ class SqlPaymentRepository(PaymentRepository):
         return order
 
     async def get_order_to_charge(self, payment_order_id: str) -> OrderToCharge | None:
-        query = (
-            select(
-                payment_orders,
-                payment_events.c.payment_method,
-                payment_events.c.buyer_id,
-                payment_events.c.flow,
-            )
-            .join(payment_events, payment_events.c.checkout_id == payment_orders.c.checkout_id)
-            .where(payment_orders.c.payment_order_id == payment_order_id)
-        )
-        row = await self._first(query)
-        if row is None:
-            return None
-        return OrderToCharge(_order(row), row["payment_method"], row["buyer_id"], Flow(row["flow"]))
+        [rows] = await pipelined(self.conn, [(_ORDER_TO_CHARGE, {"id": payment_order_id})])
+        return _to_charge(rows[0]) if rows else None
 
     async def _orders_of(self, checkout_id: str) -> list[PaymentOrder]:
         result = await self.conn.execute(
@@ -398,31 +530,65 @@ class SqlPaymentRepository(PaymentRepository):
         return checkout
 
     async def lock_checkout_of(self, payment_order_id: str) -> Checkout | None:
-        row = await self._first(_CHECKOUT_OF_ORDER_FOR_UPDATE, {"id": payment_order_id})
-        if row is None:
-            return None
-        checkout = _checkout(row)
-        checkout.orders = await self._orders_of(checkout.checkout_id)
-        return checkout
+        params = {"id": payment_order_id}
+        checkouts, orders = await pipelined(
+            self.conn,
+            [(_CHECKOUT_OF_ORDER_FOR_UPDATE, params), (_ORDERS_OF_CHECKOUT_OF_ORDER, params)],
+        )
+        return _locked_checkout(checkouts, orders)
+
+    async def claim_and_lock_checkout(
+        self, consumer: str, event_id: str, payment_order_id: str
+    ) -> tuple[bool, Checkout | None]:
+        """One round trip (with the transaction's BEGIN): the claim, the lock, the orders. An
+        event already applied took the lock for nothing; it is let go at the rollback."""
+        params = {"id": payment_order_id}
+        claimed, checkouts, orders = await pipelined(
+            self.conn,
+            [
+                (_INBOX_CLAIM, {"c": consumer, "e": event_id}),
+                (_CHECKOUT_OF_ORDER_FOR_UPDATE, params),
+                (_ORDERS_OF_CHECKOUT_OF_ORDER, params),
+            ],
+        )
+        if not claimed:
+            return False, None
+        return True, _locked_checkout(checkouts, orders)
+
+    async def start_executions(
+        self, payment_order_ids: list[str], at: datetime
+    ) -> dict[str, OrderToCharge]:
+        [rows] = await pipelined(
+            self.conn,
+            [(_START_EXECUTIONS, {"ids": payment_order_ids, "at": at, "reason": SENT_TO_PSP})],
+        )
+        started = {row["payment_order_id"]: _to_charge(row) for row in rows}
+        self.entered += [OrderStatus.EXECUTING.value] * len(started)
+        return started
 
     async def record_transition(
         self, order: PaymentOrder, change: StatusChange, expected: OrderStatus
     ) -> bool:
-        result = await self.conn.execute(
-            _TRANSITION_SQL,
-            {
-                "id": order.payment_order_id,
-                "expected": expected.value,
-                "from_status": change.from_status.value if change.from_status else None,
-                "to_status": change.to_status.value,
-                "reason": change.reason,
-                "at": change.occurred_at,
-                "psp_reference": order.psp_reference,
-                "failure_reason": order.failure_reason,
-                "attempts": order.attempts,
-            },
+        [rows] = await pipelined(
+            self.conn,
+            [
+                (
+                    _TRANSITION_SQL,
+                    {
+                        "id": order.payment_order_id,
+                        "expected": expected.value,
+                        "from_status": change.from_status.value if change.from_status else None,
+                        "to_status": change.to_status.value,
+                        "reason": change.reason,
+                        "at": change.occurred_at,
+                        "psp_reference": order.psp_reference,
+                        "failure_reason": order.failure_reason,
+                        "attempts": order.attempts,
+                    },
+                )
+            ],
         )
-        changed = result.first() is not None
+        changed = bool(rows)
         if changed:
             self.entered.append(change.to_status.value)
         return changed
@@ -504,18 +670,17 @@ class SqlPaymentRepository(PaymentRepository):
         return [(row[0], OrderStatus(row[1])) for row in result]
 
     async def set_flag(self, payment_order_id: str, flag: Flag) -> None:
-        await self.conn.execute(
-            update(payment_orders)
-            .where(payment_orders.c.payment_order_id == payment_order_id)
-            .values({flag.value: True, "updated_at": func.now()})
-        )
+        await self._write((_SET_FLAG[flag], {"id": payment_order_id}))
 
     async def set_payment_done(self, checkout_id: str, done: bool) -> None:
-        await self.conn.execute(
-            update(payment_events)
-            .where(payment_events.c.checkout_id == checkout_id)
-            .values(is_payment_done=done)
-        )
+        await self._write((_SET_PAYMENT_DONE, {"id": checkout_id, "done": done}))
+
+    async def _write(self, statement: Statement) -> None:
+        """A write nothing in the transaction reads back: with the COMMIT when there is one."""
+        if self.at_commit is not None:
+            self.at_commit.append(statement)
+        else:
+            await pipelined(self.conn, [statement])
 
     async def erase_buyer_pii(self, buyer_id: str, at: datetime) -> int:
         return await erase_buyer(self.conn, buyer_id, at)
@@ -523,27 +688,26 @@ class SqlPaymentRepository(PaymentRepository):
     # --- PSP events ----------------------------------------------------------------------
 
     async def add_psp_event(self, event: PspEvent, received_at: datetime) -> bool:
-        result = await self.conn.execute(
-            pg_insert(psp_events)
-            .values(
-                event_id=event.event_id,
-                type=event.type,
-                payment_order_id=event.payment_order_id,
-                psp_reference=event.psp_reference,
-                payload=event.payload,
-                created_at=event.created_at,
-                received_at=received_at,
-                result="received",
-            )
-            .on_conflict_do_nothing(index_elements=["event_id"])
-            .returning(psp_events.c.event_id)
+        [rows] = await pipelined(self.conn, [_psp_event_statement(event, received_at)])
+        return bool(rows)
+
+    async def receive_psp_event(
+        self, event: PspEvent, received_at: datetime
+    ) -> tuple[bool, OrderToCharge | None]:
+        """The event stored and its order read in one round trip (with the BEGIN)."""
+        added, orders = await pipelined(
+            self.conn,
+            [
+                _psp_event_statement(event, received_at),
+                (_ORDER_TO_CHARGE, {"id": event.payment_order_id}),
+            ],
         )
-        return result.first() is not None
+        if not added:
+            return False, None
+        return True, _to_charge(orders[0]) if orders else None
 
     async def set_psp_event_result(self, event_id: str, result: str) -> None:
-        await self.conn.execute(
-            update(psp_events).where(psp_events.c.event_id == event_id).values(result=result)
-        )
+        await self._write((_SET_PSP_EVENT_RESULT, {"event_id": event_id, "result": result}))
 
     # --- inbox -------------------------------------------------------------------------
 

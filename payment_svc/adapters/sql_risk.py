@@ -9,33 +9,32 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mesh.at_commit import Statement
+from mesh.db import pipelined
 from payment_svc.adapters.tables import risk_decisions
 from payment_svc.domain.risk import Outcome, RecentActivity, RiskDecision, RuleOutcome, Tally
 from payment_svc.service_layer.risk_ports import RiskRecord, RiskRepository
 
 # A buyer's and a token's checkouts after `since`: the count of each (the row without a
 # currency) and the amount per currency. One statement, on the indexes of migration 0007.
-_RECENT_SQL = text(
-    """
+_RECENT_SQL = """
     WITH recent AS (
         SELECT 'buyer' AS counted_by, e.checkout_id
           FROM payment_events e
-         WHERE e.buyer_id = :buyer_id AND e.created_at > :since
+         WHERE e.buyer_id = %(buyer_id)s AND e.created_at > %(since)s
         UNION ALL
         SELECT 'payment_method', e.checkout_id
           FROM payment_events e
-         WHERE e.payment_method = :payment_method AND e.payment_method <> ''
-           AND e.created_at > :since
+         WHERE e.payment_method = %(payment_method)s AND e.payment_method <> ''
+           AND e.created_at > %(since)s
     )
     SELECT r.counted_by, o.currency, count(DISTINCT r.checkout_id), sum(o.amount)
       FROM recent r JOIN payment_orders o ON o.checkout_id = r.checkout_id
      GROUP BY GROUPING SETS ((r.counted_by), (r.counted_by, o.currency))
     """
-)
 
 # Sent with the COMMIT (mesh/at_commit.py), hence psycopg placeholders.
 _ADD_DECISION = """
@@ -44,6 +43,13 @@ INSERT INTO risk_decisions
 VALUES (%(checkout_id)s, %(buyer_id)s, %(payment_method)s, %(request_id)s, %(outcome)s,
         %(rule)s, %(rules)s::jsonb, %(decided_at)s)
 """
+
+
+# The lock statements for one key and for two (buyer, token), written once.
+_LOCKS = {
+    n: "SELECT " + ", ".join(f"pg_advisory_xact_lock(%(k{i})s::bigint)" for i in range(n))
+    for n in (1, 2)
+}
 
 
 def lock_key(kind: str, value: str) -> int:
@@ -72,20 +78,28 @@ class SqlRiskRepository(RiskRepository):
     ) -> RecentActivity:
         # Taken in key order, so two checkouts sharing a buyer and a token never deadlock;
         # held to COMMIT. The count is a statement of its own: its snapshot is taken after the
-        # locks are granted, so it sees the checkout of whoever held them before.
+        # locks are granted, so it sees the checkout of whoever held them before. The two are
+        # sent in one round trip (with the BEGIN): the server still runs them one after the
+        # other, the count only once the locks are granted.
         keys = sorted(
             {lock_key("buyer", buyer_id)}
             | ({lock_key("payment_method", payment_method)} if payment_method else set())
         )
-        locks = ", ".join(f"pg_advisory_xact_lock(:k{i})" for i in range(len(keys)))
-        await self.conn.execute(text(f"SELECT {locks}"), {f"k{i}": k for i, k in enumerate(keys)})
-        result = await self.conn.execute(
-            _RECENT_SQL,
-            {"buyer_id": buyer_id, "payment_method": payment_method, "since": since},
+        locks = _LOCKS[len(keys)]
+        _, rows = await pipelined(
+            self.conn,
+            [
+                (locks, {f"k{i}": k for i, k in enumerate(keys)}),
+                (
+                    _RECENT_SQL,
+                    {"buyer_id": buyer_id, "payment_method": payment_method, "since": since},
+                ),
+            ],
         )
         counts: dict[str, int] = {}
         amounts: dict[str, dict[str, Decimal]] = {"buyer": {}, "payment_method": {}}
-        for counted_by, currency, checkouts, amount in result:
+        for row in rows:
+            counted_by, currency, checkouts, amount = row.values()
             if currency is None:
                 counts[counted_by] = checkouts
             else:

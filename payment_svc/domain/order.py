@@ -15,6 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+# The history reason of NOT_STARTED → EXECUTING.
+SENT_TO_PSP = "sent to PSP"
+
 
 class OrderStatus(enum.Enum):
     NOT_STARTED = "NOT_STARTED"
@@ -147,8 +150,9 @@ class PaymentOrder:
         return change
 
     def start_execution(self, at: datetime) -> StatusChange:
-        """NOT_STARTED → EXECUTING, just before the PSP is called."""
-        change = self.transition(OrderStatus.EXECUTING, reason="sent to PSP", at=at)
+        """NOT_STARTED → EXECUTING, just before the PSP is called (for many orders at once:
+        PaymentRepository.start_executions, the same change)."""
+        change = self.transition(OrderStatus.EXECUTING, reason=SENT_TO_PSP, at=at)
         self.attempts += 1
         return change
 

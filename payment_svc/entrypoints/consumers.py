@@ -17,6 +17,7 @@ from payment_svc.service_layer.execute_order import execute_order
 from payment_svc.service_layer.flags import FlagRefused, mark_ledger_updated, mark_wallet_updated
 from payment_svc.service_layer.ports import Clock, UnitOfWorkFactory, UnknownOrder
 from payment_svc.service_layer.retry_state import note_retry
+from payment_svc.service_layer.start_batch import StartBatch
 from paymesh.events.v1 import events_pb2
 
 EXECUTOR = "payment-executor"
@@ -76,13 +77,20 @@ class ExecutorHandler:
     # as it is (no attempt counted) and waits in the queue for the breaker's open time.
     gate: Callable[[], None] = _always_open
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # NOT_STARTED → EXECUTING for the orders arriving together, in one statement.
+    starts: StartBatch = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.starts = StartBatch(self.uow, self.clock)
 
     async def __call__(self, env: events_pb2.Envelope) -> None:
         created = _payload(env, events_pb2.PaymentOrderCreated)
         order_id = created.payment_order_id
         try:
             self.gate()
-            await execute_order(order_id, uow=self.uow, psp=self.psp, clock=self.clock)
+            await execute_order(
+                order_id, uow=self.uow, psp=self.psp, clock=self.clock, starts=self.starts
+            )
         except UnknownOrder as err:
             raise Poison(f"unknown payment order {err}") from err
         except PspUnavailable as err:

@@ -36,6 +36,7 @@ from payment_svc.service_layer.ports import (
     UnitOfWorkFactory,
     UnknownOrder,
 )
+from payment_svc.service_layer.start_batch import StartBatch
 
 log = logging.getLogger(__name__)
 
@@ -53,11 +54,18 @@ class Execution(enum.Enum):
 
 
 async def execute_order(
-    payment_order_id: str, *, uow: UnitOfWorkFactory, psp: PaymentProvider, clock: Clock
+    payment_order_id: str,
+    *,
+    uow: UnitOfWorkFactory,
+    psp: PaymentProvider,
+    clock: Clock,
+    starts: StartBatch | None = None,
 ) -> Execution:
     """Charge the order unless it is already past that. Raises PspUnavailable when the outcome
-    is unknown (the order stays EXECUTING; retry later) and UnknownOrder for an unknown id."""
-    begun = await _begin(payment_order_id, uow, clock)
+    is unknown (the order stays EXECUTING; retry later) and UnknownOrder for an unknown id.
+    With `starts`, a NOT_STARTED order is started together with the others arriving now."""
+    started = await starts.start(payment_order_id) if starts is not None else None
+    begun = (started, False) if started is not None else await _begin(payment_order_id, uow, clock)
     if begun is None:
         return Execution.NOTHING_TO_DO
     target, outcome_unknown = begun

@@ -18,9 +18,11 @@ async def mark_flag(
 ) -> bool:
     """Apply the flag once per event; False when the event was already applied."""
     async with uow() as tx:
-        if not await tx.repo.claim(consumer, event_id):
+        first, checkout = await tx.repo.claim_and_lock_checkout(
+            consumer, event_id, payment_order_id
+        )
+        if not first:
             return False
-        checkout = await tx.repo.lock_checkout_of(payment_order_id)
         if checkout is None:
             raise UnknownOrder(payment_order_id)
         order = next(o for o in checkout.orders if o.payment_order_id == payment_order_id)

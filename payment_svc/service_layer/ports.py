@@ -142,6 +142,35 @@ class PaymentRepository(abc.ABC):
         """The checkout of an order with all its orders (no history), its row locked until the
         end of the transaction so that concurrent flag updates see each other."""
 
+    async def claim_and_lock_checkout(
+        self, consumer: str, event_id: str, payment_order_id: str
+    ) -> tuple[bool, Checkout | None]:
+        """`claim` and, when it is the first sight, `lock_checkout_of` the order: (False, None)
+        for an event already applied. One step, so that an adapter may send both at once."""
+        if not await self.claim(consumer, event_id):
+            return False, None
+        return True, await self.lock_checkout_of(payment_order_id)
+
+    async def start_executions(
+        self, payment_order_ids: list[str], at: datetime
+    ) -> dict[str, OrderToCharge]:
+        """Move every order of `payment_order_ids` that is NOT_STARTED in the direct flow to
+        EXECUTING (PaymentOrder.start_execution's change, history included), skipping any
+        another transaction holds; the orders moved, by id, as they are now. The SQL
+        repository does it in one statement."""
+        started: dict[str, OrderToCharge] = {}
+        for payment_order_id in payment_order_ids:
+            target = await self.get_order_to_charge(payment_order_id)
+            if target is None or target.flow is not Flow.DIRECT:
+                continue
+            order = target.order
+            if order.status is not OrderStatus.NOT_STARTED:
+                continue
+            change = order.start_execution(at)
+            if await self.record_transition(order, change, OrderStatus.NOT_STARTED):
+                started[payment_order_id] = target
+        return started
+
     @abc.abstractmethod
     async def record_transition(
         self, order: PaymentOrder, change: StatusChange, expected: OrderStatus
@@ -196,6 +225,18 @@ class PaymentRepository(abc.ABC):
     @abc.abstractmethod
     async def add_psp_event(self, event: PspEvent, received_at: datetime) -> bool:
         """Store a PSP event; False (nothing written) if it was stored before."""
+
+    async def receive_psp_event(
+        self, event: PspEvent, received_at: datetime
+    ) -> tuple[bool, OrderToCharge | None]:
+        """`add_psp_event` and, when the event is new, `get_order_to_charge` of the order it
+        names (None when it names none or an unknown one). One step, so that an adapter may
+        send both at once."""
+        if not await self.add_psp_event(event, received_at):
+            return False, None
+        if not event.payment_order_id:
+            return True, None
+        return True, await self.get_order_to_charge(event.payment_order_id)
 
     @abc.abstractmethod
     async def set_psp_event_result(self, event_id: str, result: str) -> None:

@@ -23,7 +23,7 @@ from payment_svc.domain.order import OrderStatus, PaymentOrder, can_transition
 from payment_svc.domain.psp import ChargeStatus
 from payment_svc.domain.psp_event import PspEvent
 from payment_svc.service_layer.execute_order import Execution, record_outcome
-from payment_svc.service_layer.ports import Clock, UnitOfWork, UnitOfWorkFactory
+from payment_svc.service_layer.ports import Clock, OrderToCharge, UnitOfWork, UnitOfWorkFactory
 
 # A concurrent writer (the executor, the sweeper) moved the order under us this many times in a
 # row: give up for now; the PSP delivers the event again.
@@ -71,13 +71,16 @@ async def apply_psp_event(
     for _ in range(MAX_RACES):
         async with uow() as tx:
             now = clock()
-            if not await tx.repo.add_psp_event(event, now):
+            # The event and its order in one step: a redelivery, or an event about an order
+            # the executor already settled, costs this and the commit, nothing more.
+            new, target = await tx.repo.receive_psp_event(event, now)
+            if not new:
                 return WebhookResult.DUPLICATE, "already received"
             refusal = refusal_of(event, now, max_future)
             outcome: tuple[WebhookResult, str] | None = (
                 (WebhookResult.REFUSED, f"refused: {refusal}")
                 if refusal
-                else await _apply(tx, event, clock)
+                else await _apply(tx, event, target, clock)
             )
             if outcome is None:
                 continue  # lost a race: roll back (the event too) and look again
@@ -88,13 +91,15 @@ async def apply_psp_event(
     raise OrderBusy(event.payment_order_id)
 
 
-async def _apply(tx: UnitOfWork, event: PspEvent, clock: Clock) -> tuple[WebhookResult, str] | None:
-    """What the event does to its order, done in `tx`; None if the order moved meanwhile."""
+async def _apply(
+    tx: UnitOfWork, event: PspEvent, target: OrderToCharge | None, clock: Clock
+) -> tuple[WebhookResult, str] | None:
+    """What the event does to its order (`target`, as read with the event stored), done in
+    `tx`; None if the order moved meanwhile."""
     if event.outcome is None:
         return WebhookResult.IGNORED, "ignored: says nothing about a charge's outcome"
     if not event.payment_order_id:
         return WebhookResult.IGNORED, "ignored: names no payment order"
-    target = await tx.repo.get_order_to_charge(event.payment_order_id)
     if target is None:
         return WebhookResult.IGNORED, "ignored: unknown payment order"
     order = target.order
