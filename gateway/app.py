@@ -31,8 +31,12 @@ from gateway.routes import FRONTED_SERVICES, derive_routes
 from gateway.scopes import check_route_scopes
 from gateway.settings import GatewaySettings
 from gateway.upstream import Upstreams, upstream_addresses
+from gateway.webhooks import (
+    CONNECT_PATH,
+    make_stripe_connect_webhook_endpoint,
+    make_stripe_webhook_endpoint,
+)
 from gateway.webhooks import PATH as STRIPE_WEBHOOK_PATH
-from gateway.webhooks import make_stripe_webhook_endpoint
 from mesh.db import make_engine
 from mesh.errors import ServiceError
 
@@ -103,6 +107,11 @@ def create_app(
         Route(
             STRIPE_WEBHOOK_PATH,
             make_stripe_webhook_endpoint(upstreams, settings.max_body_bytes),
+            methods=["POST"],
+        ),
+        Route(
+            CONNECT_PATH,
+            make_stripe_connect_webhook_endpoint(upstreams, settings.max_body_bytes),
             methods=["POST"],
         ),
         Route("/openapi.json", openapi_json, methods=["GET"]),

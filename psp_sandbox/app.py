@@ -60,6 +60,8 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
             settings.webhook_secret,
             settings.webhook_retry_base_s,
             clock,
+            settings.connect_webhook_url,
+            settings.connect_webhook_secret,
         )
         ticking = asyncio.create_task(background.run(context, sender))
         try:
@@ -90,6 +92,7 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
             Route("/v1/payouts", payouts.create_payout, methods=["POST"]),
             Route("/v1/payouts", payouts.list, methods=["GET"]),
             Route("/v1/payouts/{id}", payouts.retrieve, methods=["GET"]),
+            Route("/v1/payouts/{id}/cancel", payouts.cancel, methods=["POST"]),
             Route("/v1/checkout/sessions", sessions.create, methods=["POST"]),
             Route("/v1/checkout/sessions/{id}", sessions.retrieve, methods=["GET"]),
             # The buyer's browser, not an API client: no API key.

@@ -7,6 +7,7 @@ import logging
 
 from psp_sandbox.action_completions import complete_due
 from psp_sandbox.context import SandboxContext
+from psp_sandbox.payouts import advance_payouts
 from psp_sandbox.webhooks import WebhookSender
 
 log = logging.getLogger("psp_sandbox")
@@ -19,6 +20,7 @@ async def run(context: SandboxContext, sender: WebhookSender) -> None:
     while True:
         try:
             complete_due(context.store, context.event_factory, context.clock())
+            advance_payouts(context.store, context.event_factory, context.settings, context.clock())
             await sender.send_due()
         except asyncio.CancelledError:
             raise

@@ -37,6 +37,10 @@ log = logging.getLogger(__name__)
 
 NewUow = Callable[[], PayoutUnitOfWork]
 
+# The inbox consumer name of the provider's events (webhooks): a redelivered event is claimed
+# already and changes nothing again.
+PROVIDER_EVENTS_INBOX = "provider-webhooks"
+
 
 @dataclass(frozen=True)
 class RequestPayout:
@@ -141,7 +145,7 @@ async def submit(
     return await apply_provider_state(new_uow, holds, clock, payout.payout_id, found)
 
 
-_TO_STATUS = {
+TO_STATUS = {
     ProviderStatus.PENDING: PayoutStatus.SUBMITTED,
     ProviderStatus.IN_TRANSIT: PayoutStatus.IN_TRANSIT,
     ProviderStatus.PAID: PayoutStatus.PAID,
@@ -151,13 +155,23 @@ _TO_STATUS = {
 
 
 async def apply_provider_state(
-    new_uow: NewUow, holds: Holds, clock: Clock, payout_id: str, seen: ProviderPayout
+    new_uow: NewUow,
+    holds: Holds,
+    clock: Clock,
+    payout_id: str,
+    seen: ProviderPayout,
+    claim: str = "",
 ) -> Payout:
-    """Bring the payout to what the provider says. The wallet is told first (idempotent), the
-    status recorded after: a crash between the two is finished by the next look."""
+    """Bring the payout to what the provider says, forward only: a report the payout is at or
+    past (a late or reordered webhook, `in_transit` after `paid`) changes nothing. The wallet is
+    told first (idempotent), the status recorded after: a crash between the two is finished by
+    the next look. `claim`: the provider event id that reported it, claimed in the payout
+    service's inbox in the transaction that records the status (PROVIDER_EVENTS_INBOX)."""
     payout = await get_payout(new_uow, payout_id)
-    target = _TO_STATUS[seen.status]
-    if payout.status is target or payout.status in (PayoutStatus.FAILED, PayoutStatus.CANCELED):
+    target = TO_STATUS[seen.status]
+    if not payout.can_move_to(target):
+        if claim:
+            await claim_event(new_uow, claim)
         return payout
     try:
         if target is PayoutStatus.PAID:
@@ -171,8 +185,17 @@ async def apply_provider_state(
         raise unavailable("the wallet") from None
     reason = seen.failure or ("returned by the bank" if payout.status is PayoutStatus.PAID else "")
     return await _record(
-        new_uow, clock, payout_id, target, reason, provider_reference=seen.reference
+        new_uow, clock, payout_id, target, reason, provider_reference=seen.reference, claim=claim
     )
+
+
+async def claim_event(new_uow: NewUow, event_id: str) -> bool:
+    """Record the provider event `event_id` as handled; False when it was before."""
+    async with new_uow() as uow:
+        if not await uow.claim_event(PROVIDER_EVENTS_INBOX, event_id):
+            return False
+        await uow.commit()
+    return True
 
 
 async def _record(
@@ -182,11 +205,15 @@ async def _record(
     status: PayoutStatus,
     reason: str = "",
     provider_reference: str = "",
+    claim: str = "",
 ) -> Payout:
     async with new_uow() as uow:
         payout = await uow.payouts.get_payout(payout_id, lock=True)
         assert payout is not None
-        if payout.status is status:
+        if claim and not await uow.claim_event(PROVIDER_EVENTS_INBOX, claim):
+            return payout  # a concurrent delivery of the same event recorded it
+        if not payout.can_move_to(status):  # moved there (or past) meanwhile
+            await uow.commit()  # the claim, if any
             return payout
         changes = {"provider_reference": provider_reference} if provider_reference else {}
         moved = payout.moved_to(status, clock(), reason, **changes)

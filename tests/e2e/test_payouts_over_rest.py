@@ -1,16 +1,23 @@
 """Pay-out as a marketplace makes it: `paymesh dev` starts every process (payout_svc among them,
 the sandbox as Stripe Connect); we pay in, release the order, register the seller and pay it
 out, all over REST, with the wallet's buckets and the ledger's accounts agreeing after every
-step; the hold period releases without a call; refusals are clear 422s. `paymesh check` passes
-after each test."""
+step; the hold period releases without a call; refusals are clear 422s. The payout statuses
+arrive by the sandbox's signed Connect webhooks (`payout.*`): payout_svc's sweeper runs only
+when it starts in this stack, so a payout that reaches PAID got there by webhook; one the bank
+returns after it was paid comes back to `available` once, however often its event is
+delivered. `paymesh check` passes after each test."""
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 
+import httpx
 import pytest
 from devstack import check, dev_stack, pay, wait_done
+
+from psp_sandbox.webhooks import signature_header
 
 pytestmark = pytest.mark.e2e
 
@@ -19,7 +26,14 @@ HOLD_PERIOD_S = 20
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
-    env = {"WALLET_HOLD_PERIOD_S": str(HOLD_PERIOD_S), "WALLET_RELEASE_INTERVAL_S": "1"}
+    env = {
+        "WALLET_HOLD_PERIOD_S": str(HOLD_PERIOD_S),
+        "WALLET_RELEASE_INTERVAL_S": "1",
+        # The sweeper looks once, at start (a payout stuck for 1 s then is asked about):
+        # statuses come by webhook.
+        "PAYOUT_SWEEP_INTERVAL_S": "3600",
+        "PAYOUT_STUCK_AFTER_S": "1",
+    }
     with dev_stack(tmp_path_factory.mktemp("stack") / "data", env) as running:
         yield running
 
@@ -160,3 +174,83 @@ def test_the_hold_period_releases_without_a_call(stack):
     client = stack["client"]
     seller, _ = paid_in(client, "20.00")
     wait_buckets(client, seller, timeout=HOLD_PERIOD_S + 30, available="18.00")
+
+
+def wait_payout(client, payout_id: str, status: str, timeout: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        payout = client.get(f"/v1/payouts/{payout_id}").json()["payout"]
+        if payout["status"] == f"PAYOUT_STATUS_{status}":
+            return payout
+        time.sleep(0.2)
+    pytest.fail(f"payout not {status}: {payout}")
+
+
+def sandbox(stack) -> httpx.Client:
+    info = stack.stack_info()
+    return httpx.Client(
+        base_url=info["psp_api_base"],
+        headers={"Authorization": f"Bearer {info['psp_api_key']}"},
+        timeout=30,
+    )
+
+
+def released_seller(client, destination: str, amount: str = "100.00") -> str:
+    """A seller paid in `amount`, released (90 % available), registered with `destination`."""
+    seller, order_id = paid_in(client, amount)
+    released = client.post(f"/v1/payments/{order_id}/release", json={}, headers=key())
+    assert released.status_code == 202, released.text
+    created = client.post(
+        "/v1/sellers", json={"seller_account": seller, "destination": destination}, headers=key()
+    )
+    assert created.status_code == 200, created.text
+    return seller
+
+
+def test_a_payout_returned_after_paid_comes_back_once_by_webhook(stack):
+    client = stack["client"]
+    destination = f"acct_sandboxReturns{uuid.uuid4().hex[:8]}"
+    seller = released_seller(client, destination)
+    wait_buckets(client, seller, available="90.00")
+    payout_id = f"payout-{uuid.uuid4().hex[:12]}"
+    body = {"payout_id": payout_id, "seller_account": seller, "amount": "90.00", "currency": "USD"}
+    assert client.post("/v1/payouts", json=body, headers=key()).status_code == 202
+
+    wait_payout(client, payout_id, "PAID")
+    wait_buckets(client, seller)
+    returned = wait_payout(client, payout_id, "FAILED")
+    assert [h["to_status"].removeprefix("PAYOUT_STATUS_") for h in returned["history"]][-2:] == [
+        "PAID",
+        "FAILED",
+    ]
+    assert returned["failure_reason"] == "account_closed"
+    wait_buckets(client, seller, available="90.00")
+
+    with sandbox(stack) as psp:
+        at_provider = psp.get(
+            "/v1/payouts", params={"limit": 100}, headers={"Stripe-Account": destination}
+        ).json()["data"]
+        assert [(p["status"], p["amount"]) for p in at_provider] == [("failed", 9000)]
+        failed = psp.get("/v1/events", params={"type": "payout.failed", "limit": 100}).json()
+    [event] = [e for e in failed["data"] if e.get("account") == destination]
+    # The provider delivers the same event again (as Stripe does, at least once): a duplicate.
+    payload = json.dumps(event)
+    again = client.post(
+        "/v1/webhooks/stripe-connect",
+        content=payload,
+        headers={
+            "Stripe-Signature": signature_header(
+                payload, "whsec_paymesh_sandbox_connect_dev", int(time.time())
+            ),
+            "Content-Type": "application/json",
+        },
+    )
+    assert again.status_code == 200, again.text
+    assert again.json()["outcome"] == "PAYOUT_WEBHOOK_OUTCOME_DUPLICATE"
+    forged = client.post(
+        "/v1/webhooks/stripe-connect",
+        content=payload,
+        headers={"Stripe-Signature": signature_header(payload, "whsec_forged", int(time.time()))},
+    )
+    assert forged.status_code == 400, forged.text
+    wait_buckets(client, seller, available="90.00")
