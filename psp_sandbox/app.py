@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from psp_sandbox import background
+from psp_sandbox.accounts import AccountRoutes
 from psp_sandbox.balance_routes import BalanceTransactionRoutes
 from psp_sandbox.checkout_sessions import CheckoutSessionRoutes
 from psp_sandbox.context import SandboxContext
@@ -45,6 +46,7 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
     faults = FaultRoutes(context)
     refunds = RefundRoutes(context)
     payouts = PayoutRoutes(context)
+    accounts = AccountRoutes(context)
     sessions = CheckoutSessionRoutes(context)
     page = HostedPage(context)
     balance = BalanceTransactionRoutes(context)
@@ -88,6 +90,9 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
             Route("/v1/refunds", refunds.create, methods=["POST"]),
             Route("/v1/refunds", refunds.list, methods=["GET"]),
             Route("/v1/refunds/{id}", refunds.retrieve, methods=["GET"]),
+            Route("/v1/accounts", accounts.create, methods=["POST"]),
+            Route("/v1/accounts", accounts.list, methods=["GET"]),
+            Route("/v1/accounts/{account}", accounts.retrieve, methods=["GET"]),
             Route("/v1/transfers", payouts.create_transfer, methods=["POST"]),
             Route("/v1/payouts", payouts.create_payout, methods=["POST"]),
             Route("/v1/payouts", payouts.list, methods=["GET"]),

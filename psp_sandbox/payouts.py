@@ -27,6 +27,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from psp_sandbox import form
+from psp_sandbox.accounts import is_known, no_access, no_such_destination
 from psp_sandbox.auth import authenticate
 from psp_sandbox.context import SandboxContext
 from psp_sandbox.errors import invalid_parameter, invalid_request, missing_parameter
@@ -122,13 +123,16 @@ def _currency(params: form.Params) -> str:
     return currency.lower()
 
 
-def _account(request: Request) -> str:
+def _account(request: Request, store: SandboxStore) -> str:
+    """The connected account of the `Stripe-Account` header, which the sandbox must know."""
     account = request.headers.get("stripe-account", "")
     if not ACCOUNT.match(account):
         raise invalid_request(
             "Payouts are made on a connected account: send its id in the Stripe-Account header.",
             code="account_invalid",
         )
+    if not is_known(store, account):
+        raise no_access(account, authenticate(request.headers.get("authorization"), "sk_"))
     return account
 
 
@@ -144,6 +148,8 @@ class PayoutRoutes:
         destination = form.as_string(params, "destination") or ""
         if not ACCOUNT.match(destination):
             raise invalid_parameter("destination", f"No such destination: '{destination}'")
+        if not is_known(self._context.store, destination):
+            raise no_such_destination(destination)
         if destination.lower().startswith("acct_sandboxnofunds"):
             raise invalid_request(
                 "You have insufficient available funds in your Stripe account.",
@@ -165,7 +171,7 @@ class PayoutRoutes:
         return change
 
     async def create_payout(self, request: Request) -> Response:
-        account = _account(request)
+        account = _account(request, self._context.store)
 
         def create(attempt: Attempt) -> Change:
             params = attempt.params
@@ -211,7 +217,7 @@ class PayoutRoutes:
 
     async def cancel(self, request: Request) -> Response:
         """POST /v1/payouts/{id}/cancel (on the connected account): a pending payout only."""
-        account = _account(request)
+        account = _account(request, self._context.store)
         payout_id = request.path_params["id"]
 
         def cancel(attempt: Attempt) -> Change:
@@ -248,7 +254,7 @@ class PayoutRoutes:
 
     async def retrieve(self, request: Request) -> Response:
         authenticate(request.headers.get("authorization"), self._context.settings.api_key_prefix)
-        account = _account(request)
+        account = _account(request, self._context.store)
         payout = self._context.store.get(request.path_params["id"], "payout")
         if payout is None or payout["account"] != account:
             raise invalid_request(
@@ -262,7 +268,7 @@ class PayoutRoutes:
     async def list(self, request: Request) -> Response:
         """The connected account's payouts, newest first (`limit`, default 10, at most 100)."""
         authenticate(request.headers.get("authorization"), self._context.settings.api_key_prefix)
-        account = _account(request)
+        account = _account(request, self._context.store)
         limit_text = request.query_params.get("limit", "10")
         limit = int(limit_text) if limit_text.isdigit() else 10
         mine = [p for p in self._context.store.all("payout") if p["account"] == account]

@@ -115,7 +115,10 @@ def test_pay_in_release_payout_paid_with_wallet_and_ledger_agreeing(stack):
     )
     wait_buckets(client, seller, available="90.00")
 
-    destination = f"acct_{uuid.uuid4().hex[:12]}"
+    with sandbox(stack) as psp:
+        account = psp.post("/v1/accounts", data={"type": "express", "country": "US"})
+        assert account.status_code == 200, account.text
+        destination = account.json()["id"]
     created = client.post(
         "/v1/sellers", json={"seller_account": seller, "destination": destination}, headers=key()
     )
