@@ -6,6 +6,7 @@ before it is ever asked to pay it again."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -40,6 +41,12 @@ NewUow = Callable[[], PayoutUnitOfWork]
 # The inbox consumer name of the provider's events (webhooks): a redelivered event is claimed
 # already and changes nothing again.
 PROVIDER_EVENTS_INBOX = "provider-webhooks"
+_PROVIDER_EVENTS = uuid.UUID("0b6c51a2-4f0e-4d7a-9c43-7f1e2a9d5b08")
+
+
+def inbox_key(provider_event_id: str) -> str:
+    """The inbox's key (a UUID, as the mesh's mesh events have) of a provider's event id."""
+    return str(uuid.uuid5(_PROVIDER_EVENTS, provider_event_id))
 
 
 @dataclass(frozen=True)
@@ -192,7 +199,7 @@ async def apply_provider_state(
 async def claim_event(new_uow: NewUow, event_id: str) -> bool:
     """Record the provider event `event_id` as handled; False when it was before."""
     async with new_uow() as uow:
-        if not await uow.claim_event(PROVIDER_EVENTS_INBOX, event_id):
+        if not await uow.claim_event(PROVIDER_EVENTS_INBOX, inbox_key(event_id)):
             return False
         await uow.commit()
     return True
@@ -210,7 +217,7 @@ async def _record(
     async with new_uow() as uow:
         payout = await uow.payouts.get_payout(payout_id, lock=True)
         assert payout is not None
-        if claim and not await uow.claim_event(PROVIDER_EVENTS_INBOX, claim):
+        if claim and not await uow.claim_event(PROVIDER_EVENTS_INBOX, inbox_key(claim)):
             return payout  # a concurrent delivery of the same event recorded it
         if not payout.can_move_to(status):  # moved there (or past) meanwhile
             await uow.commit()  # the claim, if any

@@ -28,6 +28,7 @@ from payout_svc.service_layer.payouts import (
     NewUow,
     apply_provider_state,
     claim_event,
+    inbox_key,
 )
 from payout_svc.service_layer.ports import Clock, Holds
 
@@ -75,7 +76,7 @@ async def apply_provider_event(
     """What the event did, in words. Raises what the wallet raises (unavailable: the provider
     delivers the event again)."""
     async with new_uow() as uow:  # a look only, rolled back: the claim that counts comes later
-        if not await uow.claim_event(PROVIDER_EVENTS_INBOX, event.event_id):
+        if not await uow.claim_event(PROVIDER_EVENTS_INBOX, inbox_key(event.event_id)):
             return WebhookResult.DUPLICATE, "already received"
     outcome = await _judge(new_uow, event, clock(), max_future)
     if outcome is not None:

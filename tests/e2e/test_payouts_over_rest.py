@@ -10,12 +10,16 @@ delivered. `paymesh check` passes after each test."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import httpx
 import pytest
-from devstack import check, dev_stack, pay, wait_done
+from devstack import PAYMESH, check, dev_stack, pay, start_process, wait_done
 
 from psp_sandbox.webhooks import signature_header
 
@@ -26,6 +30,8 @@ HOLD_PERIOD_S = 20
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory):
+    """The stack, and a seller paid in as soon as it is ready (`stack.held`), left to the hold
+    period: its wait overlaps the tests before the one that pays it out."""
     env = {
         "WALLET_HOLD_PERIOD_S": str(HOLD_PERIOD_S),
         "WALLET_RELEASE_INTERVAL_S": "1",
@@ -35,6 +41,9 @@ def stack(tmp_path_factory):
         "PAYOUT_STUCK_AFTER_S": "1",
     }
     with dev_stack(tmp_path_factory.mktemp("stack") / "data", env) as running:
+        seller, _ = paid_in(running.client, "20.00")
+        wait_buckets(running.client, seller, pending="18.00")
+        running.held = seller  # type: ignore[attr-defined]
         yield running
 
 
@@ -173,12 +182,6 @@ def test_payout_refusals_are_422_and_reserve_nothing(stack):
     wait_buckets(client, seller, available="45.00")
 
 
-def test_the_hold_period_releases_without_a_call(stack):
-    client = stack["client"]
-    seller, _ = paid_in(client, "20.00")
-    wait_buckets(client, seller, timeout=HOLD_PERIOD_S + 30, available="18.00")
-
-
 def wait_payout(client, payout_id: str, status: str, timeout: float = 30.0) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -257,3 +260,98 @@ def test_a_payout_returned_after_paid_comes_back_once_by_webhook(stack):
     )
     assert forged.status_code == 400, forged.text
     wait_buckets(client, seller, available="90.00")
+
+
+def test_the_hold_period_releases_without_a_call_and_the_seller_is_paid(stack):
+    client = stack["client"]
+    seller = stack.held  # paid in 20.00 when the stack started; pending 18.00 was seen then
+    wait_buckets(client, seller, timeout=HOLD_PERIOD_S + 30, available="18.00")
+    with sandbox(stack) as psp:
+        destination = psp.post("/v1/accounts", data={"type": "express"}).json()["id"]
+    created = client.post(
+        "/v1/sellers", json={"seller_account": seller, "destination": destination}, headers=key()
+    )
+    assert created.status_code == 200, created.text
+    payout_id = f"payout-{uuid.uuid4().hex[:12]}"
+    body = {"payout_id": payout_id, "seller_account": seller, "currency": "USD"}  # everything
+    accepted = client.post("/v1/payouts", json=body, headers=key())
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["payout"]["amount"] == "18.00"
+    wait_buckets(client, seller, reserved="18.00")
+    wait_payout(client, payout_id, "PAID")
+    wait_buckets(client, seller)
+
+
+def test_two_payout_runs_at_once_from_two_processes_pay_each_seller_once(stack):
+    client = stack["client"]
+    with sandbox(stack) as psp:
+        destination = psp.post("/v1/accounts", data={"type": "express"}).json()["id"]
+    seller = released_seller(client, destination, "40.00")
+    wait_buckets(client, seller, available="36.00")
+    daily = {"schedule": "PAYOUT_SCHEDULE_DAILY", "minimums": [{"currency": "USD", "amount": "10"}]}
+    assert client.patch(f"/v1/sellers/{seller}", json=daily, headers=key()).status_code == 200
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    argv = [*PAYMESH, "payouts", "run", "--date", day, "--json", "--data-dir", str(stack.data_dir)]
+    runs = [
+        start_process(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    outs = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0], outs
+    mine = [
+        (p["payout_id"], p["amount"])
+        for out, _ in outs
+        for p in json.loads(out)["payouts"]
+        if p["seller_account"] == seller
+    ]
+    assert len(mine) == 2 and len(set(mine)) == 1, mine
+    wait_payout(client, mine[0][0], "PAID")
+    wait_buckets(client, seller)
+    with sandbox(stack) as psp:
+        at_provider = psp.get(
+            "/v1/payouts", params={"limit": 100}, headers={"Stripe-Account": destination}
+        ).json()["data"]
+    assert [(p["amount"], p["metadata"]["payout_id"]) for p in at_provider] == [(3600, mine[0][0])]
+
+
+def payout_svc_pid(stack) -> int | None:
+    """The pid of the stack's payout_svc process (a child of `paymesh dev`), None if none."""
+    for task in Path("/proc").iterdir():
+        if not task.name.isdigit():
+            continue
+        try:
+            ppid = int((task / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (task / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue
+        if ppid == stack.proc.pid and b"payout_svc" in cmdline:
+            return int(task.name)
+    return None
+
+
+def test_payout_svc_killed_mid_payout_resolves_it_by_asking_the_provider(stack):
+    client = stack["client"]
+    # The provider takes 2 s to answer the transfer: the call is in flight at the kill.
+    destination = f"acct_sandboxSlow{uuid.uuid4().hex[:8]}"
+    seller = released_seller(client, destination, "50.00")
+    wait_buckets(client, seller, available="45.00")
+    victim = payout_svc_pid(stack)
+    assert victim is not None
+    payout_id = f"payout-{uuid.uuid4().hex[:12]}"
+    body = {"payout_id": payout_id, "seller_account": seller, "amount": "30.00", "currency": "USD"}
+    accepted = client.post("/v1/payouts", json=body, headers=key())
+    assert accepted.status_code == 202, accepted.text
+    time.sleep(0.5)
+    os.kill(victim, signal.SIGKILL)
+
+    deadline = time.monotonic() + 120
+    while (payout_svc_pid(stack) in (None, victim)) and time.monotonic() < deadline:
+        time.sleep(0.2)  # `paymesh dev` starts it again, as an orchestrator would
+    paid = wait_payout(client, payout_id, "PAID", timeout=120)
+    assert paid["amount"] == "30.00"
+    wait_buckets(client, seller, available="15.00")
+    with sandbox(stack) as psp:
+        at_provider = psp.get(
+            "/v1/payouts", params={"limit": 100}, headers={"Stripe-Account": destination}
+        ).json()["data"]
+    assert [(p["amount"], p["metadata"]["payout_id"]) for p in at_provider] == [(3000, payout_id)]
