@@ -31,7 +31,7 @@ from payout_svc.domain import (
     ProviderStatus,
     new_payout,
 )
-from payout_svc.domain.events import PayoutReserved
+from payout_svc.domain.events import PayoutFailed, PayoutPaid, PayoutReserved
 from payout_svc.service_layer.ports import Clock, Holds, PayoutUnitOfWork, WalletUnavailable
 
 log = logging.getLogger(__name__)
@@ -225,9 +225,36 @@ async def _record(
         changes = {"provider_reference": provider_reference} if provider_reference else {}
         moved = payout.moved_to(status, clock(), reason, **changes)
         await uow.payouts.save_payout(moved)
+        told = outcome_event(moved)
+        if told is not None:  # the marketplace hears of it (notify_svc), in this transaction
+            await uow.publish(told)
         await uow.commit()
     log.info("payout %s %s → %s %s", payout_id, payout.status.value, status.value, reason)
     return moved
+
+
+def outcome_event(payout: Payout) -> PayoutPaid | PayoutFailed | None:
+    """The event a payout's final status (PAID, FAILED, CANCELED) is published as."""
+    if payout.status is PayoutStatus.PAID:
+        assert payout.amount is not None
+        return PayoutPaid(
+            payout.payout_id,
+            payout.seller_account,
+            payout.amount,
+            payout.currency,
+            payout.provider_reference,
+        )
+    if payout.status in (PayoutStatus.FAILED, PayoutStatus.CANCELED):
+        return PayoutFailed(
+            payout.payout_id,
+            payout.seller_account,
+            payout.amount,
+            payout.currency,
+            payout.status.value,
+            payout.failure_reason,
+            payout.returned,
+        )
+    return None
 
 
 async def sweep(

@@ -99,7 +99,11 @@ def test_each_service_publishes_its_own_subjects_only() -> None:
     # notify_svc publishes no event: only its dead letters, its alerts and its consumer's
     # JetStream calls.
     notify = users["notify_svc"]["permissions"]["publish"]["allow"]
-    assert [s for s in notify if not s.startswith("$JS.")] == ["ops.alert", "dlq.notify-events"]
+    assert [s for s in notify if not s.startswith("$JS.")] == [
+        "ops.alert",
+        "dlq.notify-events",
+        "dlq.notify-payout-events",
+    ]
     assert "permissions" not in users[OPERATOR]
 
 
