@@ -13,8 +13,10 @@ import json
 import os
 import signal
 import subprocess
+import threading
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -213,8 +215,36 @@ def released_seller(client, destination: str, amount: str = "100.00") -> str:
     return seller
 
 
-def test_a_payout_returned_after_paid_comes_back_once_by_webhook(stack):
+@pytest.fixture
+def marketplace():
+    """The marketplace's webhook receiver: the bodies POSTed to it."""
+    bodies: list[bytes] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers.get("content-length", 0))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/paymesh", bodies
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_payout_returned_after_paid_comes_back_once_by_webhook(stack, marketplace):
     client = stack["client"]
+    url, told = marketplace
+    endpoint = client.post(
+        "/v1/webhook-endpoints",
+        json={"url": url, "event_types": ["payout.paid", "payout.failed"]},
+        headers=key(),
+    )
+    assert endpoint.status_code == 200, endpoint.text
     destination = f"acct_sandboxReturns{uuid.uuid4().hex[:8]}"
     seller = released_seller(client, destination)
     wait_buckets(client, seller, available="90.00")
@@ -231,6 +261,12 @@ def test_a_payout_returned_after_paid_comes_back_once_by_webhook(stack):
     ]
     assert returned["failure_reason"] == "account_closed"
     wait_buckets(client, seller, available="90.00")
+    deadline = time.monotonic() + 60
+    while len(told) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    events = sorted((e["type"], e["data"]["status"]) for e in map(json.loads, told))
+    assert events == [("payout.failed", "FAILED"), ("payout.paid", "PAID")], told
+    assert {json.loads(b)["data"]["payout_id"] for b in told} == {payout_id}
 
     with sandbox(stack) as psp:
         at_provider = psp.get(
