@@ -112,11 +112,16 @@ async def list_payouts_by_id(
     found: dict[str, list[tuple[str, int, str]]] = {}
     try:
         for destination in destinations:
-            page = await provider._call(
-                provider._client.v1.payouts.list_async(
-                    {"limit": _LIST_LIMIT}, {"stripe_account": destination}
+            try:
+                page = await provider._call(
+                    provider._client.v1.payouts.list_async(
+                        {"limit": _LIST_LIMIT}, {"stripe_account": destination}
+                    )
                 )
-            )
+            except ProviderRefused:
+                # An account the provider does not know (a destination set but never paid
+                # to) holds no payouts: any of ours on it shows up as missing there.
+                continue
             for payout in page.data:
                 payout_id = (payout.metadata.to_dict() if payout.metadata else {}).get("payout_id")
                 if payout_id:
