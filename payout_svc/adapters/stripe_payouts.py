@@ -34,7 +34,10 @@ def provider_error(exc: stripe.StripeError) -> Exception:
     if isinstance(
         exc, stripe.InvalidRequestError | stripe.AuthenticationError | stripe.PermissionError
     ):
-        return ProviderRefused(exc.code or summary)
+        # The SDK leaves `code` unset on a 403 (PermissionError): read it from the body.
+        body = exc.json_body if isinstance(exc.json_body, dict) else {}
+        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        return ProviderRefused(exc.code or error.get("code") or summary)
     return ProviderUnavailable(summary)
 
 

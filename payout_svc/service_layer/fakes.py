@@ -194,6 +194,7 @@ class FakeProvider(PayoutProvider):
         self.pay_calls = 0
         self.lose_next_answer = False
         self.refuse: set[str] = set()
+        self.refuse_find: set[str] = set()  # accounts it does not know (find is refused)
         self.status = ProviderStatus.PENDING
 
     async def pay(
@@ -211,6 +212,8 @@ class FakeProvider(PayoutProvider):
         return made
 
     async def find(self, payout_id: str, destination: str) -> ProviderPayout | None:
+        if destination in self.refuse_find:
+            raise ProviderRefused("account_invalid")
         made = self.paid.get(payout_id)
         if made is None:
             return None

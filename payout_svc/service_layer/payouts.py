@@ -141,14 +141,14 @@ async def submit(
     if payout.status is not PayoutStatus.RESERVED:
         return payout
     assert payout.amount is not None
-    found = await provider.find(payout.payout_id, payout.destination)
-    if found is None:
-        try:
+    try:
+        found = await provider.find(payout.payout_id, payout.destination)
+        if found is None:
             found = await provider.pay(
                 payout.payout_id, payout.destination, payout.amount, payout.currency
             )
-        except ProviderRefused as err:
-            found = ProviderPayout("", ProviderStatus.FAILED, str(err) or "refused")
+    except ProviderRefused as err:  # e.g. an account the provider does not know
+        found = ProviderPayout("", ProviderStatus.FAILED, str(err) or "refused")
     return await apply_provider_state(new_uow, holds, clock, payout.payout_id, found)
 
 
@@ -290,7 +290,11 @@ async def sweep(
         await submit(new_uow, holds, provider, clock, payout_id)
     for payout_id in moving:
         payout = await get_payout(new_uow, payout_id)
-        seen = await provider.find(payout_id, payout.destination)
+        try:
+            seen = await provider.find(payout_id, payout.destination)
+        except ProviderRefused as err:
+            log.warning("payout %s: the provider refuses to show it: %s", payout_id, err)
+            continue
         if seen is None:
             log.warning("payout %s is %s but the provider has none", payout_id, payout.status)
             continue

@@ -148,3 +148,14 @@ async def test_a_run_made_page_by_page_looks_at_every_seller_once() -> None:
     assert (second.looked_at, second.last_seller) == (1, "")
     paid = [p.seller_account for p in first.paid + second.paid]
     assert paid == ["a", "b", "c"] and holds.available_by_seller["m"] == 40
+
+
+async def test_an_account_the_provider_refuses_to_show_fails_the_payout_and_releases(
+    world,
+) -> None:
+    store, holds, provider = world
+    provider.refuse_find.add("acct_1")
+    await request_payout(store.uow, holds, clock, RequestPayout("p9", "s1", "30.00", "USD"))
+    failed = await submit(store.uow, holds, provider, clock, "p9")
+    assert failed.status is PayoutStatus.FAILED and failed.failure_reason == "account_invalid"
+    assert holds.holds["p9"][2] == "RELEASED" and provider.pay_calls == 0
