@@ -36,8 +36,9 @@ def provider_error(exc: stripe.StripeError) -> Exception:
     ):
         # The SDK leaves `code` unset on a 403 (PermissionError): read it from the body.
         body = exc.json_body if isinstance(exc.json_body, dict) else {}
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
-        return ProviderRefused(exc.code or error.get("code") or summary)
+        error = body.get("error")
+        code = error.get("code") if isinstance(error, dict) else None
+        return ProviderRefused(exc.code or code or summary)
     return ProviderUnavailable(summary)
 
 
