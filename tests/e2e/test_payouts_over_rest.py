@@ -186,10 +186,13 @@ def test_payout_refusals_are_422_and_reserve_nothing(stack):
 
 def wait_payout(client, payout_id: str, status: str, timeout: float = 30.0) -> dict:
     deadline = time.monotonic() + timeout
+    payout: dict = {}
     while time.monotonic() < deadline:
-        payout = client.get(f"/v1/payouts/{payout_id}").json()["payout"]
-        if payout["status"] == f"PAYOUT_STATUS_{status}":
-            return payout
+        resp = client.get(f"/v1/payouts/{payout_id}")
+        if resp.status_code == 200:  # else payout_svc is starting again (a 503): ask again
+            payout = resp.json()["payout"]
+            if payout["status"] == f"PAYOUT_STATUS_{status}":
+                return payout
         time.sleep(0.2)
     pytest.fail(f"payout not {status}: {payout}")
 
