@@ -33,8 +33,12 @@ from gateway.scopes import check_route_scopes
 from gateway.settings import GatewaySettings
 from gateway.traced import TracedRequests
 from gateway.upstream import Upstreams, upstream_addresses
+from gateway.webhooks import (
+    CONNECT_PATH,
+    make_stripe_connect_webhook_endpoint,
+    make_stripe_webhook_endpoint,
+)
 from gateway.webhooks import PATH as STRIPE_WEBHOOK_PATH
-from gateway.webhooks import make_stripe_webhook_endpoint
 from mesh import tracing
 from mesh.db import make_engine
 from mesh.errors import ServiceError
@@ -106,6 +110,11 @@ def create_app(
         Route(
             STRIPE_WEBHOOK_PATH,
             make_stripe_webhook_endpoint(upstreams, settings.max_body_bytes),
+            methods=["POST"],
+        ),
+        Route(
+            CONNECT_PATH,
+            make_stripe_connect_webhook_endpoint(upstreams, settings.max_body_bytes),
             methods=["POST"],
         ),
         Route("/openapi.json", openapi_json, methods=["GET"]),

@@ -21,7 +21,11 @@ from notify_svc.adapters.secret_box import SecretBox
 from notify_svc.adapters.sql import SqlNotifyUnitOfWork
 from notify_svc.domain.endpoint import DisablePolicy
 from notify_svc.domain.retry import RetrySchedule
-from notify_svc.entrypoints.consumer import events_consumer_spec, events_handler
+from notify_svc.entrypoints.consumer import (
+    events_consumer_spec,
+    events_handler,
+    payout_events_consumer_spec,
+)
 from notify_svc.entrypoints.grpc_servicer import SERVICE_NAME, NotifyServicer
 from notify_svc.service_layer.delivery import Deliverer, DeliveryPolicy, Outcome
 from notify_svc.service_layer.ports import DueDelivery, SendResult
@@ -89,7 +93,12 @@ async def start(life: Lifecycle, settings: NotifySettings | None = None) -> Runn
                     "notify-events-consumer",
                     events_consumer_spec(config.consumer_concurrency),
                     events_handler(new_uow, utc_now, deliverer.wake),
-                )
+                ),
+                Consumer(
+                    "notify-payout-events-consumer",
+                    payout_events_consumer_spec(config.consumer_concurrency),
+                    events_handler(new_uow, utc_now, deliverer.wake),
+                ),
             ],
             tasks=[("notify-delivery", deliver)],
             closers=[sender.close],

@@ -62,7 +62,7 @@ async def pay_out_sellers(
         for seller, order_ids in sorted(sellers.items()):
             for order_id in order_ids:  # a FAILED order is a 422: nothing to release
                 await _send(client, "POST", f"/v1/payments/{order_id}/release", {}, deadline)
-            destination = "acct_chaos" + uuid.uuid5(uuid.NAMESPACE_URL, seller).hex[:12]
+            destination = "acct_sandboxChaos" + uuid.uuid5(uuid.NAMESPACE_URL, seller).hex[:12]
             await _send(
                 client,
                 "POST",

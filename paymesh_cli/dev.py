@@ -81,8 +81,10 @@ def _no_env(stack: DevStack) -> dict[str, str]:
 def _psp_sandbox_env(stack: DevStack) -> dict[str, str]:
     # Imported here, not at the top: they pull in the gateway and the stripe SDK, which every
     # other `paymesh` command would then load for nothing.
+    from gateway.webhooks import CONNECT_PATH
     from gateway.webhooks import PATH as STRIPE_WEBHOOK_PATH
     from payment_svc.adapters.stripe_webhooks import CHARGE_EVENTS
+    from payout_svc.adapters.stripe_connect_webhooks import PAYOUT_EVENTS
 
     return {
         "PSP_SANDBOX_HOST": HOST,
@@ -92,6 +94,10 @@ def _psp_sandbox_env(stack: DevStack) -> dict[str, str]:
         "PSP_SANDBOX_WEBHOOK_URL": f"http://{HOST}:{stack.ports[GATEWAY]}{STRIPE_WEBHOOK_PATH}",
         # Only the events paymesh acts on, as its Stripe endpoint would be configured.
         "PSP_SANDBOX_WEBHOOK_EVENTS": ",".join(sorted(CHARGE_EVENTS)),
+        # Its Connect endpoint: connected accounts' payout events, for payout_svc (the secret
+        # is both sides' published dev default).
+        "PSP_SANDBOX_CONNECT_WEBHOOK_URL": f"http://{HOST}:{stack.ports[GATEWAY]}{CONNECT_PATH}",
+        "PSP_SANDBOX_CONNECT_WEBHOOK_EVENTS": ",".join(sorted(PAYOUT_EVENTS)),
     }
 
 

@@ -14,7 +14,7 @@ from mesh.outbox import OutboxRelay
 from mesh.periodic import every
 from mesh.runtime import Lifecycle, run
 from mesh.service import Consumer, Wiring, start_service
-from paymesh.payout.v1 import payout_pb2_grpc
+from paymesh.payout.v1 import payout_pb2_grpc, payout_webhooks_pb2_grpc
 from payout_svc.adapters.sql import SqlPayoutUnitOfWork
 from payout_svc.adapters.stripe_payouts import StripePayoutProvider
 from payout_svc.entrypoints.executor import EXECUTOR, executor_handler, executor_spec
@@ -22,6 +22,8 @@ from payout_svc.entrypoints.grpc_servicer import SERVICE_NAME, PayoutServicer
 from payout_svc.entrypoints.outgoing import encode_event
 from payout_svc.entrypoints.payout_alerts import payout_watch
 from payout_svc.entrypoints.wallet_client import GrpcHolds, wallet_channel
+from payout_svc.entrypoints.webhook_servicer import SERVICE_NAME as WEBHOOK_SERVICE_NAME
+from payout_svc.entrypoints.webhook_servicer import PayoutWebhookServicer
 from payout_svc.service_layer.payouts import sweep
 from payout_svc.service_layer.runs import run_payouts
 from payout_svc.settings import PayoutSettings
@@ -71,7 +73,12 @@ async def start(
                     payout_pb2_grpc.add_PayoutServiceServicer_to_server,
                     PayoutServicer(new_uow, holds, utc_now),
                     SERVICE_NAME,
-                )
+                ),
+                (
+                    payout_webhooks_pb2_grpc.add_PayoutWebhookServiceServicer_to_server,
+                    PayoutWebhookServicer(new_uow, holds, utc_now, config.webhook_secret),
+                    WEBHOOK_SERVICE_NAME,
+                ),
             ],
             consumers=[
                 Consumer(

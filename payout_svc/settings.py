@@ -18,6 +18,8 @@ DEFAULT_GRPC_ADDR = "127.0.0.1:50056"
 DEFAULT_WALLET_GRPC_ADDR = "127.0.0.1:50052"
 DEFAULT_PROVIDER_API_BASE = "http://127.0.0.1:12111"  # the sandbox PSP
 DEFAULT_PROVIDER_API_KEY = "sk_test_paymesh_dev"  # the sandbox accepts any sk_test_ key
+# The sandbox's Connect endpoint secret, published on purpose (psp_sandbox.settings).
+DEFAULT_WEBHOOK_SECRET = "whsec_paymesh_sandbox_connect_dev"
 
 
 @dataclass(frozen=True)
@@ -25,8 +27,8 @@ class PayoutSettings(ServiceSettings):
     """From DATABASE_URL, NATS_URL, PAYOUT_GRPC_ADDR, LOG_LEVEL, PAYOUT_DB_POOL_SIZE (see
     mesh.settings.service_env), WALLET_GRPC_ADDR, PAYOUT_PROVIDER_API_BASE,
     PAYOUT_PROVIDER_API_KEY, PAYOUT_PROVIDER_TIMEOUT_S, PAYOUT_SWEEP_INTERVAL_S,
-    PAYOUT_STUCK_AFTER_S, PAYOUT_RETURN_WINDOW_S, PAYOUT_SCHEDULE_INTERVAL_S and
-    PAYOUT_EXECUTOR_CONCURRENCY."""
+    PAYOUT_STUCK_AFTER_S, PAYOUT_RETURN_WINDOW_S, PAYOUT_SCHEDULE_INTERVAL_S,
+    PAYOUT_EXECUTOR_CONCURRENCY and PAYOUT_WEBHOOK_SECRET."""
 
     grpc_addr: str = DEFAULT_GRPC_ADDR
     wallet_grpc_addr: str = DEFAULT_WALLET_GRPC_ADDR
@@ -46,11 +48,17 @@ class PayoutSettings(ServiceSettings):
     executor_concurrency: int = 8
     # When stuck and repeatedly failing payouts raise alerts (PAYOUT_ALERT_*).
     payout_alerts: PayoutAlertSettings = field(default_factory=PayoutAlertSettings)
+    # The signing secret of the provider's Connect webhook endpoint (`payout.*` events of
+    # connected accounts, POST /v1/webhooks/stripe-connect); Stripe gives a Connect endpoint a
+    # secret of its own.
+    webhook_secret: str = field(default=DEFAULT_WEBHOOK_SECRET, repr=False)
 
     @classmethod
     def from_env(cls) -> PayoutSettings:
         key = env_str("PAYOUT_PROVIDER_API_KEY", DEFAULT_PROVIDER_API_KEY)
         refuse_dev_default("PAYOUT_PROVIDER_API_KEY", key, DEFAULT_PROVIDER_API_KEY)
+        secret = env_str("PAYOUT_WEBHOOK_SECRET", DEFAULT_WEBHOOK_SECRET)
+        refuse_dev_default("PAYOUT_WEBHOOK_SECRET", secret, DEFAULT_WEBHOOK_SECRET)
         return cls(
             wallet_grpc_addr=env_str("WALLET_GRPC_ADDR", DEFAULT_WALLET_GRPC_ADDR),
             provider_api_base=env_str("PAYOUT_PROVIDER_API_BASE", DEFAULT_PROVIDER_API_BASE),
@@ -62,5 +70,6 @@ class PayoutSettings(ServiceSettings):
             schedule_interval_s=env_float("PAYOUT_SCHEDULE_INTERVAL_S", 3600.0),
             executor_concurrency=env_int("PAYOUT_EXECUTOR_CONCURRENCY", 8, minimum=1),
             payout_alerts=PayoutAlertSettings.from_env(),
+            webhook_secret=secret,
             **service_env("PAYOUT", DEFAULT_GRPC_ADDR),
         )

@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from psp_sandbox import background
+from psp_sandbox.accounts import AccountRoutes
 from psp_sandbox.balance_routes import BalanceTransactionRoutes
 from psp_sandbox.checkout_sessions import CheckoutSessionRoutes
 from psp_sandbox.context import SandboxContext
@@ -50,6 +51,7 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
     faults = FaultRoutes(context)
     refunds = RefundRoutes(context)
     payouts = PayoutRoutes(context)
+    accounts = AccountRoutes(context)
     sessions = CheckoutSessionRoutes(context)
     page = HostedPage(context)
     balance = BalanceTransactionRoutes(context)
@@ -70,6 +72,8 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
             settings.webhook_secret,
             settings.webhook_retry_base_s,
             clock,
+            settings.connect_webhook_url,
+            settings.connect_webhook_secret,
         )
         ticking = asyncio.create_task(background.run(context, sender))
         try:
@@ -96,10 +100,14 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
             Route("/v1/refunds", refunds.create, methods=["POST"]),
             Route("/v1/refunds", refunds.list, methods=["GET"]),
             Route("/v1/refunds/{id}", refunds.retrieve, methods=["GET"]),
+            Route("/v1/accounts", accounts.create, methods=["POST"]),
+            Route("/v1/accounts", accounts.list, methods=["GET"]),
+            Route("/v1/accounts/{account}", accounts.retrieve, methods=["GET"]),
             Route("/v1/transfers", payouts.create_transfer, methods=["POST"]),
             Route("/v1/payouts", payouts.create_payout, methods=["POST"]),
             Route("/v1/payouts", payouts.list, methods=["GET"]),
             Route("/v1/payouts/{id}", payouts.retrieve, methods=["GET"]),
+            Route("/v1/payouts/{id}/cancel", payouts.cancel, methods=["POST"]),
             Route("/v1/checkout/sessions", sessions.create, methods=["POST"]),
             Route("/v1/checkout/sessions/{id}", sessions.retrieve, methods=["GET"]),
             # The buyer's browser, not an API client: no API key.

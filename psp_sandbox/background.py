@@ -9,6 +9,7 @@ import logging
 from psp_sandbox import report_completions
 from psp_sandbox.action_completions import complete_due
 from psp_sandbox.context import SandboxContext
+from psp_sandbox.payouts import advance_payouts
 from psp_sandbox.webhooks import WebhookSender
 
 log = logging.getLogger("psp_sandbox")
@@ -24,6 +25,7 @@ async def run(context: SandboxContext, sender: WebhookSender) -> None:
             report_completions.complete_due(
                 context.store, context.settings.files_dir, context.clock()
             )
+            advance_payouts(context.store, context.event_factory, context.settings, context.clock())
             await sender.send_due()
         except asyncio.CancelledError:
             raise

@@ -37,7 +37,11 @@ class SandboxContext:
 
     def event_factory(self) -> EventFactory:
         return EventFactory(
-            bool(self.settings.webhook_url), self.fault_config(), self.settings.webhook_events
+            bool(self.settings.webhook_url),
+            self.fault_config(),
+            self.settings.webhook_events,
+            bool(self.settings.connect_webhook_url),
+            self.settings.connect_webhook_events,
         )
 
 

@@ -35,15 +35,22 @@ class EventFactory:
         webhooks_enabled: bool,
         config: faults.FaultConfig,
         enabled_events: frozenset[str] = frozenset(),
+        connect_enabled: bool = False,
+        connect_events: frozenset[str] = frozenset(),
     ) -> None:
         self._webhooks_enabled = webhooks_enabled
         self._config = config
         self._enabled_events = enabled_events  # empty: every type
+        # The Connect endpoint's, for events of connected accounts.
+        self._connect_enabled = connect_enabled
+        self._connect_events = connect_events
 
-    def _delivers(self, event_type: str) -> bool:
-        if not self._webhooks_enabled:
-            return False
-        return not self._enabled_events or event_type in self._enabled_events
+    def _delivers(self, event_type: str, account: str | None = None) -> bool:
+        if account:
+            enabled, types = self._connect_enabled, self._connect_events
+        else:
+            enabled, types = self._webhooks_enabled, self._enabled_events
+        return enabled and (not types or event_type in types)
 
     def emit(
         self,
@@ -52,12 +59,18 @@ class EventFactory:
         obj: dict[str, Any],
         now: float,
         request: dict[str, Any] | None = None,
+        account: str | None = None,
     ) -> None:
+        """`account`: the connected account the event happened on (a Connect event, delivered
+        to the Connect endpoint); None for the platform's own."""
         event_id = new_id("evt_")
-        plan = faults.for_webhook(self._config, event_id) if self._delivers(event_type) else None
+        delivers = self._delivers(event_type, account)
+        plan = faults.for_webhook(self._config, event_id) if delivers else None
         copies = plan.delays_s if plan is not None else ()
+        connect = {"account": account} if account else {}
         emitted.events.append(
             {
+                **connect,
                 "id": event_id,
                 "object": "event",
                 "api_version": API_VERSION,

@@ -27,6 +27,12 @@ class SandboxSettings:
     # The event types the webhook endpoint is enabled for, as on a Stripe endpoint; empty: all.
     # Events of other types are still recorded (GET /v1/events), just not sent.
     webhook_events: frozenset[str] = frozenset()
+    # The Connect endpoint: events of connected accounts (they carry `account`: payouts) go
+    # there, signed with its own secret, as a Stripe endpoint created with `connect=true`;
+    # empty URL: recorded, not sent. Its own enabled events (empty: all).
+    connect_webhook_url: str = ""
+    connect_webhook_secret: str = "whsec_paymesh_sandbox_connect_dev"
+    connect_webhook_events: frozenset[str] = frozenset()
     # Payouts move pending → in_transit → paid on these delays after their creation (Stripe
     # takes days; a sandbox test does not wait); a returned one fails this long after paid.
     payout_in_transit_after_s: float = 1.0
@@ -58,8 +64,15 @@ class SandboxSettings:
             # An empty prefix would accept any bearer token, even a live key pasted by mistake.
             raise ValueError("PSP_SANDBOX_API_KEY_PREFIX must not be empty")
         secret = env.get("PSP_SANDBOX_WEBHOOK_SECRET", defaults.webhook_secret)
-        if not secret.startswith("whsec_"):
-            raise ValueError("PSP_SANDBOX_WEBHOOK_SECRET must start with whsec_, as Stripe's do")
+        connect_secret = env.get(
+            "PSP_SANDBOX_CONNECT_WEBHOOK_SECRET", defaults.connect_webhook_secret
+        )
+        for name, value in (
+            ("PSP_SANDBOX_WEBHOOK_SECRET", secret),
+            ("PSP_SANDBOX_CONNECT_WEBHOOK_SECRET", connect_secret),
+        ):
+            if not value.startswith("whsec_"):
+                raise ValueError(f"{name} must start with whsec_, as Stripe's do")
         return cls(
             host=env.get("PSP_SANDBOX_HOST", defaults.host),
             port=port,
@@ -68,9 +81,12 @@ class SandboxSettings:
             webhook_url=env.get("PSP_SANDBOX_WEBHOOK_URL", defaults.webhook_url),
             webhook_secret=secret,
             public_url=env.get("PSP_SANDBOX_PUBLIC_URL", defaults.public_url),
-            webhook_events=frozenset(
-                t.strip() for t in env.get("PSP_SANDBOX_WEBHOOK_EVENTS", "").split(",") if t.strip()
+            webhook_events=_event_types(env.get("PSP_SANDBOX_WEBHOOK_EVENTS", "")),
+            connect_webhook_url=env.get(
+                "PSP_SANDBOX_CONNECT_WEBHOOK_URL", defaults.connect_webhook_url
             ),
+            connect_webhook_secret=connect_secret,
+            connect_webhook_events=_event_types(env.get("PSP_SANDBOX_CONNECT_WEBHOOK_EVENTS", "")),
             payout_in_transit_after_s=float(
                 env.get("PSP_SANDBOX_PAYOUT_IN_TRANSIT_AFTER_S", defaults.payout_in_transit_after_s)
             ),
@@ -84,3 +100,7 @@ class SandboxSettings:
                 env.get("PSP_SANDBOX_REPORT_RUN_AFTER_S", defaults.report_run_after_s)
             ),
         )
+
+
+def _event_types(text: str) -> frozenset[str]:
+    return frozenset(t.strip() for t in text.split(",") if t.strip())

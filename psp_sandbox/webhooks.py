@@ -49,10 +49,15 @@ class WebhookSender:
         secret: str,
         retry_base_s: float,
         clock: Callable[[], float] = time.time,
+        connect_url: str = "",
+        connect_secret: str = "",
     ) -> None:
         self._store = store
         self._url = url
         self._secret = secret
+        # Events of connected accounts (with `account`) go to the Connect endpoint.
+        self._connect_url = connect_url
+        self._connect_secret = connect_secret
         self._retry_base_s = retry_base_s
         self._clock = clock
         # Made on first use: building its TLS context costs ~50 ms, for nothing without a URL.
@@ -64,7 +69,7 @@ class WebhookSender:
 
     async def send_due(self) -> int:
         """Send the deliveries that are due, oldest due first; how many were attempted."""
-        if not self._url:
+        if not self._url and not self._connect_url:
             return 0
         if self._http is None:
             self._http = httpx.AsyncClient(timeout=SEND_TIMEOUT_S)
@@ -87,15 +92,20 @@ class WebhookSender:
             return
         payload = encode_event(event)
         timestamp = int(self._clock())
+        url, secret = (
+            (self._connect_url, self._connect_secret)
+            if event.get("account")
+            else (self._url, self._secret)
+        )
         headers = {
             "Content-Type": "application/json; charset=utf-8",
-            "Stripe-Signature": signature_header(payload, self._secret, timestamp),
+            "Stripe-Signature": signature_header(payload, secret, timestamp),
             "User-Agent": "Stripe/1.0 (+https://stripe.com/docs/webhooks)",
         }
         status: int | None = None
         assert self._http is not None
         try:
-            response = await self._http.post(self._url, content=payload, headers=headers)
+            response = await self._http.post(url, content=payload, headers=headers)
             status = response.status_code
         except httpx.HTTPError as exc:
             log.info("webhook %s for %s failed: %s", delivery_id, event["type"], exc)

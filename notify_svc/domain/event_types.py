@@ -14,6 +14,8 @@ TYPE_OF_SUBJECT: dict[str, str] = {
     "payment.refund.created": "refund.pending",
     "payment.refund.succeeded": "refund.succeeded",
     "payment.refund.failed": "refund.failed",
+    "payout.paid": "payout.paid",
+    "payout.failed": "payout.failed",  # FAILED, CANCELED, or paid then returned by the bank
 }
 
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = tuple(TYPE_OF_SUBJECT.values())

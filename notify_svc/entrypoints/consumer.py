@@ -1,6 +1,7 @@
 """The `notify-events` consumer: every payment event the marketplace may be told about →
 a webhook event and its deliveries. Its own durable on the PAYMENT stream: however far behind
-it falls, the payment path never waits on it."""
+it falls, the payment path never waits on it. `notify-payout-events` does the same for the
+payout service's events (payout.paid, payout.failed) on the PAYOUT stream."""
 
 from __future__ import annotations
 
@@ -9,16 +10,30 @@ from datetime import datetime
 
 from mesh.jetstream import ConsumerSpec, Handler
 from notify_svc.entrypoints.translate import to_webhook_event
-from notify_svc.service_layer.events import EVENTS_CONSUMER, record_event
+from notify_svc.service_layer.events import (
+    EVENTS_CONSUMER,
+    PAYOUT_EVENTS_CONSUMER,
+    record_event,
+)
 from notify_svc.service_layer.ports import NotifyUnitOfWork
 from paymesh.events.v1 import events_pb2
 
 
 def events_consumer_spec(concurrency: int) -> ConsumerSpec:
-    # Every payment subject: the ones nobody subscribes to are acked at once. Payouts and
-    # reconciliation, when they publish, get a spec of their own on their stream.
+    # Every payment subject: the ones nobody subscribes to are acked at once. Payouts have a
+    # spec of their own on their stream (payout_events_consumer_spec).
     return ConsumerSpec(
         stream="PAYMENT", durable=EVENTS_CONSUMER, subject="payment.>", concurrency=concurrency
+    )
+
+
+def payout_events_consumer_spec(concurrency: int) -> ConsumerSpec:
+    # payout.reserved too (the payout service's own work item): not told, acked at once.
+    return ConsumerSpec(
+        stream="PAYOUT",
+        durable=PAYOUT_EVENTS_CONSUMER,
+        subject="payout.>",
+        concurrency=concurrency,
     )
 
 

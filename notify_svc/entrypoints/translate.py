@@ -84,6 +84,27 @@ def _refund_failed(e: events_pb2.PaymentRefundFailed) -> dict[str, object]:
     }
 
 
+def _payout_paid(e: events_pb2.PayoutPaid) -> dict[str, object]:
+    return {
+        "payout_id": e.payout_id,
+        "seller_account": e.seller_account,
+        "amount": _money(e.amount),
+        "provider_reference": e.provider_reference,
+        "status": "PAID",
+    }
+
+
+def _payout_failed(e: events_pb2.PayoutFailed) -> dict[str, object]:
+    return {
+        "payout_id": e.payout_id,
+        "seller_account": e.seller_account,
+        "amount": _money(e.amount) if e.HasField("amount") else None,
+        "status": e.status,
+        "reason": e.reason,
+        "returned": e.returned,
+    }
+
+
 # Subject -> (payload type, its `data`). Every subject of TYPE_OF_SUBJECT has one.
 _TRANSLATIONS: dict[str, tuple[type[Message], Callable[..., dict[str, object]]]] = {
     "payment.order.succeeded": (events_pb2.PaymentOrderSucceeded, _order_succeeded),
@@ -93,6 +114,8 @@ _TRANSLATIONS: dict[str, tuple[type[Message], Callable[..., dict[str, object]]]]
     "payment.refund.created": (events_pb2.PaymentRefundCreated, _refund_pending),
     "payment.refund.succeeded": (events_pb2.PaymentRefundSucceeded, _refund_succeeded),
     "payment.refund.failed": (events_pb2.PaymentRefundFailed, _refund_failed),
+    "payout.paid": (events_pb2.PayoutPaid, _payout_paid),
+    "payout.failed": (events_pb2.PayoutFailed, _payout_failed),
 }
 
 

@@ -21,6 +21,7 @@ from mesh.alerts import ALERT_SUBJECT, OPS_STREAM
 from mesh.dead_letters import DLQ_STREAM
 from mesh.jetstream import STREAMS
 from notify_svc.service_layer.events import EVENTS_CONSUMER as NOTIFY_EVENTS
+from notify_svc.service_layer.events import PAYOUT_EVENTS_CONSUMER as NOTIFY_PAYOUT_EVENTS
 from payment_svc.entrypoints.alert_consumer import ALERT_KEEPER
 from payment_svc.entrypoints.consumers import EXECUTOR, LEDGER_FLAG, WALLET_FLAG
 from payment_svc.entrypoints.refund_consumer import REFUND_EXECUTOR
@@ -114,13 +115,16 @@ SERVICE_RIGHTS: Mapping[str, NatsRights] = {
             ("WALLET", LEDGER_MOVE),
         ),
     ),
-    # payout_svc publishes payout.reserved and consumes it (its executor).
+    # payout_svc publishes payout.reserved and consumes it (its executor), and payout.paid /
+    # payout.failed for the marketplace.
     "payout_svc": NatsRights(publishes=("payout.>",), consumers=(("PAYOUT", PAYOUT_EXECUTOR),)),
     # recon_svc publishes nothing yet and consumes nothing: it reads the PSP's report and
     # paymesh's orders, and fixes through the payment service's RPCs (it connects for alerts).
     "recon_svc": NatsRights(publishes=(), consumers=()),
-    # notify_svc publishes nothing: it reads payment events and calls the marketplace.
-    "notify_svc": NatsRights(publishes=(), consumers=(("PAYMENT", NOTIFY_EVENTS),)),
+    # notify_svc publishes nothing: it reads payment and payout events and calls the marketplace.
+    "notify_svc": NatsRights(
+        publishes=(), consumers=(("PAYMENT", NOTIFY_EVENTS), ("PAYOUT", NOTIFY_PAYOUT_EVENTS))
+    ),
 }
 
 

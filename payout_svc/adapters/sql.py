@@ -66,11 +66,22 @@ class SqlPayoutRepository(PayoutRepository):
             .values(**_seller_values(seller), updated_at=func.now())
         )
 
-    async def sellers_on_schedule(self) -> list[Seller]:
-        rows = await self.conn.execute(
-            select(sellers).where(sellers.c.schedule != "manual").order_by(sellers.c.seller_account)
+    async def sellers_on_schedule(self, after: str = "", limit: int | None = None) -> list[Seller]:
+        query = (
+            select(sellers)
+            .where(sellers.c.schedule != "manual", sellers.c.seller_account > after)
+            .order_by(sellers.c.seller_account)
         )
+        rows = await self.conn.execute(query.limit(limit) if limit else query)
         return [_seller(r) for r in rows]
+
+    async def count_sellers_on_schedule(self) -> int:
+        return int(
+            await self.conn.scalar(
+                select(func.count()).select_from(sellers).where(sellers.c.schedule != "manual")
+            )
+            or 0
+        )
 
     async def _history(self, payout_ids: list[str]) -> dict[str, tuple[StatusChange, ...]]:
         rows = await self.conn.execute(

@@ -34,7 +34,11 @@ def provider_error(exc: stripe.StripeError) -> Exception:
     if isinstance(
         exc, stripe.InvalidRequestError | stripe.AuthenticationError | stripe.PermissionError
     ):
-        return ProviderRefused(exc.code or summary)
+        # The SDK leaves `code` unset on a 403 (PermissionError): read it from the body.
+        body = exc.json_body if isinstance(exc.json_body, dict) else {}
+        error = body.get("error")
+        code = error.get("code") if isinstance(error, dict) else None
+        return ProviderRefused(exc.code or code or summary)
     return ProviderUnavailable(summary)
 
 
@@ -112,11 +116,16 @@ async def list_payouts_by_id(
     found: dict[str, list[tuple[str, int, str]]] = {}
     try:
         for destination in destinations:
-            page = await provider._call(
-                provider._client.v1.payouts.list_async(
-                    {"limit": _LIST_LIMIT}, {"stripe_account": destination}
+            try:
+                page = await provider._call(
+                    provider._client.v1.payouts.list_async(
+                        {"limit": _LIST_LIMIT}, {"stripe_account": destination}
+                    )
                 )
-            )
+            except ProviderRefused:
+                # An account the provider does not know (a destination set but never paid
+                # to) holds no payouts: any of ours on it shows up as missing there.
+                continue
             for payout in page.data:
                 payout_id = (payout.metadata.to_dict() if payout.metadata else {}).get("payout_id")
                 if payout_id:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 
 
 @dataclass(frozen=True)
@@ -13,4 +14,30 @@ class PayoutReserved:
     payout_id: str
 
 
-DomainEvent = PayoutReserved
+@dataclass(frozen=True)
+class PayoutPaid:
+    """The provider paid it; its hold is captured (subject `payout.paid`, for the
+    marketplace's webhooks)."""
+
+    payout_id: str
+    seller_account: str
+    amount: Decimal
+    currency: str
+    provider_reference: str
+
+
+@dataclass(frozen=True)
+class PayoutFailed:
+    """It ended without paying (FAILED, CANCELED, or paid and `returned` by the bank); its money
+    is back in available (subject `payout.failed`)."""
+
+    payout_id: str
+    seller_account: str
+    amount: Decimal | None
+    currency: str
+    status: str
+    reason: str
+    returned: bool
+
+
+DomainEvent = PayoutReserved | PayoutPaid | PayoutFailed

@@ -84,11 +84,16 @@ class Payout:
     returned: bool = False  # PAID, then FAILED: the bank gave it back
     history: tuple[StatusChange, ...] = field(default_factory=tuple)
 
+    def can_move_to(self, status: PayoutStatus) -> bool:
+        """Whether the machine allows `status` next (a late or reordered report of the
+        provider, `in_transit` after `paid`, does not)."""
+        return status in _ALLOWED[self.status]
+
     def moved_to(
         self, status: PayoutStatus, at: datetime, reason: str = "", **changes: object
     ) -> Payout:
         """The payout in `status`; IllegalTransition when the machine does not allow it."""
-        if status not in _ALLOWED[self.status]:
+        if not self.can_move_to(status):
             raise IllegalTransition(
                 f"payout {self.payout_id}: {self.status.value} → {status.value}"
             )

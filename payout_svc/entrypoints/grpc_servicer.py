@@ -189,9 +189,39 @@ class PayoutServicer(payout_pb2_grpc.PayoutServiceServicer):
             raise invalid_argument(
                 [FieldViolation("date", "date", f"{request.date!r} is not a date")]
             ) from None
-        report = await run_payouts(self.new_uow, self.holds, self.clock, day)
+        done, after = _run_cursor(request.page_token)
+        report = await run_payouts(
+            self.new_uow,
+            self.holds,
+            self.clock,
+            day,
+            after=after,
+            limit=request.page_size or None,
+        )
+        done += report.looked_at
         return payout_pb2.CreatePayoutRunResponse(
             date=report.day,
             payouts=[payout_to_proto(p) for p in report.paid],
             skipped=[f"{s} {c}: {why}".strip() for s, c, why in report.skipped],
+            next_page_token=_run_token(done, report.last_seller) if report.last_seller else "",
+            sellers_on_schedule=report.on_schedule,
+            sellers_done=done,
         )
+
+
+def _run_token(done: int, last_seller: str) -> str:
+    return base64.urlsafe_b64encode(f"{done}:{last_seller}".encode()).decode()
+
+
+def _run_cursor(token: str) -> tuple[int, str]:
+    """(sellers done, last seller account) of a payout run's page token; INVALID_ARGUMENT for
+    one this service did not make."""
+    if not token:
+        return 0, ""
+    try:
+        done, _, after = base64.urlsafe_b64decode(token.encode()).decode().partition(":")
+        return int(done), after
+    except (ValueError, UnicodeDecodeError):
+        raise invalid_argument(
+            [FieldViolation("page_token", "page_token", "not a token of a payout run")]
+        ) from None

@@ -4,6 +4,7 @@ use cases are tested without a database, a wallet or Stripe."""
 from __future__ import annotations
 
 import copy
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -47,8 +48,19 @@ class FakePayoutRepository(PayoutRepository):
     async def save_seller(self, seller: Seller) -> None:
         self.state.sellers[seller.seller_account] = seller
 
-    async def sellers_on_schedule(self) -> list[Seller]:
-        return [s for s in self.state.sellers.values() if s.schedule.value != "manual"]
+    async def sellers_on_schedule(self, after: str = "", limit: int | None = None) -> list[Seller]:
+        found = sorted(
+            (
+                s
+                for s in self.state.sellers.values()
+                if s.schedule.value != "manual" and s.seller_account > after
+            ),
+            key=lambda s: s.seller_account,
+        )
+        return found[:limit] if limit else found
+
+    async def count_sellers_on_schedule(self) -> int:
+        return len(await self.sellers_on_schedule())
 
     async def get_payout(self, payout_id: str, lock: bool = False) -> Payout | None:
         return self.state.payouts.get(payout_id)
@@ -102,6 +114,7 @@ class FakePayoutUnitOfWork(PayoutUnitOfWork):
 
     async def claim_event(self, consumer: str, event_id: str) -> bool:
         assert self._staged is not None
+        uuid.UUID(event_id)  # the inbox's column is a UUID, as in PostgreSQL
         if (consumer, event_id) in self._staged.inbox:
             return False
         self._staged.inbox.add((consumer, event_id))
@@ -181,6 +194,7 @@ class FakeProvider(PayoutProvider):
         self.pay_calls = 0
         self.lose_next_answer = False
         self.refuse: set[str] = set()
+        self.refuse_find: set[str] = set()  # accounts it does not know (find is refused)
         self.status = ProviderStatus.PENDING
 
     async def pay(
@@ -198,6 +212,8 @@ class FakeProvider(PayoutProvider):
         return made
 
     async def find(self, payout_id: str, destination: str) -> ProviderPayout | None:
+        if destination in self.refuse_find:
+            raise ProviderRefused("account_invalid")
         made = self.paid.get(payout_id)
         if made is None:
             return None

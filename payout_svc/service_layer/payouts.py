@@ -6,6 +6,7 @@ before it is ever asked to pay it again."""
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -30,12 +31,22 @@ from payout_svc.domain import (
     ProviderStatus,
     new_payout,
 )
-from payout_svc.domain.events import PayoutReserved
+from payout_svc.domain.events import PayoutFailed, PayoutPaid, PayoutReserved
 from payout_svc.service_layer.ports import Clock, Holds, PayoutUnitOfWork, WalletUnavailable
 
 log = logging.getLogger(__name__)
 
 NewUow = Callable[[], PayoutUnitOfWork]
+
+# The inbox consumer name of the provider's events (webhooks): a redelivered event is claimed
+# already and changes nothing again.
+PROVIDER_EVENTS_INBOX = "provider-webhooks"
+_PROVIDER_EVENTS = uuid.UUID("0b6c51a2-4f0e-4d7a-9c43-7f1e2a9d5b08")
+
+
+def inbox_key(provider_event_id: str) -> str:
+    """The inbox's key (a UUID, as the mesh's mesh events have) of a provider's event id."""
+    return str(uuid.uuid5(_PROVIDER_EVENTS, provider_event_id))
 
 
 @dataclass(frozen=True)
@@ -130,18 +141,18 @@ async def submit(
     if payout.status is not PayoutStatus.RESERVED:
         return payout
     assert payout.amount is not None
-    found = await provider.find(payout.payout_id, payout.destination)
-    if found is None:
-        try:
+    try:
+        found = await provider.find(payout.payout_id, payout.destination)
+        if found is None:
             found = await provider.pay(
                 payout.payout_id, payout.destination, payout.amount, payout.currency
             )
-        except ProviderRefused as err:
-            found = ProviderPayout("", ProviderStatus.FAILED, str(err) or "refused")
+    except ProviderRefused as err:  # e.g. an account the provider does not know
+        found = ProviderPayout("", ProviderStatus.FAILED, str(err) or "refused")
     return await apply_provider_state(new_uow, holds, clock, payout.payout_id, found)
 
 
-_TO_STATUS = {
+TO_STATUS = {
     ProviderStatus.PENDING: PayoutStatus.SUBMITTED,
     ProviderStatus.IN_TRANSIT: PayoutStatus.IN_TRANSIT,
     ProviderStatus.PAID: PayoutStatus.PAID,
@@ -151,13 +162,23 @@ _TO_STATUS = {
 
 
 async def apply_provider_state(
-    new_uow: NewUow, holds: Holds, clock: Clock, payout_id: str, seen: ProviderPayout
+    new_uow: NewUow,
+    holds: Holds,
+    clock: Clock,
+    payout_id: str,
+    seen: ProviderPayout,
+    claim: str = "",
 ) -> Payout:
-    """Bring the payout to what the provider says. The wallet is told first (idempotent), the
-    status recorded after: a crash between the two is finished by the next look."""
+    """Bring the payout to what the provider says, forward only: a report the payout is at or
+    past (a late or reordered webhook, `in_transit` after `paid`) changes nothing. The wallet is
+    told first (idempotent), the status recorded after: a crash between the two is finished by
+    the next look. `claim`: the provider event id that reported it, claimed in the payout
+    service's inbox in the transaction that records the status (PROVIDER_EVENTS_INBOX)."""
     payout = await get_payout(new_uow, payout_id)
-    target = _TO_STATUS[seen.status]
-    if payout.status is target or payout.status in (PayoutStatus.FAILED, PayoutStatus.CANCELED):
+    target = TO_STATUS[seen.status]
+    if not payout.can_move_to(target):
+        if claim:
+            await claim_event(new_uow, claim)
         return payout
     try:
         if target is PayoutStatus.PAID:
@@ -171,8 +192,17 @@ async def apply_provider_state(
         raise unavailable("the wallet") from None
     reason = seen.failure or ("returned by the bank" if payout.status is PayoutStatus.PAID else "")
     return await _record(
-        new_uow, clock, payout_id, target, reason, provider_reference=seen.reference
+        new_uow, clock, payout_id, target, reason, provider_reference=seen.reference, claim=claim
     )
+
+
+async def claim_event(new_uow: NewUow, event_id: str) -> bool:
+    """Record the provider event `event_id` as handled; False when it was before."""
+    async with new_uow() as uow:
+        if not await uow.claim_event(PROVIDER_EVENTS_INBOX, inbox_key(event_id)):
+            return False
+        await uow.commit()
+    return True
 
 
 async def _record(
@@ -182,18 +212,49 @@ async def _record(
     status: PayoutStatus,
     reason: str = "",
     provider_reference: str = "",
+    claim: str = "",
 ) -> Payout:
     async with new_uow() as uow:
         payout = await uow.payouts.get_payout(payout_id, lock=True)
         assert payout is not None
-        if payout.status is status:
+        if claim and not await uow.claim_event(PROVIDER_EVENTS_INBOX, inbox_key(claim)):
+            return payout  # a concurrent delivery of the same event recorded it
+        if not payout.can_move_to(status):  # moved there (or past) meanwhile
+            await uow.commit()  # the claim, if any
             return payout
         changes = {"provider_reference": provider_reference} if provider_reference else {}
         moved = payout.moved_to(status, clock(), reason, **changes)
         await uow.payouts.save_payout(moved)
+        told = outcome_event(moved)
+        if told is not None:  # the marketplace hears of it (notify_svc), in this transaction
+            await uow.publish(told)
         await uow.commit()
     log.info("payout %s %s → %s %s", payout_id, payout.status.value, status.value, reason)
     return moved
+
+
+def outcome_event(payout: Payout) -> PayoutPaid | PayoutFailed | None:
+    """The event a payout's final status (PAID, FAILED, CANCELED) is published as."""
+    if payout.status is PayoutStatus.PAID:
+        assert payout.amount is not None
+        return PayoutPaid(
+            payout.payout_id,
+            payout.seller_account,
+            payout.amount,
+            payout.currency,
+            payout.provider_reference,
+        )
+    if payout.status in (PayoutStatus.FAILED, PayoutStatus.CANCELED):
+        return PayoutFailed(
+            payout.payout_id,
+            payout.seller_account,
+            payout.amount,
+            payout.currency,
+            payout.status.value,
+            payout.failure_reason,
+            payout.returned,
+        )
+    return None
 
 
 async def sweep(
@@ -229,7 +290,11 @@ async def sweep(
         await submit(new_uow, holds, provider, clock, payout_id)
     for payout_id in moving:
         payout = await get_payout(new_uow, payout_id)
-        seen = await provider.find(payout_id, payout.destination)
+        try:
+            seen = await provider.find(payout_id, payout.destination)
+        except ProviderRefused as err:
+            log.warning("payout %s: the provider refuses to show it: %s", payout_id, err)
+            continue
         if seen is None:
             log.warning("payout %s is %s but the provider has none", payout_id, payout.status)
             continue

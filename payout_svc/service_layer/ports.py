@@ -27,8 +27,12 @@ class PayoutRepository(abc.ABC):
     async def save_seller(self, seller: Seller) -> None: ...
 
     @abc.abstractmethod
-    async def sellers_on_schedule(self) -> list[Seller]:
-        """Every seller whose schedule is not manual."""
+    async def sellers_on_schedule(self, after: str = "", limit: int | None = None) -> list[Seller]:
+        """Sellers whose schedule is not manual, by seller account, after `after` (at most
+        `limit`; None: all)."""
+
+    @abc.abstractmethod
+    async def count_sellers_on_schedule(self) -> int: ...
 
     @abc.abstractmethod
     async def get_payout(self, payout_id: str, lock: bool = False) -> Payout | None:

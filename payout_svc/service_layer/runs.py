@@ -29,6 +29,9 @@ class RunReport:
     day: str
     paid: list[Payout] = field(default_factory=list)
     skipped: list[tuple[str, str, str]] = field(default_factory=list)  # seller, currency, why
+    on_schedule: int = 0  # sellers on a schedule, due or not: the run's size
+    looked_at: int = 0  # sellers looked at by this page
+    last_seller: str = ""  # the last one; "" when no seller is left after this page
 
 
 async def run_payouts(
@@ -37,11 +40,19 @@ async def run_payouts(
     clock: Clock,
     day: date,
     progress: Callable[[str], None] = lambda _: None,
+    after: str = "",
+    limit: int | None = None,
 ) -> RunReport:
-    """Pay every seller due on `day`; each payout is idempotent on its run payout id."""
+    """Pay every seller due on `day` (those after the seller account `after`, at most `limit`
+    of them: one page of a run a client follows); each payout is idempotent on its run payout
+    id, so pages, and whole runs, may be made again."""
     report = RunReport(day.isoformat())
     async with new_uow() as uow:
-        sellers = await uow.payouts.sellers_on_schedule()
+        sellers = await uow.payouts.sellers_on_schedule(after, limit)
+        report.on_schedule = await uow.payouts.count_sellers_on_schedule()
+    report.looked_at = len(sellers)
+    if limit and len(sellers) == limit:
+        report.last_seller = sellers[-1].seller_account
     for seller in sellers:
         period = seller.due_on(day)
         if period is None or not seller.destination:

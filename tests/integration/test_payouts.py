@@ -85,6 +85,17 @@ class PayoutMesh:
 
         return await eventually(reached, within=30)
 
+    async def connected_account(self) -> str:
+        """A connected account created at the sandbox, as a platform onboards a seller."""
+        async with httpx.AsyncClient(base_url=self.base.psp_base) as client:
+            reply = await client.post(
+                "/v1/accounts",
+                data={"type": "express", "country": "US", "email": "seller@example.com"},
+                headers={"Authorization": f"Bearer {API_KEY}"},
+            )
+        assert reply.status_code == 200, reply.text
+        return reply.json()["id"]  # type: ignore[no-any-return]
+
     async def provider_payouts(self, destination: str) -> list[dict]:  # type: ignore[type-arg]
         async with httpx.AsyncClient(base_url=self.base.psp_base) as client:
             reply = await client.get(
@@ -135,7 +146,7 @@ def statuses(payout: S.Payout) -> list[str]:
 
 
 async def test_a_payout_is_reserved_paid_and_captured(mesh: PayoutMesh) -> None:
-    destination = f"acct_{uuid.uuid4().hex[:12]}"
+    destination = await mesh.connected_account()
     seller = await mesh.seller_with_funds(destination)
     payout = await mesh.pay_out(seller, "50.00")
     assert payout.status == S.PAYOUT_STATUS_RESERVED
@@ -232,7 +243,7 @@ async def test_a_lost_provider_answer_is_asked_about_not_paid_again(mesh: Payout
 
 
 async def test_a_scheduled_run_made_twice_at_once_pays_once(mesh: PayoutMesh) -> None:
-    destination = f"acct_{uuid.uuid4().hex[:12]}"
+    destination = f"acct_sandbox{uuid.uuid4().hex[:12]}"
     seller = await mesh.seller_with_funds(destination)
     await mesh.stub.UpdateSellerSettings(
         S.UpdateSellerSettingsRequest(
@@ -264,7 +275,7 @@ async def test_a_scheduled_run_made_twice_at_once_pays_once(mesh: PayoutMesh) ->
 
 
 async def test_fifty_concurrent_payouts_never_exceed_available(mesh: PayoutMesh) -> None:
-    destination = f"acct_{uuid.uuid4().hex[:12]}"
+    destination = f"acct_sandbox{uuid.uuid4().hex[:12]}"
     seller = await mesh.seller_with_funds(destination)  # 90.00 available
 
     async def one(i: int) -> S.Payout | grpc.aio.AioRpcError:
@@ -304,7 +315,7 @@ async def test_payout_svc_stopped_mid_payout_finishes_it_once_restarted(
 
 @pytest.mark.breaks_invariants
 async def test_paymesh_check_sees_a_hold_that_disagrees_with_its_payout(mesh: PayoutMesh) -> None:
-    destination = f"acct_{uuid.uuid4().hex[:12]}"
+    destination = f"acct_sandbox{uuid.uuid4().hex[:12]}"
     seller = await mesh.seller_with_funds(destination)
     payout = await mesh.pay_out(seller, "10.00")
     await mesh.final(payout.payout_id, S.PAYOUT_STATUS_PAID)

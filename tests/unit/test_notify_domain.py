@@ -89,7 +89,7 @@ def test_the_contract_accepts_exactly_the_event_types_notify_knows() -> None:
         )
 
     validate(request(list(WEBHOOK_EVENT_TYPES)))
-    for bad in (["payout.paid"], [], ["order.succeeded", "order.succeeded"]):
+    for bad in (["payout.created"], [], ["order.succeeded", "order.succeeded"]):
         with pytest.raises(ValidationError):
             validate(request(bad))
 
@@ -160,3 +160,23 @@ def test_the_secret_key_setting_is_32_bytes_of_base64(monkeypatch: pytest.Monkey
         monkeypatch.setenv("NOTIFY_SECRET_KEY", bad)
         with pytest.raises(SettingsError):
             NotifySettings.from_env()
+
+
+def test_payout_outcomes_reach_the_marketplace_as_payout_events() -> None:
+    from mesh.events import PAYOUT_FAILED, PAYOUT_PAID, PAYOUT_RESERVED, new_envelope
+    from notify_svc.entrypoints.translate import to_webhook_event
+    from paymesh.common.v1 import money_pb2
+    from paymesh.events.v1 import events_pb2
+
+    usd = money_pb2.Money(amount="30.00", currency="USD")
+    paid = to_webhook_event(
+        new_envelope(PAYOUT_PAID, "p1", events_pb2.PayoutPaid(payout_id="p1", amount=usd))
+    )
+    assert paid is not None and paid.event_type == "payout.paid"
+    assert paid.data["amount"] == {"amount": "30.00", "currency": "USD"}
+    failed = events_pb2.PayoutFailed(payout_id="p1", status="FAILED", returned=True, amount=usd)
+    told = to_webhook_event(new_envelope(PAYOUT_FAILED, "p1", failed))
+    assert told is not None and told.event_type == "payout.failed"
+    assert (told.data["status"], told.data["returned"]) == ("FAILED", True)
+    reserved = events_pb2.PayoutReserved(payout_id="p1")
+    assert to_webhook_event(new_envelope(PAYOUT_RESERVED, "p1", reserved)) is None

@@ -132,3 +132,30 @@ def test_the_status_machine_refuses_going_back() -> None:
     payout = new_payout("p", "s", "USD", D(1), "acct_1", NOW)
     with pytest.raises(IllegalTransition):
         payout.moved_to(PayoutStatus.PAID, NOW).moved_to(PayoutStatus.RESERVED, NOW)
+
+
+async def test_a_run_made_page_by_page_looks_at_every_seller_once() -> None:
+    store = FakePayoutStore()
+    for name in ("a", "b", "c"):
+        store.state.sellers[name] = Seller(name, f"acct_{name}", Schedule.DAILY)
+    store.state.sellers["m"] = Seller("m", "acct_m")  # manual: never in a run
+    holds = FakeHolds({"a": D(10), "b": D(20), "c": D(30), "m": D(40)})
+    day = NOW.date()
+
+    first = await run_payouts(store.uow, holds, clock, day, limit=2)
+    assert (first.on_schedule, first.looked_at, first.last_seller) == (3, 2, "b")
+    second = await run_payouts(store.uow, holds, clock, day, after=first.last_seller, limit=2)
+    assert (second.looked_at, second.last_seller) == (1, "")
+    paid = [p.seller_account for p in first.paid + second.paid]
+    assert paid == ["a", "b", "c"] and holds.available_by_seller["m"] == 40
+
+
+async def test_an_account_the_provider_refuses_to_show_fails_the_payout_and_releases(
+    world,
+) -> None:
+    store, holds, provider = world
+    provider.refuse_find.add("acct_1")
+    await request_payout(store.uow, holds, clock, RequestPayout("p9", "s1", "30.00", "USD"))
+    failed = await submit(store.uow, holds, provider, clock, "p9")
+    assert failed.status is PayoutStatus.FAILED and failed.failure_reason == "account_invalid"
+    assert holds.holds["p9"][2] == "RELEASED" and provider.pay_calls == 0

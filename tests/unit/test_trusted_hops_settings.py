@@ -101,7 +101,11 @@ def test_each_service_publishes_its_own_subjects_only() -> None:
     # notify_svc publishes no event: only its dead letters, its alerts and its consumer's
     # JetStream calls.
     notify = users["notify_svc"]["permissions"]["publish"]["allow"]
-    assert [s for s in notify if not s.startswith("$JS.")] == ["ops.alert", "dlq.notify-events"]
+    assert [s for s in notify if not s.startswith("$JS.")] == [
+        "ops.alert",
+        "dlq.notify-events",
+        "dlq.notify-payout-events",
+    ]
     assert "permissions" not in users[OPERATOR]
 
 
@@ -116,6 +120,7 @@ def test_published_dev_keys_of_payout_and_notify_are_refused_in_production(
     monkeypatch.setenv("NATS_USER", "svc")
     monkeypatch.setenv("NATS_PASSWORD", "pw")
     monkeypatch.delenv("PAYOUT_PROVIDER_API_KEY", raising=False)
+    monkeypatch.delenv("PAYOUT_WEBHOOK_SECRET", raising=False)
     monkeypatch.delenv("NOTIFY_SECRET_KEY", raising=False)
     PayoutSettings.from_env()  # development: the dev stack's defaults are fine
     NotifySettings.from_env()
@@ -125,6 +130,9 @@ def test_published_dev_keys_of_payout_and_notify_are_refused_in_production(
     with pytest.raises(SettingsError, match="NOTIFY_SECRET_KEY"):
         NotifySettings.from_env()
     monkeypatch.setenv("PAYOUT_PROVIDER_API_KEY", "sk_live_a_real_one")
+    with pytest.raises(SettingsError, match="PAYOUT_WEBHOOK_SECRET"):
+        PayoutSettings.from_env()
+    monkeypatch.setenv("PAYOUT_WEBHOOK_SECRET", "whsec_the_connect_endpoints")
     monkeypatch.setenv("NOTIFY_SECRET_KEY", "MDEyMzQ1Njc4OTAxMjM0NTY3ODkwMTIzNDU2Nzg5MDE=")
     assert PayoutSettings.from_env().provider_api_key == "sk_live_a_real_one"
     assert NotifySettings.from_env().secret_key != b"paymesh-dev-only-notify-secrets!"

@@ -31,7 +31,8 @@ for svc in payment wallet ledger notify payout recon; do
   secret "paymesh-nats-$svc-svc" user="${svc}_svc" password="$(random)"
 done
 secret paymesh-nats-operator password="$(random)"
-secret paymesh-psp api-key="sk_test_$(random)" webhook-secret="whsec_$(random)"
+secret paymesh-psp api-key="sk_test_$(random)" webhook-secret="whsec_$(random)" \
+  connect-webhook-secret="whsec_$(random)"
 # PII_KEYS: <key id>:<base64 of 32 random bytes> (payment_svc.pii_keys), one key to start with.
 secret paymesh-pii keys="k1:$(head -c 32 /dev/urandom | base64)"
 secret paymesh-notify secret-key="$(head -c 32 /dev/urandom | base64)"

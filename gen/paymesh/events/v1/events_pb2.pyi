@@ -194,6 +194,34 @@ class PayoutReserved(_message.Message):
     payout_id: str
     def __init__(self, payout_id: _Optional[str] = ...) -> None: ...
 
+class PayoutPaid(_message.Message):
+    __slots__ = ("payout_id", "seller_account", "amount", "provider_reference")
+    PAYOUT_ID_FIELD_NUMBER: _ClassVar[int]
+    SELLER_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    PROVIDER_REFERENCE_FIELD_NUMBER: _ClassVar[int]
+    payout_id: str
+    seller_account: str
+    amount: _money_pb2.Money
+    provider_reference: str
+    def __init__(self, payout_id: _Optional[str] = ..., seller_account: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., provider_reference: _Optional[str] = ...) -> None: ...
+
+class PayoutFailed(_message.Message):
+    __slots__ = ("payout_id", "seller_account", "amount", "status", "reason", "returned")
+    PAYOUT_ID_FIELD_NUMBER: _ClassVar[int]
+    SELLER_ACCOUNT_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    RETURNED_FIELD_NUMBER: _ClassVar[int]
+    payout_id: str
+    seller_account: str
+    amount: _money_pb2.Money
+    status: str
+    reason: str
+    returned: bool
+    def __init__(self, payout_id: _Optional[str] = ..., seller_account: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., returned: _Optional[bool] = ...) -> None: ...
+
 class AlertObserved(_message.Message):
     __slots__ = ("kind", "subject", "service", "detail", "active")
     KIND_FIELD_NUMBER: _ClassVar[int]

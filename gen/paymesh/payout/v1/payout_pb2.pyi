@@ -218,19 +218,29 @@ class ListSellerPayoutsResponse(_message.Message):
     def __init__(self, payouts: _Optional[_Iterable[_Union[Payout, _Mapping]]] = ..., next_page_token: _Optional[str] = ...) -> None: ...
 
 class CreatePayoutRunRequest(_message.Message):
-    __slots__ = ("request_id", "date")
+    __slots__ = ("request_id", "date", "page_size", "page_token")
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     DATE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     request_id: str
     date: str
-    def __init__(self, request_id: _Optional[str] = ..., date: _Optional[str] = ...) -> None: ...
+    page_size: int
+    page_token: str
+    def __init__(self, request_id: _Optional[str] = ..., date: _Optional[str] = ..., page_size: _Optional[int] = ..., page_token: _Optional[str] = ...) -> None: ...
 
 class CreatePayoutRunResponse(_message.Message):
-    __slots__ = ("date", "payouts", "skipped")
+    __slots__ = ("date", "payouts", "skipped", "next_page_token", "sellers_on_schedule", "sellers_done")
     DATE_FIELD_NUMBER: _ClassVar[int]
     PAYOUTS_FIELD_NUMBER: _ClassVar[int]
     SKIPPED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
+    SELLERS_ON_SCHEDULE_FIELD_NUMBER: _ClassVar[int]
+    SELLERS_DONE_FIELD_NUMBER: _ClassVar[int]
     date: str
     payouts: _containers.RepeatedCompositeFieldContainer[Payout]
     skipped: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, date: _Optional[str] = ..., payouts: _Optional[_Iterable[_Union[Payout, _Mapping]]] = ..., skipped: _Optional[_Iterable[str]] = ...) -> None: ...
+    next_page_token: str
+    sellers_on_schedule: int
+    sellers_done: int
+    def __init__(self, date: _Optional[str] = ..., payouts: _Optional[_Iterable[_Union[Payout, _Mapping]]] = ..., skipped: _Optional[_Iterable[str]] = ..., next_page_token: _Optional[str] = ..., sellers_on_schedule: _Optional[int] = ..., sellers_done: _Optional[int] = ...) -> None: ...
