@@ -76,7 +76,7 @@ async def day(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[st
             assert seeded.status_code == 200, seeded.text
         transfer = await client.post(
             "/v1/transfers",
-            data={"amount": "5000", "currency": "usd", "destination": "acct_seller1"},
+            data={"amount": "5000", "currency": "usd", "destination": "acct_sandboxSeller1"},
         )
         assert transfer.status_code == 200, transfer.text
         payout = await client.post(
