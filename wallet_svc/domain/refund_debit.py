@@ -41,7 +41,9 @@ class RefundDebit:
         if not SELLER_ACCOUNT.match(self.seller_account):
             raise InvalidRefundDebit(f"seller_account {self.seller_account!r} is not valid")
         try:
-            net_of_fee(self.amount, self.fee_refunded, fee_name="fee_refunded")
+            net_of_fee(
+                self.amount, self.fee_refunded, gross_name="the amount", fee_name="fee_refunded"
+            )
         except InvalidFee as err:
             raise InvalidRefundDebit(str(err)) from None
 
