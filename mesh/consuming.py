@@ -6,18 +6,20 @@ raises otherwise is retried: for as long as it takes when a dependency is out of
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
-from typing import TypeVar
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
 
 from mesh.events import PAYMENT_ORDER_SUCCEEDED, PAYMENT_REFUND_SUCCEEDED, M, unpack
-from mesh.jetstream import Handler, Poison
+from mesh.jetstream import Poison
 from mesh.money import InvalidMoney, Money, parse_amount
+from mesh.payment_events import OrderSucceeded, RefundSucceeded
+from mesh.uow import BatchingUnitOfWork
 from paymesh.common.v1 import money_pb2
 from paymesh.events.v1 import events_pb2
 
 C = TypeVar("C")  # a use case's command
 U = TypeVar("U")  # a service's unit of work
+R = TypeVar("R")  # what a use case returns
 
 
 def event_id(envelope: events_pb2.Envelope) -> str:
@@ -51,19 +53,6 @@ def money(field: str, value: money_pb2.Money, *, allow_zero: bool) -> Money:
         raise Poison(f"{field}: {err}") from None
 
 
-@dataclass(frozen=True)
-class OrderSucceeded:
-    """A `payment.order.succeeded` event as its consumers read it. `event_id` is the envelope's,
-    as sent; `gross` is positive, `fee` may be zero (the rules between them are each
-    consumer's domain's)."""
-
-    event_id: str
-    payment_order_id: str
-    seller_account: str
-    gross: Money
-    fee: Money
-
-
 def order_succeeded(envelope: events_pb2.Envelope) -> OrderSucceeded:
     """Read a `payment.order.succeeded` envelope; `Poison` when it can never be applied."""
     event = open_envelope(envelope, PAYMENT_ORDER_SUCCEEDED, events_pb2.PaymentOrderSucceeded)
@@ -76,20 +65,6 @@ def order_succeeded(envelope: events_pb2.Envelope) -> OrderSucceeded:
         gross=money("amount", event.amount, allow_zero=False),
         fee=money("fee", event.fee, allow_zero=True),
     )
-
-
-@dataclass(frozen=True)
-class RefundSucceeded:
-    """A `payment.refund.succeeded` event as its consumers read it: `amount` is positive and
-    `fee_refunded` (possibly zero) is in its currency; the seller gives back
-    amount - fee_refunded. `event_id` is the envelope's, as sent."""
-
-    event_id: str
-    refund_id: str
-    payment_order_id: str
-    seller_account: str
-    amount: Money
-    fee_refunded: Money
 
 
 def refund_succeeded(envelope: events_pb2.Envelope) -> RefundSucceeded:
@@ -113,22 +88,79 @@ def refund_succeeded(envelope: events_pb2.Envelope) -> RefundSucceeded:
     )
 
 
+class Applier(Generic[C, U, R]):
+    """The JetStream handler of a consumer that reads an envelope into its use case's command
+    (None: nothing to do, acked) and applies it in a unit of work. `Poison` (dead-letter) when
+    the envelope or the use case says it can never be applied (`refused`); anything else is
+    retried (an outage of the database without counting, see mesh.transient). `applied` is
+    told the use cases' results once they committed.
+
+    With a unit of work that can batch (mesh.uow.BatchingUnitOfWork), `apply_batch` applies
+    many envelopes in one transaction: one inbox claim for all, each use case in turn, one
+    commit (mesh.sql_uow); an envelope that cannot be read is left out (mesh.jetstream then
+    dead-letters it on its own), and any failure fails the batch (whose messages are then
+    handled one by one, by `__call__`). The inbox name of a batch is the durable's name, as
+    for every consumer of the mesh."""
+
+    def __init__(
+        self,
+        to_command: Callable[[events_pb2.Envelope], C | None],
+        use_case: Callable[[U, C], Awaitable[R]],
+        new_uow: Callable[[], U],
+        refused: tuple[type[Exception], ...] = (),
+        applied: Callable[[Sequence[R]], None] | None = None,
+    ) -> None:
+        self.to_command = to_command
+        self.use_case = use_case
+        self.new_uow = new_uow
+        self.refused = refused
+        self.applied = applied
+
+    async def __call__(self, envelope: events_pb2.Envelope) -> None:
+        command = self.to_command(envelope)
+        if command is None:
+            return
+        try:
+            result = await self.use_case(self.new_uow(), command)
+        except self.refused as err:
+            raise Poison(str(err)) from err
+        if self.applied is not None:
+            self.applied([result])
+
+    async def apply_batch(
+        self, consumer: str, envelopes: Sequence[events_pb2.Envelope]
+    ) -> list[int]:
+        uow = self.new_uow()
+        if not isinstance(uow, BatchingUnitOfWork):
+            return list(range(len(envelopes)))  # this unit of work applies one at a time
+        left_out: list[int] = []
+        commands: list[tuple[str, C]] = []
+        for i, envelope in enumerate(envelopes):
+            try:
+                command = self.to_command(envelope)
+                if command is not None:
+                    commands.append((event_id(envelope), command))
+            except Exception:  # poison: dead-lettered on its own, with its reason
+                left_out.append(i)
+        if not commands:
+            return left_out
+        results: list[R] = []
+        async with uow.batch(consumer, [eid for eid, _ in commands]) as first_seen:
+            for eid, command in commands:
+                if eid not in first_seen:
+                    continue  # handled before (or twice in this batch): no second effect
+                first_seen.discard(eid)
+                results.append(await self.use_case(uow, command))
+        if self.applied is not None and results:
+            self.applied(results)
+        return left_out
+
+
 def applying(
-    to_command: Callable[[events_pb2.Envelope], C],
+    to_command: Callable[[events_pb2.Envelope], C | None],
     use_case: Callable[[U, C], Awaitable[object]],
     new_uow: Callable[[], U],
     refused: tuple[type[Exception], ...],
-) -> Handler:
-    """The JetStream handler of a consumer that reads an envelope into its use case's command
-    and applies it in a new unit of work. `Poison` (dead-letter) when the envelope or the
-    use case says it can never be applied (`refused`); anything else is retried (an outage of
-    the database without counting, see mesh.transient)."""
-
-    async def handle(envelope: events_pb2.Envelope) -> None:
-        command = to_command(envelope)
-        try:
-            await use_case(new_uow(), command)
-        except refused as err:
-            raise Poison(str(err)) from err
-
-    return handle
+) -> Applier[C, U, object]:
+    """The `Applier` of a use case (see there)."""
+    return Applier(to_command, use_case, new_uow, refused)

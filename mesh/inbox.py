@@ -1,7 +1,10 @@
 """Inbox: a consumer records (consumer, event_id) in the same transaction as the effect of
-the event. A redelivered event hits the primary key and has no second effect, however late."""
+the event. A redelivered event hits the primary key and has no second effect, however late.
+A batched consumer claims its whole batch in one statement (`claim_many`)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 from sqlalchemy import (
     Column,
@@ -42,3 +45,18 @@ async def claim(conn: AsyncConnection, consumer: str, event_id: str) -> bool:
         {"c": consumer, "e": event_id},
     )
     return result.first() is not None
+
+
+async def claim_many(conn: AsyncConnection, consumer: str, event_ids: Sequence[str]) -> set[str]:
+    """`claim` for a batch in one statement: the ids (canonical UUID text) `consumer` sees for
+    the first time, each claimed once even when it comes twice in `event_ids`; the others'
+    effects are already committed."""
+    result = await conn.execute(_CLAIM_MANY, {"c": consumer, "ids": sorted(set(event_ids))})
+    return {row[0] for row in result}
+
+
+# Sorted ids: two batches claiming overlapping ids lock their index entries in one order.
+_CLAIM_MANY = text(
+    "INSERT INTO inbox (consumer, event_id) SELECT :c, e FROM unnest(CAST(:ids AS uuid[])) AS e "
+    "ON CONFLICT DO NOTHING RETURNING event_id::text"
+)

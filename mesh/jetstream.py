@@ -7,14 +7,20 @@ A message's handler either succeeds (ack), or fails:
 - unexpectedly (anything else): nak with backoff, up to the policy's `max_attempts`, then to the
   dead-letter stream (mesh.dead_letters says what a dead letter keeps).
 Messages are handled side by side, up to `concurrency` at once; a slow or failing one never
-holds up the ones behind it."""
+holds up the ones behind it.
+
+A handler that can apply a batch (`BatchHandler`, see mesh.consuming) with a spec whose
+`batch_size` is above 1 gets up to that many messages at once, applied in one transaction and
+acked together after it committed. If the batch fails, its messages are handled one by one,
+each exactly as above: only the failing one is retried or dead-lettered, with its own count."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -107,6 +113,21 @@ async def ensure_streams(js: JetStreamContext, replicas: int = 1) -> None:
 Handler = Callable[[events_pb2.Envelope], Awaitable[None]]
 
 
+@runtime_checkable
+class BatchHandler(Protocol):
+    """A handler that can also apply many envelopes in one transaction."""
+
+    async def __call__(self, envelope: events_pb2.Envelope) -> None: ...
+
+    async def apply_batch(
+        self, consumer: str, envelopes: Sequence[events_pb2.Envelope]
+    ) -> list[int]:
+        """Apply `envelopes` (of durable `consumer`) in one transaction, all or nothing;
+        returns the positions of those it left out (to be handled one by one: a message it
+        cannot read). Raises when the batch failed (nothing of it was applied)."""
+        ...
+
+
 @dataclass(frozen=True)
 class ConsumerSpec:
     """A durable pull consumer: `durable` names it; `subject` filters the stream; `retry` is
@@ -120,6 +141,10 @@ class ConsumerSpec:
     # longer keeps its message by saying it is still working (every third of this).
     ack_wait_s: float = 15.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
+    # Messages applied in one transaction by a `BatchHandler` (1: one by one). Up to
+    # `batches_in_flight` batches run at once, so the next is fetched while one commits.
+    batch_size: int = 1
+    batches_in_flight: int = 2
 
 
 async def dead_letter(
@@ -147,14 +172,25 @@ def _describe(err: BaseException) -> str:
     return f"{type(err).__name__}: {err}"
 
 
+def _count_delivery(spec: ConsumerSpec, msg: Msg) -> None:
+    _delivered(spec.durable).inc()
+    if (msg.metadata.num_delivered or 1) > 1:
+        _redelivered(spec.durable).inc()
+
+
 async def _process(
-    js: JetStreamContext, spec: ConsumerSpec, handler: Handler, msg: Msg, history: FailureLog
+    js: JetStreamContext,
+    spec: ConsumerSpec,
+    handler: Handler,
+    msg: Msg,
+    history: FailureLog,
+    *,
+    counted: bool = False,
 ) -> None:
     seq = msg.metadata.sequence.stream
     delivered = msg.metadata.num_delivered or 1
-    _delivered(spec.durable).inc()
-    if delivered > 1:
-        _redelivered(spec.durable).inc()
+    if not counted:
+        _count_delivery(spec, msg)
     try:
         envelope = decode_envelope(msg.data)
     except Exception as err:
@@ -224,16 +260,98 @@ async def _keep_working(msg: Msg, every_s: float) -> None:
 
 
 async def _settle(
-    js: JetStreamContext, spec: ConsumerSpec, handler: Handler, msg: Msg, history: FailureLog
+    js: JetStreamContext,
+    spec: ConsumerSpec,
+    handler: Handler,
+    msg: Msg,
+    history: FailureLog,
+    *,
+    counted: bool = False,
 ) -> None:
     try:
-        await _process(js, spec, handler, msg, history)
+        await _process(js, spec, handler, msg, history, counted=counted)
     except asyncio.CancelledError:
         raise
     except Exception as err:
         # An ack, nak or dead-letter publish that failed (NATS restarting) must not end the
         # consumer, and with it the service: the message was not acked, so it comes back.
         log.warning("settling a message on %s failed: %s", spec.durable, err)
+
+
+async def _keep_all_working(msgs: Sequence[Msg], every_s: float) -> None:
+    """`_keep_working` for every message of a batch."""
+    while True:
+        await asyncio.sleep(every_s)
+        for msg in msgs:
+            try:
+                await msg.in_progress()
+            except Exception as err:
+                log.debug("in-progress for %s failed: %s", msg.subject, err)
+
+
+async def _process_batch(
+    js: JetStreamContext,
+    spec: ConsumerSpec,
+    handler: BatchHandler,
+    msgs: Sequence[Msg],
+    history: FailureLog,
+) -> None:
+    """Apply `msgs` in one transaction and ack them all after it committed; a message that
+    cannot be decoded, or that the handler leaves out, and every message of a batch that
+    failed, is handled on its own (`_process`), exactly as without batching."""
+    for msg in msgs:
+        _count_delivery(spec, msg)
+    batch: list[Msg] = []
+    envelopes: list[events_pb2.Envelope] = []
+    alone: list[Msg] = []
+    for msg in msgs:
+        try:
+            envelopes.append(decode_envelope(msg.data))
+            batch.append(msg)
+        except Exception:
+            alone.append(msg)  # _process dead-letters it
+    if len(batch) > 1:
+        heartbeat = asyncio.create_task(_keep_all_working(batch, spec.ack_wait_s / 3))
+        try:
+            left_out = await handler.apply_batch(spec.durable, envelopes)
+        except asyncio.CancelledError:
+            raise
+        except Exception as err:
+            log.info(
+                "batch of %d in %s failed, handling them one by one: %s",
+                len(batch),
+                spec.durable,
+                _describe(err),
+            )
+            alone.extend(batch)
+        else:
+            skipped = set(left_out)
+            alone.extend(batch[i] for i in sorted(skipped))
+            applied = [msg for i, msg in enumerate(batch) if i not in skipped]
+            await asyncio.gather(*(msg.ack() for msg in applied))
+            for msg in applied:
+                _acked(spec.durable).inc()
+                history.forget(msg.metadata.sequence.stream)
+        finally:
+            heartbeat.cancel()
+    else:
+        alone.extend(batch)
+    await asyncio.gather(*(_settle(js, spec, handler, m, history, counted=True) for m in alone))
+
+
+async def _settle_batch(
+    js: JetStreamContext,
+    spec: ConsumerSpec,
+    handler: BatchHandler,
+    msgs: Sequence[Msg],
+    history: FailureLog,
+) -> None:
+    try:
+        await _process_batch(js, spec, handler, msgs, history)
+    except asyncio.CancelledError:
+        raise
+    except Exception as err:  # an ack that failed: the messages come back (see _settle)
+        log.warning("settling a batch on %s failed: %s", spec.durable, err)
 
 
 async def run_consumer(js: JetStreamContext, spec: ConsumerSpec, handler: Handler) -> None:
@@ -247,7 +365,7 @@ async def run_consumer(js: JetStreamContext, spec: ConsumerSpec, handler: Handle
         ack_policy=api.AckPolicy.EXPLICIT,
         deliver_policy=api.DeliverPolicy.ALL,
         ack_wait=spec.ack_wait_s,
-        max_ack_pending=spec.concurrency * 8,
+        max_ack_pending=max(spec.concurrency * 8, spec.batch_size * spec.batches_in_flight * 2),
         filter_subject=spec.subject,
     )
     sub = await js.pull_subscribe(
@@ -256,9 +374,13 @@ async def run_consumer(js: JetStreamContext, spec: ConsumerSpec, handler: Handle
     log.info("consumer %s on %s ready", spec.durable, spec.subject)
     failures = FailureLog()
     in_flight: set[asyncio.Task[None]] = set()
+    batched = spec.batch_size > 1 and isinstance(handler, BatchHandler)
     try:
         while True:
-            free = spec.concurrency - len(in_flight)
+            if batched:
+                free = spec.batch_size if len(in_flight) < spec.batches_in_flight else 0
+            else:
+                free = spec.concurrency - len(in_flight)
             if free <= 0:
                 await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 continue
@@ -271,6 +393,12 @@ async def run_consumer(js: JetStreamContext, spec: ConsumerSpec, handler: Handle
             except Exception as err:  # reconnecting, server restarting: wait and pull again
                 log.warning("fetch on %s failed: %s", spec.durable, err)
                 await asyncio.sleep(0.5)
+                continue
+            if batched:
+                assert isinstance(handler, BatchHandler)
+                task = asyncio.create_task(_settle_batch(js, spec, handler, msgs, failures))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
                 continue
             for msg in msgs:
                 task = asyncio.create_task(_settle(js, spec, handler, msg, failures))

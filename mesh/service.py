@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Any
 
@@ -20,7 +20,14 @@ from mesh import tracing
 from mesh.alerts import OUTBOX_STUCK, STANDARD_KINDS, AlertReporter, Watch, standard_alerts
 from mesh.db import make_engine
 from mesh.grpc_server import GrpcServer, Registrar
-from mesh.jetstream import ConsumerSpec, Handler, connect, ensure_streams, run_consumer
+from mesh.jetstream import (
+    BatchHandler,
+    ConsumerSpec,
+    Handler,
+    connect,
+    ensure_streams,
+    run_consumer,
+)
 from mesh.metrics import MetricsListener, serve_metrics
 from mesh.outbox import OutboxRelay
 from mesh.periodic import every
@@ -43,7 +50,9 @@ Task = Callable[[], Coroutine[Any, Any, None]]
 
 @dataclass(frozen=True)
 class Consumer:
-    """A JetStream consumer, run as the background task named `task`."""
+    """A JetStream consumer, run as the background task named `task`. A handler that can
+    batch (mesh.consuming.Applier) applies up to the settings' `consumer_batch_size`
+    messages in one transaction."""
 
     task: str
     spec: ConsumerSpec
@@ -137,8 +146,11 @@ async def start_service(
         )
         life.spawn(f"{schema}-outbox-relay", relay.run())
         for consumer in wiring.consumers:
-            handler = tracing.consuming(consumer.spec.durable, consumer.handler)  # span, request id
-            life.spawn(consumer.task, run_consumer(js, consumer.spec, handler))
+            spec = consumer.spec
+            if isinstance(consumer.handler, BatchHandler):
+                spec = replace(spec, batch_size=settings.consumer_batch_size)
+            handler = tracing.consuming(spec.durable, consumer.handler)  # span, request id
+            life.spawn(consumer.task, run_consumer(js, spec, handler))
         for task_name, task in wiring.tasks:
             life.spawn(task_name, task())
         specs = [consumer.spec for consumer in wiring.consumers]

@@ -200,6 +200,9 @@ class ServiceSettings:
     nats_password: str = ""
     # When the mesh's own checks raise an alert (mesh.alerts).
     alerts: AlertThresholds = field(default_factory=AlertThresholds)
+    # Messages a consumer applies in one transaction (mesh.consuming, mesh.jetstream); 1 turns
+    # batching off.
+    consumer_batch_size: int = 100
 
 
 def retry_policy(prefix: str) -> RetryPolicy:
@@ -248,6 +251,7 @@ class ServiceEnv(TypedDict):
     nats_user: str
     nats_password: str
     alerts: AlertThresholds
+    consumer_batch_size: int
 
 
 def service_env(prefix: str, default_grpc_addr: str) -> ServiceEnv:
@@ -255,7 +259,7 @@ def service_env(prefix: str, default_grpc_addr: str) -> ServiceEnv:
     `<prefix>_GRPC_ADDR`, LOG_LEVEL, `<prefix>_DB_POOL_SIZE`, `<prefix>_METRICS_ADDR`,
     NATS_STREAM_REPLICAS, the retry policy (`<prefix>_RETRY_*`, see `retry_policy`), the
     retention (see `retention_settings`), MESH_TLS_*, GRPC_REFLECTION, GRPC_ALLOWED_CALLERS,
-    MESH_HEALTH_GRPC_ADDR, NATS_USER and NATS_PASSWORD."""
+    MESH_HEALTH_GRPC_ADDR, NATS_USER, NATS_PASSWORD and `<prefix>_CONSUMER_BATCH_SIZE`."""
     metrics_addr = os.environ.get(f"{prefix}_METRICS_ADDR")
     return ServiceEnv(
         database_url=database_url(),
@@ -278,6 +282,7 @@ def service_env(prefix: str, default_grpc_addr: str) -> ServiceEnv:
         nats_user=nats_user(),
         nats_password=os.environ.get("NATS_PASSWORD", ""),
         alerts=alert_thresholds(),
+        consumer_batch_size=env_int(f"{prefix}_CONSUMER_BATCH_SIZE", 100, minimum=1),
     )
 
 

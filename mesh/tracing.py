@@ -172,8 +172,15 @@ EnvelopeHandler = Callable[[events_pb2.Envelope], Awaitable[None]]
 def consuming(durable: str, handler: EnvelopeHandler) -> EnvelopeHandler:
     """`handler` (a JetStream consumer's, taking an envelope) run with the request id of the
     envelope's headers for its log lines and, when tracing is on, inside a consumer span whose
-    parent is the event's producer span (its context read from the envelope's headers)."""
+    parent is the event's producer span (its context read from the envelope's headers). A
+    handler that also applies batches (mesh.jetstream.BatchHandler) stays one: see
+    `_TracedBatches`."""
+    if hasattr(handler, "apply_batch"):
+        return _TracedBatches(durable, handler)
+    return _traced(durable, handler)
 
+
+def _traced(durable: str, handler: EnvelopeHandler) -> EnvelopeHandler:
     async def traced(envelope: events_pb2.Envelope) -> None:
         headers = envelope.headers
         request_token = current_request_id.set(headers.get(REQUEST_ID_HEADER, ""))
@@ -181,23 +188,66 @@ def consuming(durable: str, handler: EnvelopeHandler) -> EnvelopeHandler:
             if _tracer is None:
                 await handler(envelope)
                 return
-            parent = propagate.extract(headers)
             with _tracer.start_as_current_span(
                 f"{envelope.event_type} process",
-                context=parent,
+                context=propagate.extract(headers),
                 kind=SpanKind.CONSUMER,
-                attributes={
-                    "messaging.system": "nats",
-                    "messaging.destination.name": envelope.event_type,
-                    "messaging.message.id": envelope.event_id,
-                    "messaging.consumer.group.name": durable,
-                },
+                attributes=_consumer_attributes(envelope, durable),
             ):
                 await handler(envelope)
         finally:
             current_request_id.reset(request_token)
 
     return traced
+
+
+def _consumer_attributes(envelope: events_pb2.Envelope, durable: str) -> dict[str, Any]:
+    return {
+        "messaging.system": "nats",
+        "messaging.destination.name": envelope.event_type,
+        "messaging.message.id": envelope.event_id,
+        "messaging.consumer.group.name": durable,
+    }
+
+
+class _TracedBatches:
+    """A batch handler traced: one by one as `_traced`; a batch (one transaction for many
+    messages) gets one consumer span per message, each the child of its own event's producer
+    span and spanning the batch's transaction, so every checkout's trace stays one tree."""
+
+    def __init__(self, durable: str, handler: Any) -> None:
+        self._durable = durable
+        self._handler = handler
+        self._one = _traced(durable, handler)
+
+    async def __call__(self, envelope: events_pb2.Envelope) -> None:
+        await self._one(envelope)
+
+    async def apply_batch(self, consumer: str, envelopes: Any) -> list[int]:
+        if _tracer is None:
+            return list(await self._handler.apply_batch(consumer, envelopes))
+        spans = [
+            _tracer.start_span(
+                f"{envelope.event_type} process",
+                context=propagate.extract(envelope.headers),
+                kind=SpanKind.CONSUMER,
+                attributes={
+                    **_consumer_attributes(envelope, self._durable),
+                    "messaging.batch.message_count": len(envelopes),
+                },
+            )
+            for envelope in envelopes
+        ]
+        try:
+            return list(await self._handler.apply_batch(consumer, envelopes))
+        except BaseException as err:
+            for span in spans:
+                span.record_exception(err)
+                span.set_status(Status(StatusCode.ERROR, "the batch failed: one by one next"))
+            raise
+        finally:
+            for span in spans:
+                span.end()
 
 
 @contextmanager

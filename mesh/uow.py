@@ -8,8 +8,10 @@ that caused it and the events it causes (the outbox), all or nothing.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
 from types import TracebackType
-from typing import Generic, Self, TypeVar
+from typing import Generic, Protocol, Self, TypeVar, runtime_checkable
 
 E = TypeVar("E")  # the service's outgoing domain event
 
@@ -49,3 +51,16 @@ class UnitOfWork(abc.ABC, Generic[E]):
     @abc.abstractmethod
     async def commit(self) -> None:
         """Commit the effect, the inbox claim and the events, all or nothing."""
+
+
+@runtime_checkable
+class BatchingUnitOfWork(Protocol):
+    """A unit of work that can carry a whole batch of a consumer's events in one transaction
+    (mesh.sql_uow.SqlUnitOfWork.batch; mesh.consuming runs the batches)."""
+
+    def batch(
+        self, consumer: str, event_ids: Sequence[str]
+    ) -> AbstractAsyncContextManager[set[str]]:
+        """Begin the batch's transaction and claim `event_ids` for `consumer` in the inbox;
+        yields those seen for the first time; commits when the block ends."""
+        ...

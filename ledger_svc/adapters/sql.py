@@ -22,10 +22,11 @@ from ledger_svc.domain import (
     Seal,
     Side,
     Transaction,
+    is_shared,
 )
 from ledger_svc.service_layer.ports import LedgerRepository, LedgerUnitOfWork
-from mesh.at_commit import Statement
-from mesh.sql_uow import SqlUnitOfWork
+from mesh.sql_uow import AtCommit, SqlUnitOfWork
+from mesh.summed_rows import SummedUpsert
 
 # The transaction row, its link in its hash chain and its entries in one statement; no row
 # back when the order (or the refund) already has a transaction (then nothing is written).
@@ -73,9 +74,12 @@ class ChainConflict(RuntimeError):
     """The posting's link in its chain was taken: the head row is behind its chain."""
 
 
-# Rows are inserted, hence locked, in the order given (see Transaction.balance_deltas). Sent
-# with the COMMIT by the driver itself (see mesh/at_commit.py), hence psycopg placeholders.
-_APPLY_BALANCES = """
+# Rows are inserted, hence locked, in the order given: the order of
+# Transaction.balance_deltas (hot accounts last), whatever the number of transactions whose
+# deltas a batch sums into one row each (mesh.summed_rows). Sent with the COMMIT by the driver
+# itself (see mesh/at_commit.py), hence psycopg placeholders.
+_APPLY_BALANCES = SummedUpsert(
+    """
     INSERT INTO account_balances (account, currency, debits, credits)
     SELECT d.account, d.currency, d.debits, d.credits
     FROM unnest(
@@ -86,11 +90,19 @@ _APPLY_BALANCES = """
     SET debits = account_balances.debits + EXCLUDED.debits,
         credits = account_balances.credits + EXCLUDED.credits,
         updated_at = now()
-"""
+    """,
+    keys=("accounts", "currencies"),
+    amounts=("debits", "credits"),
+    order=lambda key: (is_shared(str(key[0])), key),
+)
+
+# A batch of postings locks every chain head first, in chain order: its postings would take
+# them in whatever order their ids fall, and two batches doing that would deadlock.
+_LOCK_CHAIN_HEADS = text("SELECT chain FROM chain_heads ORDER BY chain FOR UPDATE")
 
 
 class SqlLedgerRepository(LedgerRepository):
-    def __init__(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
+    def __init__(self, conn: AsyncConnection, at_commit: AtCommit) -> None:
         self.conn = conn
         self.at_commit = at_commit
 
@@ -131,13 +143,8 @@ class SqlLedgerRepository(LedgerRepository):
     async def apply_balances(self, deltas: Sequence[BalanceDelta]) -> None:
         """Sent with the COMMIT: the hot rows (`psp_receivable`, `platform_fee_revenue`) are
         locked only while the server commits."""
-        params = {
-            "accounts": [d.account for d in deltas],
-            "currencies": [d.currency for d in deltas],
-            "debits": [d.debits for d in deltas],
-            "credits": [d.credits for d in deltas],
-        }
-        self.at_commit.append((_APPLY_BALANCES, params))
+        for d in deltas:
+            self.at_commit.add(_APPLY_BALANCES, (d.account, d.currency), (d.debits, d.credits))
 
     async def account_balances(self, account: str) -> list[AccountBalance]:
         b = account_balances.c
@@ -199,5 +206,8 @@ class SqlLedgerUnitOfWork(SqlUnitOfWork[LedgerPosted], LedgerUnitOfWork):
 
     outbox_table = outbox
 
-    def open_repositories(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
+    def open_repositories(self, conn: AsyncConnection, at_commit: AtCommit) -> None:
         self.ledger = SqlLedgerRepository(conn, at_commit)
+
+    async def prepare_batch(self) -> None:
+        await self.conn.execute(_LOCK_CHAIN_HEADS)

@@ -12,6 +12,7 @@ from ledger_svc.domain.accounts import (
     seller_payable,
 )
 from ledger_svc.domain.transaction import InvalidTransaction, Posting, Transaction
+from mesh.fees import InvalidFee, net_of_fee
 from mesh.money import Money
 
 
@@ -20,22 +21,18 @@ def payment_order_succeeded(
 ) -> Transaction:
     """The PSP owes us the gross (debit `psp_receivable`); we owe the seller gross - fee
     (credit `seller_payable:<seller>`) and earned the fee (credit `platform_fee_revenue`).
-    A zero line (no fee, or a fee of the whole amount) is left out."""
+    A zero line (no fee, or a fee of the whole amount) is left out. The fee rule is
+    mesh.fees.net_of_fee; the `entries_balanced` trigger guards the balance in the database."""
     if not payment_order_id:
         raise InvalidTransaction("payment_order_id is required")
-    if fee.currency != gross.currency:
-        raise InvalidTransaction(
-            f"fee currency {fee.currency} differs from amount currency {gross.currency}"
-        )
-    if gross.amount <= 0:
-        raise InvalidTransaction(f"amount must be positive, got {gross.amount}")
-    if fee.amount < 0 or fee.amount > gross.amount:
-        raise InvalidTransaction(f"fee {fee.amount} must be between 0 and amount {gross.amount}")
+    try:
+        net = net_of_fee(gross, fee)
+    except InvalidFee as err:
+        raise InvalidTransaction(str(err)) from None
     try:
         payable = seller_payable(seller_account)
     except UnknownAccount as err:
         raise InvalidTransaction(str(err)) from None
-    net = gross - fee
     currency = gross.currency
     lines = [Posting(PSP_RECEIVABLE, Side.DEBIT, gross.amount, currency)]
     if net.amount > 0:

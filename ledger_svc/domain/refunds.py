@@ -10,6 +10,7 @@ from ledger_svc.domain.accounts import (
     seller_payable,
 )
 from ledger_svc.domain.transaction import InvalidTransaction, Posting, Transaction
+from mesh.fees import InvalidFee, net_of_fee
 from mesh.money import Money
 
 
@@ -26,17 +27,14 @@ def payment_refunded(
     (debit `platform_fee_revenue`). A zero line is left out."""
     if not refund_id or not payment_order_id:
         raise InvalidTransaction("refund_id and payment_order_id are required")
-    if fee_refunded.currency != amount.currency:
-        raise InvalidTransaction("fee_refunded is not in the refund's currency")
-    if amount.amount <= 0:
-        raise InvalidTransaction(f"amount must be positive, got {amount.amount}")
-    if fee_refunded.amount < 0 or fee_refunded.amount > amount.amount:
-        raise InvalidTransaction(f"fee_refunded {fee_refunded.amount} must be between 0 and amount")
+    try:
+        net = net_of_fee(amount, fee_refunded, fee_name="fee_refunded")
+    except InvalidFee as err:
+        raise InvalidTransaction(str(err)) from None
     try:
         payable = seller_payable(seller_account)
     except UnknownAccount as err:
         raise InvalidTransaction(str(err)) from None
-    net = amount - fee_refunded
     currency = amount.currency
     lines = []
     if net.amount > 0:

@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ledger_svc.domain import payment_refunded
 from ledger_svc.service_layer.ports import LedgerUnitOfWork
 from ledger_svc.service_layer.use_cases import PostOutcome, post_transaction
-from mesh.money import Money
+from mesh.payment_events import RefundSucceeded
 
 REFUND_CONSUMER = "ledger-refund"
 
 
-@dataclass(frozen=True)
-class PostRefund:
-    """Post the reversal of a succeeded refund (from `payment.refund.succeeded`)."""
-
-    event_id: str
-    refund_id: str
-    payment_order_id: str
-    seller_account: str
-    amount: Money
-    fee_refunded: Money
+# Post the reversal of a succeeded refund: the event as every consumer reads it.
+PostRefund = RefundSucceeded
 
 
 def _new_id() -> str:

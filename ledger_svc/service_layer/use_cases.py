@@ -6,7 +6,6 @@ from __future__ import annotations
 import enum
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -24,22 +23,16 @@ from ledger_svc.domain import (
 from ledger_svc.service_layer.page_tokens import decode_page_token, encode_page_token
 from ledger_svc.service_layer.ports import LedgerUnitOfWork
 from mesh.errors import FieldViolation, invalid_argument, not_found
-from mesh.money import CURRENCY_EXPONENTS, Money
+from mesh.money import CURRENCY_EXPONENTS
+from mesh.payment_events import OrderSucceeded
 
 POST_CONSUMER = "ledger-post"
 DEFAULT_PAGE_SIZE = 50
 MAX_PAGE_SIZE = 500
 
 
-@dataclass(frozen=True)
-class PostPaymentOrder:
-    """Post the transaction of a succeeded payment order (from `payment.order.succeeded`)."""
-
-    event_id: str
-    payment_order_id: str
-    seller_account: str
-    gross: Money
-    fee: Money
+# Post the transaction of a succeeded payment order: the event as every consumer reads it.
+PostPaymentOrder = OrderSucceeded
 
 
 class PostOutcome(enum.Enum):

@@ -9,8 +9,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from mesh.at_commit import Statement
-from mesh.sql_uow import SqlUnitOfWork
+from mesh.sql_uow import AtCommit, SqlUnitOfWork
 from notify_svc.adapters.secret_box import SecretBox
 from notify_svc.adapters.tables import outbox
 from notify_svc.domain.webhook_event import WebhookEvent
@@ -360,5 +359,5 @@ class SqlNotifyUnitOfWork(SqlUnitOfWork[object], NotifyUnitOfWork):
         super().__init__(engine, _no_events)
         self.box = box
 
-    def open_repositories(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
+    def open_repositories(self, conn: AsyncConnection, at_commit: AtCommit) -> None:
         self.store = SqlNotifyRepository(conn, self.box)

@@ -5,10 +5,13 @@ payout service's events (payout.paid, payout.failed) on the PAYOUT stream."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from functools import partial
 
-from mesh.jetstream import ConsumerSpec, Handler
+from mesh.consuming import Applier
+from mesh.jetstream import ConsumerSpec
+from notify_svc.domain.webhook_event import WebhookEvent
 from notify_svc.entrypoints.translate import to_webhook_event
 from notify_svc.service_layer.events import (
     EVENTS_CONSUMER,
@@ -16,7 +19,6 @@ from notify_svc.service_layer.events import (
     record_event,
 )
 from notify_svc.service_layer.ports import NotifyUnitOfWork
-from paymesh.events.v1 import events_pb2
 
 
 def events_consumer_spec(concurrency: int) -> ConsumerSpec:
@@ -41,14 +43,15 @@ def events_handler(
     new_uow: Callable[[], NotifyUnitOfWork],
     clock: Callable[[], datetime],
     recorded: Callable[[], None],
-) -> Handler:
-    """`recorded` is called after a commit that made deliveries (wakes the delivery loop)."""
+) -> Applier[WebhookEvent, NotifyUnitOfWork, int]:
+    """`record_event` for every envelope the marketplace is told about (others are acked at
+    once); `recorded` is called after a commit that made deliveries (wakes the delivery
+    loop)."""
 
-    async def handle(envelope: events_pb2.Envelope) -> None:
-        event = to_webhook_event(envelope)
-        if event is None:
-            return
-        if await record_event(new_uow(), event, clock):
+    def made_deliveries(counts: Sequence[int]) -> None:
+        if any(counts):
             recorded()
 
-    return handle
+    return Applier(
+        to_webhook_event, partial(record_event, clock=clock), new_uow, applied=made_deliveries
+    )

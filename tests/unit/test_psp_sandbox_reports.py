@@ -105,7 +105,8 @@ async def test_columns_pick_metadata_and_the_payouts_report_has_the_platform_pay
     async with in_process(SandboxSettings(state_file=tmp_path / "s.jsonl"), clock) as client:
         intent = await pay(client, 10_000, "po_1")
         transfer = await client.post(
-            "/v1/transfers", data={"amount": "4000", "currency": "usd", "destination": "acct_sandboxS1"}
+            "/v1/transfers",
+            data={"amount": "4000", "currency": "usd", "destination": "acct_sandboxS1"},
         )
         assert transfer.status_code == 200, transfer.text
         nothing = await client.post("/_sandbox/platform_payouts", json={"currency": "usd"})

@@ -10,9 +10,9 @@ from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from mesh.at_commit import Statement
 from mesh.money import Money
-from mesh.sql_uow import SqlUnitOfWork
+from mesh.sql_uow import AtCommit, SqlUnitOfWork
+from mesh.summed_rows import SummedUpsert
 from wallet_svc.adapters.tables import (
     balances,
     outbox,
@@ -48,13 +48,21 @@ _ADD_CREDIT = (
     .returning(wallet_credits.c.payment_order_id)
 )
 # Sent with the COMMIT by the driver itself (see mesh/at_commit.py), hence psycopg placeholders:
-# a busy seller's balance row is locked only while the server commits.
-_ADD_PENDING = """
+# a busy seller's balance row is locked only while the server commits. A batch of credits
+# writes each seller's row once, with their sum, in one statement (mesh.summed_rows).
+_ADD_PENDING = SummedUpsert(
+    """
     INSERT INTO balances (seller_account, currency, pending)
-    VALUES (%(seller_account)s, %(currency)s, %(amount)s)
+    SELECT b.seller_account, b.currency, b.amount
+    FROM unnest(%(sellers)s::text[], %(currencies)s::text[], %(amounts)s::numeric[])
+         WITH ORDINALITY AS b(seller_account, currency, amount, n)
+    ORDER BY b.n
     ON CONFLICT (seller_account, currency) DO UPDATE
     SET pending = balances.pending + EXCLUDED.pending, updated_at = now()
-"""
+    """,
+    keys=("sellers", "currencies"),
+    amounts=("amounts",),
+)
 
 
 _LOCK_BALANCE = text(
@@ -75,7 +83,7 @@ _APPLY_REFUND_DEBIT = text(
 
 
 class SqlWalletRepository(WalletRepository):
-    def __init__(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
+    def __init__(self, conn: AsyncConnection, at_commit: AtCommit) -> None:
         self.conn = conn
         self.at_commit = at_commit
 
@@ -115,12 +123,7 @@ class SqlWalletRepository(WalletRepository):
 
     async def add_pending(self, seller_account: str, amount: Money) -> None:
         """Sent with the COMMIT (see mesh/at_commit.py)."""
-        params = {
-            "seller_account": seller_account,
-            "currency": amount.currency,
-            "amount": amount.amount,
-        }
-        self.at_commit.append((_ADD_PENDING, params))
+        self.at_commit.add(_ADD_PENDING, (seller_account, amount.currency), (amount.amount,))
 
     async def balances(self, seller_account: str) -> list[Balance]:
         rows = await self.conn.execute(
@@ -329,5 +332,5 @@ class SqlWalletUnitOfWork(SqlUnitOfWork[DomainEvent], WalletUnitOfWork):
 
     outbox_table = outbox
 
-    def open_repositories(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
+    def open_repositories(self, conn: AsyncConnection, at_commit: AtCommit) -> None:
         self.wallets = SqlWalletRepository(conn, at_commit)

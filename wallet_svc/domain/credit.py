@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from mesh.money import InvalidMoney, Money, quantize
+from mesh.fees import InvalidFee, net_of_fee
+from mesh.money import Money
 
 SELLER_ACCOUNT = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
@@ -17,9 +18,10 @@ class InvalidCredit(ValueError):
 
 @dataclass(frozen=True)
 class Credit:
-    """The credit of one payment order to its seller. Constructing one checks the rule:
-    positive gross, fee in the same currency, 0 <= fee <= gross, so the net is never negative
-    (a zero net, where the platform keeps everything, is a valid credit of nothing)."""
+    """The credit of one payment order to its seller. Constructing one checks the fee rule
+    (mesh.fees.net_of_fee: positive gross, fee in the same currency, 0 <= fee <= gross, so the
+    net is never negative; a zero net, where the platform keeps everything, is a valid credit
+    of nothing). Guarded in the database by the `wallet_credits_*` checks (migration 0001)."""
 
     payment_order_id: str
     seller_account: str
@@ -31,28 +33,10 @@ class Credit:
             raise InvalidCredit("payment_order_id is required")
         if not SELLER_ACCOUNT.match(self.seller_account):
             raise InvalidCredit(f"seller_account {self.seller_account!r} is not a valid account id")
-        if self.fee.currency != self.gross.currency:
-            raise InvalidCredit(
-                f"fee currency {self.fee.currency} differs from amount currency "
-                f"{self.gross.currency}"
-            )
-        for name, money in (("amount", self.gross), ("fee", self.fee)):
-            try:
-                exact = quantize(money.amount, money.currency) == money.amount
-            except InvalidMoney as err:
-                raise InvalidCredit(f"{name}: {err}") from None
-            if not exact:
-                raise InvalidCredit(
-                    f"{name} {money.amount} has more decimals than {money.currency}"
-                )
-        if self.gross.amount <= 0:
-            raise InvalidCredit(f"amount must be positive, got {self.gross.amount}")
-        if self.fee.amount < 0:
-            raise InvalidCredit(f"fee must not be negative, got {self.fee.amount}")
-        if self.fee.amount > self.gross.amount:
-            raise InvalidCredit(
-                f"fee {self.fee.amount} exceeds amount {self.gross.amount}: net would be negative"
-            )
+        try:
+            net_of_fee(self.gross, self.fee)
+        except InvalidFee as err:
+            raise InvalidCredit(str(err)) from None
 
     @property
     def currency(self) -> str:

@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from mesh.money import InvalidMoney, Money, quantize
+from mesh.fees import InvalidFee, net_of_fee
+from mesh.money import Money
 from wallet_svc.domain.balance import Balance
 from wallet_svc.domain.credit import SELLER_ACCOUNT, InvalidCredit
 
@@ -24,8 +25,9 @@ class InvalidRefundDebit(InvalidCredit):
 
 @dataclass(frozen=True)
 class RefundDebit:
-    """The debit of one refund from its seller. Constructing one checks the rule: positive
-    amount, fee in the same currency, 0 <= fee <= amount."""
+    """The debit of one refund from its seller. Constructing one checks the fee rule
+    (mesh.fees.net_of_fee: positive amount, fee in the same currency, 0 <= fee <= amount),
+    guarded in the database by the `wallet_refund_debits_*` checks (migration 0002)."""
 
     refund_id: str
     payment_order_id: str
@@ -38,19 +40,12 @@ class RefundDebit:
             raise InvalidRefundDebit("refund_id and payment_order_id are required")
         if not SELLER_ACCOUNT.match(self.seller_account):
             raise InvalidRefundDebit(f"seller_account {self.seller_account!r} is not valid")
-        if self.fee_refunded.currency != self.amount.currency:
-            raise InvalidRefundDebit("fee_refunded is not in the refund's currency")
-        for name, money in (("amount", self.amount), ("fee_refunded", self.fee_refunded)):
-            try:
-                exact = quantize(money.amount, money.currency) == money.amount
-            except InvalidMoney as err:
-                raise InvalidRefundDebit(f"{name}: {err}") from None
-            if not exact:
-                raise InvalidRefundDebit(f"{name} has more decimals than {money.currency}")
-        if self.amount.amount <= 0:
-            raise InvalidRefundDebit(f"amount must be positive, got {self.amount.amount}")
-        if not Decimal(0) <= self.fee_refunded.amount <= self.amount.amount:
-            raise InvalidRefundDebit("fee_refunded must be between 0 and the amount")
+        try:
+            net_of_fee(
+                self.amount, self.fee_refunded, gross_name="the amount", fee_name="fee_refunded"
+            )
+        except InvalidFee as err:
+            raise InvalidRefundDebit(str(err)) from None
 
     @property
     def currency(self) -> str:

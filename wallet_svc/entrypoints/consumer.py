@@ -8,10 +8,9 @@ from mesh.consuming import applying, order_succeeded
 from mesh.events import PAYMENT_ORDER_SUCCEEDED
 from mesh.jetstream import ConsumerSpec, Handler
 from mesh.retry import RetryPolicy
-from paymesh.events.v1 import events_pb2
 from wallet_svc.domain import InvalidCredit
 from wallet_svc.service_layer.ports import WalletUnitOfWork
-from wallet_svc.service_layer.use_cases import CREDIT_CONSUMER, CreditOrder, credit_seller
+from wallet_svc.service_layer.use_cases import CREDIT_CONSUMER, credit_seller
 
 
 def consumer_spec(concurrency: int, retry: RetryPolicy = RetryPolicy()) -> ConsumerSpec:
@@ -24,16 +23,9 @@ def consumer_spec(concurrency: int, retry: RetryPolicy = RetryPolicy()) -> Consu
     )
 
 
-def to_command(envelope: events_pb2.Envelope) -> CreditOrder:
-    """The use-case command an envelope asks for; `Poison` when it can never be applied."""
-    order = order_succeeded(envelope)
-    return CreditOrder(
-        event_id=order.event_id,
-        payment_order_id=order.payment_order_id,
-        seller_account=order.seller_account,
-        gross=order.gross,
-        fee=order.fee,
-    )
+# The use-case command an envelope asks for (`Poison` when it can never be applied): the
+# succeeded event as every consumer reads it.
+to_command = order_succeeded
 
 
 def credit_handler(uow_factory: Callable[[], WalletUnitOfWork]) -> Handler:

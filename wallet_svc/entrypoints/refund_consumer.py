@@ -9,10 +9,9 @@ from mesh.consuming import applying, refund_succeeded
 from mesh.events import PAYMENT_REFUND_SUCCEEDED
 from mesh.jetstream import ConsumerSpec, Handler
 from mesh.retry import RetryPolicy
-from paymesh.events.v1 import events_pb2
 from wallet_svc.domain import InvalidRefundDebit
 from wallet_svc.service_layer.ports import WalletUnitOfWork
-from wallet_svc.service_layer.refunds import REFUND_CONSUMER, DebitRefund, debit_refund
+from wallet_svc.service_layer.refunds import REFUND_CONSUMER, debit_refund
 
 
 def refund_consumer_spec(concurrency: int, retry: RetryPolicy = RetryPolicy()) -> ConsumerSpec:
@@ -25,17 +24,9 @@ def refund_consumer_spec(concurrency: int, retry: RetryPolicy = RetryPolicy()) -
     )
 
 
-def to_refund_command(envelope: events_pb2.Envelope) -> DebitRefund:
-    """The use-case command an envelope asks for; `Poison` when it can never be applied."""
-    refund = refund_succeeded(envelope)
-    return DebitRefund(
-        event_id=refund.event_id,
-        refund_id=refund.refund_id,
-        payment_order_id=refund.payment_order_id,
-        seller_account=refund.seller_account,
-        amount=refund.amount,
-        fee_refunded=refund.fee_refunded,
-    )
+# The use-case command an envelope asks for (`Poison` when it can never be applied): the
+# succeeded event as every consumer reads it.
+to_refund_command = refund_succeeded
 
 
 def refund_handler(uow_factory: Callable[[], WalletUnitOfWork]) -> Handler:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
-from mesh.money import Money
+from mesh.payment_events import RefundSucceeded
 from mesh.retry import Transient
 from wallet_svc.domain import Bucket, RefundDebit, split_debit
 from wallet_svc.service_layer.moves import move
@@ -14,16 +13,8 @@ from wallet_svc.service_layer.ports import WalletUnitOfWork
 REFUND_CONSUMER = "wallet-refund"
 
 
-@dataclass(frozen=True)
-class DebitRefund:
-    """Debit the seller of a succeeded refund (from `payment.refund.succeeded`)."""
-
-    event_id: str
-    refund_id: str
-    payment_order_id: str
-    seller_account: str
-    amount: Money
-    fee_refunded: Money
+# Debit the seller of a succeeded refund: the event as every consumer reads it.
+DebitRefund = RefundSucceeded
 
 
 class DebitOutcome(enum.Enum):

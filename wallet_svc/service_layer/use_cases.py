@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
 
 from mesh.errors import FieldViolation, invalid_argument, not_found
-from mesh.money import CURRENCY_EXPONENTS, Money
+from mesh.money import CURRENCY_EXPONENTS
+from mesh.payment_events import OrderSucceeded
 from wallet_svc.domain import Balance, Bucket, Credit, WalletCredited, settle_debt
 from wallet_svc.service_layer.moves import move
 from wallet_svc.service_layer.ports import WalletUnitOfWork
@@ -14,15 +14,8 @@ from wallet_svc.service_layer.ports import WalletUnitOfWork
 CREDIT_CONSUMER = "wallet-credit"
 
 
-@dataclass(frozen=True)
-class CreditOrder:
-    """Credit the seller of a succeeded payment order (from `payment.order.succeeded`)."""
-
-    event_id: str
-    payment_order_id: str
-    seller_account: str
-    gross: Money
-    fee: Money
+# Credit the seller of a succeeded payment order: the event as every consumer reads it.
+CreditOrder = OrderSucceeded
 
 
 class CreditOutcome(enum.Enum):
