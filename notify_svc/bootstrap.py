@@ -26,6 +26,7 @@ from notify_svc.entrypoints.consumer import (
     events_handler,
     payout_events_consumer_spec,
 )
+from notify_svc.entrypoints.endpoint_alerts import endpoint_watch
 from notify_svc.entrypoints.grpc_servicer import SERVICE_NAME, NotifyServicer
 from notify_svc.service_layer.delivery import Deliverer, DeliveryPolicy, Outcome
 from notify_svc.service_layer.ports import DueDelivery, SendResult
@@ -101,6 +102,7 @@ async def start(life: Lifecycle, settings: NotifySettings | None = None) -> Runn
                 ),
             ],
             tasks=[("notify-delivery", deliver)],
+            alerts=[endpoint_watch(engine)],
             closers=[sender.close],
         )
 

@@ -21,6 +21,7 @@ from mesh.errors import (
 )
 from notify_svc.domain.endpoint import InvalidEndpointUrl
 from notify_svc.service_layer.endpoints import (
+    DISABLED_BY_HAND,
     CreateEndpoint,
     RequestReused,
     UnknownEndpoint,
@@ -187,7 +188,7 @@ class NotifyServicer(notify_pb2_grpc.NotifyServiceServicer):
     ) -> notify_pb2.DisableWebhookEndpointResponse:
         with _as_service_errors():
             found = await disable_endpoint(
-                self.new_uow(), request.endpoint_id, "disabled by hand", self.clock
+                self.new_uow(), request.endpoint_id, DISABLED_BY_HAND, self.clock
             )
         return notify_pb2.DisableWebhookEndpointResponse(endpoint=endpoint_to_proto(found))
 

@@ -90,6 +90,10 @@ async def get_endpoint(uow: NotifyUnitOfWork, endpoint_id: str) -> Endpoint:
     return found
 
 
+# The reason an operator's DisableWebhookEndpoint records: a decision, not a failure (no alert).
+DISABLED_BY_HAND = "disabled by hand"
+
+
 async def disable_endpoint(
     uow: NotifyUnitOfWork, endpoint_id: str, reason: str, clock: Callable[[], datetime]
 ) -> Endpoint:

@@ -343,7 +343,10 @@ def test_two_payout_runs_at_once_from_two_processes_pay_each_seller_once(stack):
         for p in json.loads(out)["payouts"]
         if p["seller_account"] == seller
     ]
-    assert len(mine) == 2 and len(set(mine)) == 1, mine
+    # Both runs name the one run payout when they overlap; a run that comes after the other
+    # reserved everything finds nothing left to pay (the seller's available is 0). Either way:
+    # one payout id, of the whole amount, and one payout at the provider.
+    assert len(set(mine)) == 1, mine
     wait_payout(client, mine[0][0], "PAID")
     wait_buckets(client, seller)
     with sandbox(stack) as psp:

@@ -24,6 +24,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from mesh.events import PAYMENT_CHECKOUT_DONE, PAYMENT_ORDER_FAILED, new_envelope
 from mesh.metrics import MARKETPLACE_ENDPOINTS_DISABLED
 from notify_svc.bootstrap import start
+from notify_svc.entrypoints.endpoint_alerts import endpoint_watch
 from notify_svc.settings import NotifySettings
 from paymesh.events.v1 import events_pb2
 from paymesh.notify.v1 import notify_pb2, notify_pb2_grpc
@@ -327,6 +328,12 @@ async def test_an_endpoint_that_keeps_failing_is_disabled_and_the_others_keep_re
         endpoint = await eventually(disabled)
         assert endpoint.disabled_reason == "3 failed deliveries in a row"
         assert MARKETPLACE_ENDPOINTS_DISABLED._value.get() == disabled_before + 1
+        # ... and the on-call engineer is told: an alert for it (not for the healthy ones).
+        alerts = await endpoint_watch(notify.engine).check()
+        assert [(a.kind, a.subject) for a in alerts] == [
+            ("webhook_endpoint_disabled", dead.endpoint.endpoint_id)
+        ]
+        assert "3 failed deliveries in a row" in alerts[0].detail
         # Nothing more is sent to it once the attempts in flight when it was disabled are
         # over, even for new events; the healthy one still gets them.
         await asyncio.sleep(0.5)
