@@ -206,6 +206,21 @@ ALERTS_ACTIVE = Gauge(
     ["kind"],
 )
 
+# --- reconciliation ---------------------------------------------------------------------------
+
+RECON_RUNS = Counter(
+    "paymesh_recon_runs_total",
+    "Reconciliation runs finished (recon_svc), by status: succeeded, failed.",
+    ["status"],
+)
+RECON_MISMATCHES = Counter(
+    "paymesh_recon_mismatches_total",
+    "Mismatches reconciliation runs found, by class (1 fixed automatically, 2 needs a person, "
+    "3 unclassifiable) and by type; a mismatch a later run of the same day finds again is "
+    "counted again (the finance queue keeps each once).",
+    ["mismatch_class", "type"],
+)
+
 M = TypeVar("M", Counter, Gauge, Histogram)
 
 

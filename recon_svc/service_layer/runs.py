@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from mesh.metrics import RECON_MISMATCHES, RECON_RUNS
 from recon_svc.domain.classes import Classification, FixRule
 from recon_svc.domain.mismatches import Mismatch
 from recon_svc.domain.period import Period
@@ -129,6 +131,9 @@ async def execute_run(deps: RunDeps, run: Run) -> Run:
     run.progress = sink.seen
     run.finished_at = deps.clock()
     await deps.store.save_run(run)
+    RECON_RUNS.labels(run.status.value.lower()).inc()
+    for (mismatch_class, mismatch_type), n in sink.found.items():
+        RECON_MISMATCHES.labels(str(mismatch_class), mismatch_type).inc(n)
     return run
 
 
@@ -154,11 +159,13 @@ class QueueSink:
         self._deps, self._run, self._loop = deps, run, loop
         self._batch: list[StoredMismatch] = []
         self.new = 0
+        self.found: Counter[tuple[int, str]] = Counter()  # by class and type, for metrics
         self.seen = 0
 
     def add(self, mismatch: Mismatch, classification: Classification) -> None:
         self._batch.append(stored_mismatch(self._deps, self._run, mismatch, classification))
         self.seen += 1
+        self.found[(int(classification.mismatch_class), mismatch.type.value)] += 1
         if len(self._batch) >= BATCH:
             self.flush()
 

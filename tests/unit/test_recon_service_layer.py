@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from mesh.metrics import RECON_MISMATCHES, RECON_RUNS
 from recon_svc.domain.classes import MismatchClass
 from recon_svc.domain.period import Period
 from recon_svc.domain.queue import (
@@ -119,7 +120,11 @@ async def run_once(d: RunDeps, request_id: str = ""):  # type: ignore[no-untyped
 
 async def test_a_run_types_classifies_fixes_class_one_and_queues_the_rest(tmp_path: Path) -> None:
     d = deps(tmp_path, [STUCK, DUPLICATE, UNKNOWN])
+    before = found_metric("3", "unmatched_psp"), RECON_RUNS.labels("succeeded")._value.get()
     run = await run_once(d)
+    # The figures an on-call engineer scrapes moved with it.
+    after = found_metric("3", "unmatched_psp"), RECON_RUNS.labels("succeeded")._value.get()
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
     assert run.status is RunStatus.SUCCEEDED
     assert run.report["by_type"] == {"duplicate_charge": 1, "status": 1, "unmatched_psp": 1}
     assert run.report["by_class"] == {"1": 1, "2": 1, "3": 1}
@@ -145,6 +150,10 @@ async def test_a_run_types_classifies_fixes_class_one_and_queues_the_rest(tmp_pa
         run.run_id,
         "settle_order_from_psp",
     )
+
+
+def found_metric(mismatch_class: str, mismatch_type: str) -> float:
+    return RECON_MISMATCHES.labels(mismatch_class, mismatch_type)._value.get()
 
 
 async def test_a_second_run_of_the_day_changes_nothing(tmp_path: Path) -> None:
