@@ -24,6 +24,8 @@ PAYOUT_RESERVED = "payout.reserved"
 PAYOUT_PAID = "payout.paid"
 PAYOUT_FAILED = "payout.failed"  # FAILED or CANCELED: the money is back in available
 LEDGER_POSTED = "ledger.posted"
+# A new mismatch in the reconciliation finance queue (recon_svc, ADR 0018), for the marketplace.
+RECON_MISMATCH_OPENED = "recon.mismatch.opened"
 PAYMENT_REFUND_CREATED = "payment.refund.created"
 PAYMENT_REFUND_SUCCEEDED = "payment.refund.succeeded"
 PAYMENT_REFUND_FAILED = "payment.refund.failed"

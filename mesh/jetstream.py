@@ -60,6 +60,8 @@ STREAMS: dict[str, list[str]] = {
     "WALLET": ["wallet.>"],
     "LEDGER": ["ledger.>"],
     "PAYOUT": ["payout.>"],
+    # Reconciliation's news for the marketplace (recon.mismatch.opened).
+    "RECON": ["recon.>"],
     dead_letters.DLQ_STREAM: [dead_letters.DLQ_SUBJECTS],
     # Alerts on their way to the payment service's alert store (mesh.alerts).
     "OPS": ["ops.>"],

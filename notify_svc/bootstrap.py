@@ -25,6 +25,7 @@ from notify_svc.entrypoints.consumer import (
     events_consumer_spec,
     events_handler,
     payout_events_consumer_spec,
+    recon_events_consumer_spec,
 )
 from notify_svc.entrypoints.endpoint_alerts import endpoint_watch
 from notify_svc.entrypoints.grpc_servicer import SERVICE_NAME, NotifyServicer
@@ -98,6 +99,11 @@ async def start(life: Lifecycle, settings: NotifySettings | None = None) -> Runn
                 Consumer(
                     "notify-payout-events-consumer",
                     payout_events_consumer_spec(config.consumer_concurrency),
+                    events_handler(new_uow, utc_now, deliverer.wake),
+                ),
+                Consumer(
+                    "notify-recon-events-consumer",
+                    recon_events_consumer_spec(config.consumer_concurrency),
                     events_handler(new_uow, utc_now, deliverer.wake),
                 ),
             ],

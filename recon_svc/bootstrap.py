@@ -24,6 +24,7 @@ from recon_svc.adapters.sql_store import SqlReconStore
 from recon_svc.adapters.stripe_reports import StripeReportSettings, StripeReportTransactions
 from recon_svc.entrypoints.background_runs import BackgroundRuns
 from recon_svc.entrypoints.grpc_servicer import SERVICE_NAME, ReconServicer
+from recon_svc.entrypoints.outgoing import encode_event
 from recon_svc.entrypoints.payment_client import GrpcPaymentFlows, payment_channel
 from recon_svc.service_layer.ports import PspReportSource
 from recon_svc.service_layer.runs import RunDeps, scheduled_run
@@ -53,9 +54,11 @@ def report_sources(config: ReconSettings) -> dict[str, PspReportSource]:
     }
 
 
-def run_deps(config: ReconSettings, engine: AsyncEngine, flows: GrpcPaymentFlows) -> RunDeps:
+def run_deps(
+    config: ReconSettings, engine: AsyncEngine, flows: GrpcPaymentFlows, relay: OutboxRelay
+) -> RunDeps:
     return RunDeps(
-        store=SqlReconStore(engine),
+        store=SqlReconStore(engine, encode_event, after_commit=relay.wake),
         psp_reports=report_sources(config),
         ours=PostgresRecords(config.orders_database_url),
         new_matcher=DuckDbMatcher,
@@ -74,7 +77,7 @@ async def start(
 
     def wire(engine: AsyncEngine, relay: OutboxRelay) -> Wiring:
         channel = payment_channel(config.payment_grpc_addr, config.tls)
-        deps = run_deps(config, engine, GrpcPaymentFlows(channel))
+        deps = run_deps(config, engine, GrpcPaymentFlows(channel), relay)
         background = BackgroundRuns()
         servicer = ReconServicer(deps, config.source, config.write_off_limit, background)
 

@@ -16,6 +16,7 @@ TYPE_OF_SUBJECT: dict[str, str] = {
     "payment.refund.failed": "refund.failed",
     "payout.paid": "payout.paid",
     "payout.failed": "payout.failed",  # FAILED, CANCELED, or paid then returned by the bank
+    "recon.mismatch.opened": "recon.mismatch_opened",  # a new one in the finance queue
 }
 
 WEBHOOK_EVENT_TYPES: tuple[str, ...] = tuple(TYPE_OF_SUBJECT.values())

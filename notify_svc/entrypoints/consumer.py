@@ -1,7 +1,8 @@
 """The `notify-events` consumer: every payment event the marketplace may be told about →
 a webhook event and its deliveries. Its own durable on the PAYMENT stream: however far behind
 it falls, the payment path never waits on it. `notify-payout-events` does the same for the
-payout service's events (payout.paid, payout.failed) on the PAYOUT stream."""
+payout service's events (payout.paid, payout.failed) on the PAYOUT stream, and
+`notify-recon-events` for reconciliation's (recon.mismatch.opened) on the RECON stream."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from notify_svc.entrypoints.translate import to_webhook_event
 from notify_svc.service_layer.events import (
     EVENTS_CONSUMER,
     PAYOUT_EVENTS_CONSUMER,
+    RECON_EVENTS_CONSUMER,
     record_event,
 )
 from notify_svc.service_layer.ports import NotifyUnitOfWork
@@ -35,6 +37,15 @@ def payout_events_consumer_spec(concurrency: int) -> ConsumerSpec:
         stream="PAYOUT",
         durable=PAYOUT_EVENTS_CONSUMER,
         subject="payout.>",
+        concurrency=concurrency,
+    )
+
+
+def recon_events_consumer_spec(concurrency: int) -> ConsumerSpec:
+    return ConsumerSpec(
+        stream="RECON",
+        durable=RECON_EVENTS_CONSUMER,
+        subject="recon.>",
         concurrency=concurrency,
     )
 

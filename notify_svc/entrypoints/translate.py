@@ -105,6 +105,19 @@ def _payout_failed(e: events_pb2.PayoutFailed) -> dict[str, object]:
     }
 
 
+def _mismatch_opened(e: events_pb2.ReconMismatchOpened) -> dict[str, object]:
+    return {
+        "mismatch_id": e.mismatch_id,
+        "type": e.type,
+        "detail": e.detail,
+        "class": e.mismatch_class,
+        "amount": _money(e.amount) if e.HasField("amount") else None,
+        "run_id": e.run_id,
+        "suggested_action": e.suggested_action,
+        "period": e.period,
+    }
+
+
 # Subject -> (payload type, its `data`). Every subject of TYPE_OF_SUBJECT has one.
 _TRANSLATIONS: dict[str, tuple[type[Message], Callable[..., dict[str, object]]]] = {
     "payment.order.succeeded": (events_pb2.PaymentOrderSucceeded, _order_succeeded),
@@ -116,6 +129,7 @@ _TRANSLATIONS: dict[str, tuple[type[Message], Callable[..., dict[str, object]]]]
     "payment.refund.failed": (events_pb2.PaymentRefundFailed, _refund_failed),
     "payout.paid": (events_pb2.PayoutPaid, _payout_paid),
     "payout.failed": (events_pb2.PayoutFailed, _payout_failed),
+    "recon.mismatch.opened": (events_pb2.ReconMismatchOpened, _mismatch_opened),
 }
 
 

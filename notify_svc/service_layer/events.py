@@ -11,9 +11,11 @@ from notify_svc.domain.webhook_event import WebhookEvent
 from notify_svc.service_layer.ports import EventLog, NotifyUnitOfWork
 
 EVENTS_CONSUMER = "notify-events"
-# Its durable on the PAYOUT stream (payout.paid / payout.failed); the inbox claims of both
-# durables are under EVENTS_CONSUMER (mesh event ids are unique across streams).
+# Its durable on the PAYOUT stream (payout.paid / payout.failed); the inbox claims of every
+# durable are under EVENTS_CONSUMER (mesh event ids are unique across streams).
 PAYOUT_EVENTS_CONSUMER = "notify-payout-events"
+# Its durable on the RECON stream (recon.mismatch.opened), the same way.
+RECON_EVENTS_CONSUMER = "notify-recon-events"
 
 
 class UnknownEvent(LookupError):

@@ -22,6 +22,7 @@ from mesh.dead_letters import DLQ_STREAM
 from mesh.jetstream import STREAMS
 from notify_svc.service_layer.events import EVENTS_CONSUMER as NOTIFY_EVENTS
 from notify_svc.service_layer.events import PAYOUT_EVENTS_CONSUMER as NOTIFY_PAYOUT_EVENTS
+from notify_svc.service_layer.events import RECON_EVENTS_CONSUMER as NOTIFY_RECON_EVENTS
 from payment_svc.entrypoints.alert_consumer import ALERT_KEEPER
 from payment_svc.entrypoints.consumers import EXECUTOR, LEDGER_FLAG, WALLET_FLAG
 from payment_svc.entrypoints.refund_consumer import REFUND_EXECUTOR
@@ -34,7 +35,7 @@ from wallet_svc.service_layer.use_cases import CREDIT_CONSUMER as WALLET_CREDIT
 OPERATOR = "operator"
 # What a dead letter may be replayed on: every event subject of the mesh (not ops.>: alerts
 # are never dead-lettered for replay).
-REPLAYABLE = ("payment.>", "wallet.>", "ledger.>", "payout.>")
+REPLAYABLE = ("payment.>", "wallet.>", "ledger.>", "payout.>", "recon.>")
 NEVER = [
     "$JS.API.STREAM.DELETE.>",
     "$JS.API.STREAM.PURGE.>",
@@ -118,12 +119,18 @@ SERVICE_RIGHTS: Mapping[str, NatsRights] = {
     # payout_svc publishes payout.reserved and consumes it (its executor), and payout.paid /
     # payout.failed for the marketplace.
     "payout_svc": NatsRights(publishes=("payout.>",), consumers=(("PAYOUT", PAYOUT_EXECUTOR),)),
-    # recon_svc publishes nothing yet and consumes nothing: it reads the PSP's report and
-    # paymesh's orders, and fixes through the payment service's RPCs (it connects for alerts).
-    "recon_svc": NatsRights(publishes=(), consumers=()),
-    # notify_svc publishes nothing: it reads payment and payout events and calls the marketplace.
+    # recon_svc publishes recon.mismatch.opened for the marketplace and consumes nothing: it
+    # reads the PSP's report and paymesh's orders, and fixes through the payment service's RPCs.
+    "recon_svc": NatsRights(publishes=("recon.>",), consumers=()),
+    # notify_svc publishes nothing: it reads payment, payout and reconciliation events and calls
+    # the marketplace.
     "notify_svc": NatsRights(
-        publishes=(), consumers=(("PAYMENT", NOTIFY_EVENTS), ("PAYOUT", NOTIFY_PAYOUT_EVENTS))
+        publishes=(),
+        consumers=(
+            ("PAYMENT", NOTIFY_EVENTS),
+            ("PAYOUT", NOTIFY_PAYOUT_EVENTS),
+            ("RECON", NOTIFY_RECON_EVENTS),
+        ),
     ),
 }
 

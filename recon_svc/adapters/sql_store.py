@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
+from google.protobuf.message import Message
 from sqlalchemy import and_, func, or_, select, text, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from recon_svc.adapters.tables import fixes, mismatches, resolutions, runs
+from mesh.outbox import enqueue
+from recon_svc.adapters.tables import fixes, mismatches, outbox, resolutions, runs
 from recon_svc.domain.classes import MismatchClass
+from recon_svc.domain.events import MismatchOpened, mismatch_opened
 from recon_svc.domain.queue import (
     MismatchStatus,
     Resolution,
@@ -56,9 +59,20 @@ def _mismatch(row: Any) -> StoredMismatch:
     )
 
 
+# An event as (subject, aggregate id, payload): recon_svc.entrypoints.outgoing.encode_event.
+EncodeEvent = Callable[[MismatchOpened], tuple[str, str, Message]]
+
+
 class SqlReconStore(ReconStore):
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        encode: EncodeEvent,
+        after_commit: Callable[[], None] = lambda: None,
+    ) -> None:
         self._engine = engine
+        self._encode = encode
+        self._after_commit = after_commit  # wakes the outbox relay
 
     async def add_run(self, run: Run, caller: str, request_id: str) -> Run:
         async with self._engine.begin() as conn:
@@ -176,9 +190,16 @@ class SqlReconStore(ReconStore):
             statement = statement.on_conflict_do_update(
                 index_elements=[mismatches.c.key],
                 set_={"last_run_id": statement.excluded.last_run_id, "updated_at": func.now()},
-            ).returning(mismatches.c.first_run_id)
-            result = await conn.execute(statement)
-            return sum(1 for (first,) in result if first == run_id)
+            ).returning(mismatches.c.mismatch_id, mismatches.c.first_run_id)
+            result = list(await conn.execute(statement))
+            # A row inserted now keeps the id it was given; a known one answers with its own.
+            given = {m.mismatch_id: m for m in found}
+            opened = [given[mismatch_id] for (mismatch_id, _) in result if mismatch_id in given]
+            for mismatch in opened:
+                await enqueue(conn, outbox, *self._encode(mismatch_opened(mismatch)))
+        if opened:
+            self._after_commit()
+        return sum(1 for (_, first) in result if first == run_id)
 
     async def open_fixes(self, run_id: str) -> list[StoredMismatch]:
         async with self._engine.connect() as conn:

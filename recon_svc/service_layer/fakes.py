@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from recon_svc.domain.classes import MismatchClass
+from recon_svc.domain.events import MismatchOpened, mismatch_opened
 from recon_svc.domain.period import Period
 from recon_svc.domain.queue import MismatchStatus, Resolution, StoredMismatch
 from recon_svc.domain.records import Candidate
@@ -33,6 +34,7 @@ class FakeReconStore(ReconStore):
     mismatches: dict[str, StoredMismatch] = field(default_factory=dict)  # by key
     resolution_requests: set[tuple[str, str]] = field(default_factory=set)
     fixes: list[tuple[str, str, str, str]] = field(default_factory=list)  # id, run, rule, outcome
+    outbox: list[MismatchOpened] = field(default_factory=list)  # the events enqueued
 
     async def add_run(self, run: Run, caller: str, request_id: str) -> Run:
         if request_id and (caller, request_id) in self.requests:
@@ -64,6 +66,7 @@ class FakeReconStore(ReconStore):
             known = self.mismatches.get(m.key)
             if known is None:
                 self.mismatches[m.key] = copy.deepcopy(m)
+                self.outbox.append(mismatch_opened(m))
                 new += 1
             else:
                 known.last_run_id = run_id

@@ -99,7 +99,9 @@ class ReconStore(abc.ABC):
     @abc.abstractmethod
     async def record_mismatches(self, run_id: str, found: Sequence[StoredMismatch]) -> int:
         """Add the mismatches not known yet (by key) and mark the known ones as seen by
-        `run_id`, never changing their status or class; returns how many were new."""
+        `run_id`, never changing their status or class; returns how many were new. Each new one's
+        `recon.mismatch.opened` event (domain.events.mismatch_opened) is enqueued in the same
+        transaction; a known one publishes nothing."""
 
     @abc.abstractmethod
     async def open_fixes(self, run_id: str) -> list[StoredMismatch]:

@@ -1,7 +1,8 @@
 """The notify service for real: its migrations on PostgreSQL, the service started in-process on
 NATS JetStream, payment events published to the PAYMENT stream, and a marketplace's receiver
 served over HTTP on 127.0.0.1 that verifies every event with the Standard Webhooks reference
-library (`standardwebhooks.Webhook.verify`)."""
+library (`standardwebhooks.Webhook.verify`); a reconciliation event is published to the RECON
+stream the same way."""
 
 from __future__ import annotations
 
@@ -21,11 +22,17 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from mesh.events import PAYMENT_CHECKOUT_DONE, PAYMENT_ORDER_FAILED, new_envelope
+from mesh.events import (
+    PAYMENT_CHECKOUT_DONE,
+    PAYMENT_ORDER_FAILED,
+    RECON_MISMATCH_OPENED,
+    new_envelope,
+)
 from mesh.metrics import MARKETPLACE_ENDPOINTS_DISABLED
 from notify_svc.bootstrap import start
 from notify_svc.entrypoints.endpoint_alerts import endpoint_watch
 from notify_svc.settings import NotifySettings
+from paymesh.common.v1 import money_pb2
 from paymesh.events.v1 import events_pb2
 from paymesh.notify.v1 import notify_pb2, notify_pb2_grpc
 
@@ -199,11 +206,37 @@ async def test_a_registered_endpoint_receives_signed_events_it_can_verify(
     assert verified(other.signing_secret, failure)["type"] == "order.failed"
     assert len(notify.receiver.at("shop")) == 2
 
+    # A reconciliation mismatch, published by recon_svc on the RECON stream, reaches the
+    # endpoint subscribed to it, signed like any other.
+    finance = await notify.register("finance", ["recon.mismatch_opened"])
+    opened = new_envelope(
+        RECON_MISMATCH_OPENED,
+        "mm_1",
+        events_pb2.ReconMismatchOpened(
+            mismatch_id="mm_1", type="duplicate_charge", mismatch_class=2,
+            amount=money_pb2.Money(amount="20.00", currency="USD"), run_id="rr_1",
+            suggested_action="refund", period="2026-12-01",
+        ),
+    )  # fmt: skip
+    await notify.publish(opened)
+    [mismatch] = await notify.received("finance", 1)
+    told = verified(finance.signing_secret, mismatch)
+    assert (told["type"], mismatch.headers["webhook-id"]) == (
+        "recon.mismatch_opened",
+        msg_id(opened),
+    )
+    assert told["data"] == {
+        "mismatch_id": "mm_1", "type": "duplicate_charge", "detail": "", "class": 2,
+        "amount": {"amount": "20.00", "currency": "USD"}, "run_id": "rr_1",
+        "suggested_action": "refund", "period": "2026-12-01",
+    }  # fmt: skip
+    assert len(notify.receiver.at("shop")) == 2 and len(notify.receiver.at("failures-only")) == 1
+
     # The secret is shown once: reads never carry it, a replay of the request gets it again.
     listed = await notify.stub.ListWebhookEndpoints(
         notify_pb2.ListWebhookEndpointsRequest(), timeout=5
     )
-    assert secret not in str(listed) and len(listed.endpoints) == 2
+    assert secret not in str(listed) and len(listed.endpoints) == 3
     # ... and the database holds it encrypted.
     async with notify.engine.connect() as conn:
         stored = await conn.scalar(

@@ -21,6 +21,8 @@ from buckets_mesh import Mesh as BucketMesh
 from harness import Started, eventually, new_request_id, started_service
 from sqlalchemy import text
 
+from mesh.events import RECON_MISMATCH_OPENED, decode_envelope, unpack
+from paymesh.events.v1 import events_pb2
 from paymesh.payment.v1 import payment_pb2
 from paymesh.recon.v1 import recon_pb2, recon_pb2_grpc
 from paymesh_cli.invariants import run_checks
@@ -150,6 +152,27 @@ async def succeeded_at_psp(base: BucketMesh, count: int) -> None:
     await eventually(settled, within=30)
 
 
+async def mismatches_opened(mesh: ReconMesh) -> dict[str, events_pb2.ReconMismatchOpened]:
+    """recon.mismatch.opened events of recon's outbox by mismatch id, once the relay has
+    published every one of them."""
+
+    async def published() -> list[bytes] | None:
+        async with mesh.recon.engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    text("SELECT payload, published_at FROM outbox WHERE subject = :s"),
+                    {"s": RECON_MISMATCH_OPENED},
+                )
+            ).all()
+        return [bytes(p) for p, at in rows] if all(at for _, at in rows) else None
+
+    events: dict[str, events_pb2.ReconMismatchOpened] = {}
+    for payload in await eventually(published, within=30):
+        event = unpack(decode_envelope(payload), events_pb2.ReconMismatchOpened)
+        events[event.mismatch_id] = event
+    return events
+
+
 async def test_a_run_fixes_queues_and_a_second_run_changes_nothing(mesh: ReconMesh) -> None:
     seller = f"seller_{uuid.uuid4().hex[:8]}"
     clean = [await mesh.base.pay(seller, amount) for amount in ("10.00", "20.00")]
@@ -202,6 +225,18 @@ async def test_a_run_fixes_queues_and_a_second_run_changes_nothing(mesh: ReconMe
     assert unknown.mismatch_class == R.MISMATCH_CLASS_UNCLASSIFIABLE
     assert unknown.evidence["psp_payment_intent"] == stranger
 
+    # Each new mismatch was told to the marketplace once, through recon's outbox (published).
+    opened = await mismatches_opened(mesh)
+    assert sorted(opened) == sorted([fixed.mismatch_id, duplicate.mismatch_id, unknown.mismatch_id])
+    told = opened[duplicate.mismatch_id]
+    assert (told.run_id, told.type, told.mismatch_class, told.suggested_action) == (
+        first.run_id,
+        "duplicate_charge",
+        2,
+        "refund",
+    )
+    assert (told.amount.amount, told.amount.currency) == ("20.00", "USD")
+
     # A second run of the day finds what the first fixed and queued, and changes nothing.
     repeat = new_request_id()
     second = await mesh.run(repeat)
@@ -212,6 +247,7 @@ async def test_a_run_fixes_queues_and_a_second_run_changes_nothing(mesh: ReconMe
     )
     assert (same.run.run_id, same.run.status) == (second.run_id, R.RUN_STATUS_SUCCEEDED)
     assert second.report.new_mismatches == 0 and dict(second.report.fixes) == {}
+    assert sorted(await mismatches_opened(mesh)) == sorted(opened)  # nothing told again
     assert dict(second.report.mismatched_by_type) == {"duplicate_charge": 1, "unmatched_psp": 1}
     assert {m.mismatch_id: m.status for m in await mesh.queue()} == {
         fixed.mismatch_id: R.MISMATCH_STATUS_FIXED,

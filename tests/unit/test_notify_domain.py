@@ -180,3 +180,31 @@ def test_payout_outcomes_reach_the_marketplace_as_payout_events() -> None:
     assert (told.data["status"], told.data["returned"]) == ("FAILED", True)
     reserved = events_pb2.PayoutReserved(payout_id="p1")
     assert to_webhook_event(new_envelope(PAYOUT_RESERVED, "p1", reserved)) is None
+
+
+def test_a_new_reconciliation_mismatch_reaches_the_marketplace_as_recon_mismatch_opened() -> None:
+    from datetime import date
+    from decimal import Decimal
+
+    from recon_svc.domain.events import MismatchOpened
+    from recon_svc.entrypoints.outgoing import encode_event
+
+    opened = MismatchOpened(
+        mismatch_id="mm_1", type="amount", detail="", mismatch_class=2,
+        amount=Decimal("30.05"), currency="USD", run_id="rr_1",
+        suggested_action="accept", period=date(2026, 12, 1),
+    )  # fmt: skip
+    subject, aggregate, payload = encode_event(opened)
+    told = to_webhook_event(new_envelope(subject, aggregate, payload))
+    assert told is not None and told.event_type == "recon.mismatch_opened"
+    assert told.data == {
+        "mismatch_id": "mm_1", "type": "amount", "detail": "", "class": 2,
+        "amount": {"amount": "30.05", "currency": "USD"}, "run_id": "rr_1",
+        "suggested_action": "accept", "period": "2026-12-01",
+    }  # fmt: skip
+    # A mismatch that names no money says so.
+    no_money = encode_event(
+        MismatchOpened("mm_2", "status", "", 1, None, "", "rr_1", "", date(2026, 12, 1))
+    )
+    told = to_webhook_event(new_envelope(*no_money))
+    assert told is not None and told.data["amount"] is None

@@ -171,6 +171,28 @@ async def test_a_second_run_of_the_day_changes_nothing(tmp_path: Path) -> None:
     assert d.flows.settled_orders == ["po_1"] and len(store.fixes) == 1
 
 
+async def test_each_new_mismatch_enqueues_one_event_and_a_known_one_none(tmp_path: Path) -> None:
+    d = deps(tmp_path, [STUCK, DUPLICATE, UNKNOWN])
+    first = await run_once(d)
+    store = d.store
+    assert isinstance(store, FakeReconStore)
+    by_id = {m.mismatch_id: m for m in store.mismatches.values()}
+    assert sorted(e.mismatch_id for e in store.outbox) == sorted(by_id)
+    duplicate = next(e for e in store.outbox if e.type == "duplicate_charge")
+    assert (duplicate.run_id, duplicate.mismatch_class, duplicate.suggested_action) == (
+        first.run_id,
+        2,
+        "refund",
+    )
+    assert (duplicate.amount, duplicate.currency) == (Decimal("20.00"), "USD")
+    # A second run of the day finds them again (and one new): only the new one is told.
+    again = deps(tmp_path, [DUPLICATE, UNKNOWN, AMOUNT], store=store, flows=d.flows)
+    second = await run_once(again)
+    assert second.report["new_mismatches"] == 1
+    assert [e.type for e in store.outbox[3:]] == ["amount"]
+    assert store.outbox[3].run_id == second.run_id and len(store.outbox) == 4
+
+
 async def test_a_fix_that_cannot_be_made_now_waits_for_the_next_run(tmp_path: Path) -> None:
     flows = FakePaymentFlows(away=True)
     d = deps(tmp_path, [STUCK], flows=flows)

@@ -81,16 +81,16 @@ def test_each_service_publishes_its_own_subjects_only() -> None:
         "wallet_svc": "wallet.",
         "ledger_svc": "ledger.",
         "payout_svc": "payout.",
+        "recon_svc": "recon.",
     }
     own["notify_svc"] = ""  # it publishes no events of its own
-    own["recon_svc"] = ""  # nor does reconciliation (yet)
     for name, prefix in own.items():
         rights = users[name]["permissions"]
         events = [
             s for s in rights["publish"]["allow"] if not s.startswith(("$JS.", "dlq.", "ops."))
         ]
         if name == "payment_svc":  # it replays dead letters (OpsService) on their subjects
-            assert events == ["payment.>", "wallet.>", "ledger.>", "payout.>"], name
+            assert events == ["payment.>", "wallet.>", "ledger.>", "payout.>", "recon.>"], name
             assert "$JS.API.STREAM.MSG.DELETE.DLQ" in rights["publish"]["allow"]
             assert "$JS.API.STREAM.MSG.DELETE.PAYMENT" in rights["publish"]["deny"]
             continue
@@ -105,6 +105,7 @@ def test_each_service_publishes_its_own_subjects_only() -> None:
         "ops.alert",
         "dlq.notify-events",
         "dlq.notify-payout-events",
+        "dlq.notify-recon-events",
     ]
     assert "permissions" not in users[OPERATOR]
 

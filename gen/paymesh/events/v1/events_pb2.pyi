@@ -222,6 +222,26 @@ class PayoutFailed(_message.Message):
     returned: bool
     def __init__(self, payout_id: _Optional[str] = ..., seller_account: _Optional[str] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., status: _Optional[str] = ..., reason: _Optional[str] = ..., returned: _Optional[bool] = ...) -> None: ...
 
+class ReconMismatchOpened(_message.Message):
+    __slots__ = ("mismatch_id", "type", "detail", "mismatch_class", "amount", "run_id", "suggested_action", "period")
+    MISMATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    TYPE_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    MISMATCH_CLASS_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    RUN_ID_FIELD_NUMBER: _ClassVar[int]
+    SUGGESTED_ACTION_FIELD_NUMBER: _ClassVar[int]
+    PERIOD_FIELD_NUMBER: _ClassVar[int]
+    mismatch_id: str
+    type: str
+    detail: str
+    mismatch_class: int
+    amount: _money_pb2.Money
+    run_id: str
+    suggested_action: str
+    period: str
+    def __init__(self, mismatch_id: _Optional[str] = ..., type: _Optional[str] = ..., detail: _Optional[str] = ..., mismatch_class: _Optional[int] = ..., amount: _Optional[_Union[_money_pb2.Money, _Mapping]] = ..., run_id: _Optional[str] = ..., suggested_action: _Optional[str] = ..., period: _Optional[str] = ...) -> None: ...
+
 class AlertObserved(_message.Message):
     __slots__ = ("kind", "subject", "service", "detail", "active")
     KIND_FIELD_NUMBER: _ClassVar[int]

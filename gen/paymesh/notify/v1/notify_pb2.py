@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from paymesh.common.v1 import access_pb2 as paymesh_dot_common_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/notify/v1/notify.proto\x12\x11paymesh.notify.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1epaymesh/common/v1/access.proto\"\xe8\x01\n\x0fWebhookEndpoint\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\x12\x0f\n\x07\x65nabled\x18\x04 \x01(\x08\x12\x17\n\x0f\x64isabled_reason\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64isabled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xac\x02\n\x1c\x43reateWebhookEndpointRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x18\n\x03url\x18\x02 \x01(\tB\x0b\xbaH\x08r\x06\x18\x80\x10\x88\x01\x01\x12\xb4\x01\n\x0b\x65vent_types\x18\x03 \x03(\tB\x9e\x01\xbaH\x9a\x01\x92\x01\x96\x01\x08\x01\x10 \x18\x01\"\x8d\x01r\x8a\x01R\rcheckout.doneR\x0forder.succeededR\x0corder.failedR\rorder.pendingR\x0erefund.pendingR\x10refund.succeededR\rrefund.failedR\x0bpayout.paidR\rpayout.failed\x12\x1d\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"m\n\x1d\x43reateWebhookEndpointResponse\x12\x34\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\".paymesh.notify.v1.WebhookEndpoint\x12\x16\n\x0esigning_secret\x18\x02 \x01(\t\"\x1d\n\x1bListWebhookEndpointsRequest\"U\n\x1cListWebhookEndpointsResponse\x12\x35\n\tendpoints\x18\x01 \x03(\x0b\x32\".paymesh.notify.v1.WebhookEndpoint\";\n\x19GetWebhookEndpointRequest\x12\x1e\n\x0b\x65ndpoint_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"R\n\x1aGetWebhookEndpointResponse\x12\x34\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\".paymesh.notify.v1.WebhookEndpoint\"]\n\x1d\x44isableWebhookEndpointRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1e\n\x0b\x65ndpoint_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"V\n\x1e\x44isableWebhookEndpointResponse\x12\x34\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\".paymesh.notify.v1.WebhookEndpoint\"\x8d\x01\n\x0f\x44\x65liveryAttempt\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x30\n\x0c\x61ttempted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bhttp_status\x18\x03 \x01(\x05\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x05 \x01(\x03\"\xbd\x01\n\x08\x44\x65livery\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x31\n\x06status\x18\x02 \x01(\x0e\x32!.paymesh.notify.v1.DeliveryStatus\x12\x33\n\x0fnext_attempt_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x08\x61ttempts\x18\x04 \x03(\x0b\x32\".paymesh.notify.v1.DeliveryAttempt\";\n\x1cListWebhookDeliveriesRequest\x12\x1b\n\x08\x65vent_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"v\n\x1dListWebhookDeliveriesResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12/\n\ndeliveries\x18\x03 \x03(\x0b\x32\x1b.paymesh.notify.v1.Delivery\"w\n\x1cRedeliverWebhookEventRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1b\n\x08\x65vent_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\x12\x1c\n\x0b\x65ndpoint_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x18@\"b\n\x1dRedeliverWebhookEventResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\ndeliveries\x18\x02 \x03(\x0b\x32\x1b.paymesh.notify.v1.Delivery*\x89\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_SUCCEEDED\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x32\xb6\x08\n\rNotifyService\x12\xa7\x01\n\x15\x43reateWebhookEndpoint\x12/.paymesh.notify.v1.CreateWebhookEndpointRequest\x1a\x30.paymesh.notify.v1.CreateWebhookEndpointResponse\"+\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1a\"\x15/v1/webhook-endpoints:\x01*\x12\x9d\x01\n\x14ListWebhookEndpoints\x12..paymesh.notify.v1.ListWebhookEndpointsRequest\x1a/.paymesh.notify.v1.ListWebhookEndpointsResponse\"$\xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/webhook-endpoints\x12\xa5\x01\n\x12GetWebhookEndpoint\x12,.paymesh.notify.v1.GetWebhookEndpointRequest\x1a-.paymesh.notify.v1.GetWebhookEndpointResponse\"2\xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02%\x12#/v1/webhook-endpoints/{endpoint_id}\x12\xc0\x01\n\x16\x44isableWebhookEndpoint\x12\x30.paymesh.notify.v1.DisableWebhookEndpointRequest\x1a\x31.paymesh.notify.v1.DisableWebhookEndpointResponse\"A\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02\x30\"+/v1/webhook-endpoints/{endpoint_id}:disable:\x01*\x12\xb3\x01\n\x15ListWebhookDeliveries\x12/.paymesh.notify.v1.ListWebhookDeliveriesRequest\x1a\x30.paymesh.notify.v1.ListWebhookDeliveriesResponse\"7\xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02*\x12(/v1/webhook-events/{event_id}/deliveries\x12\xb9\x01\n\x15RedeliverWebhookEvent\x12/.paymesh.notify.v1.RedeliverWebhookEventRequest\x1a\x30.paymesh.notify.v1.RedeliverWebhookEventResponse\"=\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02,\"\'/v1/webhook-events/{event_id}:redeliver:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1epaymesh/notify/v1/notify.proto\x12\x11paymesh.notify.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1epaymesh/common/v1/access.proto\"\xe8\x01\n\x0fWebhookEndpoint\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\t\x12\x0f\n\x07\x65nabled\x18\x04 \x01(\x08\x12\x17\n\x0f\x64isabled_reason\x18\x05 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x06 \x01(\t\x12.\n\ncreated_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x64isabled_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xc3\x02\n\x1c\x43reateWebhookEndpointRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x18\n\x03url\x18\x02 \x01(\tB\x0b\xbaH\x08r\x06\x18\x80\x10\x88\x01\x01\x12\xcb\x01\n\x0b\x65vent_types\x18\x03 \x03(\tB\xb5\x01\xbaH\xb1\x01\x92\x01\xad\x01\x08\x01\x10 \x18\x01\"\xa4\x01r\xa1\x01R\rcheckout.doneR\x0forder.succeededR\x0corder.failedR\rorder.pendingR\x0erefund.pendingR\x10refund.succeededR\rrefund.failedR\x0bpayout.paidR\rpayout.failedR\x15recon.mismatch_opened\x12\x1d\n\x0b\x64\x65scription\x18\x04 \x01(\tB\x08\xbaH\x05r\x03\x18\xc8\x01\"m\n\x1d\x43reateWebhookEndpointResponse\x12\x34\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\".paymesh.notify.v1.WebhookEndpoint\x12\x16\n\x0esigning_secret\x18\x02 \x01(\t\"\x1d\n\x1bListWebhookEndpointsRequest\"U\n\x1cListWebhookEndpointsResponse\x12\x35\n\tendpoints\x18\x01 \x03(\x0b\x32\".paymesh.notify.v1.WebhookEndpoint\";\n\x19GetWebhookEndpointRequest\x12\x1e\n\x0b\x65ndpoint_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"R\n\x1aGetWebhookEndpointResponse\x12\x34\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\".paymesh.notify.v1.WebhookEndpoint\"]\n\x1d\x44isableWebhookEndpointRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1e\n\x0b\x65ndpoint_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"V\n\x1e\x44isableWebhookEndpointResponse\x12\x34\n\x08\x65ndpoint\x18\x01 \x01(\x0b\x32\".paymesh.notify.v1.WebhookEndpoint\"\x8d\x01\n\x0f\x44\x65liveryAttempt\x12\x0f\n\x07\x61ttempt\x18\x01 \x01(\x05\x12\x30\n\x0c\x61ttempted_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bhttp_status\x18\x03 \x01(\x05\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x13\n\x0b\x64uration_ms\x18\x05 \x01(\x03\"\xbd\x01\n\x08\x44\x65livery\x12\x13\n\x0b\x65ndpoint_id\x18\x01 \x01(\t\x12\x31\n\x06status\x18\x02 \x01(\x0e\x32!.paymesh.notify.v1.DeliveryStatus\x12\x33\n\x0fnext_attempt_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x08\x61ttempts\x18\x04 \x03(\x0b\x32\".paymesh.notify.v1.DeliveryAttempt\";\n\x1cListWebhookDeliveriesRequest\x12\x1b\n\x08\x65vent_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"v\n\x1dListWebhookDeliveriesResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12/\n\ndeliveries\x18\x03 \x03(\x0b\x32\x1b.paymesh.notify.v1.Delivery\"w\n\x1cRedeliverWebhookEventRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1b\n\x08\x65vent_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\x12\x1c\n\x0b\x65ndpoint_id\x18\x03 \x01(\tB\x07\xbaH\x04r\x02\x18@\"b\n\x1dRedeliverWebhookEventResponse\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12/\n\ndeliveries\x18\x02 \x03(\x0b\x32\x1b.paymesh.notify.v1.Delivery*\x89\x01\n\x0e\x44\x65liveryStatus\x12\x1f\n\x1b\x44\x45LIVERY_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x44\x45LIVERY_STATUS_PENDING\x10\x01\x12\x1d\n\x19\x44\x45LIVERY_STATUS_SUCCEEDED\x10\x02\x12\x1a\n\x16\x44\x45LIVERY_STATUS_FAILED\x10\x03\x32\xb6\x08\n\rNotifyService\x12\xa7\x01\n\x15\x43reateWebhookEndpoint\x12/.paymesh.notify.v1.CreateWebhookEndpointRequest\x1a\x30.paymesh.notify.v1.CreateWebhookEndpointResponse\"+\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02\x1a\"\x15/v1/webhook-endpoints:\x01*\x12\x9d\x01\n\x14ListWebhookEndpoints\x12..paymesh.notify.v1.ListWebhookEndpointsRequest\x1a/.paymesh.notify.v1.ListWebhookEndpointsResponse\"$\xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02\x17\x12\x15/v1/webhook-endpoints\x12\xa5\x01\n\x12GetWebhookEndpoint\x12,.paymesh.notify.v1.GetWebhookEndpointRequest\x1a-.paymesh.notify.v1.GetWebhookEndpointResponse\"2\xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02%\x12#/v1/webhook-endpoints/{endpoint_id}\x12\xc0\x01\n\x16\x44isableWebhookEndpoint\x12\x30.paymesh.notify.v1.DisableWebhookEndpointRequest\x1a\x31.paymesh.notify.v1.DisableWebhookEndpointResponse\"A\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02\x30\"+/v1/webhook-endpoints/{endpoint_id}:disable:\x01*\x12\xb3\x01\n\x15ListWebhookDeliveries\x12/.paymesh.notify.v1.ListWebhookDeliveriesRequest\x1a\x30.paymesh.notify.v1.ListWebhookDeliveriesResponse\"7\xca\xf3\x18\x03ops\x82\xd3\xe4\x93\x02*\x12(/v1/webhook-events/{event_id}/deliveries\x12\xb9\x01\n\x15RedeliverWebhookEvent\x12/.paymesh.notify.v1.RedeliverWebhookEventRequest\x1a\x30.paymesh.notify.v1.RedeliverWebhookEventResponse\"=\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02,\"\'/v1/webhook-events/{event_id}:redeliver:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -40,7 +40,7 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CREATEWEBHOOKENDPOINTREQUEST'].fields_by_name['url']._loaded_options = None
   _globals['_CREATEWEBHOOKENDPOINTREQUEST'].fields_by_name['url']._serialized_options = b'\272H\010r\006\030\200\020\210\001\001'
   _globals['_CREATEWEBHOOKENDPOINTREQUEST'].fields_by_name['event_types']._loaded_options = None
-  _globals['_CREATEWEBHOOKENDPOINTREQUEST'].fields_by_name['event_types']._serialized_options = b'\272H\232\001\222\001\226\001\010\001\020 \030\001\"\215\001r\212\001R\rcheckout.doneR\017order.succeededR\014order.failedR\rorder.pendingR\016refund.pendingR\020refund.succeededR\rrefund.failedR\013payout.paidR\rpayout.failed'
+  _globals['_CREATEWEBHOOKENDPOINTREQUEST'].fields_by_name['event_types']._serialized_options = b'\272H\261\001\222\001\255\001\010\001\020 \030\001\"\244\001r\241\001R\rcheckout.doneR\017order.succeededR\014order.failedR\rorder.pendingR\016refund.pendingR\020refund.succeededR\rrefund.failedR\013payout.paidR\rpayout.failedR\025recon.mismatch_opened'
   _globals['_CREATEWEBHOOKENDPOINTREQUEST'].fields_by_name['description']._loaded_options = None
   _globals['_CREATEWEBHOOKENDPOINTREQUEST'].fields_by_name['description']._serialized_options = b'\272H\005r\003\030\310\001'
   _globals['_GETWEBHOOKENDPOINTREQUEST'].fields_by_name['endpoint_id']._loaded_options = None
@@ -69,38 +69,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_NOTIFYSERVICE'].methods_by_name['ListWebhookDeliveries']._serialized_options = b'\312\363\030\003ops\202\323\344\223\002*\022(/v1/webhook-events/{event_id}/deliveries'
   _globals['_NOTIFYSERVICE'].methods_by_name['RedeliverWebhookEvent']._loaded_options = None
   _globals['_NOTIFYSERVICE'].methods_by_name['RedeliverWebhookEvent']._serialized_options = b'\312\363\030\003ops\320\363\030\001\202\323\344\223\002,\"\'/v1/webhook-events/{event_id}:redeliver:\001*'
-  _globals['_DELIVERYSTATUS']._serialized_start=2011
-  _globals['_DELIVERYSTATUS']._serialized_end=2148
+  _globals['_DELIVERYSTATUS']._serialized_start=2034
+  _globals['_DELIVERYSTATUS']._serialized_end=2171
   _globals['_WEBHOOKENDPOINT']._serialized_start=178
   _globals['_WEBHOOKENDPOINT']._serialized_end=410
   _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_start=413
-  _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_end=713
-  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_start=715
-  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_end=824
-  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_start=826
-  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_end=855
-  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_start=857
-  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_end=942
-  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_start=944
-  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_end=1003
-  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_start=1005
-  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_end=1087
-  _globals['_DISABLEWEBHOOKENDPOINTREQUEST']._serialized_start=1089
-  _globals['_DISABLEWEBHOOKENDPOINTREQUEST']._serialized_end=1182
-  _globals['_DISABLEWEBHOOKENDPOINTRESPONSE']._serialized_start=1184
-  _globals['_DISABLEWEBHOOKENDPOINTRESPONSE']._serialized_end=1270
-  _globals['_DELIVERYATTEMPT']._serialized_start=1273
-  _globals['_DELIVERYATTEMPT']._serialized_end=1414
-  _globals['_DELIVERY']._serialized_start=1417
-  _globals['_DELIVERY']._serialized_end=1606
-  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_start=1608
-  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_end=1667
-  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_start=1669
-  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_end=1787
-  _globals['_REDELIVERWEBHOOKEVENTREQUEST']._serialized_start=1789
-  _globals['_REDELIVERWEBHOOKEVENTREQUEST']._serialized_end=1908
-  _globals['_REDELIVERWEBHOOKEVENTRESPONSE']._serialized_start=1910
-  _globals['_REDELIVERWEBHOOKEVENTRESPONSE']._serialized_end=2008
-  _globals['_NOTIFYSERVICE']._serialized_start=2151
-  _globals['_NOTIFYSERVICE']._serialized_end=3229
+  _globals['_CREATEWEBHOOKENDPOINTREQUEST']._serialized_end=736
+  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_start=738
+  _globals['_CREATEWEBHOOKENDPOINTRESPONSE']._serialized_end=847
+  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_start=849
+  _globals['_LISTWEBHOOKENDPOINTSREQUEST']._serialized_end=878
+  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_start=880
+  _globals['_LISTWEBHOOKENDPOINTSRESPONSE']._serialized_end=965
+  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_start=967
+  _globals['_GETWEBHOOKENDPOINTREQUEST']._serialized_end=1026
+  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_start=1028
+  _globals['_GETWEBHOOKENDPOINTRESPONSE']._serialized_end=1110
+  _globals['_DISABLEWEBHOOKENDPOINTREQUEST']._serialized_start=1112
+  _globals['_DISABLEWEBHOOKENDPOINTREQUEST']._serialized_end=1205
+  _globals['_DISABLEWEBHOOKENDPOINTRESPONSE']._serialized_start=1207
+  _globals['_DISABLEWEBHOOKENDPOINTRESPONSE']._serialized_end=1293
+  _globals['_DELIVERYATTEMPT']._serialized_start=1296
+  _globals['_DELIVERYATTEMPT']._serialized_end=1437
+  _globals['_DELIVERY']._serialized_start=1440
+  _globals['_DELIVERY']._serialized_end=1629
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_start=1631
+  _globals['_LISTWEBHOOKDELIVERIESREQUEST']._serialized_end=1690
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_start=1692
+  _globals['_LISTWEBHOOKDELIVERIESRESPONSE']._serialized_end=1810
+  _globals['_REDELIVERWEBHOOKEVENTREQUEST']._serialized_start=1812
+  _globals['_REDELIVERWEBHOOKEVENTREQUEST']._serialized_end=1931
+  _globals['_REDELIVERWEBHOOKEVENTRESPONSE']._serialized_start=1933
+  _globals['_REDELIVERWEBHOOKEVENTRESPONSE']._serialized_end=2031
+  _globals['_NOTIFYSERVICE']._serialized_start=2174
+  _globals['_NOTIFYSERVICE']._serialized_end=3252
 # @@protoc_insertion_point(module_scope)
