@@ -15,6 +15,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
+from gateway.contract_rules import empty_is_a_mistake
 from mesh.cards import contains_card_number, redact_card_numbers
 from mesh.errors import FieldViolation, ServiceError, invalid_argument
 from mesh.validation import TEXT_MESSAGE, TEXT_RULE, max_items, storable_text, too_many_items
@@ -306,6 +307,11 @@ def set_query_params(
         fd = message.DESCRIPTOR.fields_by_name[name]
         if not fd.is_repeated and len(raws) > 1:
             found.append(FieldViolation(name, "query.repeated", "may be given only once"))
+            continue
+        if "" in raws and empty_is_a_mistake(fd):
+            found.append(
+                FieldViolation(name, "query.empty", "is empty: give a value or leave it out")
+            )
             continue
         converted = [_param_value(fd, r) for r in raws]
         part = type(message)()

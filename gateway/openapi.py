@@ -4,7 +4,6 @@ constraints from the protovalidate rules, descriptions from the .proto comments.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -12,6 +11,7 @@ from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescript
 
 from buf.validate import validate_pb2
 from gateway.codec import FLOAT_TYPES, INTEGER_TYPES
+from gateway.contract_rules import STRING_FORMATS, refuses_empty, rules_of
 from gateway.openapi_links import links_of
 from gateway.routes import IDEMPOTENCY_FIELD, IDEMPOTENCY_HEADER, MethodRoute
 from gateway.scopes import SCOPES, is_audited, required_scope
@@ -43,18 +43,10 @@ _SIXTY_FOUR = {
 _ERROR = "Error"
 ISO_CODE_PATTERN = "^[A-Z]{3}$"
 # protovalidate's string formats and their JSON Schema names.
-_STRING_FORMATS = (("uuid", "uuid"), ("email", "email"), ("uri", "uri"), ("hostname", "hostname"))
 
 
 def _ref(name: str) -> Schema:
     return {"$ref": f"#/components/schemas/{name}"}
-
-
-def _rules(fd: FieldDescriptor) -> validate_pb2.FieldRules | None:
-    options = fd.GetOptions()
-    if not options.HasExtension(validate_pb2.field):
-        return None
-    return options.Extensions[validate_pb2.field]
 
 
 def _string_constraints(rules: validate_pb2.StringRules) -> Schema:
@@ -71,23 +63,10 @@ def _string_constraints(rules: validate_pb2.StringRules) -> Schema:
         out["const"] = rules.const
     if getattr(rules, "in"):
         out["enum"] = list(getattr(rules, "in"))
-    for rule, schema_format in _STRING_FORMATS:
+    for rule, schema_format in STRING_FORMATS:
         if rules.HasField(rule) and getattr(rules, rule):
             out["format"] = schema_format
     return out
-
-
-def _refuses_empty(rules: validate_pb2.StringRules) -> bool:
-    """Whether the contract refuses "" (what an omitted string field reads as in proto3)."""
-    if rules.min_len > 0 or rules.len > 0 or (rules.HasField("const") and rules.const):
-        return True
-    if rules.HasField("pattern"):
-        try:
-            if re.fullmatch(rules.pattern, "") is None:
-                return True
-        except re.error:  # RE2 syntax Python lacks: say nothing rather than something wrong
-            pass
-    return any(rules.HasField(rule) and getattr(rules, rule) for rule, _ in _STRING_FORMATS)
 
 
 def _number_constraints(rules: Any) -> Schema:
@@ -120,7 +99,7 @@ def _is_required(rules: validate_pb2.FieldRules | None) -> bool:
         return False
     kind = rules.WhichOneof("type")
     if kind == "string":
-        return _refuses_empty(rules.string)
+        return refuses_empty(rules.string)
     if kind == "repeated":
         return rules.repeated.min_items > 0
     return False
@@ -181,7 +160,7 @@ class SchemaBuilder:
         return schema
 
     def field(self, fd: FieldDescriptor) -> Schema:
-        rules = _rules(fd)
+        rules = rules_of(fd)
         if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
             value = fd.message_type.fields_by_name["value"]
             schema: Schema = {"type": "object", "additionalProperties": self._single(value, None)}
@@ -213,7 +192,7 @@ class SchemaBuilder:
                 if fd.name in exclude:
                     continue
                 properties[fd.name] = self.field(fd)
-                if _is_required(_rules(fd)):
+                if _is_required(rules_of(fd)):
                     required.append(fd.name)
             schema: Schema = {
                 "type": "object",

@@ -131,6 +131,19 @@ def test_bad_query_parameters_are_refused() -> None:
     ]
 
 
+def test_an_empty_query_value_is_refused_where_the_contract_refuses_empty() -> None:
+    # `?currency=` is not "every currency" (that is leaving it out): the field's pattern
+    # refuses "", so it is a 400 naming it; an empty page token is just the first page.
+    with pytest.raises(ServiceError) as err:
+        set_query_params(
+            wallet_pb2.GetBalanceRequest(), [("currency", "")], ["seller_account", "currency"]
+        )
+    assert violations(err) == [("currency", "query.empty")]
+    message = ledger_pb2.ListEntriesRequest()
+    set_query_params(message, [("page_token", "")], ["page_size", "page_token"])
+    assert message.page_token == ""
+
+
 def test_responses_use_proto_names_and_print_every_field() -> None:
     reply = payment_pb2.GetCheckoutResponse(
         checkout=payment_pb2.Checkout(
