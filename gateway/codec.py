@@ -194,7 +194,10 @@ def json_violations(
             continue
         seen.add(fd.name)
         if item is None:
-            continue  # null is the field's default
+            # Proto3's JSON mapping would read null as the default, but the contract (the
+            # OpenAPI document) types every field without null: a client leaves a field out.
+            found.append(FieldViolation(where, "json.null", "is null: leave the field out"))
+            continue
         if fd.message_type is not None and fd.message_type.GetOptions().map_entry:
             if not isinstance(item, dict):
                 found.append(FieldViolation(where, "json.type", "must be a JSON object"))

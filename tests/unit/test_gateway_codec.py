@@ -15,7 +15,7 @@ from gateway.codec import (
 )
 from mesh.errors import ServiceError
 from paymesh.ledger.v1 import ledger_pb2
-from paymesh.payment.v1 import payment_pb2
+from paymesh.payment.v1 import payment_pb2, refunds_pb2
 from paymesh.wallet.v1 import wallet_pb2
 
 pytestmark = pytest.mark.unit
@@ -129,6 +129,14 @@ def test_bad_query_parameters_are_refused() -> None:
         ("page_token", "query.repeated"),
         ("sort", "query.unknown_parameter"),
     ]
+
+
+def test_a_null_field_is_refused_as_the_document_types_it() -> None:
+    with pytest.raises(ServiceError) as err:
+        message_from_json(
+            {"payment_order_id": "po_1", "amount": None}, refunds_pb2.CreateRefundRequest
+        )
+    assert violations(err) == [("amount", "json.null")]
 
 
 def test_an_empty_query_value_is_refused_where_the_contract_refuses_empty() -> None:

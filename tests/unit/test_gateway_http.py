@@ -505,7 +505,7 @@ BAD_INPUT = [
         "request_id",
         "json.unknown_field",
     ),
-    ("missing buyer", _set(buyer_info=None), None, "buyer_info", "required"),
+    ("null buyer", _set(buyer_info=None), None, "buyer_info", "json.null"),
 ]
 
 
