@@ -100,7 +100,9 @@ async def test_payout_events_go_to_the_connect_endpoint_signed_with_its_secret(
             )
             cancel = await client.post(f"/v1/payouts/{canceled.json()['id']}/cancel", headers=on_it)
             assert cancel.status_code == 200 and cancel.json()["status"] == "canceled"
-            await wait_until(lambda: len(connect.received) >= 12)
+            # Every event of the three stories below (4 paid, 6 returned, 3 canceled): the
+            # return's last two come `payout_return_after_s` after it was paid.
+            await wait_until(lambda: len(connect.received) >= 13)
             late = await client.post(f"/v1/payouts/{paid.json()['id']}/cancel", headers=on_it)
             assert late.status_code == 400
 
