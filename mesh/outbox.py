@@ -68,20 +68,6 @@ async def enqueue(
     return env.event_id
 
 
-# Sent with the COMMIT (mesh.at_commit): nothing reads the row back in its transaction, and the
-# event id is made here, so the insert needs no round trip of its own.
-_ENQUEUE_SQL = "INSERT INTO outbox (event_id, subject, payload) VALUES (%(e)s::uuid, %(s)s, %(p)s)"
-
-
-def enqueue_at_commit(
-    event_type: str, aggregate_id: str, payload: Message
-) -> tuple[str, dict[str, object]]:
-    """The outbox insert of an event, as a statement to send with the transaction's COMMIT
-    (same promise as `enqueue`: the event exists if and only if the transaction commits)."""
-    env = new_envelope(event_type, aggregate_id, payload)
-    return (_ENQUEUE_SQL, {"e": env.event_id, "s": event_type, "p": env.SerializeToString()})
-
-
 async def enqueue_again(
     conn: AsyncConnection, subject: str, aggregate_id: str, since: datetime
 ) -> bool:

@@ -12,7 +12,6 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from mesh.at_commit import Statement
 from mesh.db import is_unavailable
 from mesh.metrics import ORDER_TRANSITIONS, REFUND_TRANSITIONS, Children
-from mesh.outbox import enqueue_at_commit
 from mesh.sql_uow import EventEncoder, SqlUnitOfWork
 from payment_svc.adapters.pii_cipher import PiiCipher, dev_cipher
 from payment_svc.adapters.sql_refunds import SqlRefundRepository
@@ -42,8 +41,6 @@ class SqlPaymentUnitOfWork(SqlUnitOfWork[DomainEvent], UnitOfWork):
     cipher: PiiCipher  # set by uow_factory
 
     def open_repositories(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
-        self._with_commit = at_commit
-        self._events_queued = 0
         self.repo = SqlPaymentRepository(conn, self.cipher, at_commit)
         self.refunds = SqlRefundRepository(conn)
         self.risk = SqlRiskRepository(conn, at_commit)
@@ -59,18 +56,8 @@ class SqlPaymentUnitOfWork(SqlUnitOfWork[DomainEvent], UnitOfWork):
                 raise unavailable(err) from err
             raise
 
-    async def publish(self, event: DomainEvent) -> None:
-        """The outbox row rides with the COMMIT (mesh.outbox.enqueue_at_commit): one round trip
-        fewer per event, and the event still exists only if the transaction commits."""
-        subject, aggregate_id, payload = self.encode(event)
-        self._with_commit.append(enqueue_at_commit(subject, aggregate_id, payload))
-        self._events_queued += 1
-
     async def commit(self) -> None:
-        await super().commit()
-        if self._events_queued and self.after_commit is not None:
-            self.after_commit()  # the relay's wake-up call
-        self._events_queued = 0
+        await super().commit()  # outbox rows ride with the COMMIT; the relay is woken
         # Counted only now: a transition rolled back never happened.
         for status in self.repo.entered:
             _order_entered(status).inc()
