@@ -7,6 +7,7 @@ route template and status, and the RPC by method and code."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -200,14 +201,22 @@ async def test_metrics_count_requests_by_route_template_and_rpcs_by_method_and_c
     for order in ("po-a", "po-b", "missing"):
         await client.get(f"/v1/payments/{order}", headers=bearer())
 
-    resp = await client.get("/metrics", headers=bearer())
-    assert resp.status_code == 200
-    assert resp.headers["content-type"].startswith("text/plain")
-    scraped = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(resp.text)
-        for s in family.samples
-    }
+    rpc_missing_labels = {**rpc, "grpc_code": "NOT_FOUND"}
+    # The server counts an RPC as it finishes, which can be just after its caller has the
+    # answer (a refused call most of all): scrape until that last count is in, then compare.
+    for _ in range(100):
+        resp = await client.get("/metrics", headers=bearer())
+        assert resp.status_code == 200
+        assert resp.headers["content-type"].startswith("text/plain")
+        scraped = {
+            (s.name, tuple(sorted(s.labels.items()))): s.value
+            for family in text_string_to_metric_families(resp.text)
+            for s in family.samples
+        }
+        key = ("paymesh_grpc_server_handled_total", tuple(sorted(rpc_missing_labels.items())))
+        if scraped.get(key, 0.0) >= before[3] + 1:
+            break
+        await asyncio.sleep(0.05)
 
     def scraped_value(name: str, labels: dict[str, str]) -> float:
         return scraped.get((name, tuple(sorted(labels.items()))), 0.0)
