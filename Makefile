@@ -63,7 +63,7 @@ run: venv-run
 test: venv lock-check lint typecheck gen-check proto-lint proto-breaking k8s-check
 	@bash scripts/ensure_chromium.sh || echo "make test: no Chromium; the browser tests will fail"
 	@bash scripts/ensure_promtool.sh || echo "make test: no promtool; the alert-rule tests will fail"
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --max-worker-restart=0 --durations=25 $(PYTEST_ARGS)
 
 gen: venv
 	$(BIN)/python scripts/gen_protos.py

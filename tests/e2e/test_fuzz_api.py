@@ -65,7 +65,9 @@ def stack(tmp_path_factory):
     started = time.monotonic()
     with dev_stack(tmp_path_factory.mktemp("fuzz") / "data") as running:
         yield running
-        report = check(running, settle_timeout=60)
+        # The fuzzed hosted checkouts wait for a buyer who never comes and never settle: the
+        # wait only lets the others finish (seconds), so it is bounded well under a minute.
+        report = check(running, settle_timeout=20)
         assert report["ok"], report["violations"]
     assert not [status for status in STATUSES if status >= 500], STATUSES
     operations = len({k.split(" ", 1)[1] for k in FIGURES if " " in k})
