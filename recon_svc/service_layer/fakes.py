@@ -19,11 +19,13 @@ from recon_svc.domain.records import Candidate
 from recon_svc.domain.report import MatchSummary
 from recon_svc.domain.run import Run, RunStatus
 from recon_svc.service_layer.ports import (
+    ChargeGivenBack,
     FlowUnavailable,
     MismatchQuery,
     OurFiles,
     PaymentFlows,
     ReconStore,
+    SuspenseBooks,
 )
 
 
@@ -138,6 +140,10 @@ class FakePaymentFlows(PaymentFlows):
     settled_orders: list[str] = field(default_factory=list)
     settled_refunds: list[str] = field(default_factory=list)
     refunds: dict[str, tuple[str, Decimal, str]] = field(default_factory=dict)  # by request id
+    # Duplicate charges given back, by charge id (once, whatever the request id), and the
+    # amount of each charge the PSP holds.
+    charges_given_back: dict[str, ChargeGivenBack] = field(default_factory=dict)
+    charge_amounts: dict[str, tuple[Decimal, str]] = field(default_factory=dict)
 
     async def settle_order(self, payment_order_id: str) -> str:
         if self.away:
@@ -158,6 +164,43 @@ class FakePaymentFlows(PaymentFlows):
             raise FlowUnavailable("payment service away")
         self.refunds.setdefault(request_id, (payment_order_id, amount, currency))
         return f"rf_{request_id[:8]}"
+
+    async def refund_duplicate_charge(
+        self, request_id: str, payment_order_id: str, psp_charge_id: str
+    ) -> ChargeGivenBack:
+        if self.away:
+            raise FlowUnavailable("payment service away")
+        amount, currency = self.charge_amounts[psp_charge_id]
+        return self.charges_given_back.setdefault(
+            psp_charge_id,
+            ChargeGivenBack(f"re_{request_id[:8]}", True, amount, currency, psp_charge_id),
+        )
+
+
+@dataclass
+class FakeSuspenseBooks(SuspenseBooks):
+    """Books each write-off once per mismatch and each duplicate charge once per PSP id, as
+    the ledger's transaction ids would."""
+
+    away: bool = False
+    write_offs: dict[str, tuple[Decimal, str]] = field(default_factory=dict)  # by mismatch
+    duplicates: dict[str, tuple[str, ChargeGivenBack]] = field(default_factory=dict)  # by charge
+
+    async def write_off(
+        self, request_id: str, mismatch_id: str, difference: Decimal, currency: str
+    ) -> str:
+        if self.away:
+            raise FlowUnavailable("ledger away")
+        self.write_offs.setdefault(mismatch_id, (difference, currency))
+        return f"txn_wo_{mismatch_id}"
+
+    async def duplicate_charge_refunded(
+        self, request_id: str, mismatch_id: str, payment_order_id: str, given_back: ChargeGivenBack
+    ) -> list[str]:
+        if self.away:
+            raise FlowUnavailable("ledger away")
+        self.duplicates.setdefault(given_back.psp_charge_id, (payment_order_id, given_back))
+        return [f"txn_{given_back.psp_charge_id}", f"txn_{given_back.psp_refund_id}"]
 
 
 class FakeMatcher:

@@ -109,7 +109,8 @@ class ReconServiceServicer:
         """Resolves an open mismatch: refund (through the payment service's refund,
         once), accept, write off (up to the configured threshold, to the suspense
         account) or a note (the mismatch stays open). FAILED_PRECONDITION (HTTP
-        422): MISMATCH_NOT_OPEN, WRITE_OFF_ABOVE_THRESHOLD, NOTHING_TO_REFUND,
+        422): MISMATCH_NOT_OPEN, WRITE_OFF_ABOVE_THRESHOLD, WRITE_OFF_NOT_POSSIBLE,
+        NOTHING_TO_REFUND, NOT_A_DUPLICATE_CHARGE (from the payment service),
         NOTE_REQUIRED. A replay of the same request_id answers the mismatch as it is.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
