@@ -73,9 +73,7 @@ def open_mismatch(client: httpx.Client, type_: str, order_id: str) -> dict:
     found = client.get("/v1/recon/mismatches", params={"type": type_, "page_size": 100})
     assert found.status_code == 200, found.text
     [mismatch] = [
-        m
-        for m in found.json()["mismatches"]
-        if m["evidence"].get("payment_order_id") == order_id
+        m for m in found.json()["mismatches"] if m["evidence"].get("payment_order_id") == order_id
     ]
     return mismatch  # type: ignore[no-any-return]
 
