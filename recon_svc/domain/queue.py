@@ -186,6 +186,11 @@ def refund_amount(mismatch: StoredMismatch) -> tuple[Decimal, str]:
     return psp, facts["psp_currency"]
 
 
+class DecisionInProgress(Exception):
+    """Another decision on the mismatch is being carried out now: one at a time, so that two
+    different decisions can never both take effect (retry: it will be decided by then)."""
+
+
 class NotFound(LookupError):
     """A run or mismatch id the service does not have."""
 

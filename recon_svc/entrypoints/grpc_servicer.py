@@ -22,6 +22,7 @@ from mesh.errors import (
 from mesh.grpc_server import current_caller
 from paymesh.recon.v1 import recon_pb2, recon_pb2_grpc
 from recon_svc.domain.queue import (
+    DecisionInProgress,
     MismatchStatus,
     NotFound,
     ResolutionAction,
@@ -157,6 +158,13 @@ def domain_errors_as_status() -> Iterator[None]:
         raise invalid_argument([FieldViolation("source", "source", str(err))]) from None
     except ResolutionRefused as err:
         raise failed_precondition(err.reason, str(err)) from None
+    except DecisionInProgress:
+        raise ServiceError(
+            grpc.StatusCode.ABORTED,
+            "DECISION_IN_PROGRESS",
+            "another decision on this mismatch is being carried out; retry to see it",
+            metadata={RETRY_AFTER_KEY: "5"},
+        ) from None
     except FlowUnavailable as err:
         # The payment service or the ledger did not answer, or the PSP is still refunding:
         # nothing was recorded, and asking again does nothing twice (ADR 0025).

@@ -4,8 +4,8 @@ scripted payment service that records what it was asked."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -14,7 +14,12 @@ from pathlib import Path
 from recon_svc.domain.classes import MismatchClass
 from recon_svc.domain.events import MismatchOpened, mismatch_opened
 from recon_svc.domain.period import Period
-from recon_svc.domain.queue import MismatchStatus, Resolution, StoredMismatch
+from recon_svc.domain.queue import (
+    DecisionInProgress,
+    MismatchStatus,
+    Resolution,
+    StoredMismatch,
+)
 from recon_svc.domain.records import Candidate
 from recon_svc.domain.report import MatchSummary
 from recon_svc.domain.run import Run, RunStatus
@@ -37,6 +42,7 @@ class FakeReconStore(ReconStore):
     resolution_requests: set[tuple[str, str]] = field(default_factory=set)
     fixes: list[tuple[str, str, str, str]] = field(default_factory=list)  # id, run, rule, outcome
     outbox: list[MismatchOpened] = field(default_factory=list)  # the events enqueued
+    deciding_now: set[str] = field(default_factory=set)  # mismatches held by a decision
 
     async def add_run(self, run: Run, caller: str, request_id: str) -> Run:
         if request_id and (caller, request_id) in self.requests:
@@ -107,6 +113,16 @@ class FakeReconStore(ReconStore):
         ]
         found.sort(key=lambda m: (m.created_at, m.mismatch_id), reverse=True)
         return [copy.deepcopy(m) for m in found[: query.limit]]
+
+    @asynccontextmanager
+    async def deciding(self, mismatch_id: str) -> AsyncIterator[None]:
+        if mismatch_id in self.deciding_now:
+            raise DecisionInProgress(mismatch_id)
+        self.deciding_now.add(mismatch_id)
+        try:
+            yield
+        finally:
+            self.deciding_now.discard(mismatch_id)
 
     async def find_resolution(self, mismatch_id: str, request_id: str) -> bool:
         return (mismatch_id, request_id) in self.resolution_requests

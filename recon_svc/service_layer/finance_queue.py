@@ -75,28 +75,32 @@ async def resolve(
     decision: Decision,
 ) -> StoredMismatch:
     """Record `decision` and carry it out; a repeated request_id answers the mismatch as it is
-    (nothing done twice). Raises ResolutionRefused (the rule's reason), NotFound, and
-    FlowUnavailable when the payment service or the ledger did not answer (nothing recorded:
-    the same decision may be asked again, and what was done on the way is not done twice,
-    every effect being keyed by the mismatch)."""
-    mismatch = await get_mismatch(store, decision.mismatch_id)
-    if await store.find_resolution(mismatch.mismatch_id, decision.request_id):
-        return mismatch
-    check_resolution(mismatch, decision.action, decision.note, limits)
-    outcome = await _carry_out(flows, books, mismatch, decision.action)
-    resolution = Resolution(
-        decision.action, decision.resolved_by, clock(), decision.note.strip(), outcome
-    )
-    new_status = None if decision.action is ResolutionAction.NOTE else MismatchStatus.RESOLVED
-    added = await store.add_resolution(
-        mismatch.mismatch_id, decision.request_id, resolution, new_status
-    )
-    if not added and new_status is not None:
-        # Another decision closed it between our read and our write; a refund or booking made
-        # on the way was the same, single one (its key is the mismatch's).
-        raise ResolutionRefused(
-            "MISMATCH_NOT_OPEN", f"mismatch {mismatch.mismatch_id} was resolved meanwhile"
+    (nothing done twice). One decision at a time per mismatch. Raises ResolutionRefused (the
+    rule's reason), NotFound, DecisionInProgress, and FlowUnavailable when the payment service
+    or the ledger did not answer (nothing recorded: the same decision may be asked again, and
+    what was done on the way is not done twice, every effect being keyed by the mismatch)."""
+    await get_mismatch(store, decision.mismatch_id)  # NotFound before holding anything
+    async with store.deciding(decision.mismatch_id):
+        # Read under the hold: a decision made meanwhile is seen, so two different decisions
+        # never both take effect (DecisionInProgress for one that comes while another runs).
+        mismatch = await get_mismatch(store, decision.mismatch_id)
+        if await store.find_resolution(mismatch.mismatch_id, decision.request_id):
+            return mismatch
+        check_resolution(mismatch, decision.action, decision.note, limits)
+        outcome = await _carry_out(flows, books, mismatch, decision.action)
+        resolution = Resolution(
+            decision.action, decision.resolved_by, clock(), decision.note.strip(), outcome
         )
+        new_status = None if decision.action is ResolutionAction.NOTE else MismatchStatus.RESOLVED
+        added = await store.add_resolution(
+            mismatch.mismatch_id, decision.request_id, resolution, new_status
+        )
+        if not added and new_status is not None:
+            # Closed between our read and our write by a path that does not hold the mismatch
+            # (none today); what was done on the way was keyed by the mismatch, done once.
+            raise ResolutionRefused(
+                "MISMATCH_NOT_OPEN", f"mismatch {mismatch.mismatch_id} was resolved meanwhile"
+            )
     return await get_mismatch(store, mismatch.mismatch_id)
 
 

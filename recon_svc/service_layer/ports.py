@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -118,6 +118,11 @@ class ReconStore(abc.ABC):
     @abc.abstractmethod
     async def list_mismatches(self, query: MismatchQuery) -> list[StoredMismatch]:
         """Newest first (created_at, mismatch_id), without resolutions, `query.limit` at most."""
+
+    @abc.abstractmethod
+    def deciding(self, mismatch_id: str) -> AbstractAsyncContextManager[None]:
+        """Hold the mismatch for one decision while it is carried out and recorded, across
+        every replica; DecisionInProgress at once when another decision holds it."""
 
     @abc.abstractmethod
     async def find_resolution(self, mismatch_id: str, request_id: str) -> bool:

@@ -16,6 +16,7 @@ from mesh.metrics import RECON_MISMATCHES, RECON_RUNS
 from recon_svc.domain.classes import MismatchClass
 from recon_svc.domain.period import Period
 from recon_svc.domain.queue import (
+    DecisionInProgress,
     MismatchStatus,
     NotFound,
     ResolutionAction,
@@ -399,3 +400,35 @@ async def test_the_queue_filters_by_status_class_and_type(tmp_path: Path) -> Non
         "unmatched_psp"
     ]
     assert [m.type for m in await store.list_mismatches(MismatchQuery(type="status"))] == ["status"]
+
+
+async def test_a_decision_that_comes_while_another_is_carried_out_takes_no_effect(
+    tmp_path: Path,
+) -> None:
+    d, store, _ = await queued(tmp_path, [DUPLICATE])
+    books = FakeSuspenseBooks()
+    [m] = store.mismatches.values()
+    limits = WriteOffLimits(Decimal("100"))
+    meanwhile: list[BaseException] = []
+
+    class Slow(FakePaymentFlows):
+        async def refund_duplicate_charge(self, request_id, payment_order_id, psp_charge_id):  # type: ignore[no-untyped-def]
+            # A colleague writes the same mismatch off while the PSP is refunding it.
+            try:
+                await resolve(
+                    store, flows, books, d.clock, limits,
+                    decision(m.mismatch_id, ResolutionAction.WRITE_OFF, "other"),
+                )  # fmt: skip
+            except DecisionInProgress as err:
+                meanwhile.append(err)
+            return await super().refund_duplicate_charge(
+                request_id, payment_order_id, psp_charge_id
+            )
+
+    flows = Slow(charge_amounts={"ch_t2": (Decimal("20.00"), "USD")})
+    done = await resolve(
+        store, flows, books, d.clock, limits, decision(m.mismatch_id, ResolutionAction.REFUND, "r")
+    )
+    assert len(meanwhile) == 1 and books.write_offs == {}
+    assert [r.action for r in done.resolutions] == [ResolutionAction.REFUND]
+    assert store.deciding_now == set()
