@@ -13,6 +13,7 @@ import pytest
 from mesh.errors import ServiceError
 from payment_svc.domain.duplicate_charges import ChargeAtPsp, NotADuplicate, check_duplicate
 from payment_svc.domain.order import OrderStatus, PaymentOrder
+from payment_svc.domain.psp import PspRejected
 from payment_svc.service_layer.duplicate_charges import refund_duplicate_charge
 from payment_svc.service_layer.fake_charge_refunds import FakeChargeRefunds
 from payment_svc.service_layer.fake_uow import FakeStore
@@ -96,3 +97,19 @@ async def test_the_orders_own_charge_or_an_unknown_one_is_refused() -> None:
         await refund_duplicate_charge(KEY, "po-9", "ch_1", uow=store.uow, psp=psp)
     assert no_order.value.code is grpc.StatusCode.NOT_FOUND
     assert psp.refunds == {}
+
+
+async def test_a_refund_the_psp_refuses_is_a_clear_refusal() -> None:
+    store = stored(FakeStore())
+
+    class Refusing(FakeChargeRefunds):
+        async def refund_charge(self, charge, amount, idempotency_key):  # type: ignore[no-untyped-def]
+            raise PspRejected("charge_already_refunded")
+
+    psp = Refusing(charges={"ch_2": charge("ch_2")}, settled={"pi_1": "ch_1"})
+    with pytest.raises(ServiceError) as refused:
+        await refund_duplicate_charge(KEY, "po-1", "ch_2", uow=store.uow, psp=psp)
+    assert (refused.value.code, refused.value.reason) == (
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "PSP_REJECTED",
+    )
