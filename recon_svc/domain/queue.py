@@ -123,11 +123,6 @@ def signed_difference(mismatch: StoredMismatch) -> tuple[Decimal, str]:
     return theirs - ours, currency
 
 
-def difference(mismatch: StoredMismatch) -> Decimal:
-    """The size of the difference a write-off would book (signed_difference, unsigned)."""
-    return abs(signed_difference(mismatch)[0])
-
-
 def check_resolution(
     mismatch: StoredMismatch, action: ResolutionAction, note: str, limits: WriteOffLimits
 ) -> None:
