@@ -13,7 +13,7 @@ from ledger_svc.entrypoints.consumer import consumer_spec, post_handler
 from ledger_svc.entrypoints.grpc_servicer import SERVICE_NAME
 from ledger_svc.entrypoints.move_consumer import move_consumer_spec, move_handler
 from ledger_svc.entrypoints.outgoing import encode_event
-from ledger_svc.entrypoints.psp_books_servicer import LedgerWithPspBooksServicer
+from ledger_svc.entrypoints.recon_books_servicer import LedgerWithReconBooksServicer
 from ledger_svc.entrypoints.refund_consumer import refund_consumer_spec, refund_handler
 from ledger_svc.settings import LedgerSettings
 from mesh.outbox import OutboxRelay
@@ -39,7 +39,7 @@ async def start(
             servicers=[
                 (
                     ledger_pb2_grpc.add_LedgerServiceServicer_to_server,
-                    LedgerWithPspBooksServicer(new_uow),
+                    LedgerWithReconBooksServicer(new_uow),
                     SERVICE_NAME,
                 )
             ],

@@ -181,6 +181,11 @@ HTTP_STATUS_BY_REASON = {
     "WRITE_OFF_ABOVE_THRESHOLD": 422,
     "NOTHING_TO_REFUND": 422,
     "NOTE_REQUIRED": 422,
+    "WRITE_OFF_NOT_POSSIBLE": 422,
+    "DECISION_IN_PROGRESS": 409,
+    # The payment service's refusal to give back a charge that is no duplicate
+    # (payment_svc.domain.duplicate_charges).
+    "NOT_A_DUPLICATE_CHARGE": 422,
 }
 
 

@@ -25,6 +25,7 @@ from payment_svc.adapters.guarded_psp import GuardedPsp, monotonic
 from payment_svc.adapters.pii_cipher import PiiCipher
 from payment_svc.adapters.sql_pii import reseal_all
 from payment_svc.adapters.sql_uow import uow_factory
+from payment_svc.adapters.stripe_charge_refunds import StripeChargeRefunds
 from payment_svc.adapters.stripe_psp import StripePaymentProvider
 from payment_svc.domain.breaker import CircuitBreaker
 from payment_svc.domain.risk import RuleBasedRiskCheck, VelocityLimits
@@ -153,7 +154,14 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
             await resolve_stale(engine, utc_now())
 
         purge = partial(purge_expired_keys, uow, utc_now)
-        refund_servicer = RefundServicer(uow, utc_now, servicer.idempotency, psp=psp)
+        refund_servicer = RefundServicer(
+            uow,
+            utc_now,
+            servicer.idempotency,
+            psp=psp,
+            # Outside the breaker: a person's rare decision, not the hot path (ADR 0025).
+            charge_refunds=StripeChargeRefunds(stripe_psp),
+        )
         return Wiring(
             servicers=[
                 (payment_pb2_grpc.add_PaymentServiceServicer_to_server, servicer, SERVICE_NAME),

@@ -107,6 +107,12 @@ def _wallet_env(stack: DevStack) -> dict[str, str]:
     return {"GRPC_ALLOWED_CALLERS": f"{GATEWAY},payout_svc"}
 
 
+def _ledger_env(stack: DevStack) -> dict[str, str]:
+    # recon_svc books the finance queue's write-offs and duplicate charges refunded (and the
+    # PSP's fees and payouts) through the ledger's own RPCs (docs/adr/0019, 0025).
+    return {"GRPC_ALLOWED_CALLERS": f"{GATEWAY},recon_svc"}
+
+
 def _payment_env(stack: DevStack) -> dict[str, str]:
     # recon_svc settles orders and refunds the PSP's report shows settled, and refunds on a
     # person's decision, through the payment service's own RPCs (docs/adr/0018).
@@ -160,7 +166,7 @@ def _recon_env(stack: DevStack) -> dict[str, str]:
 # Started in this order (each once the previous is ready), stopped in reverse.
 SERVICES: tuple[Service, ...] = (
     Service(PSP_SANDBOX, "psp_sandbox", _http("/healthz"), env=_psp_sandbox_env),
-    Service("ledger_svc", "ledger_svc", _grpc, addr_env="LEDGER_GRPC_ADDR"),
+    Service("ledger_svc", "ledger_svc", _grpc, env=_ledger_env, addr_env="LEDGER_GRPC_ADDR"),
     Service("wallet_svc", "wallet_svc", _grpc, env=_wallet_env, addr_env="WALLET_GRPC_ADDR"),
     Service("payment_svc", "payment_svc", _grpc, env=_payment_env, addr_env="PAYMENT_GRPC_ADDR"),
     Service("notify_svc", "notify_svc", _grpc, env=_notify_env, addr_env="NOTIFY_GRPC_ADDR"),

@@ -10,7 +10,10 @@
 - refunds: within their order, one wallet debit and one ledger reversal per SUCCEEDED refund,
   and the PSP's refunds match ours (paymesh_cli.refund_invariants);
 - the PSP's side: fees and the PSP's payouts to the platform booked once each, balanced against
-  `psp_receivable`, which is explained per currency (paymesh_cli.psp_invariants).
+  `psp_receivable`, which is explained per currency (paymesh_cli.psp_invariants);
+- the finance queue's bookings: write-offs and duplicate charges refunded, between
+  `psp_receivable` and `recon_suspense`, once each, each a recorded decision, the refunds the
+  PSP's own (paymesh_cli.suspense_invariants).
 
 Orders still on their way (SUCCESS with a flag not yet set, EXECUTING, PENDING) are not
 violations; `settle_timeout` waits for them before judging. A schema that does not exist is
@@ -293,6 +296,7 @@ async def run_checks(
     from paymesh_cli import payout_invariants as payouts
     from paymesh_cli import psp_invariants
     from paymesh_cli import refund_invariants as refunds
+    from paymesh_cli import suspense_invariants as suspense
 
     engine = create_async_engine(async_url(database_url), pool_size=2)
     try:
@@ -321,6 +325,7 @@ async def run_checks(
                 await check_ledger(conn, report)
                 await check_ledger_chains(conn, report)
                 await psp_invariants.check_psp_books(conn, report)
+                await suspense.check_suspense(conn, report, schemas, refunds_at_psp)
                 if psp_figures is not None:
                     await psp_invariants.check_psp_books_at_psp(conn, report, psp_figures)
                 else:

@@ -7,7 +7,9 @@
 - `psp_fees` and `platform_cash` never go below zero (no more given back than was booked);
 - with the PSP at hand: every booked fee and payout is the PSP's own figure for that id;
 - `psp_receivable` is explained per currency: what orders put in, minus refunds, seller payouts
-  (wallet moves), PSP fees and the PSP's payouts to the platform (`stats.psp_receivable` and
+  (wallet moves), PSP fees and the PSP's payouts to the platform, plus the finance queue's
+  write-offs and duplicate charges given back (a charge and its refund net to zero;
+  paymesh_cli.suspense_invariants) (`stats.psp_receivable` and
   `stats.psp_receivable_explained`). It nets to zero once the PSP has paid out a day's money
   and its fees are booked; before that it is what the PSP still holds for the platform.
 """
@@ -103,6 +105,10 @@ async def _explain_receivable(conn: AsyncConnection, report: CheckReport) -> Non
             "       WHEN t.refund_id IS NOT NULL THEN 'refunds'"
             "       WHEN t.description LIKE 'PSP fee of %' THEN 'psp_fees'"
             "       WHEN t.description LIKE 'PSP payout%' THEN 'psp_payouts'"
+            "       WHEN t.description LIKE 'Recon write-off of mismatch %' THEN 'write_offs'"
+            "       WHEN t.description LIKE 'Duplicate charge %'"
+            "         OR t.description LIKE 'Refund of duplicate charge %'"
+            "         THEN 'duplicate_charges'"
             "       ELSE 'seller_payouts' END,"
             "  sum(CASE e.side WHEN 'debit' THEN e.amount ELSE -e.amount END)"
             " FROM ledger.entries e JOIN ledger.transactions t USING (transaction_id)"

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from mesh.money import InvalidMoney
 from payment_svc.adapters.stripe_currencies import StripeAmountRefused, charge_minor_units
 from paymesh_cli.invariants import CheckReport, Violation
+from paymesh_cli.suspense_invariants import booked_duplicate_refunds
 
 # refund id -> [(status, amount in minor units, currency)], as the PSP holds them.
 RefundsAtPsp = Callable[[], Awaitable[dict[str, list[tuple[str, int, str]]]]]
@@ -156,7 +157,12 @@ async def check_refunds_at_psp(
             report.violations.append(
                 Violation("refunded_at_most_once", f"refund {rid}: {len(made)} PSP refunds")
             )
+    # A duplicate charge given back is no refund of ours: paymesh_cli.suspense_invariants
+    # checks it against its booking.
+    given_back = await booked_duplicate_refunds(conn) if await _has(conn, "ledger.entries") else {}
     for rid, refunds in sorted(at_psp.items()):
+        if rid in given_back and rid not in ours:
+            continue
         status = ours.get(rid, (None,))[0]
         made = [r for r in refunds if r[0] == "succeeded"]
         if made and status in (None, "FAILED"):

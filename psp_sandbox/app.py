@@ -18,6 +18,7 @@ from starlette.routing import Route
 from psp_sandbox import background
 from psp_sandbox.accounts import AccountRoutes
 from psp_sandbox.balance_routes import BalanceTransactionRoutes
+from psp_sandbox.charges import ChargeRoutes
 from psp_sandbox.checkout_sessions import CheckoutSessionRoutes
 from psp_sandbox.context import SandboxContext
 from psp_sandbox.delivery_routes import DeliveryRoutes
@@ -50,6 +51,7 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
     events = EventRoutes(context)
     faults = FaultRoutes(context)
     refunds = RefundRoutes(context)
+    charges = ChargeRoutes(context)
     payouts = PayoutRoutes(context)
     accounts = AccountRoutes(context)
     sessions = CheckoutSessionRoutes(context)
@@ -100,6 +102,7 @@ def create_app(settings: SandboxSettings, clock: Callable[[], float] = time.time
             Route("/v1/refunds", refunds.create, methods=["POST"]),
             Route("/v1/refunds", refunds.list, methods=["GET"]),
             Route("/v1/refunds/{id}", refunds.retrieve, methods=["GET"]),
+            Route("/v1/charges/{id}", charges.retrieve, methods=["GET"]),
             Route("/v1/accounts", accounts.create, methods=["POST"]),
             Route("/v1/accounts", accounts.list, methods=["GET"]),
             Route("/v1/accounts/{account}", accounts.retrieve, methods=["GET"]),

@@ -26,6 +26,7 @@ from recon_svc.entrypoints.background_runs import BackgroundRuns
 from recon_svc.entrypoints.grpc_servicer import SERVICE_NAME, ReconServicer
 from recon_svc.entrypoints.outgoing import encode_event
 from recon_svc.entrypoints.payment_client import GrpcPaymentFlows, payment_channel
+from recon_svc.entrypoints.suspense_client import GrpcSuspenseBooks, ledger_channel
 from recon_svc.service_layer.ports import PspReportSource
 from recon_svc.service_layer.runs import RunDeps, scheduled_run
 from recon_svc.settings import ReconSettings
@@ -77,12 +78,16 @@ async def start(
 
     def wire(engine: AsyncEngine, relay: OutboxRelay) -> Wiring:
         channel = payment_channel(config.payment_grpc_addr, config.tls)
+        ledger = ledger_channel(config.ledger_grpc_addr, config.tls)
         deps = run_deps(config, engine, GrpcPaymentFlows(channel), relay)
         background = BackgroundRuns()
-        servicer = ReconServicer(deps, config.source, config.write_off_limit, background)
+        servicer = ReconServicer(
+            deps, config.source, config.write_off_limits, background, GrpcSuspenseBooks(ledger)
+        )
 
         async def close_channel() -> None:
             await channel.close()
+            await ledger.close()
 
         tasks = []
         if config.schedule_interval_s > 0:

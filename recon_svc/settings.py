@@ -2,21 +2,29 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal
+import os
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from mesh.money import CURRENCY_EXPONENTS
 from mesh.settings import (
     ServiceSettings,
+    SettingsError,
     env_decimal,
     env_float,
     env_str,
     refuse_dev_default,
     service_env,
 )
+from recon_svc.domain.queue import WriteOffLimits
 
 DEFAULT_GRPC_ADDR = "127.0.0.1:50057"
 DEFAULT_PAYMENT_GRPC_ADDR = "127.0.0.1:50051"
+DEFAULT_LEDGER_GRPC_ADDR = "127.0.0.1:50053"
+# Write-off limits of the currencies whose unit is worth far less than a dollar's (the others
+# take RECON_WRITE_OFF_LIMIT, in their own major unit).
+DEFAULT_WRITE_OFF_LIMITS = "JPY=1500,KRW=15000"
 DEFAULT_PSP_API_BASE = "http://127.0.0.1:12111"  # the sandbox PSP
 DEFAULT_PSP_API_KEY = "sk_test_paymesh_dev"  # the sandbox accepts any sk_test_ key
 SOURCES = ("sandbox_settlement", "stripe_reports")
@@ -27,7 +35,8 @@ class ReconSettings(ServiceSettings):
     """From DATABASE_URL, NATS_URL, RECON_GRPC_ADDR, LOG_LEVEL, RECON_DB_POOL_SIZE,
     RECON_METRICS_ADDR (see mesh.settings.service_env), PAYMENT_GRPC_ADDR,
     RECON_PAYMENT_DATABASE_URL, RECON_PSP_API_BASE, RECON_PSP_API_KEY, RECON_SOURCE,
-    RECON_SCRATCH_DIR, RECON_SCHEDULE_INTERVAL_S and RECON_WRITE_OFF_LIMIT."""
+    RECON_SCRATCH_DIR, RECON_SCHEDULE_INTERVAL_S, RECON_WRITE_OFF_LIMIT, RECON_WRITE_OFF_LIMITS
+    and LEDGER_GRPC_ADDR."""
 
     grpc_addr: str = DEFAULT_GRPC_ADDR
     payment_grpc_addr: str = DEFAULT_PAYMENT_GRPC_ADDR
@@ -43,8 +52,18 @@ class ReconSettings(ServiceSettings):
     # How often the scheduled run looks whether yesterday is reconciled (0: never; a run
     # per day and source, however often it looks).
     schedule_interval_s: float = 0.0
-    # The largest difference a person may write off to the suspense account.
+    # The largest difference a person may write off to the suspense account, in a
+    # currency's major unit, unless `write_off_limits_by_currency` names the currency.
     write_off_limit: Decimal = Decimal("10.00")
+    write_off_limits_by_currency: dict[str, Decimal] = field(
+        default_factory=lambda: parse_write_off_limits(DEFAULT_WRITE_OFF_LIMITS)
+    )
+    # The ledger, which books the finance queue's write-offs and duplicate charges refunded.
+    ledger_grpc_addr: str = DEFAULT_LEDGER_GRPC_ADDR
+
+    @property
+    def write_off_limits(self) -> WriteOffLimits:
+        return WriteOffLimits(self.write_off_limit, self.write_off_limits_by_currency)
 
     @property
     def orders_database_url(self) -> str:
@@ -63,5 +82,28 @@ class ReconSettings(ServiceSettings):
             scratch_dir=Path(env_str("RECON_SCRATCH_DIR", "/tmp/paymesh-recon")),
             schedule_interval_s=env_float("RECON_SCHEDULE_INTERVAL_S", 0.0),
             write_off_limit=env_decimal("RECON_WRITE_OFF_LIMIT", "10.00"),
+            write_off_limits_by_currency=parse_write_off_limits(
+                os.environ.get("RECON_WRITE_OFF_LIMITS", DEFAULT_WRITE_OFF_LIMITS)
+            ),
+            ledger_grpc_addr=env_str("LEDGER_GRPC_ADDR", DEFAULT_LEDGER_GRPC_ADDR),
             **service_env("RECON", DEFAULT_GRPC_ADDR),
         )
+
+
+def parse_write_off_limits(text: str) -> dict[str, Decimal]:
+    """`JPY=1500,KRW=15000` as {currency: limit}; SettingsError for an unknown currency or a
+    limit that is not a non-negative decimal."""
+    limits: dict[str, Decimal] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        currency, sep, raw = part.partition("=")
+        currency = currency.strip().upper()
+        try:
+            limit = Decimal(raw.strip())
+        except InvalidOperation:
+            limit = Decimal(-1)
+        if not sep or currency not in CURRENCY_EXPONENTS or not limit.is_finite() or limit < 0:
+            raise SettingsError(
+                f"RECON_WRITE_OFF_LIMITS: {part!r} is not CURRENCY=LIMIT (e.g. JPY=1500)"
+            )
+        limits[currency] = limit
+    return limits

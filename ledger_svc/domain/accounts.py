@@ -47,6 +47,11 @@ SELLER_DEBT = "seller_debt"
 PSP_FEES = "psp_fees"
 # The platform's own bank account, which the PSP pays the platform's balance out to (asset).
 PLATFORM_CASH = "platform_cash"
+# Money the books hold apart until a person has explained it (reconciliation's finance queue,
+# ledger_svc.domain.recon_books): differences written off, and a duplicate charge the PSP holds
+# for the buyer until it is refunded (liability: credit-normal; may run on its debit side when
+# more was written off the PSP's way than the other).
+RECON_SUSPENSE = "recon_suspense"
 
 # Accounts that stand alone, and families with one account per party.
 _SINGLE = {
@@ -54,6 +59,7 @@ _SINGLE = {
     PLATFORM_FEE_REVENUE: AccountType.REVENUE,
     PSP_FEES: AccountType.EXPENSE,
     PLATFORM_CASH: AccountType.ASSET,
+    RECON_SUSPENSE: AccountType.LIABILITY,
 }
 _FAMILIES = {
     SELLER_PAYABLE: AccountType.LIABILITY,
@@ -64,7 +70,7 @@ _FAMILIES = {
 _PARTY = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 # Accounts every order (or every PSP booking) posts to: their balance rows are the hot ones.
-SHARED_ACCOUNTS = frozenset(_SINGLE)
+SHARED_ACCOUNTS = frozenset(_SINGLE) - {RECON_SUSPENSE}
 
 
 def seller_payable(seller_account: str) -> str:

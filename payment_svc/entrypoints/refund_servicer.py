@@ -9,13 +9,17 @@ import grpc
 
 from mesh.errors import ServiceError
 from mesh.grpc_server import mark_replayed
+from mesh.money import format_amount
+from payment_svc.domain.duplicate_charges import ChargeRefunds
 from payment_svc.domain.psp import PaymentProvider
+from payment_svc.domain.psp_refunds import RefundOutcomeStatus
 from payment_svc.entrypoints.grpc_servicer import caller_scope, unavailable_as_status
 from payment_svc.entrypoints.refund_mapping import (
     create_refund_command,
     refund_to_proto,
     render_create_refund_response,
 )
+from payment_svc.service_layer.duplicate_charges import refund_duplicate_charge
 from payment_svc.service_layer.idempotency import IdempotencyPolicy
 from payment_svc.service_layer.ports import Clock, UnitOfWorkFactory
 from payment_svc.service_layer.refunds import create_refund, get_refund
@@ -31,6 +35,7 @@ class RefundServicer(refunds_pb2_grpc.RefundServiceServicer):
     clock: Clock
     idempotency: IdempotencyPolicy = field(default_factory=IdempotencyPolicy)
     psp: PaymentProvider | None = None  # asked whether it would take a refund's amount
+    charge_refunds: ChargeRefunds | None = None  # gives back a duplicate charge
 
     async def CreateRefund(
         self,
@@ -73,3 +78,34 @@ class RefundServicer(refunds_pb2_grpc.RefundServiceServicer):
         return refunds_pb2.SettleRefundResponse(
             status=getattr(refunds_pb2, f"REFUND_STATUS_{status.value}")
         )
+
+    async def RefundDuplicateCharge(
+        self,
+        request: refunds_pb2.RefundDuplicateChargeRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> refunds_pb2.RefundDuplicateChargeResponse:
+        if self.charge_refunds is None:
+            raise ServiceError(grpc.StatusCode.UNIMPLEMENTED, "NO_PSP", "no PSP to ask")
+        with unavailable_as_status():
+            done = await refund_duplicate_charge(
+                request.request_id,
+                request.payment_order_id,
+                request.psp_charge_id,
+                uow=self.uow,
+                psp=self.charge_refunds,
+            )
+        refund = done.refund
+        return refunds_pb2.RefundDuplicateChargeResponse(
+            psp_refund_id=refund.outcome.psp_reference,
+            status=_CHARGE_REFUND_STATUS[refund.outcome.status],
+            amount=format_amount(refund.amount, refund.currency),
+            currency=refund.currency,
+            psp_charge_id=done.charge_id,
+        )
+
+
+_CHARGE_REFUND_STATUS = {
+    RefundOutcomeStatus.SUCCEEDED: refunds_pb2.REFUND_STATUS_SUCCEEDED,
+    RefundOutcomeStatus.PENDING: refunds_pb2.REFUND_STATUS_PENDING,
+    RefundOutcomeStatus.FAILED: refunds_pb2.REFUND_STATUS_FAILED,
+}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
 
@@ -16,6 +17,7 @@ from recon_svc.adapters.tables import fixes, mismatches, outbox, resolutions, ru
 from recon_svc.domain.classes import MismatchClass
 from recon_svc.domain.events import MismatchOpened, mismatch_opened
 from recon_svc.domain.queue import (
+    DecisionInProgress,
     MismatchStatus,
     Resolution,
     ResolutionAction,
@@ -273,6 +275,26 @@ class SqlReconStore(ReconStore):
         ).limit(query.limit)
         async with self._engine.connect() as conn:
             return [_mismatch(r) for r in await conn.execute(statement)]
+
+    @asynccontextmanager
+    async def deciding(self, mismatch_id: str) -> AsyncIterator[None]:
+        # A session advisory lock on a connection of its own, outside any transaction (nothing
+        # is held open while the payment service, the ledger or the PSP answers); it goes with
+        # the connection if the process dies.
+        async with self._engine.connect() as conn:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            key = {"key": f"recon-decision:{mismatch_id}"}
+            held = await conn.scalar(
+                text("SELECT pg_try_advisory_lock(hashtextextended(:key, 0))"), key
+            )
+            if not held:
+                raise DecisionInProgress(mismatch_id)
+            try:
+                yield
+            finally:
+                await conn.execute(
+                    text("SELECT pg_advisory_unlock(hashtextextended(:key, 0))"), key
+                )
 
     async def find_resolution(self, mismatch_id: str, request_id: str) -> bool:
         async with self._engine.connect() as conn:

@@ -7,6 +7,7 @@ migration 0001 and by `mesh.db_roles.APPEND_ONLY`).
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -70,36 +71,65 @@ def key_text(key: tuple[str, ...]) -> str:
     return "|".join(key)
 
 
-def difference(mismatch: StoredMismatch) -> Decimal:
-    """The money a write-off would book: the PSP's gross minus ours where both sides are
-    known (an amount or fee mismatch), else the one side's amount."""
+@dataclass(frozen=True)
+class WriteOffLimits:
+    """The largest difference a person may write off, per currency (major units); `default`
+    for a currency not listed (RECON_WRITE_OFF_LIMIT, RECON_WRITE_OFF_LIMITS)."""
+
+    default: Decimal
+    per_currency: Mapping[str, Decimal] = field(default_factory=dict)
+
+    def limit(self, currency: str) -> Decimal:
+        return self.per_currency.get(currency.upper(), self.default)
+
+
+def _amount(facts: dict[str, str], name: str) -> Decimal | None:
+    raw = facts.get(name, "")
+    try:
+        return Decimal(raw) if raw else None
+    except InvalidOperation:
+        return None
+
+
+def signed_difference(mismatch: StoredMismatch) -> tuple[Decimal, str]:
+    """The difference between the PSP's books and ours, positive when the PSP holds more than
+    our ledger says, and its currency: what a write-off books against `psp_receivable`
+    (ledger_svc.domain.recon_books). Our side is what the ledger holds for the rows: a SUCCESS
+    order's amount, a SUCCEEDED refund's amount taken back; a fee mismatch compares fees (a
+    larger fee leaves the PSP holding less). Raises ResolutionRefused WRITE_OFF_NOT_POSSIBLE
+    when there is no one difference (two currencies, no amounts)."""
     facts = mismatch.evidence
-
-    def amount(name: str) -> Decimal | None:
-        raw = facts.get(name, "")
-        try:
-            return Decimal(raw) if raw else None
-        except InvalidOperation:
-            return None
-
+    psp_currency = facts.get("psp_currency", "")
+    if mismatch.type == "currency":
+        raise ResolutionRefused(
+            "WRITE_OFF_NOT_POSSIBLE", "a difference in two currencies cannot be written off"
+        )
     if mismatch.type == "fee":
-        psp, ours = amount("psp_fee"), amount("order_psp_fee")
-    else:
-        psp = amount("psp_gross")
-        ours = amount("order_amount")
-        if ours is None and amount("refund_amount") is not None:
-            ours = -(amount("refund_amount") or Decimal(0))
-    if psp is not None and ours is not None:
-        return abs(psp - ours)
-    return abs(psp if psp is not None else ours if ours is not None else Decimal(0))
+        psp_fee, our_fee = _amount(facts, "psp_fee"), _amount(facts, "order_psp_fee")
+        if psp_fee is None or our_fee is None:
+            raise ResolutionRefused("WRITE_OFF_NOT_POSSIBLE", "no booked fee to compare with")
+        return our_fee - psp_fee, psp_currency
+    theirs = _amount(facts, "psp_gross") or Decimal(0)
+    ours = Decimal(0)
+    if mismatch.type == "duplicate_charge" or facts.get("detail") == "refund_duplicate":
+        pass  # the first charge (refund) matched the order (refund): this one is extra
+    elif facts.get("order_status") == "SUCCESS":
+        ours = _amount(facts, "order_amount") or Decimal(0)
+    elif facts.get("refund_status") == "SUCCEEDED":
+        ours = -(_amount(facts, "refund_amount") or Decimal(0))
+    currency = psp_currency or facts.get("order_currency") or facts.get("refund_currency", "")
+    if not currency:
+        raise ResolutionRefused("WRITE_OFF_NOT_POSSIBLE", "the mismatch names no currency")
+    return theirs - ours, currency
 
 
 def check_resolution(
-    mismatch: StoredMismatch, action: ResolutionAction, note: str, write_off_limit: Decimal
+    mismatch: StoredMismatch, action: ResolutionAction, note: str, limits: WriteOffLimits
 ) -> None:
     """Raise ResolutionRefused unless `action` may be taken on `mismatch` now: only an open
-    mismatch is decided (a note may be added to any); a write-off only up to the limit; a
-    refund only where the PSP holds a charge of ours to give back."""
+    mismatch is decided (a note may be added to any); a write-off only of a difference there
+    is, up to its currency's limit; a refund only where the PSP holds a charge of ours to give
+    back."""
     if action is ResolutionAction.NOTE:
         if not note.strip():
             raise ResolutionRefused("NOTE_REQUIRED", "a note resolution needs a note")
@@ -109,11 +139,14 @@ def check_resolution(
             "MISMATCH_NOT_OPEN", f"mismatch {mismatch.mismatch_id} is {mismatch.status.value}"
         )
     if action is ResolutionAction.WRITE_OFF:
-        owed = difference(mismatch)
-        if owed > write_off_limit:
+        signed, currency = signed_difference(mismatch)
+        if signed == 0:
+            raise ResolutionRefused("WRITE_OFF_NOT_POSSIBLE", "there is no difference to write off")
+        limit = limits.limit(currency)
+        if abs(signed) > limit:
             raise ResolutionRefused(
                 "WRITE_OFF_ABOVE_THRESHOLD",
-                f"a write-off of {owed} is above the limit of {write_off_limit}",
+                f"a write-off of {abs(signed)} {currency} is above the limit of {limit} {currency}",
             )
     if action is ResolutionAction.REFUND and not refundable(mismatch):
         raise ResolutionRefused(
@@ -122,21 +155,35 @@ def check_resolution(
 
 
 def refundable(mismatch: StoredMismatch) -> bool:
-    """A refund goes through paymesh's refund of an order, so it needs the order's id and a
-    PSP charge (a charge on a FAILED order, a duplicate, an amount taken too much)."""
+    """A refund needs the order's id and a PSP charge (a charge on a FAILED order, a duplicate,
+    an amount taken too much); a duplicate also the PSP's id of the second charge."""
     facts = mismatch.evidence
     order_id = facts.get("payment_order_id") or ""
-    return bool(order_id and facts.get("psp_gross") and facts.get("psp_category") != "refund")
+    if not (order_id and facts.get("psp_gross") and facts.get("psp_category") != "refund"):
+        return False
+    return not gives_back_a_charge(mismatch) or bool(facts.get("psp_source"))
+
+
+def gives_back_a_charge(mismatch: StoredMismatch) -> bool:
+    """A duplicate charge is refunded as that one PSP charge, never through the order: the
+    order keeps its good charge and the seller was never credited for the second. Its charge
+    is the PSP transaction's source (`psp_source`)."""
+    return mismatch.type == "duplicate_charge"
 
 
 def refund_amount(mismatch: StoredMismatch) -> tuple[Decimal, str]:
-    """What a refund resolution gives back: the whole charge of a duplicate or of a failed
-    order, the excess of an amount mismatch."""
+    """What an order refund resolution gives back: the whole charge of a failed order, the
+    excess of an amount mismatch."""
     facts = mismatch.evidence
     psp = Decimal(facts["psp_gross"])
     if mismatch.type == "amount" and facts.get("order_amount"):
         return psp - Decimal(facts["order_amount"]), facts["psp_currency"]
     return psp, facts["psp_currency"]
+
+
+class DecisionInProgress(Exception):
+    """Another decision on the mismatch is being carried out now: one at a time, so that two
+    different decisions can never both take effect (retry: it will be decided by then)."""
 
 
 class NotFound(LookupError):

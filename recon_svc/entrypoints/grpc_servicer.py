@@ -7,27 +7,35 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
 
 import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from mesh.errors import FieldViolation, failed_precondition, invalid_argument, not_found
+from mesh.errors import (
+    RETRY_AFTER_KEY,
+    FieldViolation,
+    ServiceError,
+    failed_precondition,
+    invalid_argument,
+    not_found,
+)
 from mesh.grpc_server import current_caller
 from paymesh.recon.v1 import recon_pb2, recon_pb2_grpc
 from recon_svc.domain.queue import (
+    DecisionInProgress,
     MismatchStatus,
     NotFound,
     ResolutionAction,
     ResolutionRefused,
     StoredMismatch,
     UnknownSource,
+    WriteOffLimits,
 )
 from recon_svc.domain.run import Run, RunStatus
 from recon_svc.entrypoints.background_runs import BackgroundRuns
 from recon_svc.service_layer import finance_queue
 from recon_svc.service_layer.finance_queue import Decision
-from recon_svc.service_layer.ports import MismatchQuery
+from recon_svc.service_layer.ports import FlowUnavailable, MismatchQuery, SuspenseBooks
 from recon_svc.service_layer.runs import RunDeps, execute_run, get_run, start_run
 
 SERVICE_NAME = "paymesh.recon.v1.ReconService"
@@ -150,6 +158,22 @@ def domain_errors_as_status() -> Iterator[None]:
         raise invalid_argument([FieldViolation("source", "source", str(err))]) from None
     except ResolutionRefused as err:
         raise failed_precondition(err.reason, str(err)) from None
+    except DecisionInProgress:
+        raise ServiceError(
+            grpc.StatusCode.ABORTED,
+            "DECISION_IN_PROGRESS",
+            "another decision on this mismatch is being carried out; retry to see it",
+            metadata={RETRY_AFTER_KEY: "5"},
+        ) from None
+    except FlowUnavailable as err:
+        # The payment service or the ledger did not answer, or the PSP is still refunding:
+        # nothing was recorded, and asking again does nothing twice (ADR 0025).
+        raise ServiceError(
+            grpc.StatusCode.UNAVAILABLE,
+            "UNAVAILABLE",
+            f"{err}; retry with the same request_id",
+            metadata={RETRY_AFTER_KEY: "5"},
+        ) from None
 
 
 def _period(text: str) -> date | None:
@@ -167,8 +191,9 @@ def _period(text: str) -> date | None:
 class ReconServicer(recon_pb2_grpc.ReconServiceServicer):
     deps: RunDeps
     default_source: str
-    write_off_limit: Decimal
+    write_off_limits: WriteOffLimits
     background: BackgroundRuns
+    books: SuspenseBooks  # the ledger's bookings of write-offs and duplicate charges
 
     async def StartRun(
         self, request: recon_pb2.StartRunRequest, context: grpc.aio.ServicerContext
@@ -235,6 +260,11 @@ class ReconServicer(recon_pb2_grpc.ReconServiceServicer):
         )
         with domain_errors_as_status():
             found = await finance_queue.resolve(
-                self.deps.store, self.deps.flows, self.deps.clock, self.write_off_limit, decision
+                self.deps.store,
+                self.deps.flows,
+                self.books,
+                self.deps.clock,
+                self.write_off_limits,
+                decision,
             )
         return recon_pb2.ResolveMismatchResponse(mismatch=mismatch_to_proto(found))

@@ -1,5 +1,6 @@
 """The payment service's flows over gRPC (the `PaymentFlows` port): settle an order or a
-refund from the PSP's answer (its sweeper's ask-the-PSP path), and a refund. Refusals come
+refund from the PSP's answer (its sweeper's ask-the-PSP path), a refund, and a duplicate
+charge given back. Refusals come
 back as the ServiceError the payment service raised; a service out of reach as
 FlowUnavailable."""
 
@@ -16,7 +17,7 @@ from mesh.errors import ServiceError, from_rpc_status
 from mesh.money import format_amount
 from mesh.tls import TlsFiles, secure_channel
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc, refunds_pb2, refunds_pb2_grpc
-from recon_svc.service_layer.ports import FlowUnavailable, PaymentFlows
+from recon_svc.service_layer.ports import ChargeGivenBack, FlowUnavailable, PaymentFlows
 
 _UNAVAILABLE = {
     grpc.StatusCode.UNAVAILABLE,
@@ -91,3 +92,22 @@ class GrpcPaymentFlows(PaymentFlows):
             ),
         )
         return str(reply.refund.refund_id)
+
+    async def refund_duplicate_charge(
+        self, request_id: str, payment_order_id: str, psp_charge_id: str
+    ) -> ChargeGivenBack:
+        reply = await self._call(
+            self.refunds.RefundDuplicateCharge,
+            refunds_pb2.RefundDuplicateChargeRequest(
+                request_id=request_id,
+                payment_order_id=payment_order_id,
+                psp_charge_id=psp_charge_id,
+            ),
+        )
+        return ChargeGivenBack(
+            psp_refund_id=reply.psp_refund_id,
+            succeeded=reply.status == refunds_pb2.REFUND_STATUS_SUCCEEDED,
+            amount=Decimal(reply.amount),
+            currency=reply.currency,
+            psp_charge_id=reply.psp_charge_id,
+        )

@@ -4,8 +4,8 @@ scripted payment service that records what it was asked."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -14,16 +14,23 @@ from pathlib import Path
 from recon_svc.domain.classes import MismatchClass
 from recon_svc.domain.events import MismatchOpened, mismatch_opened
 from recon_svc.domain.period import Period
-from recon_svc.domain.queue import MismatchStatus, Resolution, StoredMismatch
+from recon_svc.domain.queue import (
+    DecisionInProgress,
+    MismatchStatus,
+    Resolution,
+    StoredMismatch,
+)
 from recon_svc.domain.records import Candidate
 from recon_svc.domain.report import MatchSummary
 from recon_svc.domain.run import Run, RunStatus
 from recon_svc.service_layer.ports import (
+    ChargeGivenBack,
     FlowUnavailable,
     MismatchQuery,
     OurFiles,
     PaymentFlows,
     ReconStore,
+    SuspenseBooks,
 )
 
 
@@ -35,6 +42,7 @@ class FakeReconStore(ReconStore):
     resolution_requests: set[tuple[str, str]] = field(default_factory=set)
     fixes: list[tuple[str, str, str, str]] = field(default_factory=list)  # id, run, rule, outcome
     outbox: list[MismatchOpened] = field(default_factory=list)  # the events enqueued
+    deciding_now: set[str] = field(default_factory=set)  # mismatches held by a decision
 
     async def add_run(self, run: Run, caller: str, request_id: str) -> Run:
         if request_id and (caller, request_id) in self.requests:
@@ -106,6 +114,16 @@ class FakeReconStore(ReconStore):
         found.sort(key=lambda m: (m.created_at, m.mismatch_id), reverse=True)
         return [copy.deepcopy(m) for m in found[: query.limit]]
 
+    @asynccontextmanager
+    async def deciding(self, mismatch_id: str) -> AsyncIterator[None]:
+        if mismatch_id in self.deciding_now:
+            raise DecisionInProgress(mismatch_id)
+        self.deciding_now.add(mismatch_id)
+        try:
+            yield
+        finally:
+            self.deciding_now.discard(mismatch_id)
+
     async def find_resolution(self, mismatch_id: str, request_id: str) -> bool:
         return (mismatch_id, request_id) in self.resolution_requests
 
@@ -138,6 +156,10 @@ class FakePaymentFlows(PaymentFlows):
     settled_orders: list[str] = field(default_factory=list)
     settled_refunds: list[str] = field(default_factory=list)
     refunds: dict[str, tuple[str, Decimal, str]] = field(default_factory=dict)  # by request id
+    # Duplicate charges given back, by charge id (once, whatever the request id), and the
+    # amount of each charge the PSP holds.
+    charges_given_back: dict[str, ChargeGivenBack] = field(default_factory=dict)
+    charge_amounts: dict[str, tuple[Decimal, str]] = field(default_factory=dict)
 
     async def settle_order(self, payment_order_id: str) -> str:
         if self.away:
@@ -158,6 +180,43 @@ class FakePaymentFlows(PaymentFlows):
             raise FlowUnavailable("payment service away")
         self.refunds.setdefault(request_id, (payment_order_id, amount, currency))
         return f"rf_{request_id[:8]}"
+
+    async def refund_duplicate_charge(
+        self, request_id: str, payment_order_id: str, psp_charge_id: str
+    ) -> ChargeGivenBack:
+        if self.away:
+            raise FlowUnavailable("payment service away")
+        amount, currency = self.charge_amounts[psp_charge_id]
+        return self.charges_given_back.setdefault(
+            psp_charge_id,
+            ChargeGivenBack(f"re_{request_id[:8]}", True, amount, currency, psp_charge_id),
+        )
+
+
+@dataclass
+class FakeSuspenseBooks(SuspenseBooks):
+    """Books each write-off once per mismatch and each duplicate charge once per PSP id, as
+    the ledger's transaction ids would."""
+
+    away: bool = False
+    write_offs: dict[str, tuple[Decimal, str]] = field(default_factory=dict)  # by mismatch
+    duplicates: dict[str, tuple[str, ChargeGivenBack]] = field(default_factory=dict)  # by charge
+
+    async def write_off(
+        self, request_id: str, mismatch_id: str, difference: Decimal, currency: str
+    ) -> str:
+        if self.away:
+            raise FlowUnavailable("ledger away")
+        self.write_offs.setdefault(mismatch_id, (difference, currency))
+        return f"txn_wo_{mismatch_id}"
+
+    async def duplicate_charge_refunded(
+        self, request_id: str, mismatch_id: str, payment_order_id: str, given_back: ChargeGivenBack
+    ) -> list[str]:
+        if self.away:
+            raise FlowUnavailable("ledger away")
+        self.duplicates.setdefault(given_back.psp_charge_id, (payment_order_id, given_back))
+        return [f"txn_{given_back.psp_charge_id}", f"txn_{given_back.psp_refund_id}"]
 
 
 class FakeMatcher:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -120,6 +120,11 @@ class ReconStore(abc.ABC):
         """Newest first (created_at, mismatch_id), without resolutions, `query.limit` at most."""
 
     @abc.abstractmethod
+    def deciding(self, mismatch_id: str) -> AbstractAsyncContextManager[None]:
+        """Hold the mismatch for one decision while it is carried out and recorded, across
+        every replica; DecisionInProgress at once when another decision holds it."""
+
+    @abc.abstractmethod
     async def find_resolution(self, mismatch_id: str, request_id: str) -> bool:
         """Whether `request_id` already resolved the mismatch (a replay)."""
 
@@ -167,3 +172,40 @@ class PaymentFlows(abc.ABC):
     ) -> str:
         """A refund through the payment service's refund (idempotent on `request_id`);
         returns the refund's id. Refusals are mesh.errors.ServiceError as it gave them."""
+
+    @abc.abstractmethod
+    async def refund_duplicate_charge(
+        self, request_id: str, payment_order_id: str, psp_charge_id: str
+    ) -> ChargeGivenBack:
+        """Give back one duplicate PSP charge of the order, in full, through the payment
+        service (the order keeps its own charge; idempotent on `request_id` and on the
+        charge). Refusals are mesh.errors.ServiceError as it gave them."""
+
+
+@dataclass(frozen=True)
+class ChargeGivenBack:
+    """The PSP's refund of a duplicate charge."""
+
+    psp_refund_id: str
+    succeeded: bool  # False: the PSP is still working on it
+    amount: Decimal
+    currency: str
+    psp_charge_id: str
+
+
+class SuspenseBooks(abc.ABC):
+    """The ledger's bookings of a person's decision (ledger_svc.domain.recon_books), each
+    once per mismatch or PSP id, however often asked."""
+
+    @abc.abstractmethod
+    async def write_off(
+        self, request_id: str, mismatch_id: str, difference: Decimal, currency: str
+    ) -> str:
+        """Book the write-off of `difference` (positive: the PSP holds more than our books)
+        to `recon_suspense`; returns the ledger transaction's id."""
+
+    @abc.abstractmethod
+    async def duplicate_charge_refunded(
+        self, request_id: str, mismatch_id: str, payment_order_id: str, given_back: ChargeGivenBack
+    ) -> list[str]:
+        """Book the duplicate charge and its refund; returns both ledger transactions' ids."""

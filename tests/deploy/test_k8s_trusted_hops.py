@@ -126,10 +126,13 @@ def test_certificates_name_each_process_as_the_code_reads_it() -> None:
         assert mount == {"name": "mesh-tls", "mountPath": "/etc/paymesh/tls", "readOnly": True}
         # Only the gateway may call the services' RPCs (the default), payout_svc the wallet's
         # (its hold RPCs, docs/adr/0012-pay-out.md) and recon_svc the payment service's (its
-        # class-1 fixes and refunds, docs/adr/0018).
-        callers = {"wallet-svc": "gateway,payout_svc", "payment-svc": "gateway,recon_svc"}.get(
-            workload
-        )
+        # class-1 fixes and refunds, docs/adr/0018) and the ledger's (the finance queue's
+        # bookings, docs/adr/0025).
+        callers = {
+            "wallet-svc": "gateway,payout_svc",
+            "payment-svc": "gateway,recon_svc",
+            "ledger-svc": "gateway,recon_svc",
+        }.get(workload)
         assert env.get("GRPC_ALLOWED_CALLERS") == callers, workload
 
 

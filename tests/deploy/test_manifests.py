@@ -199,6 +199,7 @@ EXPECTED_FLOWS = {
     ("gateway", "recon-svc", 50057),
     ("payout-svc", "wallet-svc", 50052),  # its hold RPCs
     ("recon-svc", "payment-svc", 50051),  # its class-1 fixes and refunds
+    ("recon-svc", "ledger-svc", 50053),  # the finance queue's bookings (ADR 0025)
     ("gateway", "postgres", 5432),
     ("payment-svc", "postgres", 5432),
     ("wallet-svc", "postgres", 5432),

@@ -2,8 +2,9 @@
 PostgreSQL and NATS: a day of pay-ins with planted discrepancies at the PSP (an order whose
 3-D Secure charge succeeded while paymesh still waits, a second charge of a paid order, a
 charge that names nothing of ours), a run over gRPC that fixes the first through the payment
-service and queues the others, a second run that changes nothing, and the queue's refund made
-once. The autouse check of the money invariants runs after the test."""
+service and queues the others, a second run that changes nothing, and the queue's refund of
+the duplicate charge made once (that charge alone, the order and the seller left alone). The
+autouse check of the money invariants runs after the test."""
 
 from __future__ import annotations
 
@@ -69,6 +70,7 @@ class ReconMesh:
 
 def recon_service(base: BucketMesh, database_url: str, nats_url: str, scratch: Path):  # type: ignore[no-untyped-def]
     payment_addr = base.payment.channel._channel.target.decode()
+    ledger_addr = base.ledger.channel._channel.target.decode()
 
     def settings(grpc_addr: str) -> ReconSettings:
         return ReconSettings(
@@ -76,6 +78,7 @@ def recon_service(base: BucketMesh, database_url: str, nats_url: str, scratch: P
             nats_url=nats_url,
             grpc_addr=grpc_addr,
             payment_grpc_addr=payment_addr,
+            ledger_grpc_addr=ledger_addr,
             psp_api_base=base.psp_base,
             psp_api_key=API_KEY,
             scratch_dir=scratch,
@@ -255,8 +258,10 @@ async def test_a_run_fixes_queues_and_a_second_run_changes_nothing(mesh: ReconMe
         unknown.mismatch_id: R.MISMATCH_STATUS_OPEN,
     }
 
-    # A person refunds the duplicate: one refund through the payment service, however often
-    # the decision is sent; the decision is recorded and the mismatch leaves the open queue.
+    # A person refunds the duplicate: its one PSP charge given back through the payment
+    # service, however often the decision is sent, and booked through suspense; the order
+    # keeps its charge and its refund-free books. The decision is recorded and the mismatch
+    # leaves the open queue.
     decide = R.ResolveMismatchRequest(
         request_id=new_request_id(),
         mismatch_id=duplicate.mismatch_id,
@@ -280,12 +285,19 @@ async def test_a_run_fixes_queues_and_a_second_run_changes_nothing(mesh: ReconMe
             timeout=30,
         )
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    async with httpx.AsyncClient(
+        base_url=mesh.base.psp_base, headers={"Authorization": f"Bearer {API_KEY}"}
+    ) as psp:
+        given_back = await psp.get(
+            "/v1/refunds", params={"charge": duplicate.evidence["psp_source"]}
+        )
+    assert [(r["amount"], r["status"]) for r in given_back.json()["data"]] == [(2000, "succeeded")]
     async with mesh.base.payment.engine.connect() as conn:
         refunds = await conn.scalar(
             text("SELECT count(*) FROM refunds WHERE payment_order_id = :o"), {"o": clean[1]}
         )
-    assert refunds == 1
-    await mesh.base.settled_at(seller, pending="22.50")  # the refunded order's 18.00 debited
+    assert refunds == 0
+    await mesh.base.settled_at(seller, pending="40.50")  # the seller's credit left alone
 
     # Resolutions are never edited away.
     async with mesh.recon.engine.connect() as conn:

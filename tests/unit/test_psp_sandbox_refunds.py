@@ -153,3 +153,15 @@ async def test_a_refund_survives_a_restart(settings: SandboxSettings) -> None:
     assert fetched == made
     assert charge["amount_refunded"] == 400
     assert again.json()["error"]["code"] == "amount_too_large"
+
+
+async def test_a_charge_is_read_by_its_id_and_refunded_by_it(client: httpx.AsyncClient) -> None:
+    charge = await charge_of(client, (await paid(client))["id"])
+    read = await client.get(f"/v1/charges/{charge['id']}")
+    assert read.status_code == 200, read.text
+    assert (read.json()["id"], read.json()["amount_refunded"]) == (charge["id"], 0)
+    assert (await refund(client, charge=charge["id"])).status_code == 200
+    assert (await client.get(f"/v1/charges/{charge['id']}")).json()["amount_refunded"] == 10000
+    missing = await client.get("/v1/charges/ch_nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "resource_missing"

@@ -16,11 +16,13 @@ from mesh.metrics import RECON_MISMATCHES, RECON_RUNS
 from recon_svc.domain.classes import MismatchClass
 from recon_svc.domain.period import Period
 from recon_svc.domain.queue import (
+    DecisionInProgress,
     MismatchStatus,
     NotFound,
     ResolutionAction,
     ResolutionRefused,
     UnknownSource,
+    WriteOffLimits,
 )
 from recon_svc.domain.records import (
     Candidate,
@@ -31,9 +33,14 @@ from recon_svc.domain.records import (
 )
 from recon_svc.domain.report import CurrencyTotals, MatchSummary
 from recon_svc.domain.run import RunStatus
-from recon_svc.service_layer.fakes import FakeMatcher, FakePaymentFlows, FakeReconStore
+from recon_svc.service_layer.fakes import (
+    FakeMatcher,
+    FakePaymentFlows,
+    FakeReconStore,
+    FakeSuspenseBooks,
+)
 from recon_svc.service_layer.finance_queue import Decision, refund_key, resolve
-from recon_svc.service_layer.ports import MismatchQuery, OurFiles
+from recon_svc.service_layer.ports import FlowUnavailable, MismatchQuery, OurFiles
 from recon_svc.service_layer.runs import RunDeps, execute_run, scheduled_run, start_run
 
 DAY = date(2026, 12, 1)
@@ -263,84 +270,125 @@ def decision(mismatch_id: str, action: ResolutionAction, request_id: str, note: 
     return Decision(mismatch_id, action, note, "alice", request_id)
 
 
-async def test_a_refund_resolution_refunds_once_and_is_recorded(tmp_path: Path) -> None:
+async def test_a_duplicate_refunded_gives_back_that_charge_once_and_is_recorded(
+    tmp_path: Path,
+) -> None:
     d, store, flows = await queued(tmp_path, [DUPLICATE])
+    books = FakeSuspenseBooks()
+    flows.charge_amounts["ch_t2"] = (Decimal("20.00"), "USD")
     [m] = store.mismatches.values()
-    limit = Decimal("10")
-    done = await resolve(
-        store, flows, d.clock, limit, decision(m.mismatch_id, ResolutionAction.REFUND, "r1")
-    )
+    limits = WriteOffLimits(Decimal("10"))
+
+    def refund(request_id: str):  # type: ignore[no-untyped-def]
+        return resolve(
+            store, flows, books, d.clock, limits,
+            decision(m.mismatch_id, ResolutionAction.REFUND, request_id),
+        )  # fmt: skip
+
+    done = await refund("r1")
     assert done.status is MismatchStatus.RESOLVED
     [r] = done.resolutions
     assert (r.action, r.resolved_by) == (ResolutionAction.REFUND, "alice")
-    assert flows.refunds == {refund_key(m.mismatch_id): ("po_2", Decimal("20.00"), "USD")}
+    assert "ch_t2" in r.outcome and "20.00 USD" in r.outcome
+    # The second charge was given back, not the order: no refund of po_2.
+    assert list(flows.charges_given_back) == ["ch_t2"] and flows.refunds == {}
+    [(order_id, given)] = books.duplicates.values()
+    assert (order_id, given.amount, given.currency) == ("po_2", Decimal("20.00"), "USD")
     # The same request again: the same answer, nothing done twice.
-    replay = await resolve(
-        store, flows, d.clock, limit, decision(m.mismatch_id, ResolutionAction.REFUND, "r1")
-    )
-    assert len(replay.resolutions) == 1 and len(flows.refunds) == 1
+    replay = await refund("r1")
+    assert len(replay.resolutions) == 1 and len(flows.charges_given_back) == 1
     # Another decision on a resolved mismatch is refused; a note is still added.
     with pytest.raises(ResolutionRefused) as refused:
-        await resolve(
-            store, flows, d.clock, limit, decision(m.mismatch_id, ResolutionAction.ACCEPT, "r2")
-        )
+        await refund("r2")
     assert refused.value.reason == "MISMATCH_NOT_OPEN"
     noted = await resolve(
-        store,
-        flows,
-        d.clock,
-        limit,
+        store, flows, books, d.clock, limits,
         decision(m.mismatch_id, ResolutionAction.NOTE, "r3", "told the buyer"),
-    )
+    )  # fmt: skip
     assert [x.action for x in noted.resolutions] == [ResolutionAction.REFUND, ResolutionAction.NOTE]
     assert noted.status is MismatchStatus.RESOLVED
+    assert len(books.duplicates) == 1
 
 
-async def test_a_write_off_is_refused_above_the_limit_and_taken_below(tmp_path: Path) -> None:
+async def test_a_refund_on_a_failed_order_refunds_the_order(tmp_path: Path) -> None:
+    failed = Candidate(
+        CandidateKind.CHARGE_PAIR, MatchRule.PSP_ID, psp("t5", "po_5", "12.00"),
+        order("po_5", "FAILED", "12.00"),
+    )  # fmt: skip
+    d, store, flows = await queued(tmp_path, [failed])
+    [m] = [x for x in store.mismatches.values() if x.status is MismatchStatus.OPEN]
+    done = await resolve(
+        store, flows, FakeSuspenseBooks(), d.clock, WriteOffLimits(Decimal(1)),
+        decision(m.mismatch_id, ResolutionAction.REFUND, "f1"),
+    )  # fmt: skip
+    assert done.status is MismatchStatus.RESOLVED
+    assert flows.refunds == {refund_key(m.mismatch_id): ("po_5", Decimal("12.00"), "USD")}
+    assert flows.charges_given_back == {}
+
+
+async def test_a_write_off_is_refused_above_the_limit_and_booked_once_below(
+    tmp_path: Path,
+) -> None:
     d, store, flows = await queued(tmp_path, [AMOUNT])
+    books = FakeSuspenseBooks()
     [m] = store.mismatches.values()
     assert m.type == "amount"
+
+    def write_off(limits: WriteOffLimits, request_id: str):  # type: ignore[no-untyped-def]
+        return resolve(
+            store, flows, books, d.clock, limits,
+            decision(m.mismatch_id, ResolutionAction.WRITE_OFF, request_id),
+        )  # fmt: skip
+
     with pytest.raises(ResolutionRefused) as refused:
-        await resolve(
-            store,
-            flows,
-            d.clock,
-            Decimal("0.01"),
-            decision(m.mismatch_id, ResolutionAction.WRITE_OFF, "w1"),
-        )
+        await write_off(WriteOffLimits(Decimal("1.00"), {"USD": Decimal("0.01")}), "w1")
     assert refused.value.reason == "WRITE_OFF_ABOVE_THRESHOLD"
+    assert books.write_offs == {}
     assert (await store.get_mismatch(m.mismatch_id)).status is MismatchStatus.OPEN  # type: ignore[union-attr]
-    done = await resolve(
-        store,
-        flows,
-        d.clock,
-        Decimal("1.00"),
-        decision(m.mismatch_id, ResolutionAction.WRITE_OFF, "w2"),
-    )
+    limits = WriteOffLimits(Decimal("0.01"), {"USD": Decimal("1.00")})
+    done = await write_off(limits, "w2")
     assert done.status is MismatchStatus.RESOLVED
-    assert done.resolutions[0].outcome == "write-off of 0.05 USD to suspense"
+    # The PSP holds 0.05 more than the books: a positive difference to suspense.
+    assert books.write_offs == {m.mismatch_id: (Decimal("0.05"), "USD")}
+    assert "recon_suspense" in done.resolutions[0].outcome
+    assert len((await write_off(limits, "w2")).resolutions) == 1
+    with pytest.raises(ResolutionRefused):
+        await write_off(limits, "w3")
+    assert len(books.write_offs) == 1
+
+
+async def test_a_decision_whose_flow_is_away_records_nothing(tmp_path: Path) -> None:
+    d, store, flows = await queued(tmp_path, [AMOUNT])
+    [m] = store.mismatches.values()
+    with pytest.raises(FlowUnavailable):
+        await resolve(
+            store, flows, FakeSuspenseBooks(away=True), d.clock, WriteOffLimits(Decimal(1)),
+            decision(m.mismatch_id, ResolutionAction.WRITE_OFF, "a1"),
+        )  # fmt: skip
+    after = await store.get_mismatch(m.mismatch_id)
+    assert after is not None and after.status is MismatchStatus.OPEN and not after.resolutions
 
 
 async def test_a_note_needs_words_an_unknown_mismatch_is_not_found(tmp_path: Path) -> None:
     d, store, flows = await queued(tmp_path, [UNKNOWN])
+    books = FakeSuspenseBooks()
+    limits = WriteOffLimits(Decimal(1))
     [m] = store.mismatches.values()
     with pytest.raises(ResolutionRefused) as refused:
         await resolve(
-            store, flows, d.clock, Decimal(1), decision(m.mismatch_id, ResolutionAction.NOTE, "n1")
-        )
+            store, flows, books, d.clock, limits,
+            decision(m.mismatch_id, ResolutionAction.NOTE, "n1"),
+        )  # fmt: skip
     assert refused.value.reason == "NOTE_REQUIRED"
     with pytest.raises(ResolutionRefused) as nothing:
         await resolve(
-            store,
-            flows,
-            d.clock,
-            Decimal(1),
+            store, flows, books, d.clock, limits,
             decision(m.mismatch_id, ResolutionAction.REFUND, "n2"),
-        )
+        )  # fmt: skip
     assert nothing.value.reason == "NOTHING_TO_REFUND"
     with pytest.raises(NotFound):
         await resolve(
-            store, flows, d.clock, Decimal(1), decision("mm_nope", ResolutionAction.ACCEPT, "n3")
+            store, flows, books, d.clock, limits, decision("mm_nope", ResolutionAction.ACCEPT, "n3")
         )
 
 
@@ -352,3 +400,35 @@ async def test_the_queue_filters_by_status_class_and_type(tmp_path: Path) -> Non
         "unmatched_psp"
     ]
     assert [m.type for m in await store.list_mismatches(MismatchQuery(type="status"))] == ["status"]
+
+
+async def test_a_decision_that_comes_while_another_is_carried_out_takes_no_effect(
+    tmp_path: Path,
+) -> None:
+    d, store, _ = await queued(tmp_path, [DUPLICATE])
+    books = FakeSuspenseBooks()
+    [m] = store.mismatches.values()
+    limits = WriteOffLimits(Decimal("100"))
+    meanwhile: list[BaseException] = []
+
+    class Slow(FakePaymentFlows):
+        async def refund_duplicate_charge(self, request_id, payment_order_id, psp_charge_id):  # type: ignore[no-untyped-def]
+            # A colleague writes the same mismatch off while the PSP is refunding it.
+            try:
+                await resolve(
+                    store, flows, books, d.clock, limits,
+                    decision(m.mismatch_id, ResolutionAction.WRITE_OFF, "other"),
+                )  # fmt: skip
+            except DecisionInProgress as err:
+                meanwhile.append(err)
+            return await super().refund_duplicate_charge(
+                request_id, payment_order_id, psp_charge_id
+            )
+
+    flows = Slow(charge_amounts={"ch_t2": (Decimal("20.00"), "USD")})
+    done = await resolve(
+        store, flows, books, d.clock, limits, decision(m.mismatch_id, ResolutionAction.REFUND, "r")
+    )
+    assert len(meanwhile) == 1 and books.write_offs == {}
+    assert [r.action for r in done.resolutions] == [ResolutionAction.REFUND]
+    assert store.deciding_now == set()

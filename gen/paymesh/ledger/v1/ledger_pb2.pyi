@@ -183,3 +183,59 @@ class BookPspBalanceTransactionsResponse(_message.Message):
     bookings: _containers.RepeatedCompositeFieldContainer[PspBooking]
     not_booked: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, bookings: _Optional[_Iterable[_Union[PspBooking, _Mapping]]] = ..., not_booked: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class WriteOffToSuspenseRequest(_message.Message):
+    __slots__ = ("request_id", "mismatch_id", "difference", "currency")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MISMATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    DIFFERENCE_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    mismatch_id: str
+    difference: str
+    currency: str
+    def __init__(self, request_id: _Optional[str] = ..., mismatch_id: _Optional[str] = ..., difference: _Optional[str] = ..., currency: _Optional[str] = ...) -> None: ...
+
+class WriteOffToSuspenseResponse(_message.Message):
+    __slots__ = ("booking",)
+    BOOKING_FIELD_NUMBER: _ClassVar[int]
+    booking: ReconBooking
+    def __init__(self, booking: _Optional[_Union[ReconBooking, _Mapping]] = ...) -> None: ...
+
+class BookDuplicateChargeRefundRequest(_message.Message):
+    __slots__ = ("request_id", "mismatch_id", "payment_order_id", "psp_charge_id", "psp_refund_id", "amount", "currency")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    MISMATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PSP_CHARGE_ID_FIELD_NUMBER: _ClassVar[int]
+    PSP_REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    mismatch_id: str
+    payment_order_id: str
+    psp_charge_id: str
+    psp_refund_id: str
+    amount: str
+    currency: str
+    def __init__(self, request_id: _Optional[str] = ..., mismatch_id: _Optional[str] = ..., payment_order_id: _Optional[str] = ..., psp_charge_id: _Optional[str] = ..., psp_refund_id: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ...) -> None: ...
+
+class BookDuplicateChargeRefundResponse(_message.Message):
+    __slots__ = ("bookings",)
+    BOOKINGS_FIELD_NUMBER: _ClassVar[int]
+    bookings: _containers.RepeatedCompositeFieldContainer[ReconBooking]
+    def __init__(self, bookings: _Optional[_Iterable[_Union[ReconBooking, _Mapping]]] = ...) -> None: ...
+
+class ReconBooking(_message.Message):
+    __slots__ = ("transaction_id", "outcome", "description", "amount", "currency")
+    TRANSACTION_ID_FIELD_NUMBER: _ClassVar[int]
+    OUTCOME_FIELD_NUMBER: _ClassVar[int]
+    DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    transaction_id: str
+    outcome: PspBookingOutcome
+    description: str
+    amount: str
+    currency: str
+    def __init__(self, transaction_id: _Optional[str] = ..., outcome: _Optional[_Union[PspBookingOutcome, str]] = ..., description: _Optional[str] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ...) -> None: ...

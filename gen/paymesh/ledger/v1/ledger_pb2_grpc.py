@@ -56,6 +56,16 @@ class LedgerServiceStub:
                 request_serializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookPspBalanceTransactionsRequest.SerializeToString,
                 response_deserializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookPspBalanceTransactionsResponse.FromString,
                 _registered_method=True)
+        self.WriteOffToSuspense = channel.unary_unary(
+                '/paymesh.ledger.v1.LedgerService/WriteOffToSuspense',
+                request_serializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.WriteOffToSuspenseRequest.SerializeToString,
+                response_deserializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.WriteOffToSuspenseResponse.FromString,
+                _registered_method=True)
+        self.BookDuplicateChargeRefund = channel.unary_unary(
+                '/paymesh.ledger.v1.LedgerService/BookDuplicateChargeRefund',
+                request_serializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookDuplicateChargeRefundRequest.SerializeToString,
+                response_deserializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookDuplicateChargeRefundResponse.FromString,
+                _registered_method=True)
 
 
 class LedgerServiceServicer:
@@ -95,6 +105,29 @@ class LedgerServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def WriteOffToSuspense(self, request, context):
+        """Books a write-off a person decided on a reconciliation mismatch: the
+        difference between the PSP's books and ours moves between
+        `psp_receivable` (where it sits) and `recon_suspense`, in one balanced
+        transaction. Internal: recon_svc's finance queue calls it, no REST route.
+        Once per mismatch: booking it again books nothing (ALREADY_BOOKED).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def BookDuplicateChargeRefund(self, request, context):
+        """Books a duplicate charge the PSP took for an order and its refund to the
+        buyer: the charge (debit `psp_receivable`, credit `recon_suspense`: the
+        PSP holds money that is the buyer's) and the refund (the reverse), so
+        `psp_receivable` follows the PSP's balance and the seller's accounts are
+        untouched. Internal: recon_svc's finance queue calls it once the PSP has
+        refunded the charge. Once per PSP id: booking again books nothing.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_LedgerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -117,6 +150,16 @@ def add_LedgerServiceServicer_to_server(servicer, server):
                     servicer.BookPspBalanceTransactions,
                     request_deserializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookPspBalanceTransactionsRequest.FromString,
                     response_serializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookPspBalanceTransactionsResponse.SerializeToString,
+            ),
+            'WriteOffToSuspense': grpc.unary_unary_rpc_method_handler(
+                    servicer.WriteOffToSuspense,
+                    request_deserializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.WriteOffToSuspenseRequest.FromString,
+                    response_serializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.WriteOffToSuspenseResponse.SerializeToString,
+            ),
+            'BookDuplicateChargeRefund': grpc.unary_unary_rpc_method_handler(
+                    servicer.BookDuplicateChargeRefund,
+                    request_deserializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookDuplicateChargeRefundRequest.FromString,
+                    response_serializer=paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookDuplicateChargeRefundResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -229,6 +272,60 @@ class LedgerService:
             '/paymesh.ledger.v1.LedgerService/BookPspBalanceTransactions',
             paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookPspBalanceTransactionsRequest.SerializeToString,
             paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookPspBalanceTransactionsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def WriteOffToSuspense(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.ledger.v1.LedgerService/WriteOffToSuspense',
+            paymesh_dot_ledger_dot_v1_dot_ledger__pb2.WriteOffToSuspenseRequest.SerializeToString,
+            paymesh_dot_ledger_dot_v1_dot_ledger__pb2.WriteOffToSuspenseResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BookDuplicateChargeRefund(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.ledger.v1.LedgerService/BookDuplicateChargeRefund',
+            paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookDuplicateChargeRefundRequest.SerializeToString,
+            paymesh_dot_ledger_dot_v1_dot_ledger__pb2.BookDuplicateChargeRefundResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,7 +28,7 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from paymesh.common.v1 import access_pb2 as paymesh_dot_common_dot_v1_dot_access__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n paymesh/payment/v1/refunds.proto\x12\x12paymesh.payment.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1epaymesh/common/v1/access.proto\"\x9b\x01\n\x13\x43reateRefundRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x35\n\x10payment_order_id\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12/\n\x06\x61mount\x18\x03 \x01(\tB\x1f\xbaH\x1cr\x17\x18 2\x13^[0-9]+(\\.[0-9]+)?$\xd8\x01\x01\"B\n\x14\x43reateRefundResponse\x12*\n\x06refund\x18\x01 \x01(\x0b\x32\x1a.paymesh.payment.v1.Refund\"0\n\x10GetRefundRequest\x12\x1c\n\trefund_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"?\n\x11GetRefundResponse\x12*\n\x06refund\x18\x01 \x01(\x0b\x32\x1a.paymesh.payment.v1.Refund\"\xae\x02\n\x06Refund\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x18\n\x10payment_order_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\t\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x14\n\x0c\x66\x65\x65_refunded\x18\x05 \x01(\t\x12\x30\n\x06status\x18\x06 \x01(\x0e\x32 .paymesh.payment.v1.RefundStatus\x12\x15\n\rpsp_reference\x18\x07 \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x13SettleRefundRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\trefund_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"H\n\x14SettleRefundResponse\x12\x30\n\x06status\x18\x01 \x01(\x0e\x32 .paymesh.payment.v1.RefundStatus*\x7f\n\x0cRefundStatus\x12\x1d\n\x19REFUND_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15REFUND_STATUS_PENDING\x10\x01\x12\x1b\n\x17REFUND_STATUS_SUCCEEDED\x10\x02\x12\x18\n\x14REFUND_STATUS_FAILED\x10\x03\x32\x9d\x03\n\rRefundService\x12\x8e\x01\n\x0c\x43reateRefund\x12\'.paymesh.payment.v1.CreateRefundRequest\x1a(.paymesh.payment.v1.CreateRefundResponse\"+\xca\xf3\x18\rrefunds:write\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/refunds:\x01*\x12\x8a\x01\n\tGetRefund\x12$.paymesh.payment.v1.GetRefundRequest\x1a%.paymesh.payment.v1.GetRefundResponse\"0\xca\xf3\x18\rpayments:read\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/refunds/{refund_id}\x12n\n\x0cSettleRefund\x12\'.paymesh.payment.v1.SettleRefundRequest\x1a(.paymesh.payment.v1.SettleRefundResponse\"\x0b\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n paymesh/payment/v1/refunds.proto\x12\x12paymesh.payment.v1\x1a\x1b\x62uf/validate/validate.proto\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1epaymesh/common/v1/access.proto\"\x9b\x01\n\x13\x43reateRefundRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x35\n\x10payment_order_id\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12/\n\x06\x61mount\x18\x03 \x01(\tB\x1f\xbaH\x1cr\x17\x18 2\x13^[0-9]+(\\.[0-9]+)?$\xd8\x01\x01\"B\n\x14\x43reateRefundResponse\x12*\n\x06refund\x18\x01 \x01(\x0b\x32\x1a.paymesh.payment.v1.Refund\"0\n\x10GetRefundRequest\x12\x1c\n\trefund_id\x18\x01 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"?\n\x11GetRefundResponse\x12*\n\x06refund\x18\x01 \x01(\x0b\x32\x1a.paymesh.payment.v1.Refund\"\xae\x02\n\x06Refund\x12\x11\n\trefund_id\x18\x01 \x01(\t\x12\x18\n\x10payment_order_id\x18\x02 \x01(\t\x12\x0e\n\x06\x61mount\x18\x03 \x01(\t\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x14\n\x0c\x66\x65\x65_refunded\x18\x05 \x01(\t\x12\x30\n\x06status\x18\x06 \x01(\x0e\x32 .paymesh.payment.v1.RefundStatus\x12\x15\n\rpsp_reference\x18\x07 \x01(\t\x12\x16\n\x0e\x66\x61ilure_reason\x18\x08 \x01(\t\x12.\n\ncreated_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nupdated_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"Q\n\x13SettleRefundRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x1c\n\trefund_id\x18\x02 \x01(\tB\t\xbaH\x06r\x04\x10\x01\x18@\"H\n\x14SettleRefundResponse\x12\x30\n\x06status\x18\x01 \x01(\x0e\x32 .paymesh.payment.v1.RefundStatus\"\xa7\x01\n\x1cRefundDuplicateChargeRequest\x12\x1c\n\nrequest_id\x18\x01 \x01(\tB\x08\xbaH\x05r\x03\xb0\x01\x01\x12\x35\n\x10payment_order_id\x18\x02 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18@2\x10^[A-Za-z0-9_-]+$\x12\x32\n\rpsp_charge_id\x18\x03 \x01(\tB\x1b\xbaH\x18r\x16\x10\x01\x18\xff\x01\x32\x0f^[A-Za-z0-9_]+$\"\xa1\x01\n\x1dRefundDuplicateChargeResponse\x12\x15\n\rpsp_refund_id\x18\x01 \x01(\t\x12\x30\n\x06status\x18\x02 \x01(\x0e\x32 .paymesh.payment.v1.RefundStatus\x12\x0e\n\x06\x61mount\x18\x03 \x01(\t\x12\x10\n\x08\x63urrency\x18\x04 \x01(\t\x12\x15\n\rpsp_charge_id\x18\x05 \x01(\t*\x7f\n\x0cRefundStatus\x12\x1d\n\x19REFUND_STATUS_UNSPECIFIED\x10\x00\x12\x19\n\x15REFUND_STATUS_PENDING\x10\x01\x12\x1b\n\x17REFUND_STATUS_SUCCEEDED\x10\x02\x12\x18\n\x14REFUND_STATUS_FAILED\x10\x03\x32\xa9\x04\n\rRefundService\x12\x8e\x01\n\x0c\x43reateRefund\x12\'.paymesh.payment.v1.CreateRefundRequest\x1a(.paymesh.payment.v1.CreateRefundResponse\"+\xca\xf3\x18\rrefunds:write\xd0\xf3\x18\x01\x82\xd3\xe4\x93\x02\x10\"\x0b/v1/refunds:\x01*\x12\x8a\x01\n\tGetRefund\x12$.paymesh.payment.v1.GetRefundRequest\x1a%.paymesh.payment.v1.GetRefundResponse\"0\xca\xf3\x18\rpayments:read\x82\xd3\xe4\x93\x02\x19\x12\x17/v1/refunds/{refund_id}\x12n\n\x0cSettleRefund\x12\'.paymesh.payment.v1.SettleRefundRequest\x1a(.paymesh.payment.v1.SettleRefundResponse\"\x0b\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x12\x89\x01\n\x15RefundDuplicateCharge\x12\x30.paymesh.payment.v1.RefundDuplicateChargeRequest\x1a\x31.paymesh.payment.v1.RefundDuplicateChargeResponse\"\x0b\xca\xf3\x18\x03ops\xd0\xf3\x18\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -47,14 +47,22 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SETTLEREFUNDREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\260\001\001'
   _globals['_SETTLEREFUNDREQUEST'].fields_by_name['refund_id']._loaded_options = None
   _globals['_SETTLEREFUNDREQUEST'].fields_by_name['refund_id']._serialized_options = b'\272H\006r\004\020\001\030@'
+  _globals['_REFUNDDUPLICATECHARGEREQUEST'].fields_by_name['request_id']._loaded_options = None
+  _globals['_REFUNDDUPLICATECHARGEREQUEST'].fields_by_name['request_id']._serialized_options = b'\272H\005r\003\260\001\001'
+  _globals['_REFUNDDUPLICATECHARGEREQUEST'].fields_by_name['payment_order_id']._loaded_options = None
+  _globals['_REFUNDDUPLICATECHARGEREQUEST'].fields_by_name['payment_order_id']._serialized_options = b'\272H\030r\026\020\001\030@2\020^[A-Za-z0-9_-]+$'
+  _globals['_REFUNDDUPLICATECHARGEREQUEST'].fields_by_name['psp_charge_id']._loaded_options = None
+  _globals['_REFUNDDUPLICATECHARGEREQUEST'].fields_by_name['psp_charge_id']._serialized_options = b'\272H\030r\026\020\001\030\377\0012\017^[A-Za-z0-9_]+$'
   _globals['_REFUNDSERVICE'].methods_by_name['CreateRefund']._loaded_options = None
   _globals['_REFUNDSERVICE'].methods_by_name['CreateRefund']._serialized_options = b'\312\363\030\rrefunds:write\320\363\030\001\202\323\344\223\002\020\"\013/v1/refunds:\001*'
   _globals['_REFUNDSERVICE'].methods_by_name['GetRefund']._loaded_options = None
   _globals['_REFUNDSERVICE'].methods_by_name['GetRefund']._serialized_options = b'\312\363\030\rpayments:read\202\323\344\223\002\031\022\027/v1/refunds/{refund_id}'
   _globals['_REFUNDSERVICE'].methods_by_name['SettleRefund']._loaded_options = None
   _globals['_REFUNDSERVICE'].methods_by_name['SettleRefund']._serialized_options = b'\312\363\030\003ops\320\363\030\001'
-  _globals['_REFUNDSTATUS']._serialized_start=983
-  _globals['_REFUNDSTATUS']._serialized_end=1110
+  _globals['_REFUNDSERVICE'].methods_by_name['RefundDuplicateCharge']._loaded_options = None
+  _globals['_REFUNDSERVICE'].methods_by_name['RefundDuplicateCharge']._serialized_options = b'\312\363\030\003ops\320\363\030\001'
+  _globals['_REFUNDSTATUS']._serialized_start=1317
+  _globals['_REFUNDSTATUS']._serialized_end=1444
   _globals['_CREATEREFUNDREQUEST']._serialized_start=181
   _globals['_CREATEREFUNDREQUEST']._serialized_end=336
   _globals['_CREATEREFUNDRESPONSE']._serialized_start=338
@@ -69,6 +77,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SETTLEREFUNDREQUEST']._serialized_end=907
   _globals['_SETTLEREFUNDRESPONSE']._serialized_start=909
   _globals['_SETTLEREFUNDRESPONSE']._serialized_end=981
-  _globals['_REFUNDSERVICE']._serialized_start=1113
-  _globals['_REFUNDSERVICE']._serialized_end=1526
+  _globals['_REFUNDDUPLICATECHARGEREQUEST']._serialized_start=984
+  _globals['_REFUNDDUPLICATECHARGEREQUEST']._serialized_end=1151
+  _globals['_REFUNDDUPLICATECHARGERESPONSE']._serialized_start=1154
+  _globals['_REFUNDDUPLICATECHARGERESPONSE']._serialized_end=1315
+  _globals['_REFUNDSERVICE']._serialized_start=1447
+  _globals['_REFUNDSERVICE']._serialized_end=2000
 # @@protoc_insertion_point(module_scope)

@@ -88,3 +88,27 @@ class SettleRefundResponse(_message.Message):
     STATUS_FIELD_NUMBER: _ClassVar[int]
     status: RefundStatus
     def __init__(self, status: _Optional[_Union[RefundStatus, str]] = ...) -> None: ...
+
+class RefundDuplicateChargeRequest(_message.Message):
+    __slots__ = ("request_id", "payment_order_id", "psp_charge_id")
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    PAYMENT_ORDER_ID_FIELD_NUMBER: _ClassVar[int]
+    PSP_CHARGE_ID_FIELD_NUMBER: _ClassVar[int]
+    request_id: str
+    payment_order_id: str
+    psp_charge_id: str
+    def __init__(self, request_id: _Optional[str] = ..., payment_order_id: _Optional[str] = ..., psp_charge_id: _Optional[str] = ...) -> None: ...
+
+class RefundDuplicateChargeResponse(_message.Message):
+    __slots__ = ("psp_refund_id", "status", "amount", "currency", "psp_charge_id")
+    PSP_REFUND_ID_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    AMOUNT_FIELD_NUMBER: _ClassVar[int]
+    CURRENCY_FIELD_NUMBER: _ClassVar[int]
+    PSP_CHARGE_ID_FIELD_NUMBER: _ClassVar[int]
+    psp_refund_id: str
+    status: RefundStatus
+    amount: str
+    currency: str
+    psp_charge_id: str
+    def __init__(self, psp_refund_id: _Optional[str] = ..., status: _Optional[_Union[RefundStatus, str]] = ..., amount: _Optional[str] = ..., currency: _Optional[str] = ..., psp_charge_id: _Optional[str] = ...) -> None: ...

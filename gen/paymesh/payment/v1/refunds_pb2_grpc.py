@@ -53,6 +53,11 @@ class RefundServiceStub:
                 request_serializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.SettleRefundRequest.SerializeToString,
                 response_deserializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.SettleRefundResponse.FromString,
                 _registered_method=True)
+        self.RefundDuplicateCharge = channel.unary_unary(
+                '/paymesh.payment.v1.RefundService/RefundDuplicateCharge',
+                request_serializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.RefundDuplicateChargeRequest.SerializeToString,
+                response_deserializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.RefundDuplicateChargeResponse.FromString,
+                _registered_method=True)
 
 
 class RefundServiceServicer:
@@ -87,6 +92,19 @@ class RefundServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RefundDuplicateCharge(self, request, context):
+        """Gives back a duplicate charge the PSP took for a SUCCESS order: refunds
+        that one PSP charge in full, never the order's own (settled) charge. The
+        order, its refunds, the seller's wallet and the ledger are untouched (the
+        seller was never credited for the duplicate; recon_svc books it). Idempotent
+        on `request_id` (the PSP idempotency key) and on the charge: a charge
+        already given back answers its refund. Internal: reconciliation's finance
+        queue (no REST route).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_RefundServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -104,6 +122,11 @@ def add_RefundServiceServicer_to_server(servicer, server):
                     servicer.SettleRefund,
                     request_deserializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.SettleRefundRequest.FromString,
                     response_serializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.SettleRefundResponse.SerializeToString,
+            ),
+            'RefundDuplicateCharge': grpc.unary_unary_rpc_method_handler(
+                    servicer.RefundDuplicateCharge,
+                    request_deserializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.RefundDuplicateChargeRequest.FromString,
+                    response_serializer=paymesh_dot_payment_dot_v1_dot_refunds__pb2.RefundDuplicateChargeResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -191,6 +214,33 @@ class RefundService:
             '/paymesh.payment.v1.RefundService/SettleRefund',
             paymesh_dot_payment_dot_v1_dot_refunds__pb2.SettleRefundRequest.SerializeToString,
             paymesh_dot_payment_dot_v1_dot_refunds__pb2.SettleRefundResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RefundDuplicateCharge(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/paymesh.payment.v1.RefundService/RefundDuplicateCharge',
+            paymesh_dot_payment_dot_v1_dot_refunds__pb2.RefundDuplicateChargeRequest.SerializeToString,
+            paymesh_dot_payment_dot_v1_dot_refunds__pb2.RefundDuplicateChargeResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -106,11 +106,16 @@ class ReconServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ResolveMismatch(self, request, context):
-        """Resolves an open mismatch: refund (through the payment service's refund,
-        once), accept, write off (up to the configured threshold, to the suspense
-        account) or a note (the mismatch stays open). FAILED_PRECONDITION (HTTP
-        422): MISMATCH_NOT_OPEN, WRITE_OFF_ABOVE_THRESHOLD, NOTHING_TO_REFUND,
-        NOTE_REQUIRED. A replay of the same request_id answers the mismatch as it is.
+        """Resolves an open mismatch: refund (a duplicate charge: that one PSP charge
+        given back and booked through suspense; otherwise the payment service's
+        refund of the order; once), accept, write off (up to the currency's
+        threshold, posted to the suspense account `recon_suspense` once) or a note
+        (the mismatch stays open). FAILED_PRECONDITION (HTTP
+        422): MISMATCH_NOT_OPEN, WRITE_OFF_ABOVE_THRESHOLD, WRITE_OFF_NOT_POSSIBLE,
+        NOTHING_TO_REFUND, NOT_A_DUPLICATE_CHARGE (from the payment service),
+        NOTE_REQUIRED. ABORTED (HTTP 409) DECISION_IN_PROGRESS while another
+        decision on it is carried out. A replay of the same request_id answers the
+        mismatch as it is.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
