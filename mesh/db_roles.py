@@ -34,10 +34,15 @@ APPEND_ONLY: Mapping[str, tuple[str, ...]] = {
 
 
 # Tables a service may read in another service's schema, read-only: reconciliation compares a
-# day's payment orders and refunds in one consistent COPY snapshot (docs/adr/0014, 0018). The one
-# exception to "no role of one service can use another service's schema".
+# day's payment orders and refunds in one consistent COPY snapshot (docs/adr/0014, 0018), and
+# the ledger and wallet with them and with each other (docs/adr/0024). The one exception to
+# "no role of one service can use another service's schema".
 CROSS_SCHEMA_READS: Mapping[str, Mapping[str, tuple[str, ...]]] = {
-    "recon": {"payment": ("payment_orders", "refunds")},
+    "recon": {
+        "payment": ("payment_orders", "refunds"),
+        "ledger": ("transactions", "entries", "account_balances"),
+        "wallet": ("balances", "wallet_credits"),
+    },
 }
 
 
@@ -187,10 +192,18 @@ def grant_runtime(admin_url: str, schema: str, role: str | None = None) -> None:
         if "alembic_version" in tables:
             conn.execute(sql.SQL("REVOKE INSERT ON {}.alembic_version FROM {}").format(s, app))
         for other, readable in CROSS_SCHEMA_READS.get(schema, {}).items():
+            present = {
+                name
+                for (name,) in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = %s", (other,)
+                ).fetchall()
+            }
+            if not present:
+                continue  # not migrated (yet): a service's own test database, for one
             conn.execute(
                 sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(sql.Identifier(other), app)
             )
-            for table in readable:
+            for table in (t for t in readable if t in present):
                 conn.execute(
                     sql.SQL("GRANT SELECT ON {}.{} TO {}").format(
                         sql.Identifier(other), sql.Identifier(table), app

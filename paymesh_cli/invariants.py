@@ -32,6 +32,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from mesh.db import async_url
+from recon_svc.adapters import books_sql
 
 if TYPE_CHECKING:
     from paymesh_cli.payout_invariants import PayoutsAtProvider
@@ -81,27 +82,18 @@ async def _rows(conn: AsyncConnection, sql: str) -> list:  # type: ignore[type-a
 
 
 async def check_ledger(conn: AsyncConnection, report: CheckReport) -> None:
-    for currency, debits, credits in await _rows(
-        conn,
-        "SELECT currency, coalesce(sum(amount) FILTER (WHERE side = 'debit'), 0),"
-        " coalesce(sum(amount) FILTER (WHERE side = 'credit'), 0)"
-        " FROM ledger.entries GROUP BY currency ORDER BY currency",
-    ):
+    for currency, debits, credits in await _rows(conn, books_sql.LEDGER_TOTALS):
         report.stats[f"ledger_debits_{currency}"] = str(debits)
         report.stats[f"ledger_credits_{currency}"] = str(credits)
         if debits != credits:
             report.violations.append(
                 Violation("ledger_balanced", f"{currency}: debits {debits} != credits {credits}")
             )
-    for tx, currency, diff in await _rows(
-        conn,
-        "SELECT transaction_id, currency,"
-        " sum(CASE WHEN side = 'debit' THEN amount ELSE -amount END)"
-        " FROM ledger.entries GROUP BY 1, 2"
-        " HAVING sum(CASE WHEN side = 'debit' THEN amount ELSE -amount END) <> 0 LIMIT 20",
-    ):
+    for tx, currency, debits, credits in await _rows(conn, books_sql.unbalanced_transactions()):
         report.violations.append(
-            Violation("transaction_balanced", f"transaction {tx} is off by {diff} {currency}")
+            Violation(
+                "transaction_balanced", f"transaction {tx} is off by {debits - credits} {currency}"
+            )
         )
     for account, currency, kept_d, kept_c, sum_d, sum_c in await _rows(
         conn,
@@ -142,39 +134,16 @@ async def check_ledger_chains(conn: AsyncConnection, report: CheckReport) -> Non
         )
 
 
-# Each wallet bucket and the ledger account that mirrors it (README, "Pay-out"): `debt` is an
-# asset (debit-normal), the others are what the marketplace owes (credit-normal).
-BUCKET_ACCOUNTS = (
-    ("pending", "seller_payable", "credits - debits"),
-    ("available", "seller_payable_available", "credits - debits"),
-    ("reserved", "seller_payable_reserved", "credits - debits"),
-    ("debt", "seller_debt", "debits - credits"),
-)
+BUCKET_ACCOUNTS = books_sql.BUCKET_ACCOUNTS
 
 
 async def check_wallet_vs_ledger(conn: AsyncConnection, report: CheckReport) -> None:
     """Per seller, currency and bucket, the wallet's balance equals its ledger account's."""
-    has_debt = await conn.scalar(
-        text(
-            "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema ="
-            " 'wallet' AND table_name = 'balances' AND column_name = 'debt')"
-        )
-    )
+    has_debt = await conn.scalar(text(books_sql.HAS_DEBT_BUCKET))
     sellers: set[tuple[str, str]] = set()
     for bucket, family, on_normal_side in BUCKET_ACCOUNTS:
         column = bucket if bucket != "debt" or has_debt else "0"
-        rows = await _rows(
-            conn,
-            f"WITH w AS (SELECT seller_account, currency, {column} AS amount"
-            "  FROM wallet.balances),"
-            f" l AS (SELECT substr(account, length('{family}:') + 1) AS seller_account,"
-            f"  currency, {on_normal_side} AS amount FROM ledger.account_balances"
-            f"  WHERE starts_with(account, '{family}:'))"
-            " SELECT coalesce(w.seller_account, l.seller_account),"
-            "  coalesce(w.currency, l.currency), coalesce(w.amount, 0), coalesce(l.amount, 0)"
-            " FROM w FULL JOIN l ON w.seller_account = l.seller_account"
-            "  AND w.currency = l.currency",
-        )
+        rows = await _rows(conn, books_sql.wallet_vs_ledger(column, family, on_normal_side))
         for seller, currency, wallet_amount, ledger_amount in rows:
             sellers.add((seller, currency))
             if wallet_amount != ledger_amount:
@@ -209,16 +178,8 @@ async def _order_stats(conn: AsyncConnection, report: CheckReport) -> int:
 
 async def check_orders(conn: AsyncConnection, report: CheckReport, schemas: set[str]) -> None:
     if "wallet" in schemas:
-        for oid, status, n, credited, expected in await _rows(
-            conn,
-            "SELECT o.payment_order_id, coalesce(o.status, 'MISSING'), count(c.*),"
-            "  coalesce(sum(c.amount), 0), o.amount - o.fee_amount"
-            " FROM wallet.wallet_credits c"
-            " FULL JOIN payment.payment_orders o ON o.payment_order_id = c.payment_order_id"
-            " WHERE o.status = 'SUCCESS' AND o.wallet_updated OR c.payment_order_id IS NOT NULL"
-            " GROUP BY o.payment_order_id, o.status, o.amount, o.fee_amount"
-            " HAVING count(c.*) <> 1 OR coalesce(o.status, 'MISSING') <> 'SUCCESS'"
-            "  OR coalesce(sum(c.amount), 0) <> o.amount - o.fee_amount LIMIT 20",
+        for oid, status, n, credited, expected, *_ in await _rows(
+            conn, books_sql.orders_vs_wallet()
         ):
             report.violations.append(
                 Violation(
@@ -228,32 +189,20 @@ async def check_orders(conn: AsyncConnection, report: CheckReport, schemas: set[
                 )
             )
     if "ledger" in schemas:
-        for oid, status, n in await _rows(
-            conn,
-            "SELECT coalesce(o.payment_order_id, t.payment_order_id),"
-            "  coalesce(o.status, 'MISSING'), count(t.*)"
-            " FROM ledger.transactions t"
-            " FULL JOIN payment.payment_orders o ON o.payment_order_id = t.payment_order_id"
-            " WHERE (o.status = 'SUCCESS' AND o.ledger_updated) OR t.payment_order_id IS NOT NULL"
-            " GROUP BY 1, 2 HAVING count(t.*) <> 1 OR coalesce(o.status, 'MISSING') <> 'SUCCESS'"
-            " LIMIT 20",
-        ):
-            report.violations.append(
-                Violation(
-                    "one_ledger_transaction_per_success",
-                    f"order {oid} ({status}): {n} ledger transactions, expected one",
+        for oid, status, n, debits, gross, *_ in await _rows(conn, books_sql.orders_vs_ledger()):
+            if n != 1 or status != "SUCCESS":
+                report.violations.append(
+                    Violation(
+                        "one_ledger_transaction_per_success",
+                        f"order {oid} ({status}): {n} ledger transactions, expected one",
+                    )
                 )
-            )
-        for oid, debit, gross in await _rows(
-            conn,
-            "SELECT o.payment_order_id, sum(e.amount), o.amount FROM payment.payment_orders o"
-            " JOIN ledger.transactions t ON t.payment_order_id = o.payment_order_id"
-            " JOIN ledger.entries e ON e.transaction_id = t.transaction_id AND e.side = 'debit'"
-            " GROUP BY o.payment_order_id, o.amount HAVING sum(e.amount) <> o.amount LIMIT 20",
-        ):
-            report.violations.append(
-                Violation("ledger_amount", f"order {oid}: ledger debits {debit}, charged {gross}")
-            )
+            else:
+                report.violations.append(
+                    Violation(
+                        "ledger_amount", f"order {oid}: ledger debits {debits}, charged {gross}"
+                    )
+                )
 
 
 async def check_psp(

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mesh.money import format_amount, from_minor_units
 from paymesh_cli.invariants import CheckReport, Violation
+from recon_svc.adapters import books_sql
 
 if TYPE_CHECKING:
     from recon_svc.adapters.stripe_reports import PspBalanceFigures
@@ -39,8 +40,8 @@ _SHAPES = (
 )
 _BOOKED = "('psp_fees', 'platform_cash')"
 # The PSP's id in a booking's description (ledger_svc.domain.psp_books writes them).
-_FEE_ID = "'^PSP fee of ([A-Za-z0-9_]+) '"
-_PAYOUT_ID = "'^PSP payout(?: reversal)? ([A-Za-z0-9_]+) '"
+_FEE_ID = books_sql.FEE_ID
+_PAYOUT_ID = books_sql.PAYOUT_ID
 
 
 async def check_psp_books(conn: AsyncConnection, report: CheckReport) -> None:

@@ -1,13 +1,13 @@
 """The reconciliation service's composition root: the gRPC servicer over its SQL store, the
-PSP report sources, paymesh's orders read by COPY, the DuckDB matcher, the payment service's
-flows over gRPC, and the scheduled run, plugged into the mesh's start and ordered stop
-(mesh.service)."""
+PSP report sources, paymesh's orders and books read by COPY, the DuckDB matchers, the payment
+service's flows and the ledger's PSP bookings over gRPC, and the scheduled run, plugged into
+the mesh's start and ordered stop (mesh.service)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,17 +17,21 @@ from mesh.periodic import every
 from mesh.runtime import Lifecycle, run
 from mesh.service import Wiring, start_service
 from paymesh.recon.v1 import recon_pb2_grpc
+from recon_svc.adapters.duckdb_books import DuckDbLedgerMatcher
 from recon_svc.adapters.duckdb_matcher import DuckDbMatcher
+from recon_svc.adapters.pg_books import PostgresBooks
 from recon_svc.adapters.pg_records import PostgresRecords
 from recon_svc.adapters.sandbox_settlement import SandboxSettlementReports
 from recon_svc.adapters.sql_store import SqlReconStore
 from recon_svc.adapters.stripe_reports import StripeReportSettings, StripeReportTransactions
 from recon_svc.entrypoints.background_runs import BackgroundRuns
 from recon_svc.entrypoints.grpc_servicer import SERVICE_NAME, ReconServicer
+from recon_svc.entrypoints.ledger_books import GrpcPspBooks
 from recon_svc.entrypoints.outgoing import encode_event
 from recon_svc.entrypoints.payment_client import GrpcPaymentFlows, payment_channel
 from recon_svc.entrypoints.suspense_client import GrpcSuspenseBooks, ledger_channel
-from recon_svc.service_layer.ports import PspReportSource
+from recon_svc.service_layer.books import BooksSettings
+from recon_svc.service_layer.ports import PspBooks, PspReportSource
 from recon_svc.service_layer.runs import RunDeps, scheduled_run
 from recon_svc.settings import ReconSettings
 
@@ -56,7 +60,11 @@ def report_sources(config: ReconSettings) -> dict[str, PspReportSource]:
 
 
 def run_deps(
-    config: ReconSettings, engine: AsyncEngine, flows: GrpcPaymentFlows, relay: OutboxRelay
+    config: ReconSettings,
+    engine: AsyncEngine,
+    flows: GrpcPaymentFlows,
+    relay: OutboxRelay,
+    psp_books: PspBooks,
 ) -> RunDeps:
     return RunDeps(
         store=SqlReconStore(engine, encode_event, after_commit=relay.wake),
@@ -67,6 +75,13 @@ def run_deps(
         scratch_root=config.scratch_dir,
         clock=utc_now,
         new_id=new_id,
+        books=PostgresBooks(config.orders_database_url),
+        ledger_matcher=DuckDbLedgerMatcher(),
+        psp_books=psp_books,
+        books_settings=BooksSettings(
+            clearing_delay=timedelta(seconds=config.clearing_delay_s),
+            recheck=timedelta(seconds=config.internal_recheck_s),
+        ),
     )
 
 
@@ -79,7 +94,7 @@ async def start(
     def wire(engine: AsyncEngine, relay: OutboxRelay) -> Wiring:
         channel = payment_channel(config.payment_grpc_addr, config.tls)
         ledger = ledger_channel(config.ledger_grpc_addr, config.tls)
-        deps = run_deps(config, engine, GrpcPaymentFlows(channel), relay)
+        deps = run_deps(config, engine, GrpcPaymentFlows(channel), relay, GrpcPspBooks(ledger))
         background = BackgroundRuns()
         servicer = ReconServicer(
             deps, config.source, config.write_off_limits, background, GrpcSuspenseBooks(ledger)

@@ -35,8 +35,8 @@ class ReconSettings(ServiceSettings):
     """From DATABASE_URL, NATS_URL, RECON_GRPC_ADDR, LOG_LEVEL, RECON_DB_POOL_SIZE,
     RECON_METRICS_ADDR (see mesh.settings.service_env), PAYMENT_GRPC_ADDR,
     RECON_PAYMENT_DATABASE_URL, RECON_PSP_API_BASE, RECON_PSP_API_KEY, RECON_SOURCE,
-    RECON_SCRATCH_DIR, RECON_SCHEDULE_INTERVAL_S, RECON_WRITE_OFF_LIMIT, RECON_WRITE_OFF_LIMITS
-    and LEDGER_GRPC_ADDR."""
+    RECON_SCRATCH_DIR, RECON_SCHEDULE_INTERVAL_S, RECON_WRITE_OFF_LIMIT, RECON_WRITE_OFF_LIMITS,
+    LEDGER_GRPC_ADDR, RECON_CLEARING_DELAY_S and RECON_INTERNAL_RECHECK_S."""
 
     grpc_addr: str = DEFAULT_GRPC_ADDR
     payment_grpc_addr: str = DEFAULT_PAYMENT_GRPC_ADDR
@@ -58,8 +58,16 @@ class ReconSettings(ServiceSettings):
     write_off_limits_by_currency: dict[str, Decimal] = field(
         default_factory=lambda: parse_write_off_limits(DEFAULT_WRITE_OFF_LIMITS)
     )
-    # The ledger, which books the finance queue's write-offs and duplicate charges refunded.
+    # The ledger, which books the finance queue's write-offs and duplicate charges refunded,
+    # and the PSP's fees and payouts from its report during a run.
     ledger_grpc_addr: str = DEFAULT_LEDGER_GRPC_ADDR
+    # How long psp_receivable (the clearing account between the PSP and the platform) may
+    # hold money before it must have been paid out: Stripe's standard two days until funds
+    # are available, plus a day for the daily payout (ADR 0024).
+    clearing_delay_s: float = 3 * 86_400.0
+    # Wallet and ledger are read twice this many seconds apart; only a difference that holds
+    # is a mismatch (the two follow the same events through two consumers).
+    internal_recheck_s: float = 5.0
 
     @property
     def write_off_limits(self) -> WriteOffLimits:
@@ -86,6 +94,8 @@ class ReconSettings(ServiceSettings):
                 os.environ.get("RECON_WRITE_OFF_LIMITS", DEFAULT_WRITE_OFF_LIMITS)
             ),
             ledger_grpc_addr=env_str("LEDGER_GRPC_ADDR", DEFAULT_LEDGER_GRPC_ADDR),
+            clearing_delay_s=env_float("RECON_CLEARING_DELAY_S", 3 * 86_400.0),
+            internal_recheck_s=env_float("RECON_INTERNAL_RECHECK_S", 5.0),
             **service_env("RECON", DEFAULT_GRPC_ADDR),
         )
 

@@ -185,37 +185,8 @@ class DuckDbSession:
     # -- loading -------------------------------------------------------------------------
 
     def load(self, psp_report: Path, ours: OurFiles) -> None:
-        with psp_report.open(newline="", encoding="utf-8") as f:
-            header = next(csv.reader(f), [])
-        names = psp_columns.map_columns(header)
-
-        def text(canonical: str) -> str:
-            column = names[canonical]
-            return f"coalesce(trim({_quote(column)}), '')" if column else "''"
-
-        fee = f"coalesce({_quote(names['fee'])}::{_DECIMAL}, 0)" if names["fee"] else "0"
-        created = _quote(names["created"])
         bounds = self._bounds()
-        self._con.execute(
-            f"""
-            CREATE TABLE psp AS
-            SELECT *, created >= {bounds[0]} AND created < {bounds[1]} AS in_period FROM (
-            SELECT {text("id")} AS id,
-                   lower({text("category")}) AS category,
-                   {text("source")} AS source,
-                   {text("payment_intent")} AS payment_intent,
-                   {text("payment_order_id")} AS payment_order_id,
-                   {text("refund_id")} AS refund_id,
-                   {_quote(names["gross"])}::{_DECIMAL} AS gross,
-                   {fee} AS fee,
-                   upper({text("currency")}) AS currency,
-                   CASE WHEN regexp_full_match({created}, '[0-9]+')
-                        THEN to_timestamp({created}::BIGINT)
-                        ELSE {created}::TIMESTAMPTZ END AS created
-            FROM read_csv(?, {_CSV}, all_varchar = true))
-            """,
-            [str(psp_report)],
-        )
+        load_psp(self._con, psp_report, bounds)
         self._con.execute(
             f"""
             CREATE TABLE orders AS
@@ -245,9 +216,7 @@ class DuckDbSession:
         )
 
     def _bounds(self) -> tuple[str, str]:
-        start = self._period.start.isoformat()
-        end = self._period.end.isoformat()
-        return f"TIMESTAMPTZ '{start}'", f"TIMESTAMPTZ '{end}'"
+        return period_bounds(self._period)
 
     # -- tying ---------------------------------------------------------------------------
 
@@ -449,6 +418,46 @@ class DuckDbSession:
     def _scalar(self, query: str) -> int:
         row = self._con.execute(query).fetchone()
         return int(row[0]) if row else 0
+
+
+def period_bounds(period: Period) -> tuple[str, str]:
+    """The period's [start, end) as DuckDB literals."""
+    return f"TIMESTAMPTZ '{period.start.isoformat()}'", f"TIMESTAMPTZ '{period.end.isoformat()}'"
+
+
+def load_psp(con: duckdb.DuckDBPyConnection, psp_report: Path, bounds: tuple[str, str]) -> None:
+    """The PSP's report as table `psp` in canonical columns (psp_columns), `in_period` set for
+    the rows created inside `bounds`."""
+    with psp_report.open(newline="", encoding="utf-8") as f:
+        header = next(csv.reader(f), [])
+    names = psp_columns.map_columns(header)
+
+    def text(canonical: str) -> str:
+        column = names[canonical]
+        return f"coalesce(trim({_quote(column)}), '')" if column else "''"
+
+    fee = f"coalesce({_quote(names['fee'])}::{_DECIMAL}, 0)" if names["fee"] else "0"
+    created = _quote(names["created"])
+    con.execute(
+        f"""
+        CREATE TABLE psp AS
+        SELECT *, created >= {bounds[0]} AND created < {bounds[1]} AS in_period FROM (
+        SELECT {text("id")} AS id,
+               lower({text("category")}) AS category,
+               {text("source")} AS source,
+               {text("payment_intent")} AS payment_intent,
+               {text("payment_order_id")} AS payment_order_id,
+               {text("refund_id")} AS refund_id,
+               {_quote(names["gross"])}::{_DECIMAL} AS gross,
+               {fee} AS fee,
+               upper({text("currency")}) AS currency,
+               CASE WHEN regexp_full_match({created}, '[0-9]+')
+                    THEN to_timestamp({created}::BIGINT)
+                    ELSE {created}::TIMESTAMPTZ END AS created
+        FROM read_csv(?, {_CSV}, all_varchar = true))
+        """,
+        [str(psp_report)],
+    )
 
 
 def _quote(column: str | None) -> str:

@@ -229,6 +229,10 @@ class SqlReconStore(ReconStore):
                 )
             )
 
+    async def record_run_fix(self, run_id: str, rule: str, outcome: str) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(fixes).values(run_id=run_id, rule=rule, outcome=outcome))
+
     async def get_mismatch(self, mismatch_id: str) -> StoredMismatch | None:
         async with self._engine.connect() as conn:
             row = (

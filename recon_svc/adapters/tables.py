@@ -66,7 +66,7 @@ fixes = Table(
     "fixes",
     metadata,
     Column("id", BigInteger, primary_key=True, autoincrement=True),
-    Column("mismatch_id", Text, nullable=False),
+    Column("mismatch_id", Text),  # NULL for a run's own fix (migration 0002)
     Column("run_id", Text, nullable=False),
     Column("rule", Text, nullable=False),
     Column("outcome", Text, nullable=False),

@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from recon_svc.domain.books import never_booked
 from recon_svc.domain.mismatches import Detail, Mismatch, MismatchType
 
 
@@ -36,6 +37,11 @@ class FixRule(enum.Enum):
     NONE = ""
     SETTLE_ORDER_FROM_PSP = "settle_order_from_psp"  # the order's success event, as a webhook
     SETTLE_REFUND_FROM_PSP = "settle_refund_from_psp"  # the refund's success event
+    # The PSP's fees and its payouts to the platform, known only from its report, booked by
+    # every run through the ledger's BookPspBalanceTransactions (a run's own fix, recorded in
+    # recon.fixes per run, rule and currency; not a mismatch of the queue: ADR 0024).
+    BOOK_PSP_FEE = "book_psp_fee"
+    BOOK_PSP_PAYOUT = "book_psp_payout"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +76,18 @@ def classify(mismatch: Mismatch) -> Classification:
                 reason="the PSP refunded; the refund waits for an answer it lost",
             )
         return _person(*_REFUND_ACTIONS.get(detail, (Action.INVESTIGATE, "a refund differs")))
+    if kind is MismatchType.LEDGER_WITHOUT_PSP:
+        return Classification(
+            MismatchClass.UNCLASSIFIABLE,
+            action=Action.INVESTIGATE,
+            reason="a ledger posting on a PSP account that no PSP transaction explains",
+        )
+    if kind is MismatchType.INTERNAL:
+        return _internal(mismatch)
+    if kind is MismatchType.FEE and detail is Detail.FEE_BOOKED:
+        return _person(Action.ACCEPT, "the PSP's fee now differs from the one booked from it")
+    if kind is MismatchType.AMOUNT and detail is Detail.PAYOUT_BOOKED:
+        return _person(Action.INVESTIGATE, "the PSP's payout differs from the one booked")
     if kind is MismatchType.UNMATCHED_PSP:
         return Classification(
             MismatchClass.UNCLASSIFIABLE,
@@ -77,6 +95,46 @@ def classify(mismatch: Mismatch) -> Classification:
             reason="a PSP transaction that names and matches nothing paymesh knows",
         )
     return _person(*_ACTIONS[kind])
+
+
+def _internal(mismatch: Mismatch) -> Classification:
+    detail = mismatch.detail
+    if detail is Detail.LEDGER_ZERO_SUM:
+        # No rule of the ledger lets debits and credits differ: something wrote around it.
+        return Classification(
+            MismatchClass.UNCLASSIFIABLE,
+            action=Action.INVESTIGATE,
+            reason="the ledger's debits and credits differ: written around its rules",
+        )
+    if detail in (Detail.ORDER_LEDGER, Detail.ORDER_WALLET) and never_booked(mismatch):
+        # paymesh has no flow that sends an order's success event again (the outbox sent it;
+        # a consumer that gave up put it in the dead-letter queue), so a person replays it.
+        return _person(
+            Action.INVESTIGATE,
+            "a SUCCESS order whose success event never booked it: replay the event from the"
+            " dead-letter queue (paymesh dlq)",
+        )
+    return _person(*_INTERNAL_ACTIONS[detail])
+
+
+_INTERNAL_ACTIONS: dict[Detail, tuple[Action, str]] = {
+    Detail.WALLET_LEDGER: (
+        Action.INVESTIGATE,
+        "a seller's wallet bucket differs from its ledger account: find which is right",
+    ),
+    Detail.ORDER_LEDGER: (
+        Action.INVESTIGATE,
+        "a SUCCESS order without exactly one ledger transaction of its amount",
+    ),
+    Detail.ORDER_WALLET: (
+        Action.INVESTIGATE,
+        "a SUCCESS order without exactly one wallet credit of its net amount",
+    ),
+    Detail.CLEARING: (
+        Action.INVESTIGATE,
+        "the clearing account holds money past its settlement delay: ask the PSP for the payout",
+    ),
+}
 
 
 def _person(action: Action, reason: str) -> Classification:
@@ -93,6 +151,10 @@ _ACTIONS: dict[MismatchType, tuple[Action, str]] = {
     MismatchType.CURRENCY: (Action.INVESTIGATE, "the PSP charged in another currency"),
     MismatchType.FEE: (Action.ACCEPT, "the PSP's fee differs from the booked one"),
     MismatchType.DUPLICATE_CHARGE: (Action.REFUND, "a second charge for one order"),
+    MismatchType.MISSING_IN_LEDGER: (
+        Action.INVESTIGATE,
+        "a PSP fee or payout the ledger has not booked (it refused the row): investigate",
+    ),
 }
 
 _REFUND_ACTIONS: dict[Detail, tuple[Action, str]] = {

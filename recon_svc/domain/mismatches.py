@@ -27,6 +27,10 @@ class MismatchType(enum.Enum):
     STATUS = "status"  # the PSP charged; the order is FAILED or not settled
     REFUND = "refund"  # a refund differs (detail says how)
     UNMATCHED_PSP = "unmatched_psp"  # a PSP transaction that names and matches nothing of ours
+    # Completeness against the ledger (recon_svc.domain.books), both ways:
+    MISSING_IN_LEDGER = "missing_in_ledger"  # a PSP row (fee, payout) the ledger never booked
+    LEDGER_WITHOUT_PSP = "ledger_without_psp"  # a posting on a PSP account, no PSP transaction
+    INTERNAL = "internal"  # paymesh's own books disagree (wallet, orders, ledger, clearing)
 
 
 class Detail(enum.Enum):
@@ -42,6 +46,19 @@ class Detail(enum.Enum):
     REFUND_DUPLICATE = "refund_duplicate"
     REFUND_MISSING_OURS = "refund_missing_ours"  # the PSP refunded something we never asked
     REFUND_MISSING_AT_PSP = "refund_missing_at_psp"  # our SUCCEEDED refund, none at the PSP
+    # What a ledger-completeness mismatch is about (the ledger transaction's kind):
+    LEDGER_CHARGE = "charge"  # an order's pay-in posting
+    LEDGER_REFUND = "refund"  # a refund's reversal posting
+    LEDGER_FEE = "fee"  # a PSP fee booked from the report
+    LEDGER_PAYOUT = "payout"  # the PSP's payout to the platform booked from the report
+    FEE_BOOKED = "fee_booked"  # FEE: the booked fee differs from the PSP's row now
+    PAYOUT_BOOKED = "payout_booked"  # AMOUNT: the booked payout differs from the PSP's row
+    # What an INTERNAL mismatch compares:
+    WALLET_LEDGER = "wallet_ledger"  # a seller's wallet bucket vs its ledger account
+    ORDER_LEDGER = "order_ledger"  # a SUCCESS order vs its one ledger transaction
+    ORDER_WALLET = "order_wallet"  # a SUCCESS order vs its one wallet credit
+    LEDGER_ZERO_SUM = "ledger_zero_sum"  # debits != credits (per currency or transaction)
+    CLEARING = "clearing"  # a clearing account not netted to zero after its delay
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +71,15 @@ class Mismatch:
     psp: PspTransaction | None = None
     order: OrderRecord | None = None
     refund: RefundRecord | None = None
+    # What a mismatch without a PSP row, order or refund is about ("seller_1/USD/pending",
+    # "psp_receivable/USD", a ledger transaction id), and its facts (recon_svc.domain.books).
+    subject: str = ""
+    facts: tuple[tuple[str, str], ...] = ()
 
     @property
-    def key(self) -> tuple[str, str, str, str, str]:
-        """What identifies it across runs: its type, detail and the ids of its rows."""
+    def key(self) -> tuple[str, ...]:
+        """What identifies it across runs: its type, detail, the ids of its rows and its
+        subject (only when it has one, so the keys of earlier mismatches stay as they were)."""
         order_id = self.order.payment_order_id if self.order else ""
         if not order_id and self.refund:
             order_id = self.refund.payment_order_id
@@ -69,7 +91,7 @@ class Mismatch:
             self.psp.id if self.psp else "",
             order_id,
             self.refund.refund_id if self.refund else "",
-        )
+        ) + ((self.subject,) if self.subject else ())
 
     def evidence(self) -> dict[str, str]:
         """The facts a person needs, as strings (decimal strings for money)."""
@@ -107,6 +129,9 @@ class Mismatch:
                 refund_currency=self.refund.currency,
                 refund_psp_reference=self.refund.psp_reference,
             )
+        if self.subject:
+            facts["subject"] = self.subject
+        facts.update(self.facts)
         return facts
 
 

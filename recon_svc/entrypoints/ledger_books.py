@@ -10,26 +10,19 @@ from __future__ import annotations
 import csv
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import grpc
+
 from paymesh.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from recon_svc.domain import psp_columns
+from recon_svc.service_layer.ports import BookedReport, PspBooks
 
 BATCH_SIZE = 500  # the contract allows 1000 rows a call
 _BOOKED_CATEGORIES = frozenset({"payout", "payout_reversal"})
 # Derives each batch's request_id from its rows: a retried batch carries the same key.
 _NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://paymesh.invalid/recon/psp-books/v1")
-
-
-@dataclass
-class BookedReport:
-    """What booking a report did, per kind of booking."""
-
-    booked: dict[str, int] = field(default_factory=dict)  # "fee"/"payout" -> how many
-    already_booked: dict[str, int] = field(default_factory=dict)
-    amounts: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (kind, currency)
 
 
 _KIND_NAMES = {
@@ -95,6 +88,9 @@ async def book_psp_report(
             counts[kind] = counts.get(kind, 0) + 1
             total = (kind, booking.currency)
             result.amounts[total] = result.amounts.get(total, Decimal(0)) + Decimal(booking.amount)
+            if booking.outcome == ledger_pb2.PSP_BOOKING_OUTCOME_BOOKED:
+                now = result.booked_amounts
+                now[total] = now.get(total, Decimal(0)) + Decimal(booking.amount)
         batch.clear()
 
     for row in rows_to_book(report):
@@ -104,3 +100,13 @@ async def book_psp_report(
     if batch:
         await send()
     return result
+
+
+class GrpcPspBooks(PspBooks):
+    """The `PspBooks` port over the ledger's BookPspBalanceTransactions."""
+
+    def __init__(self, channel: grpc.aio.Channel) -> None:
+        self._stub = ledger_pb2_grpc.LedgerServiceStub(channel)
+
+    async def book(self, report: Path) -> BookedReport:
+        return await book_psp_report(self._stub, report)

@@ -98,6 +98,9 @@ class FakeReconStore(ReconStore):
         found.status = MismatchStatus.FIXED
         self.fixes.append((mismatch_id, run_id, rule, outcome))
 
+    async def record_run_fix(self, run_id: str, rule: str, outcome: str) -> None:
+        self.fixes.append(("", run_id, rule, outcome))
+
     async def get_mismatch(self, mismatch_id: str) -> StoredMismatch | None:
         return copy.deepcopy(self._by_id(mismatch_id))
 

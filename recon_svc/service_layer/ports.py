@@ -7,12 +7,13 @@ from __future__ import annotations
 import abc
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Protocol
 
+from recon_svc.domain.books import BucketBalance, ClearingBalance, LedgerGap, OrderBooks
 from recon_svc.domain.classes import Classification
 from recon_svc.domain.mismatches import Mismatch
 from recon_svc.domain.period import Period
@@ -69,6 +70,44 @@ class MismatchSink(Protocol):
     def add(self, mismatch: Mismatch, classification: Classification) -> None: ...
 
 
+class OurBooks(Protocol):
+    """paymesh's books (ledger, wallet, orders) as a run compares them. Blocking: called from
+    the run's worker thread."""
+
+    def spool_ledger(self, period: Period, directory: Path) -> Path:
+        """The ledger's postings on the PSP's accounts as a CSV file (transaction_id, kind,
+        key, amount, currency, posted_at): the period's pay-ins and refunds (with its margin),
+        and the fee and payout bookings made since the margin began."""
+        ...
+
+    def bucket_balances(self) -> list[BucketBalance]:
+        """Each seller bucket whose wallet amount differs from its ledger account's."""
+        ...
+
+    def order_books(self, period: Period, settled_before: datetime) -> Iterator[OrderBooks]:
+        """The period's SUCCESS orders without exactly one ledger transaction and one wallet
+        credit of the right amounts (an order not flagged as booked only once it succeeded
+        before `settled_before`)."""
+        ...
+
+    def zero_sum(self) -> list[tuple[str, str, Decimal, Decimal]]:
+        """(transaction id or "" for a whole currency, currency, debits, credits) wherever
+        the ledger's debits and credits differ."""
+        ...
+
+    def clearing(self, since: datetime) -> list[ClearingBalance]:
+        """The clearing account's balance per currency, and what came in on it since."""
+        ...
+
+
+class LedgerMatcher(Protocol):
+    def gaps(
+        self, period: Period, psp_report: Path, ledger: Path, ours: OurFiles, scratch: Path
+    ) -> Iterator[LedgerGap]:
+        """The ledger's completeness against the PSP's report, both ways (streamed)."""
+        ...
+
+
 # --- recon_svc's own ports: the run and queue store, the payment flows, the report source ---
 
 PspReportSource = Callable[[Period, Path], Path]
@@ -110,6 +149,11 @@ class ReconStore(abc.ABC):
     @abc.abstractmethod
     async def mark_fixed(self, mismatch_id: str, run_id: str, rule: str, outcome: str) -> None:
         """Set the mismatch FIXED and append the audit record naming the run and the rule."""
+
+    @abc.abstractmethod
+    async def record_run_fix(self, run_id: str, rule: str, outcome: str) -> None:
+        """Append the audit record of a fix the run made that is no mismatch of the queue
+        (the PSP's fees and payouts booked from its report: ADR 0024)."""
 
     @abc.abstractmethod
     async def get_mismatch(self, mismatch_id: str) -> StoredMismatch | None:
@@ -209,3 +253,23 @@ class SuspenseBooks(abc.ABC):
         self, request_id: str, mismatch_id: str, payment_order_id: str, given_back: ChargeGivenBack
     ) -> list[str]:
         """Book the duplicate charge and its refund; returns both ledger transactions' ids."""
+
+
+@dataclass
+class BookedReport:
+    """What booking a PSP report in the ledger did, per kind of booking ("fee", "payout"):
+    booked now, booked before (by an earlier run or report), and the amounts booked now."""
+
+    booked: dict[str, int] = field(default_factory=dict)
+    already_booked: dict[str, int] = field(default_factory=dict)
+    amounts: dict[tuple[str, str], Decimal] = field(default_factory=dict)  # (kind, currency)
+    booked_amounts: dict[tuple[str, str], Decimal] = field(default_factory=dict)
+
+
+class PspBooks(abc.ABC):
+    """The ledger's booking of the PSP's side (its fees, its payouts to the platform), each
+    balance transaction once however often it is asked (ledger_svc.domain.psp_books)."""
+
+    @abc.abstractmethod
+    async def book(self, report: Path) -> BookedReport:
+        """Book the report's fees and payouts; what was booked now and before."""

@@ -1,5 +1,6 @@
 """Runs: start one over a period and a source, carry it out (match in a worker thread,
-mismatches stored as they are found, class-1 fixes through the payment service's flows), and
+mismatches stored as they are found, the PSP's fees and payouts booked in the ledger, the
+comparisons with paymesh's own books, class-1 fixes through the payment service's flows), and
 keep its report.
 
 A second run of a period changes nothing the first did: a mismatch is known by its key (its
@@ -15,7 +16,7 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,11 +33,17 @@ from recon_svc.domain.queue import (
     key_text,
 )
 from recon_svc.domain.run import Run, RunStatus
+from recon_svc.service_layer.books import BooksSettings, compare_books
 from recon_svc.service_layer.ports import (
+    BookedReport,
     FlowUnavailable,
+    LedgerMatcher,
     Matcher,
+    OurBooks,
+    OurFiles,
     OurRecords,
     PaymentFlows,
+    PspBooks,
     PspReportSource,
     ReconStore,
 )
@@ -64,6 +71,12 @@ class RunDeps:
     scratch_root: Path
     clock: Clock
     new_id: NewId
+    # paymesh's own books and the ledger's booking of the PSP's side; a run without them
+    # compares the PSP's report with the orders and refunds only.
+    books: OurBooks | None = None
+    ledger_matcher: LedgerMatcher | None = None
+    psp_books: PspBooks | None = None
+    books_settings: BooksSettings = field(default_factory=BooksSettings)
 
 
 def default_period(now: datetime) -> date:
@@ -108,14 +121,24 @@ async def execute_run(deps: RunDeps, run: Run) -> Run:
     try:
         deps.scratch_root.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f"{run.run_id}-", dir=deps.scratch_root) as tmp:
-            report = await asyncio.to_thread(_match, deps, run, sink, Path(tmp))
+            spooled = _Spooled()
+            report = await asyncio.to_thread(_match, deps, run, sink, Path(tmp), spooled)
+            booked = await _book_psp_side(deps, run, spooled)
+            await asyncio.to_thread(_compare_books, deps, run, sink, report, Path(tmp), spooled)
         fixed, waiting = await _carry_out_fixes(deps, run)
+        for kind, n in (booked.booked if booked else {}).items():
+            fixed[_BOOKING_RULES[kind].value] = n
         run.report = {
             **report.as_dict(),
             "new_mismatches": sink.new,
             "fixes_done": fixed,
             "fixes_waiting": waiting,
         }
+        if booked is not None:
+            run.report["psp_books"] = {
+                "booked": dict(sorted(booked.booked.items())),
+                "already_booked": dict(sorted(booked.already_booked.items())),
+            }
         run.status = RunStatus.SUCCEEDED
     except asyncio.CancelledError:
         run.status = RunStatus.FAILED
@@ -137,18 +160,70 @@ async def execute_run(deps: RunDeps, run: Run) -> Run:
     return run
 
 
-def _match(deps: RunDeps, run: Run, sink: QueueSink, scratch: Path) -> Any:
+_BOOKING_RULES = {"fee": FixRule.BOOK_PSP_FEE, "payout": FixRule.BOOK_PSP_PAYOUT}
+
+
+@dataclass
+class _Spooled:
+    """The files the match spooled, kept for the stages after it (in the run's scratch)."""
+
+    psp_report: Path | None = None
+    ours: OurFiles | None = None
+
+
+def _match(deps: RunDeps, run: Run, sink: QueueSink, scratch: Path, spooled: _Spooled) -> Any:
     source = deps.psp_reports[run.source]
+    ours = deps.ours
 
     class Report:
         def spool(self, period: Period, directory: Path) -> Path:
-            return source(period, directory)
+            spooled.psp_report = source(period, directory)
+            return spooled.psp_report
 
-    report = reconcile(
-        Period.day(run.period), Report(), deps.ours, deps.new_matcher(), sink, scratch
-    )
+    class Ours:
+        def spool(self, period: Period, directory: Path) -> OurFiles:
+            spooled.ours = ours.spool(period, directory)
+            return spooled.ours
+
+    report = reconcile(Period.day(run.period), Report(), Ours(), deps.new_matcher(), sink, scratch)
     sink.flush()
     return report
+
+
+async def _book_psp_side(deps: RunDeps, run: Run, spooled: _Spooled) -> BookedReport | None:
+    """Class 1, the run's own fix: the PSP's fees and its payouts to the platform, known only
+    from its report, booked in the ledger (each balance transaction once, whichever run asks),
+    with one audit record per rule and currency naming the run. A second run books nothing."""
+    if deps.psp_books is None or spooled.psp_report is None:
+        return None
+    booked = await deps.psp_books.book(spooled.psp_report)
+    for (kind, currency), amount in sorted(booked.booked_amounts.items()):
+        rule = _BOOKING_RULES[kind]
+        count = booked.booked.get(kind, 0)
+        outcome = f"{rule.value}: booked {amount} {currency} ({count} {kind} rows in all)"
+        await deps.store.record_run_fix(run.run_id, rule.value, outcome)
+    return booked
+
+
+def _compare_books(
+    deps: RunDeps, run: Run, sink: QueueSink, report: Any, scratch: Path, spooled: _Spooled
+) -> None:
+    if deps.books is None or deps.ledger_matcher is None:
+        return
+    assert spooled.psp_report is not None and spooled.ours is not None
+    compare_books(
+        Period.day(run.period),
+        spooled.psp_report,
+        spooled.ours,
+        deps.books,
+        deps.ledger_matcher,
+        sink,
+        report,
+        scratch,
+        deps.clock(),
+        deps.books_settings,
+    )
+    sink.flush()
 
 
 class QueueSink:
