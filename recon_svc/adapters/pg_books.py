@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from mesh import money
 from mesh.db import libpq_url
 from recon_svc.adapters import books_sql
 from recon_svc.domain.books import BucketBalance, ClearingBalance, OrderBooks
@@ -59,7 +60,11 @@ class PostgresBooks:
                     if wallet != ledger:
                         found.append(
                             BucketBalance(
-                                seller, currency, bucket, Decimal(wallet), Decimal(ledger)
+                                seller,
+                                currency,
+                                bucket,
+                                _money(wallet, currency),
+                                _money(ledger, currency),
                             )
                         )
         return found
@@ -83,8 +88,8 @@ class PostgresBooks:
                     query(orders, limit=None, orphans=False)  # type: ignore[arg-type]
                 ):
                     yield OrderBooks(
-                        oid, status, what, int(n), Decimal(amount), Decimal(expected),
-                        currency, bool(flagged),
+                        oid, status, what, int(n), _money(amount, currency),
+                        _money(expected, currency), currency, bool(flagged),
                     )  # fmt: skip
 
     def zero_sum(self) -> list[tuple[str, str, Decimal, Decimal]]:
@@ -92,12 +97,12 @@ class PostgresBooks:
         to zero: per currency over all of it, and per transaction."""
         with self._connect() as conn:
             found = [
-                ("", currency, Decimal(d), Decimal(c))
+                ("", currency, _money(d, currency), _money(c, currency))
                 for currency, d, c in conn.execute(books_sql.LEDGER_TOTALS)  # type: ignore[arg-type]
                 if d != c
             ]
             found += [
-                (str(tx), currency, Decimal(d), Decimal(c))
+                (str(tx), currency, _money(d, currency), _money(c, currency))
                 for tx, currency, d, c in conn.execute(
                     books_sql.unbalanced_transactions(limit=1000)  # type: ignore[arg-type]
                 )
@@ -107,7 +112,9 @@ class PostgresBooks:
     def clearing(self, since: datetime) -> list[ClearingBalance]:
         with self._connect() as conn:
             return [
-                ClearingBalance(account, currency, Decimal(balance), Decimal(recent))
+                ClearingBalance(
+                    account, currency, _money(balance, currency), _money(recent, currency)
+                )
                 for account, currency, balance, recent in conn.execute(
                     books_sql.clearing_balances(_literal(since))  # type: ignore[arg-type]
                 )
@@ -117,3 +124,13 @@ class PostgresBooks:
 def _literal(moment: datetime) -> str:
     """A timestamptz literal (the value is ours, a datetime, never a caller's text)."""
     return f"TIMESTAMPTZ '{moment.isoformat()}'"
+
+
+def _money(value: object, currency: str) -> Decimal:
+    """NUMERIC as the currency shows it (12.3400 -> 12.34), unless that would lose digits."""
+    exact = Decimal(str(value))
+    try:
+        shown = money.quantize(exact, currency)
+    except money.InvalidMoney:
+        return exact
+    return shown if shown == exact else exact

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -19,16 +17,15 @@ import httpx
 import pytest
 from buckets_mesh import API_KEY, running_mesh
 from buckets_mesh import Mesh as BucketMesh
-from harness import Started, eventually, new_request_id, started_service
+from harness import eventually, new_request_id
+from recon_mesh import ReconMesh, recon_service, succeeded_at_psp
 from sqlalchemy import text
 
 from mesh.events import RECON_MISMATCH_OPENED, decode_envelope, unpack
 from paymesh.events.v1 import events_pb2
 from paymesh.payment.v1 import payment_pb2
-from paymesh.recon.v1 import recon_pb2, recon_pb2_grpc
+from paymesh.recon.v1 import recon_pb2
 from paymesh_cli.invariants import run_checks
-from recon_svc.bootstrap import start as start_recon
-from recon_svc.settings import ReconSettings
 
 pytestmark = [
     pytest.mark.integration,
@@ -36,56 +33,6 @@ pytestmark = [
 ]
 
 R = recon_pb2
-
-
-@dataclass
-class ReconMesh:
-    base: BucketMesh
-    recon: Started
-
-    @property
-    def stub(self) -> recon_pb2_grpc.ReconServiceStub:
-        return recon_pb2_grpc.ReconServiceStub(self.recon.channel)
-
-    async def run(self, request_id: str | None = None) -> R.Run:
-        """A run of today (the sandbox's balance transactions are made now), followed to its end."""
-        started = await self.stub.StartRun(
-            R.StartRunRequest(
-                request_id=request_id or new_request_id(),
-                period=datetime.now(UTC).date().isoformat(),
-            ),
-            timeout=10,
-        )
-
-        async def finished() -> R.Run | None:
-            reply = await self.stub.GetRun(R.GetRunRequest(run_id=started.run.run_id), timeout=10)
-            return reply.run if reply.run.status != R.RUN_STATUS_RUNNING else None
-
-        return await eventually(finished, within=60)  # type: ignore[no-any-return]
-
-    async def queue(self, **filters: object) -> list[R.Mismatch]:
-        reply = await self.stub.ListMismatches(R.ListMismatchesRequest(**filters), timeout=10)  # type: ignore[arg-type]
-        return list(reply.mismatches)
-
-
-def recon_service(base: BucketMesh, database_url: str, nats_url: str, scratch: Path):  # type: ignore[no-untyped-def]
-    payment_addr = base.payment.channel._channel.target.decode()
-    ledger_addr = base.ledger.channel._channel.target.decode()
-
-    def settings(grpc_addr: str) -> ReconSettings:
-        return ReconSettings(
-            database_url=database_url,
-            nats_url=nats_url,
-            grpc_addr=grpc_addr,
-            payment_grpc_addr=payment_addr,
-            ledger_grpc_addr=ledger_addr,
-            psp_api_base=base.psp_base,
-            psp_api_key=API_KEY,
-            scratch_dir=scratch,
-            db_pool_size=4,
-        )
-
-    return started_service("recon_svc", "recon", start_recon, settings, database_url, nats_url)
 
 
 @pytest.fixture
@@ -142,19 +89,6 @@ async def charge_at_psp(base: BucketMesh, cents: int, metadata: dict[str, str]) 
     return str(reply.json()["id"])
 
 
-async def succeeded_at_psp(base: BucketMesh, count: int) -> None:
-    async def settled() -> bool:
-        async with httpx.AsyncClient(base_url=base.psp_base) as client:
-            reply = await client.get(
-                "/_sandbox/reports/settlement",
-                params={"date": datetime.now(UTC).date().isoformat()},
-                headers={"Authorization": f"Bearer {API_KEY}"},
-            )
-        return reply.text.count("\ncharge,") + reply.text.count(",charge,") >= count
-
-    await eventually(settled, within=30)
-
-
 async def mismatches_opened(mesh: ReconMesh) -> dict[str, events_pb2.ReconMismatchOpened]:
     """recon.mismatch.opened events of recon's outbox by mismatch id, once the relay has
     published every one of them."""
@@ -193,7 +127,9 @@ async def test_a_run_fixes_queues_and_a_second_run_changes_nothing(mesh: ReconMe
         "unmatched_psp": 1,
     }
     assert dict(report.mismatched_by_class) == {"1": 1, "2": 1, "3": 1}
-    assert dict(report.fixes) == {"settle_order_from_psp": 1} and report.new_mismatches == 3
+    # The PSP's fee of each of the five charges is booked in the ledger by the run, too.
+    assert dict(report.fixes) == {"settle_order_from_psp": 1, "book_psp_fee": 5}
+    assert report.new_mismatches == 3
     assert report.psp_rows == 5 and report.order_rows == 3
     [usd] = report.totals
     # Ours as read, before the fix: the two paid orders; theirs: every charge of the day.
