@@ -33,6 +33,14 @@ class MismatchType(enum.Enum):
     INTERNAL = "internal"  # paymesh's own books disagree (wallet, orders, ledger, clearing)
 
 
+# The types the run's comparisons with paymesh's own books find (recon_svc.domain.books); the
+# others are the matcher's, between the PSP's report and the orders and refunds.
+BOOKS_TYPES = frozenset(
+    {MismatchType.MISSING_IN_LEDGER, MismatchType.LEDGER_WITHOUT_PSP, MismatchType.INTERNAL}
+)
+MATCHER_TYPES = frozenset(MismatchType) - BOOKS_TYPES
+
+
 class Detail(enum.Enum):
     """The finer kind of a STATUS or REFUND mismatch (NONE for the other types)."""
 

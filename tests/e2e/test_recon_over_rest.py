@@ -95,6 +95,8 @@ def test_a_day_reconciled_over_rest_with_one_stray_charge_resolved(stack) -> Non
     assert report["mismatched_by_type"] == {"unmatched_psp": "1"}
     assert report["mismatched_by_class"] == {"3": "1"} and report["new_mismatches"] == "1"
     assert report["matched"] == {"psp_id": "3"}  # two charges and the refund, by their ids
+    # The PSP's fee of each of the three charges, booked in the ledger by the run (class 1).
+    assert report["fixes"] == {"book_psp_fee": "3"}
     [usd] = report["totals"]
     assert (usd["ours"], usd["theirs"], usd["difference"]) == ("50.00", "62.34", "12.34")
     assert client.get(f"/v1/recon/runs/{run['run_id']}").json()["run"] == run
@@ -140,6 +142,7 @@ def test_a_day_reconciled_over_rest_with_one_stray_charge_resolved(stack) -> Non
         assert time.monotonic() < deadline, got
         time.sleep(0.2)
     assert got["status"] == "RUN_STATUS_SUCCEEDED" and got["report"]["new_mismatches"] == "0"
+    assert got["report"].get("fixes", {}) == {}  # the fees were booked once
     assert client.get("/v1/recon/mismatches").json()["mismatches"] == [
         {**resolved, "resolutions": [], "last_run_id": run_id}
     ]

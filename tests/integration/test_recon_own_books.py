@@ -193,7 +193,8 @@ async def test_planted_differences_in_the_books_are_typed_classified_and_found_o
         "UPDATE wallet.balances SET pending = pending + 1 WHERE seller_account = %s", (seller,)
     )
     tamper.execute(
-        "UPDATE wallet.wallet_credits SET amount = amount + 2, gross = gross + 2 WHERE payment_order_id = %s",
+        "UPDATE wallet.wallet_credits SET amount = amount + 2, gross = gross + 2"
+        " WHERE payment_order_id = %s",
         (orders[1],),
     )
     tamper.execute(
@@ -261,7 +262,8 @@ async def test_planted_differences_in_the_books_are_typed_classified_and_found_o
         (orders[2],),
     )
     tamper.execute(
-        "UPDATE wallet.wallet_credits SET amount = amount - 2, gross = gross - 2 WHERE payment_order_id = %s",
+        "UPDATE wallet.wallet_credits SET amount = amount - 2, gross = gross - 2"
+        " WHERE payment_order_id = %s",
         (orders[1],),
     )
     tamper.execute(

@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from paymesh_cli.main import cli
 from paymesh_cli.recon_bench import Score, score
 from recon_svc.domain.classes import MismatchClass
-from recon_svc.domain.mismatches import MismatchType
+from recon_svc.domain.mismatches import MATCHER_TYPES
 
 
 def test_ten_thousand_rows_every_type_found_and_classified_nothing_else() -> None:
@@ -19,7 +19,7 @@ def test_ten_thousand_rows_every_type_found_and_classified_nothing_else() -> Non
     out = json.loads(result.output)
     assert out["ok"] is True and out["psp_rows"] >= 9_000 and out["order_rows"] >= 10_000
     assert out["reported_twice"] == 0 and out["found"] == out["planted"]
-    assert set(out["per_type"]) == {kind.value for kind in MismatchType}
+    assert set(out["per_type"]) == {kind.value for kind in MATCHER_TYPES}
     for kind, s in out["per_type"].items():
         assert s["planted"] > 0, kind
         assert (s["precision"], s["recall"], s["misclassified"]) == (1.0, 1.0, []), kind
