@@ -94,11 +94,18 @@ def orders_vs_ledger(
     order of `orders` that has not exactly one ledger transaction debiting its amount; with
     `orphans`, also each ledger transaction of an order that is missing or not SUCCESS."""
     also = " OR t.payment_order_id IS NOT NULL" if orphans else ""
+    # Without orphans only the orders of `orders` are looked up: the aggregate reads their
+    # transactions, not the whole ledger's.
+    scope = (
+        "" if orphans
+        else f" AND t.payment_order_id IN (SELECT o.payment_order_id FROM payment.payment_orders o"
+        f" WHERE {orders})"
+    )  # fmt: skip
     return (
         "WITH t AS (SELECT t.payment_order_id, sum(e.amount) AS debits"
         "  FROM ledger.transactions t JOIN ledger.entries e"
         "   ON e.transaction_id = t.transaction_id AND e.side = 'debit'"
-        "  WHERE t.payment_order_id IS NOT NULL"
+        f"  WHERE t.payment_order_id IS NOT NULL{scope}"
         "  GROUP BY t.transaction_id, t.payment_order_id)"
         " SELECT coalesce(o.payment_order_id, t.payment_order_id),"
         "  coalesce(o.status, 'MISSING'), count(t.*), coalesce(sum(t.debits), 0),"
