@@ -156,6 +156,13 @@ AGED = (
 )
 
 
+# An order's ledger flag (un)set, its last change an hour back (or forward again).
+UNFLAGGED = (
+    "UPDATE payment.payment_orders SET ledger_updated = {flag},"
+    " updated_at = updated_at {sign} interval '1 hour' WHERE payment_order_id = %s"
+)
+
+
 def by_detail(queue: list[R.Mismatch]) -> dict[tuple[str, str], R.Mismatch]:
     return {(m.type, m.detail): m for m in queue}
 
@@ -164,9 +171,10 @@ async def test_planted_differences_in_the_books_are_typed_classified_and_found_o
     mesh: ReconMesh, tamper: psycopg.Connection
 ) -> None:
     seller = f"seller_{uuid.uuid4().hex[:8]}"
-    orders = [await mesh.base.pay(seller, amount) for amount in ("10.00", "20.00", "30.00")]
-    await succeeded_at_psp(mesh.base, 5)  # the clean test's two and these three
-    warmup = await mesh.run()  # books the three fees; nothing differs yet
+    amounts = ("10.00", "20.00", "30.00", "40.00")
+    orders = [await mesh.base.pay(seller, amount) for amount in amounts]
+    await succeeded_at_psp(mesh.base, 6)  # the clean test's two and these four
+    warmup = await mesh.run()  # books the four fees; nothing differs yet
     assert dict(warmup.report.mismatched_by_type) == {}, warmup.report.mismatched_by_type
 
     # The PSP changes the fee of a charge it already reported (the ledger booked the old one).
@@ -187,8 +195,10 @@ async def test_planted_differences_in_the_books_are_typed_classified_and_found_o
         timeout=10,
     )  # fmt: skip
     # A seller's pending bucket moved by hand; an order's wallet credit changed; an order's
-    # ledger transaction renamed to an order nobody charged; an entry off by a cent; every
-    # pay-in posted as if five days ago, so the receivable holds money past its delay.
+    # ledger transaction renamed to an order nobody charged; an order whose success never
+    # reached the ledger an hour ago (its transaction unnamed, its flag unset); an entry off by
+    # a cent; every pay-in posted as if five days ago, so the receivable holds money past its
+    # delay.
     tamper.execute(
         "UPDATE wallet.balances SET pending = pending + 1 WHERE seller_account = %s", (seller,)
     )
@@ -201,6 +211,12 @@ async def test_planted_differences_in_the_books_are_typed_classified_and_found_o
         "UPDATE ledger.transactions SET payment_order_id = 'po_ghost' WHERE payment_order_id = %s",
         (orders[2],),
     )
+    [[lost_tx]] = tamper.execute(
+        "UPDATE ledger.transactions SET payment_order_id = NULL WHERE payment_order_id = %s"
+        " RETURNING transaction_id",
+        (orders[3],),
+    ).fetchall()
+    tamper.execute(UNFLAGGED.format(flag="false", sign="-"), (orders[3],))
     [[ghost_tx]] = tamper.execute(
         "SELECT transaction_id FROM ledger.transactions WHERE payment_order_id = 'po_ghost'"
     ).fetchall()
@@ -236,7 +252,16 @@ async def test_planted_differences_in_the_books_are_typed_classified_and_found_o
     )
     assert found[("internal", "wallet_ledger")].evidence["difference"] == "1.00"
     assert found[("internal", "order_wallet")].evidence["payment_order_id"] == orders[1]
-    assert found[("internal", "order_ledger")].evidence["payment_order_id"] == orders[2]
+    order_ledger = {
+        m.evidence["payment_order_id"]: m
+        for m in await mesh.queue(run_id=first.run_id, type="internal")
+        if m.detail == "order_ledger"
+    }
+    assert sorted(order_ledger) == sorted(orders[2:])
+    # The ledger said it booked orders[2]; orders[3]'s success never reached it.
+    assert "dead-letter" not in order_ledger[orders[2]].reason
+    assert "dead-letter" in order_ledger[orders[3]].reason
+    assert order_ledger[orders[3]].evidence["ledger_updated"] == "false"
     assert found[("internal", "clearing")].evidence["account"] == "psp_receivable"
     assert all(m.status == R.MISMATCH_STATUS_OPEN for m in found.values())
 
@@ -257,6 +282,11 @@ async def test_planted_differences_in_the_books_are_typed_classified_and_found_o
         "UPDATE ledger.entries SET amount = amount - 0.01 WHERE entry_id = %s", (entry_id,)
     )
     tamper.execute(AGED.format(sign="+"))
+    tamper.execute(
+        "UPDATE ledger.transactions SET payment_order_id = %s WHERE transaction_id = %s",
+        (orders[3], lost_tx),
+    )
+    tamper.execute(UNFLAGGED.format(flag="true", sign="+"), (orders[3],))
     tamper.execute(
         "UPDATE ledger.transactions SET payment_order_id = %s WHERE payment_order_id = 'po_ghost'",
         (orders[2],),
