@@ -122,32 +122,44 @@ def orders_vs_ledger(
 # report (ledger_svc.domain.psp_books writes the PSP's id into the description of a booking).
 FEE_ID = "'^PSP fee of ([A-Za-z0-9_]+) '"
 PAYOUT_ID = "'^PSP payout(?: reversal)? ([A-Za-z0-9_]+) '"
+# The finance queue's bookings of a duplicate charge given back (ledger_svc.domain.recon_books):
+# the PSP's charge id, and the PSP's refund id.
+DUPLICATE_CHARGE_ID = "'^Duplicate charge ([A-Za-z0-9_]+) '"
+DUPLICATE_REFUND_ID = "'^Refund of duplicate charge [A-Za-z0-9_]+ by ([A-Za-z0-9_]+) '"
 PSP_ACCOUNTS = "('psp_receivable', 'psp_fees', 'platform_cash')"
 
 
 def psp_side_postings(charges_and_refunds: str, bookings: str) -> str:
-    """transaction_id, kind (charge, refund, fee, payout), key (order id, refund id, the PSP's
-    id), amount (positive: what the PSP side moved), currency, posted_at of the ledger
-    transactions on a PSP account: pay-ins and refunds posted where `charges_and_refunds` holds
-    (a condition on `t`), fee and payout bookings where `bookings` holds. Seller payouts (wallet
-    moves paid out of `psp_receivable`) are not the PSP report's business and are left out."""
+    """transaction_id, kind (charge, refund, fee, payout, duplicate_charge, duplicate_refund),
+    key (order id, refund id, the PSP's id), amount (positive: what the PSP side moved),
+    currency, posted_at of the ledger transactions on a PSP account: pay-ins and refunds posted
+    where `charges_and_refunds` holds (a condition on `t`), the bookings made from the PSP's
+    report or a finance decision where `bookings` holds. Seller payouts (wallet moves paid out
+    of `psp_receivable`) are compared with the payout provider, and write-offs are the
+    difference with the PSP by definition: both are left out."""
     return (
         "SELECT transaction_id, kind, key, amount, currency, posted_at FROM ("
         " SELECT t.transaction_id,"
         "  CASE WHEN t.payment_order_id IS NOT NULL THEN 'charge'"
         "       WHEN t.refund_id IS NOT NULL THEN 'refund'"
         "       WHEN t.description LIKE 'PSP fee of %' THEN 'fee'"
-        "       WHEN t.description LIKE 'PSP payout%' THEN 'payout' END AS kind,"
+        "       WHEN t.description LIKE 'PSP payout%' THEN 'payout'"
+        "       WHEN t.description LIKE 'Duplicate charge %' THEN 'duplicate_charge'"
+        "       WHEN t.description LIKE 'Refund of duplicate charge %'"
+        "        THEN 'duplicate_refund' END AS kind,"
         "  coalesce(t.payment_order_id, t.refund_id,"
         f"   substring(t.description FROM {FEE_ID}),"
-        f"   substring(t.description FROM {PAYOUT_ID})) AS key,"
+        f"   substring(t.description FROM {PAYOUT_ID}),"
+        f"   substring(t.description FROM {DUPLICATE_CHARGE_ID}),"
+        f"   substring(t.description FROM {DUPLICATE_REFUND_ID})) AS key,"
         "  abs(sum(CASE WHEN e.account = 'psp_receivable' AND e.side = 'debit' THEN e.amount"
         "               WHEN e.account = 'psp_receivable' THEN -e.amount ELSE 0 END)) AS amount,"
         "  min(e.currency) AS currency, t.posted_at"
         " FROM ledger.transactions t JOIN ledger.entries e USING (transaction_id)"
         f" WHERE ((t.payment_order_id IS NOT NULL OR t.refund_id IS NOT NULL)"
         f"        AND ({charges_and_refunds}))"
-        f"    OR (t.description LIKE 'PSP %' AND ({bookings}))"
+        "    OR ((t.description LIKE 'PSP %' OR t.description LIKE 'Duplicate charge %'"
+        f"         OR t.description LIKE 'Refund of duplicate charge %') AND ({bookings}))"
         " GROUP BY t.transaction_id, t.payment_order_id, t.refund_id, t.description,"
         "  t.posted_at"
         f" HAVING bool_or(e.account IN {PSP_ACCOUNTS})) p WHERE kind IS NOT NULL"

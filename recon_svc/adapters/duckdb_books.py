@@ -61,6 +61,10 @@ _GAPS = [
         SELECT r.refund_id FROM refunds r JOIN psp c
             ON c.category IN ({_REFUNDS}) AND r.psp_reference <> ''
            AND r.psp_reference = c.source)""",
+    # A duplicate charge (its refund) booked by the finance queue that the PSP never made.
+    f"""SELECT 'ledger_alone', l.kind, l.key, {_LEDGER}, {_NO_PSP} FROM ledger l
+    WHERE l.kind IN ('duplicate_charge', 'duplicate_refund') AND l.in_booking_window
+      AND l.key NOT IN (SELECT source FROM psp UNION ALL SELECT id FROM psp)""",
     # A fee or payout booking of a PSP row the report does not have.
     f"""SELECT 'ledger_alone', l.kind, l.key, {_LEDGER}, {_NO_PSP} FROM ledger l
     WHERE l.kind IN ('fee', 'payout') AND l.in_booking_window

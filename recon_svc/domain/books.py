@@ -27,6 +27,9 @@ LEDGER_KINDS = {
     "refund": Detail.LEDGER_REFUND,
     "fee": Detail.LEDGER_FEE,
     "payout": Detail.LEDGER_PAYOUT,
+    # The finance queue's bookings of a duplicate charge given back (keyed by the PSP's ids).
+    "duplicate_charge": Detail.LEDGER_CHARGE,
+    "duplicate_refund": Detail.LEDGER_REFUND,
 }
 
 

@@ -212,3 +212,17 @@ def test_the_books_stage_hands_on_and_counts_every_finding(tmp_path: Path) -> No
     assert books.slept == [2.0]  # the wallet was read again after the recheck delay
     assert dict(report.by_type) == {"ledger_without_psp": 1, "internal": 3}
     assert dict(report.by_class) == {2: 2, 3: 2}
+
+
+@pytest.mark.parametrize(
+    ("kind", "detail"),
+    [("duplicate_charge", Detail.LEDGER_CHARGE), ("duplicate_refund", Detail.LEDGER_REFUND)],
+)
+def test_a_duplicate_charge_booking_the_psp_never_made_is_for_investigation(
+    kind: str, detail: Detail
+) -> None:
+    gap = LedgerGap(GapKind.LEDGER_ALONE, kind, "ch_9", "tx-9", D("20.00"), "USD", AT)
+    mismatch = ledger_gap_mismatch(gap)
+    assert (mismatch.type, mismatch.detail) == (MismatchType.LEDGER_WITHOUT_PSP, detail)
+    assert mismatch.evidence()["ledger_kind"] == kind
+    assert classify(mismatch).mismatch_class is MismatchClass.UNCLASSIFIABLE
