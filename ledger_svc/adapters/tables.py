@@ -49,6 +49,9 @@ transactions = Table(
     Column("hash", LargeBinary, nullable=False),
     UniqueConstraint("chain", "seq", name="transactions_chain_link"),
     CheckConstraint("octet_length(hash) = 32", name="transactions_hash_sha256"),
+    # A reconciliation run reads a period's transactions on the PSP accounts
+    # (recon_svc.adapters.books_sql): a day out of millions of rows, not a scan of them.
+    Index("transactions_posted_at", "posted_at"),
 )
 
 # Where each hash chain ends; moved by every posting on it, under its row lock.
