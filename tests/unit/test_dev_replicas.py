@@ -3,11 +3,14 @@ other process reaches the service through one target naming them all (mesh.grpc_
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from mesh.grpc_targets import ROUND_ROBIN, address_list, channel_options, tls_name
+from paymesh_cli import bench_cpu
 from paymesh_cli.dev import (
     SERVICES,
     DevStack,
@@ -94,3 +97,25 @@ def test_a_target_of_several_addresses_is_checked_against_its_hosts_name() -> No
     assert "grpc.ssl_target_name_override" not in dict(
         channel_options("ipv4:127.0.0.1:1,127.0.0.1:2", tls=False)
     )
+
+
+def test_the_benchmark_sums_a_services_replicas_under_its_name() -> None:
+    # Two "replicas" that each spend some CPU, then wait to be sampled.
+    burn = "import sys, time; sum(range(3_000_000)); print(1, flush=True); time.sleep(30)"
+    procs = [
+        subprocess.Popen([sys.executable, "-c", burn], stdout=subprocess.PIPE) for _ in range(2)
+    ]
+    try:
+        for proc in procs:
+            assert proc.stdout is not None and proc.stdout.readline()
+        a, b = (proc.pid for proc in procs)
+        both = bench_cpu.StackProcesses({"payment_svc": (a, b), "gateway": (a,)})
+        summed = bench_cpu.sample(both)
+        each = bench_cpu.sample(bench_cpu.StackProcesses({"a": (a,), "b": (b,)}))
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+    assert min(each.values()) > 0
+    assert summed["payment_svc"] == pytest.approx(each["a"] + each["b"], abs=0.03)
+    assert both.replicas() == {"payment_svc": 2}
