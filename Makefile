@@ -57,8 +57,10 @@ k8s-check: venv $(TOOLS_STAMP)
 image-check: venv
 	bash scripts/check_image.sh
 
+# make run REPLICAS=payment_svc=2,wallet_svc=2,ledger_svc=2: several processes of a service
+# (then `make bench` measures the stack with them).
 run: venv-run
-	$(BIN)/paymesh dev
+	$(BIN)/paymesh dev $(if $(REPLICAS),--replicas $(REPLICAS))
 
 test: venv lock-check lint typecheck gen-check proto-lint proto-breaking k8s-check
 	@bash scripts/ensure_chromium.sh || echo "make test: no Chromium; the browser tests will fail"

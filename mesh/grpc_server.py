@@ -173,6 +173,15 @@ class MeshInterceptor(grpc.aio.ServerInterceptor):
         )
 
 
+# Clients spread calls over every replica they resolved (mesh.grpc_targets); a connection that
+# is closed now and then (calls in flight finish first) makes them resolve the service's name
+# again, so replicas added by an autoscaler get calls within minutes, not never.
+CONNECTION_AGE_OPTIONS = [
+    ("grpc.max_connection_age_ms", 5 * 60 * 1000),
+    ("grpc.max_connection_age_grace_ms", 30 * 1000),
+]
+
+
 class GrpcServer:
     """One service's gRPC server on `addr`: its servicers, health (per service and overall),
     and reflection only when `reflection` is set. With `tls`, only clients with a certificate
@@ -200,7 +209,8 @@ class GrpcServer:
                 RpcObserver(),
                 *extra_interceptors,
                 MeshInterceptor(mutual_tls=tls is not None, allowed_callers=allowed_callers),
-            ]
+            ],
+            options=CONNECTION_AGE_OPTIONS,
         )
         self.health = health.aio.HealthServicer()
         self.service_names = [name for _, _, name in servicers]

@@ -10,10 +10,14 @@ docs/adr/0002-trusted-hops.md).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import grpc
+
+from mesh.grpc_targets import channel_options
 
 TRUST_DOMAIN = "paymesh.local"
 SPIFFE_PREFIX = f"spiffe://{TRUST_DOMAIN}/"
@@ -81,8 +85,15 @@ def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def secure_channel(addr: str, files: TlsFiles | None, **kwargs: object) -> grpc.aio.Channel:
-    """A channel to `addr`: mutual TLS with `files`, plain text without."""
+def secure_channel(
+    addr: str,
+    files: TlsFiles | None,
+    options: Sequence[tuple[str, Any]] = (),
+    **kwargs: object,
+) -> grpc.aio.Channel:
+    """A channel to `addr` (one address, or every replica of a service: mesh.grpc_targets,
+    calls spread round robin): mutual TLS with `files`, plain text without."""
+    options = [*channel_options(addr, tls=files is not None), *options]
     if files is None:
-        return grpc.aio.insecure_channel(addr, **kwargs)  # type: ignore[arg-type]
-    return grpc.aio.secure_channel(addr, files.channel_credentials(), **kwargs)  # type: ignore[arg-type]
+        return grpc.aio.insecure_channel(addr, options=options, **kwargs)  # type: ignore[arg-type]
+    return grpc.aio.secure_channel(addr, files.channel_credentials(), options=options, **kwargs)  # type: ignore[arg-type]

@@ -112,6 +112,10 @@ def render_summary(s: dict[str, object]) -> str:
         for label, value in sorted(per.items(), key=lambda kv: -kv[1]):
             lines.append(f"    {label:<14} {value:>8.2f}")
         lines.append(f"    {'paymesh total':<14} {cpu['paymesh_total']:>8.2f}  (sandbox excluded)")
+    replicas = s.get("replicas")
+    if isinstance(replicas, dict) and replicas:
+        shown = ", ".join(f"{name} x{n}" for name, n in sorted(replicas.items()))
+        lines.append(f"  replicas:              {shown} (CPU summed over each one's)")
     base = s.get("baseline")
     if isinstance(base, dict):
         lines.append(
@@ -178,6 +182,9 @@ async def bench(
     summary["cpu_ms_per_settled_order"] = cpu_table(
         bench_cpu.per_order_ms(cpu_before, cpu_after, len(run.settled_at))
     )
+    # Processes per service when some run as several (`paymesh dev --replicas`): their CPU
+    # above is the sum over the replicas.
+    summary["replicas"] = processes.replicas() if processes else {}
     report = await check_target(target, settle_timeout=30.0)
     summary["check"] = report.as_dict()
     return summary, report

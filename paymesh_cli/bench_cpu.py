@@ -117,29 +117,35 @@ def process_label(pid: int, proc: Path = PROC) -> str:
 
 @dataclass(frozen=True)
 class StackProcesses:
-    """Named groups of processes: label -> root pid (its live descendants count too)."""
+    """Named groups of processes: label -> root pids (their live descendants count too); a
+    service run as several replicas (`paymesh dev --replicas`) is one label with a root each."""
 
-    roots: Mapping[str, int]
+    roots: Mapping[str, tuple[int, ...]]
+
+    def replicas(self) -> dict[str, int]:
+        """label -> how many processes, for the labels with more than one."""
+        return {label: len(pids) for label, pids in self.roots.items() if len(pids) > 1}
 
 
 def find_stack(gateway_port: int, postgres_port: int, nats_port: int) -> StackProcesses:
     """The groups of one running stack, by the ports it listens on. Parts that cannot be
     found (a stack on other machines, another user's processes) are left out."""
-    roots: dict[str, int] = {}
+    roots: dict[str, tuple[int, ...]] = {}
     for label, port in (("postgresql", postgres_port), ("nats", nats_port)):
         pid = pid_listening_on(port)
         if pid is not None:
-            roots[label] = pid
+            roots[label] = (pid,)
     stats = [s for s in (read_stat(p) for p in all_pids()) if s is not None]
     gateway = pid_listening_on(gateway_port)
     supervisor = next((s.ppid for s in stats if s.pid == gateway), None)
     if supervisor:
         # The supervisor may have started PostgreSQL and NATS too: each is counted once, under
         # its own name, found above by its port.
-        taken = set(roots.values())
+        taken = {pid for pids in roots.values() for pid in pids}
         for st in stats:
             if st.ppid == supervisor and st.pid not in taken:
-                roots[process_label(st.pid)] = st.pid
+                label = process_label(st.pid)
+                roots[label] = (*roots.get(label, ()), st.pid)
     return StackProcesses(roots)
 
 
@@ -147,11 +153,13 @@ def sample(stack: StackProcesses) -> dict[str, float]:
     """CPU seconds used so far by each group of the stack."""
     stats = {s.pid: s for s in (read_stat(p) for p in all_pids()) if s is not None}
     out: dict[str, float] = {}
-    for label, root in stack.roots.items():
-        if root not in stats:
-            continue
-        group = children_of(root, stats.values())
-        out[label] = stats[root].children_cpu_s + sum(stats[p].cpu_s for p in group)
+    for label, pids in stack.roots.items():
+        for root in pids:
+            if root not in stats:
+                continue
+            group = children_of(root, stats.values())
+            used = stats[root].children_cpu_s + sum(stats[p].cpu_s for p in group)
+            out[label] = out.get(label, 0.0) + used
     return out
 
 

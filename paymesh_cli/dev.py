@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import click
 
+from mesh.grpc_targets import address_list
 from paymesh_cli.stack.ports import (
     HOST,
     free_port_except,
@@ -176,6 +177,38 @@ SERVICES: tuple[Service, ...] = (
 )
 
 
+MAX_REPLICAS = 8
+
+
+def replica_name(service: str, index: int) -> str:
+    """The process name (and log file name) of a service's replica `index` (0-based): the
+    first is the service's own name, so one replica looks as it always did."""
+    return service if index == 0 else f"{service}-{index + 1}"
+
+
+def parse_replicas(text: str) -> dict[str, int]:
+    """`payment_svc=2,wallet_svc=3` -> {service: replicas}; ValueError saying what is wrong.
+    Only the gRPC services may have several: the gateway has the one port it was given, and
+    the sandbox stands for one outside PSP."""
+    scalable = {s.name for s in SERVICES if s.addr_env}
+    counts: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, sep, number = part.partition("=")
+        name = name.strip()
+        if not sep or name not in scalable:
+            raise ValueError(
+                f"{part!r}: expected SERVICE=N with SERVICE one of {', '.join(sorted(scalable))}"
+            )
+        try:
+            count = int(number)
+        except ValueError:
+            count = 0
+        if not 1 <= count <= MAX_REPLICAS:
+            raise ValueError(f"{part!r}: N must be a whole number from 1 to {MAX_REPLICAS}")
+        counts[name] = count
+    return counts
+
+
 @dataclass(frozen=True)
 class DevStack:
     """Where everything of one `paymesh dev` run listens."""
@@ -191,17 +224,30 @@ class DevStack:
     # The embedded cluster's superuser URL (roles per service), None for a given DATABASE_URL.
     admin_url: str | None = None
     nats_secured: bool = False  # the embedded NATS with a user per service
+    # service name -> the ports of ITS replicas after the first (whose port is ports[name]).
+    more_replicas: Mapping[str, tuple[int, ...]] = field(default_factory=dict)
 
     def addr(self, name: str) -> str:
         return f"{HOST}:{self.ports[name]}"
+
+    def replicas(self, service: Service) -> list[tuple[str, str]]:
+        """(process name, "127.0.0.1:PORT") of each replica of `service`, the first first."""
+        ports = (self.ports[service.name], *self.more_replicas.get(service.name, ()))
+        return [(replica_name(service.name, i), f"{HOST}:{p}") for i, p in enumerate(ports)]
+
+    def target(self, service: Service) -> str:
+        """How the other processes reach `service`: its one address, or the list of its
+        replicas' (mesh.grpc_targets: each caller spreads its calls over them in turn)."""
+        return address_list([addr for _, addr in self.replicas(service)])
 
     def metrics_url(self, name: str) -> str | None:
         port = self.metrics_ports.get(name)
         return f"http://{HOST}:{port}/metrics" if port else None
 
-    def probe(self, service: Service) -> Probe:
+    def probe(self, service: Service, addr: str | None = None) -> Probe:
+        """Readiness of `service` at `addr` (default: its first replica's)."""
         tls = self.security.cli_tls if self.security else None
-        return service.probe(self.addr(service.name), tls)
+        return service.probe(addr or self.addr(service.name), tls)
 
     @property
     def gateway_url(self) -> str:
@@ -231,10 +277,13 @@ class DevStack:
         }
         for service in SERVICES:
             if service.addr_env:
-                env[service.addr_env] = self.addr(service.name)
+                env[service.addr_env] = self.target(service)
         return env
 
-    def env_for(self, service: Service, base: Mapping[str, str]) -> dict[str, str]:
+    def env_for(
+        self, service: Service, base: Mapping[str, str], replica: int = 0
+    ) -> dict[str, str]:
+        """The environment of `service`'s process number `replica` (0-based)."""
         secrets = (
             self.security.env_for(
                 service.name, admin_url=self.admin_url, nats_secured=self.nats_secured
@@ -243,23 +292,49 @@ class DevStack:
             else {}
         )
         env = {**base, **self.common_env(), **service.env(self), **secrets}
+        name, addr = self.replicas(service)[replica]
+        if service.addr_env:
+            # Its own listening address; every other process has the list of them all. A
+            # service never calls itself, so it needs no list of its own replicas.
+            env[service.addr_env] = addr
         if service.metrics_env:
-            env[service.metrics_env] = f"{HOST}:{self.metrics_ports.get(service.name, 0)}"
+            env[service.metrics_env] = f"{HOST}:{self.metrics_ports.get(name, 0)}"
         no_proxy = ",".join(p for p in (base.get("NO_PROXY", ""), HOST, "localhost") if p)
         env["NO_PROXY"] = env["no_proxy"] = no_proxy  # never send local calls to a proxy
         return env
 
 
 def allocate_metrics_ports(
-    avoid: set[int], alloc: Callable[[set[int]], int] = free_port_except
+    avoid: set[int],
+    alloc: Callable[[set[int]], int] = free_port_except,
+    replicas: Mapping[str, int] | None = None,
 ) -> dict[str, int]:
-    """A distinct free port for the /metrics listener of each service that has one."""
+    """A distinct free port for the /metrics listener of each process (each replica, by its
+    process name) of each service that has one."""
     taken, ports = set(avoid), {}
     for service in SERVICES:
         if service.metrics_env:
-            ports[service.name] = port = alloc(taken)
-            taken.add(port)
+            for i in range((replicas or {}).get(service.name, 1)):
+                ports[replica_name(service.name, i)] = port = alloc(taken)
+                taken.add(port)
     return ports
+
+
+def allocate_more_replicas(
+    replicas: Mapping[str, int],
+    avoid: set[int],
+    alloc: Callable[[set[int]], int] = free_port_except,
+) -> dict[str, tuple[int, ...]]:
+    """A distinct free gRPC port for each replica after the first of each service."""
+    taken, more = set(avoid), {}
+    for name, count in replicas.items():
+        ports = []
+        for _ in range(count - 1):
+            ports.append(port := alloc(taken))
+            taken.add(port)
+        if ports:
+            more[name] = tuple(ports)
+    return more
 
 
 def allocate_ports(
@@ -404,9 +479,11 @@ async def run_dev(
     fresh: bool,
     shown_dir: Path | None = None,
     child_env: Mapping[str, str] | None = None,
+    replicas: Mapping[str, int] | None = None,
 ) -> int:
     """The body of `paymesh dev`; returns the exit code. `data_dir` is absolute, `shown_dir` as
-    the user wrote it; children get `child_env` (default os.environ) plus the stack's env."""
+    the user wrote it; children get `child_env` (default os.environ) plus the stack's env;
+    `replicas` says how many processes of a service to run (default one)."""
     from paymesh_cli.dev_security import DevSecurity
     from paymesh_cli.stack.nats import NatsError, NatsServer
     from paymesh_cli.stack.postgres import EmbeddedPostgres, PostgresError
@@ -470,29 +547,37 @@ async def run_dev(
             return 0
 
         ports = allocate_ports(port, avoid=taken)
-        security.issue_certificates(s.name for s in SERVICES)
+        more = allocate_more_replicas(replicas or {}, taken | set(ports.values()))
+        grpc_ports = set(ports.values()) | {p for ps in more.values() for p in ps}
+        security.issue_certificates(s.name for s in SERVICES)  # replicas share their service's
         stack = DevStack(
             data_dir=data_dir,
             database_url=database_url,
             nats_url=nats_url,
             ports=ports,
             log_level=os.environ.get("LOG_LEVEL", "INFO"),
-            metrics_ports=allocate_metrics_ports(taken | set(ports.values())),
+            metrics_ports=allocate_metrics_ports(taken | grpc_ports, replicas=replicas),
             security=security,
             admin_url=database_url if pg is not None else None,
             nats_secured=nats is not None,
+            more_replicas=more,
         )
+        # process name -> its service and address, to probe it again after a restart
+        processes: dict[str, tuple[Service, str]] = {}
         for service in SERVICES:
-            metrics = stack.metrics_url(service.name)
-            shown = f", metrics {metrics}" if metrics else ""
-            _say(f"starting {service.name}… ({stack.addr(service.name)}{shown})")
-            child = supervisor.start_module(
-                service.name, service.module, stack.env_for(service, base_env)
-            )
-            probe = stack.probe(service)
-            ready = supervisor.wait_ready(child, probe, within=READY_TIMEOUT)
-            if not await _unless_stopped(ready, stop):
-                return 0
+            for replica, (name, addr) in enumerate(stack.replicas(service)):
+                metrics = stack.metrics_url(name)
+                shown = f", metrics {metrics}" if metrics else ""
+                _say(f"starting {name}… ({addr}{shown})")
+                child = supervisor.start_module(
+                    name, service.module, stack.env_for(service, base_env, replica)
+                )
+                processes[name] = (service, addr)
+                ready = supervisor.wait_ready(
+                    child, stack.probe(service, addr), within=READY_TIMEOUT
+                )
+                if not await _unless_stopped(ready, stop):
+                    return 0
 
         StackInfo(
             gateway_url=stack.gateway_url,
@@ -515,8 +600,9 @@ async def run_dev(
                     return 1
                 _complain(f"{dead.describe_exit()}\nrestarting {dead.name}")
                 child = supervisor.restart(dead)
-                service = next(s for s in SERVICES if s.name == child.name)
-                ready = supervisor.wait_ready(child, stack.probe(service), within=READY_TIMEOUT)
+                service, addr = processes[child.name]
+                probe = stack.probe(service, addr)
+                ready = supervisor.wait_ready(child, probe, within=READY_TIMEOUT)
                 if not await _unless_stopped(ready, stop):
                     return 0
                 _say(f"{child.name} restarted")
@@ -560,15 +646,34 @@ _data_dir_option = click.option(
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
 @_data_dir_option
 @click.option("--fresh", is_flag=True, help="Delete the data dir first.")
+@click.option(
+    "--replicas",
+    "replicas_text",
+    default="",
+    metavar="SVC=N,...",
+    help="Run N processes of a gRPC service (e.g. payment_svc=2,wallet_svc=2), each on its "
+    "own port; callers spread their calls over them, the durable consumers share the work.",
+)
 @click.pass_context
-def dev(ctx: click.Context, port: int, data_dir: Path, fresh: bool) -> None:
+def dev(ctx: click.Context, port: int, data_dir: Path, fresh: bool, replicas_text: str) -> None:
     """Run the whole mesh on this machine until Ctrl-C."""
+    try:
+        replicas = parse_replicas(replicas_text)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--replicas") from None
     child_env = dict(os.environ)
     # The readiness probes use gRPC in this process, which forks the children: gRPC's fork
     # handlers are not needed here (children exec at once) and only log noise.
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
     code = asyncio.run(
-        run_dev(port, data_dir.absolute(), fresh, shown_dir=data_dir, child_env=child_env)
+        run_dev(
+            port,
+            data_dir.absolute(),
+            fresh,
+            shown_dir=data_dir,
+            child_env=child_env,
+            replicas=replicas,
+        )
     )
     ctx.exit(code)
 

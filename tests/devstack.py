@@ -64,6 +64,12 @@ class DevStack:
     url: str
     client: httpx.Client
     data_dir: Path
+    started: list[str]  # what `paymesh dev` printed until it was ready
+
+    def metrics_url(self, process: str) -> str:
+        """The /metrics URL of a process (`payment_svc`, `payment_svc-2`, ...)."""
+        line = next(s for s in self.started if s.startswith(f"starting {process}… "))
+        return line.split("metrics ", 1)[1].rstrip(")\n")
 
     def __getitem__(self, name: str):  # type: ignore[no-untyped-def]
         """`stack["client"]` as well as `stack.client`."""
@@ -74,12 +80,15 @@ class DevStack:
 
 
 @contextmanager
-def dev_stack(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[DevStack]:
-    """`paymesh dev` on embedded PostgreSQL and NATS, with `env` added to its environment."""
+def dev_stack(
+    data_dir: Path, env: Mapping[str, str] | None = None, args: tuple[str, ...] = ()
+) -> Iterator[DevStack]:
+    """`paymesh dev` on embedded PostgreSQL and NATS, with `env` added to its environment and
+    `args` to its command line."""
     environ = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "NATS_URL")}
     environ.update(env or {})
     proc = start_process(
-        [*PAYMESH, "dev", "--port", str(free_port()), "--data-dir", str(data_dir)],
+        [*PAYMESH, "dev", "--port", str(free_port()), "--data-dir", str(data_dir), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -103,7 +112,7 @@ def dev_stack(data_dir: Path, env: Mapping[str, str] | None = None) -> Iterator[
     key = (data_dir / "dev-api-key").read_text().strip()
     client = httpx.Client(base_url=url, headers={"Authorization": f"Bearer {key}"}, timeout=30)
     try:
-        yield DevStack(proc, url, client, data_dir)
+        yield DevStack(proc, url, client, data_dir, lines)
     finally:
         client.close()
         if proc.poll() is None:
