@@ -7,7 +7,6 @@ import atexit
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 
+from paymesh_cli.stack.ports import free_port
 from paymesh_cli.stack.processes import _die_with_parent
 
 PAYMESH = [sys.executable, "-m", "paymesh_cli.main"]
@@ -50,12 +50,6 @@ def _stop_leftovers() -> None:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

@@ -2,17 +2,41 @@
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Iterable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 HOST = "127.0.0.1"
 
 
+# Ports are picked below the kernel's ephemeral range: a port the kernel picks (bind to 0) is
+# one it also hands to outgoing connections, so between the pick and the server's bind a
+# client's connection to PostgreSQL or NATS could take it ("Address already in use" at start,
+# seen with several replicas). Below the range only another picker can collide, at random.
+_LOWEST_PICK = 20_000
+_EPHEMERAL_RANGE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(_EPHEMERAL_RANGE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
+
+
 def free_port(host: str = HOST) -> int:
-    """A TCP port nobody listens on right now (the kernel's pick; racy by nature)."""
+    """A TCP port nobody listens on right now, below the ephemeral range (still racy between
+    two pickers, but never with an outgoing connection)."""
+    high = _ephemeral_low()
+    if high - _LOWEST_PICK > 1_000:
+        for _ in range(200):
+            port = random.randrange(_LOWEST_PICK, high)
+            if port_is_free(port, host):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
+        sock.bind((host, 0))  # the kernel's pick, when the range leaves no room below it
         return int(sock.getsockname()[1])
 
 

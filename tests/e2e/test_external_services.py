@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,9 @@ import uuid
 import httpx
 from devstack import start_process
 
+from paymesh_cli.stack.ports import free_port
+
 PAYMESH = [sys.executable, "-m", "paymesh_cli.main"]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_dev_uses_the_database_and_nats_it_is_given(database_url, nats_url, tmp_path):

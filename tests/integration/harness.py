@@ -35,6 +35,7 @@ from mesh.jetstream import connect
 from mesh.runtime import Lifecycle
 from paymesh.common.v1 import money_pb2
 from paymesh.events.v1 import events_pb2
+from paymesh_cli.stack.ports import free_port
 from psp_sandbox import SandboxSettings, create_app
 from wallet_svc.bootstrap import start as start_wallet
 from wallet_svc.settings import WalletSettings
@@ -50,12 +51,6 @@ def new_request_id() -> str:
         candidate = str(uuid.uuid4())
         if not contains_card_number(candidate):
             return candidate
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def listening_socket(port: int = 0) -> socket.socket:

@@ -10,7 +10,6 @@ import asyncio
 import copy
 import json
 import logging
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -36,6 +35,7 @@ from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc, refunds_pb2, refun
 from paymesh.payout.v1 import payout_pb2_grpc
 from paymesh.recon.v1 import recon_pb2_grpc
 from paymesh.wallet.v1 import wallet_pb2, wallet_pb2_grpc
+from paymesh_cli.stack.ports import free_port
 
 pytestmark = pytest.mark.unit
 
@@ -263,12 +263,6 @@ async def channel(upstream: GrpcServer) -> AsyncIterator[grpc.aio.Channel]:
     ch = grpc.aio.insecure_channel(f"127.0.0.1:{upstream.port}")
     yield ch
     await ch.close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def db_ok() -> None:

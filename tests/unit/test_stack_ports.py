@@ -46,6 +46,15 @@ def test_a_free_port_can_be_bound_and_a_bound_one_is_not_free() -> None:
     assert not port_is_free(0) and not port_is_free(70000)
 
 
+def test_free_ports_are_picked_below_the_range_outgoing_connections_take() -> None:
+    # A port the kernel could also give a client's connection would be lost to it between
+    # the pick and the server's bind ("Address already in use" at a service's start).
+    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    ports = {free_port() for _ in range(20)}
+    assert all(port < low for port in ports), (sorted(ports), low)
+    assert len(ports) > 1  # picked at random, not one port for everybody
+
+
 def test_free_port_except_skips_the_ports_handed_out() -> None:
     handed_out = {free_port() for _ in range(3)}
     assert free_port_except(handed_out) not in handed_out
