@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from nats_streams import delete_streams
 
 from paymesh_cli.stack import EmbeddedPostgres, NatsServer, free_port
 
@@ -133,20 +134,7 @@ def database_url(pg_server: EmbeddedPostgres) -> Iterator[str]:
 @pytest.fixture
 async def nats_url(nats_server: NatsServer) -> AsyncIterator[str]:
     """The session NATS, with every JetStream stream left by earlier tests deleted."""
-    import nats
-
-    nc = await nats.connect(nats_server.url, connect_timeout=5, max_reconnect_attempts=0)
-    try:
-        js = nc.jetstream()
-        for _ in range(100):  # one page at a time until none is left
-            streams = await js.streams_info()
-            if not streams:
-                break
-            for info in streams:
-                if info.config.name:
-                    await js.delete_stream(info.config.name)
-    finally:
-        await nc.close()
+    await delete_streams(nats_server.url)
     yield nats_server.url
 
 

@@ -113,7 +113,9 @@ def test_certificates_name_each_process_as_the_code_reads_it() -> None:
         assert set(cert["usages"]) == {"server auth", "client auth"}
         # The gateway verifies the server's certificate against the host it dials.
         prefix = identity.split("_")[0].upper()
-        host = gateway_env[f"{prefix}_GRPC_ADDR"].rsplit(":", 1)[0]
+        # A `dns:///name:port` target (the headless Service, docs/adr/0026) is checked as `name`.
+        target = gateway_env[f"{prefix}_GRPC_ADDR"].removeprefix("dns:///")
+        host = target.rsplit(":", 1)[0]
         assert host in cert["dnsNames"], workload
         container = _main_container(resources, workload)
         env = {e["name"]: e.get("value") for e in container["env"]}

@@ -20,6 +20,7 @@ import psycopg
 import pytest
 from buckets_mesh import API_KEY, running_mesh
 from harness import new_request_id
+from nats_streams import delete_streams
 from psycopg import sql
 from recon_mesh import ReconMesh, recon_service, succeeded_at_psp
 from sqlalchemy import text
@@ -59,6 +60,9 @@ async def mesh(
 ) -> AsyncIterator[ReconMesh]:
     database_url, _ = books_db
     tmp = tmp_path_factory.mktemp("recon_books")
+    # Module-scoped, so not the `nats_url` fixture: its clean-up, done here (events an earlier
+    # module left unconsumed would be booked by this module's ledger and found by the run).
+    await delete_streams(nats_server.url)
     async with running_mesh(database_url, nats_server.url, tmp) as base:
         async with recon_service(base, database_url, nats_server.url, tmp / "recon") as recon:
             yield ReconMesh(base, recon)
