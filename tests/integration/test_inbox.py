@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import pytest
 from harness import eventually
+from nats.js.errors import NotFoundError
 from sqlalchemy import Column, DateTime, Integer, MetaData, Table, Text, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -134,7 +135,10 @@ async def test_an_event_delivered_again_has_no_second_effect_without_a_natural_k
             await js.publish(thrice.event_type, data, headers={"Nats-Msg-Id": str(uuid.uuid4())})
 
         async def all_handled() -> bool:
-            info = await js.consumer_info("PAYMENT", CONSUMER)
+            try:
+                info = await js.consumer_info("PAYMENT", CONSUMER)
+            except NotFoundError:  # the consumer task has not created it yet
+                return False
             settled = info.num_pending == 0 and info.num_ack_pending == 0
             return settled and info.delivered.stream_seq >= 4
 
