@@ -166,8 +166,12 @@ def _change(
         return [txn], []
     # duplicate_charge: the same PaymentIntent charged a second time.
     second = copy.deepcopy(charge)
-    second.update(id=new_id("ch_"), created=now, amount_refunded=0, refunded=False)
-    duplicate = balance.for_charge(second, now)
+    # Later than the first, as a second charge is: a report ranks an order's charges by time,
+    # and one planted within the first's second would tie with it (and be told apart only by
+    # its random id).
+    later = max(now, int(charge["created"]) + 1)
+    second.update(id=new_id("ch_"), created=later, amount_refunded=0, refunded=False)
+    duplicate = balance.for_charge(second, later)
     second["balance_transaction"] = duplicate["id"]
     return [second, duplicate], []
 
