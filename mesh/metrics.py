@@ -77,6 +77,11 @@ REFUND_TRANSITIONS = Counter(
     "Refunds entering a status (counted once the change is committed).",
     ["status"],
 )
+PAYOUT_TRANSITIONS = Counter(
+    "paymesh_payout_transitions_total",
+    "Payouts entering a status (payout_svc; counted once the change is committed).",
+    ["status"],
+)
 PSP_REQUESTS = Counter(
     "paymesh_psp_requests_total",
     "Calls to the PSP by kind (charge, retrieve, search, refund, ...) and outcome: `ok`, "

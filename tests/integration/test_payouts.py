@@ -1,14 +1,17 @@
 """Payouts through the whole mesh in-process (payment, wallet, ledger and payout services, the
 sandbox PSP as Stripe Connect over HTTP through the stripe SDK) on real PostgreSQL and NATS
-JetStream: pay-in → release → payout → PAID with wallet and ledger agreeing per bucket; no
-destination, not enough available, a provider failure, a lost provider answer, a payout the
-bank returns after it was paid, a platform short of funds, and a scheduled run made twice.
-The autouse check of the money invariants runs after each test."""
+JetStream: pay-in → release → payout → PAID with wallet and ledger agreeing per bucket, each
+status counted once in `paymesh_payout_transitions_total`; no destination, not enough
+available, a provider failure, a lost provider answer, a payout the bank returns after it was
+paid, a platform short of funds, and a scheduled run made twice. The autouse check of the money
+invariants runs after each test."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +25,7 @@ from buckets_mesh import API_KEY, running_mesh
 from buckets_mesh import Mesh as BucketMesh
 from google.rpc import error_details_pb2
 from harness import Started, eventually, new_request_id, rich_status, started_service
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from payment_svc.adapters.stripe_psp import list_charges_by_order
@@ -29,6 +33,7 @@ from paymesh.payout.v1 import payout_pb2, payout_pb2_grpc
 from paymesh_cli.invariants import run_checks
 from payout_svc.adapters.stripe_payouts import list_payouts_by_id
 from payout_svc.bootstrap import start as start_payout
+from payout_svc.domain import PayoutStatus
 from payout_svc.settings import PayoutSettings
 
 pytestmark = [
@@ -145,9 +150,22 @@ def statuses(payout: S.Payout) -> list[str]:
     return [S.PayoutStatus.Name(h.to_status).removeprefix("PAYOUT_STATUS_") for h in payout.history]
 
 
+def sample(name: str, **labels: str) -> float:
+    """A figure as this process's registry holds it: payout_svc runs in-process here (as a
+    process of its own, it serves that registry on PAYOUT_METRICS_ADDR)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def transitions() -> Counter[str]:
+    return Counter(
+        {s.value: sample("paymesh_payout_transitions_total", status=s.value) for s in PayoutStatus}
+    )
+
+
 async def test_a_payout_is_reserved_paid_and_captured(mesh: PayoutMesh) -> None:
     destination = await mesh.connected_account()
     seller = await mesh.seller_with_funds(destination)
+    counted_before = transitions()
     payout = await mesh.pay_out(seller, "50.00")
     assert payout.status == S.PAYOUT_STATUS_RESERVED
     await mesh.base.settled_at(seller, available="40.00", reserved="50.00")
@@ -166,7 +184,19 @@ async def test_a_payout_is_reserved_paid_and_captured(mesh: PayoutMesh) -> None:
     assert again.status == S.PAYOUT_STATUS_PAID
     rest = await mesh.pay_out(seller)
     assert rest.amount == "40.00"
-    await mesh.final(rest.payout_id, S.PAYOUT_STATUS_PAID)
+    rest_paid = await mesh.final(rest.payout_id, S.PAYOUT_STATUS_PAID)
+
+    # Each status both payouts went through counted once: the payout asked again changed
+    # nothing and counted nothing. (Counted just after the commit the answer above read.)
+    went_through = Counter(statuses(paid) + statuses(rest_paid))
+    assert went_through["PAID"] == 2
+
+    async def all_counted() -> bool:
+        return transitions() - counted_before == went_through
+
+    with contextlib.suppress(AssertionError):
+        await eventually(all_counted, within=5)
+    assert transitions() - counted_before == went_through
     await mesh.base.settled_at(seller)
     listed = await mesh.stub.ListSellerPayouts(
         S.ListSellerPayoutsRequest(seller_account=seller, page_size=1), timeout=10
