@@ -202,7 +202,8 @@ OUTBOX_OLDEST_AGE = Gauge(
 ALERTS_RAISED = Counter(
     "paymesh_alerts_raised_total",
     "Alerts a service's checks opened (mesh.alerts), by kind: outbox_stuck, consumer_lag, "
-    "dead_letters, psp_breaker_open, order_unsettled, refund_unsettled.",
+    "dead_letters, psp_breaker_open, order_unsettled, refund_unsettled, order_unannounced, "
+    "payout_stuck, payout_failing, webhook_endpoint_disabled.",
     ["kind"],
 )
 ALERTS_ACTIVE = Gauge(
