@@ -77,6 +77,11 @@ REFUND_TRANSITIONS = Counter(
     "Refunds entering a status (counted once the change is committed).",
     ["status"],
 )
+PAYOUT_TRANSITIONS = Counter(
+    "paymesh_payout_transitions_total",
+    "Payouts entering a status (payout_svc; counted once the change is committed).",
+    ["status"],
+)
 PSP_REQUESTS = Counter(
     "paymesh_psp_requests_total",
     "Calls to the PSP by kind (charge, retrieve, search, refund, ...) and outcome: `ok`, "
@@ -197,7 +202,8 @@ OUTBOX_OLDEST_AGE = Gauge(
 ALERTS_RAISED = Counter(
     "paymesh_alerts_raised_total",
     "Alerts a service's checks opened (mesh.alerts), by kind: outbox_stuck, consumer_lag, "
-    "dead_letters, psp_breaker_open, order_unsettled, refund_unsettled.",
+    "dead_letters, psp_breaker_open, order_unsettled, refund_unsettled, order_unannounced, "
+    "payout_stuck, payout_failing, webhook_endpoint_disabled.",
     ["kind"],
 )
 ALERTS_ACTIVE = Gauge(

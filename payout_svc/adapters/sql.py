@@ -10,11 +10,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from mesh.at_commit import Statement
+from mesh.metrics import PAYOUT_TRANSITIONS, Children
 from mesh.sql_uow import SqlUnitOfWork
 from payout_svc.adapters.tables import outbox, payout_history, payouts, sellers
 from payout_svc.domain import Payout, PayoutStatus, Schedule, Seller, StatusChange
 from payout_svc.domain.events import DomainEvent
 from payout_svc.service_layer.ports import PayoutRepository, PayoutUnitOfWork
+
+_payout_entered = Children(PAYOUT_TRANSITIONS)
 
 
 def _seller(row) -> Seller:  # type: ignore[no-untyped-def]
@@ -41,6 +44,10 @@ def _seller_values(seller: Seller) -> dict[str, object]:
 class SqlPayoutRepository(PayoutRepository):
     def __init__(self, conn: AsyncConnection) -> None:
         self.conn = conn
+        # Statuses payouts entered in this transaction, counted once it commits (the unit of
+        # work): only history rows written here are counted, so a retry or a duplicate that
+        # changes nothing counts nothing.
+        self.entered: list[str] = []
 
     async def get_seller(self, seller_account: str) -> Seller | None:
         row = (
@@ -149,6 +156,7 @@ class SqlPayoutRepository(PayoutRepository):
         return True
 
     async def _append_history(self, payout_id: str, changes: tuple[StatusChange, ...]) -> None:
+        self.entered += [c.to_status.value for c in changes]
         if changes:
             await self.conn.execute(
                 insert(payout_history),
@@ -217,6 +225,15 @@ class SqlPayoutRepository(PayoutRepository):
 
 class SqlPayoutUnitOfWork(SqlUnitOfWork[DomainEvent], PayoutUnitOfWork):
     outbox_table = outbox
+    payouts: SqlPayoutRepository  # its `entered` is counted at commit
 
     def open_repositories(self, conn: AsyncConnection, at_commit: list[Statement]) -> None:
         self.payouts = SqlPayoutRepository(conn)
+
+    async def commit(self) -> None:
+        await super().commit()
+        # Counted only now: a transition rolled back never happened. (payout_svc's consumer
+        # does not batch, so this commit is the transaction's.)
+        for status in self.payouts.entered:
+            _payout_entered(status).inc()
+        self.payouts.entered.clear()

@@ -1,14 +1,17 @@
 """Payouts through the whole mesh in-process (payment, wallet, ledger and payout services, the
 sandbox PSP as Stripe Connect over HTTP through the stripe SDK) on real PostgreSQL and NATS
-JetStream: pay-in → release → payout → PAID with wallet and ledger agreeing per bucket; no
-destination, not enough available, a provider failure, a lost provider answer, a payout the
-bank returns after it was paid, a platform short of funds, and a scheduled run made twice.
-The autouse check of the money invariants runs after each test."""
+JetStream: pay-in → release → payout → PAID with wallet and ledger agreeing per bucket, each
+status counted once in `paymesh_payout_transitions_total`; no destination, not enough
+available, a provider failure, a lost provider answer and a provider call that timed out, a
+payout the bank returns after it was paid, a platform short of funds, and a scheduled run made
+twice. The autouse check of the money invariants runs after each test."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -22,6 +25,7 @@ from buckets_mesh import API_KEY, running_mesh
 from buckets_mesh import Mesh as BucketMesh
 from google.rpc import error_details_pb2
 from harness import Started, eventually, new_request_id, rich_status, started_service
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
 from payment_svc.adapters.stripe_psp import list_charges_by_order
@@ -29,6 +33,8 @@ from paymesh.payout.v1 import payout_pb2, payout_pb2_grpc
 from paymesh_cli.invariants import run_checks
 from payout_svc.adapters.stripe_payouts import list_payouts_by_id
 from payout_svc.bootstrap import start as start_payout
+from payout_svc.domain import PayoutStatus
+from payout_svc.entrypoints.executor import EXECUTOR
 from payout_svc.settings import PayoutSettings
 
 pytestmark = [
@@ -78,12 +84,12 @@ class PayoutMesh:
         )
         return reply.payout
 
-    async def final(self, payout_id: str, status: int) -> S.Payout:
+    async def final(self, payout_id: str, status: int, within: float = 30) -> S.Payout:
         async def reached() -> S.Payout | None:
             reply = await self.stub.GetPayout(S.GetPayoutRequest(payout_id=payout_id), timeout=10)
             return reply.payout if reply.payout.status == status else None
 
-        return await eventually(reached, within=30)
+        return await eventually(reached, within=within)
 
     async def connected_account(self) -> str:
         """A connected account created at the sandbox, as a platform onboards a seller."""
@@ -106,7 +112,9 @@ class PayoutMesh:
         return reply.json()["data"]  # type: ignore[no-any-return]
 
 
-def payout_service(base: BucketMesh, database_url: str, nats_url: str):  # type: ignore[no-untyped-def]
+def payout_service(  # type: ignore[no-untyped-def]
+    base: BucketMesh, database_url: str, nats_url: str, provider_timeout_s: float = 3.0
+):
     """payout_svc started in-process against the mesh's wallet and sandbox."""
     wallet_addr = base.wallet.channel._channel.target.decode()
 
@@ -118,7 +126,7 @@ def payout_service(base: BucketMesh, database_url: str, nats_url: str):  # type:
             wallet_grpc_addr=wallet_addr,
             provider_api_base=base.psp_base,
             provider_api_key=API_KEY,
-            provider_timeout_s=3.0,
+            provider_timeout_s=provider_timeout_s,
             sweep_interval_s=0.3,
             stuck_after_s=0.5,
             db_pool_size=6,
@@ -128,9 +136,17 @@ def payout_service(base: BucketMesh, database_url: str, nats_url: str):  # type:
 
 
 @pytest.fixture
-async def mesh(database_url: str, nats_url: str, tmp_path: Path) -> AsyncIterator[PayoutMesh]:
+def provider_timeout_s() -> float:
+    """How long payout_svc waits for the provider's answer (a test may parametrize it)."""
+    return 3.0
+
+
+@pytest.fixture
+async def mesh(
+    database_url: str, nats_url: str, tmp_path: Path, provider_timeout_s: float
+) -> AsyncIterator[PayoutMesh]:
     async with running_mesh(database_url, nats_url, tmp_path) as base:
-        async with payout_service(base, database_url, nats_url) as payout:
+        async with payout_service(base, database_url, nats_url, provider_timeout_s) as payout:
             yield PayoutMesh(base, payout)
             assert payout.life.failed is None, f"a task died: {payout.life.failed!r}"
 
@@ -145,9 +161,22 @@ def statuses(payout: S.Payout) -> list[str]:
     return [S.PayoutStatus.Name(h.to_status).removeprefix("PAYOUT_STATUS_") for h in payout.history]
 
 
+def sample(name: str, **labels: str) -> float:
+    """A figure as this process's registry holds it: payout_svc runs in-process here (as a
+    process of its own, it serves that registry on PAYOUT_METRICS_ADDR)."""
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def transitions() -> Counter[str]:
+    return Counter(
+        {s.value: sample("paymesh_payout_transitions_total", status=s.value) for s in PayoutStatus}
+    )
+
+
 async def test_a_payout_is_reserved_paid_and_captured(mesh: PayoutMesh) -> None:
     destination = await mesh.connected_account()
     seller = await mesh.seller_with_funds(destination)
+    counted_before = transitions()
     payout = await mesh.pay_out(seller, "50.00")
     assert payout.status == S.PAYOUT_STATUS_RESERVED
     await mesh.base.settled_at(seller, available="40.00", reserved="50.00")
@@ -166,7 +195,19 @@ async def test_a_payout_is_reserved_paid_and_captured(mesh: PayoutMesh) -> None:
     assert again.status == S.PAYOUT_STATUS_PAID
     rest = await mesh.pay_out(seller)
     assert rest.amount == "40.00"
-    await mesh.final(rest.payout_id, S.PAYOUT_STATUS_PAID)
+    rest_paid = await mesh.final(rest.payout_id, S.PAYOUT_STATUS_PAID)
+
+    # Each status both payouts went through counted once: the payout asked again changed
+    # nothing and counted nothing. (Counted just after the commit the answer above read.)
+    went_through = Counter(statuses(paid) + statuses(rest_paid))
+    assert went_through["PAID"] == 2
+
+    async def all_counted() -> bool:
+        return transitions() - counted_before == went_through
+
+    with contextlib.suppress(AssertionError):
+        await eventually(all_counted, within=5)
+    assert transitions() - counted_before == went_through
     await mesh.base.settled_at(seller)
     listed = await mesh.stub.ListSellerPayouts(
         S.ListSellerPayoutsRequest(seller_account=seller, page_size=1), timeout=10
@@ -232,14 +273,61 @@ async def test_a_paid_payout_the_bank_returns_gives_the_money_back(mesh: PayoutM
     await mesh.base.settled_at(seller, available="90.00")
 
 
-async def test_a_lost_provider_answer_is_asked_about_not_paid_again(mesh: PayoutMesh) -> None:
-    destination = f"acct_sandboxLostResponseOnce{uuid.uuid4().hex[:6]}"
+@pytest.mark.parametrize(
+    ("fault", "provider_timeout_s"),
+    [
+        # The provider made the transfer but its answer was lost (the connection cut).
+        ("LostResponseOnce", 3.0),
+        # The provider does not answer the transfer for the sandbox's 15 s (then a 500, having
+        # done nothing): payout_svc gives up after its own timeout, well before that.
+        ("TimeoutOnce", 1.0),
+    ],
+    ids=["lost_answer", "timeout"],
+)
+async def test_an_unknown_provider_outcome_is_asked_about_not_paid_again(
+    mesh: PayoutMesh, fault: str
+) -> None:
+    destination = f"acct_sandbox{fault}{uuid.uuid4().hex[:6]}"
     seller = await mesh.seller_with_funds(destination)
+    naks_before = sample("paymesh_consumer_naks_total", durable=EXECUTOR)
     payout = await mesh.pay_out(seller, "20.00")
-    await mesh.final(payout.payout_id, S.PAYOUT_STATUS_PAID)
+
+    # The first call's outcome is unknown: the executor asks for the message again (for the
+    # timeout, long before the sandbox would have answered: the adapter's own timeout fired).
+    async def retried() -> bool:
+        return sample("paymesh_consumer_naks_total", durable=EXECUTOR) > naks_before
+
+    await eventually(retried, within=10)
+    paid = await mesh.final(payout.payout_id, S.PAYOUT_STATUS_PAID, within=90)
+    assert statuses(paid)[-1] == "PAID" and statuses(paid).count("PAID") == 1
+
     at_provider = await mesh.provider_payouts(destination)
-    assert len(at_provider) == 1
+    assert [(p["amount"], p["metadata"]["payout_id"]) for p in at_provider] == [
+        (2000, payout.payout_id)
+    ]
+    # The hold was made once and captured once: no second reserve, no release, no return.
+    async with mesh.base.wallet.engine.connect() as conn:
+        hold = (
+            await conn.execute(
+                text("SELECT status, amount FROM wallet_holds WHERE hold_id = :h"),
+                {"h": payout.payout_id},
+            )
+        ).one()
+        moves = (
+            await conn.execute(
+                text("SELECT reason FROM wallet_moves WHERE reference = :h ORDER BY moved_at"),
+                {"h": payout.payout_id},
+            )
+        ).scalars()
+        assert (hold.status, hold.amount) == ("CAPTURED", D("20.00"))
+        assert sorted(moves) == ["capture", "reserve"]
     await mesh.base.settled_at(seller, available="70.00")
+    report = await run_checks(
+        mesh.base.database_url,
+        lambda: list_charges_by_order(API_KEY, mesh.base.psp_base),
+        payouts_at_provider=lambda d: list_payouts_by_id(API_KEY, mesh.base.psp_base, d),
+    )
+    assert report.ok, report.violations
 
 
 async def test_a_scheduled_run_made_twice_at_once_pays_once(mesh: PayoutMesh) -> None:

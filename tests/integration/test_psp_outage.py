@@ -1,7 +1,7 @@
-"""The PSP down in the middle of a run: its circuit breaker opens, orders wait in their queue
-(their GET says so) instead of burning attempts at a PSP that answers 500 to every charge, new
-checkouts are still accepted, and once the PSP is back every order ends SUCCESS (or FAILED for
-a genuine decline) with one charge each, credited and booked.
+"""The PSP down for a minute in the middle of a run (issue 12): its circuit breaker opens,
+orders wait in their queue (their GET says so) instead of burning attempts at a PSP that
+answers 500 to every charge, new checkouts are still accepted, and once the PSP is back every
+order ends SUCCESS (or FAILED for a genuine decline) with one charge each, credited and booked.
 
 Real parts: the payment, wallet and ledger services in-process on PostgreSQL and NATS
 JetStream, the sandbox PSP over HTTP through the stripe SDK, its fault API playing the outage."""
@@ -46,7 +46,9 @@ WAITING = (
     payment_pb2.PAYMENT_ORDER_STATUS_EXECUTING,
 )
 OPEN_S = 1.0
-OUTAGE_S = 4.0
+# A minute, as issue 12 asks (the breaker half-opens and probes about once an OPEN_S all along);
+# well inside the 300 s per-test timeout.
+OUTAGE_S = 60.0
 
 
 def figure(name: str, **labels: str) -> float:
