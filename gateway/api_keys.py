@@ -13,7 +13,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import grpc
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -24,7 +23,7 @@ from gateway.rate_limits import parse_rate
 from gateway.scopes import checked_scopes
 from gateway.tables import SCHEMA, api_keys, metadata
 from mesh.db import make_engine
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 
 __all__ = ["SCHEMA", "DbApiKeyVerifier", "api_keys", "issue_api_key", "metadata"]
 
@@ -161,7 +160,7 @@ class DbApiKeyVerifier:
         except (SQLAlchemyError, OSError, TimeoutError) as err:
             log.warning("API key lookup failed: %s", type(err).__name__)
             raise ServiceError(
-                grpc.StatusCode.UNAVAILABLE,
+                Code.UNAVAILABLE,
                 "UNAVAILABLE",
                 "API keys cannot be checked right now; retry later",
             ) from None

@@ -41,7 +41,7 @@ from gateway.webhooks import (
 from gateway.webhooks import PATH as STRIPE_WEBHOOK_PATH
 from mesh import tracing
 from mesh.db import make_engine
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -50,16 +50,16 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     """Unknown route (404) and wrong method (405), as AIP-193 JSON."""
     assert isinstance(exc, HTTPException)
     if exc.status_code == 404:
-        err = ServiceError(grpc.StatusCode.NOT_FOUND, "NOT_FOUND", "no such route")
+        err = ServiceError(Code.NOT_FOUND, "NOT_FOUND", "no such route")
     elif exc.status_code == 405:
         err = ServiceError(
-            grpc.StatusCode.UNIMPLEMENTED,
+            Code.UNIMPLEMENTED,
             "METHOD_NOT_ALLOWED",
             f"{request.method} is not allowed here",
             metadata={"allow": (exc.headers or {}).get("Allow", "")},
         )
     else:
-        err = ServiceError(grpc.StatusCode.UNKNOWN, "HTTP_ERROR", exc.detail)
+        err = ServiceError(Code.UNKNOWN, "HTTP_ERROR", exc.detail)
     return error_response(err, headers=dict(exc.headers or {}))
 
 

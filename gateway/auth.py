@@ -10,9 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Protocol
 
-import grpc
-
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 
 KEY_PREFIX = "pmk_"
 _KEY = re.compile(r"^pmk_([0-9a-f]{16})_([A-Za-z0-9_-]{20,128})$")
@@ -35,13 +33,11 @@ class ApiKeyVerifier(Protocol):
 
 
 def unauthenticated(message: str) -> ServiceError:
-    return ServiceError(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", message)
+    return ServiceError(Code.UNAUTHENTICATED, "UNAUTHENTICATED", message)
 
 
 def permission_denied() -> ServiceError:
-    return ServiceError(
-        grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_DENIED", "the API key is not valid"
-    )
+    return ServiceError(Code.PERMISSION_DENIED, "PERMISSION_DENIED", "the API key is not valid")
 
 
 def split_key(key: str) -> tuple[str, str] | None:

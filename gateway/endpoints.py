@@ -37,7 +37,7 @@ from gateway.routes import IDEMPOTENCY_FIELD, IDEMPOTENCY_HEADER, MethodRoute
 from gateway.scopes import is_audited, required_scope
 from gateway.upstream import Upstreams, is_replay
 from mesh.cards import contains_card_number
-from mesh.errors import FieldViolation, ServiceError, invalid_argument
+from mesh.errors import Code, FieldViolation, ServiceError, invalid_argument
 from mesh.logs import log_fields
 from mesh.validation import CARD_MESSAGE, CARD_RULE, validate
 
@@ -70,7 +70,7 @@ def card_rejected(fields: list[str]) -> ServiceError:
 
 def payload_too_large(limit: int) -> ServiceError:
     return ServiceError(
-        grpc.StatusCode.INVALID_ARGUMENT,
+        Code.INVALID_ARGUMENT,
         "PAYLOAD_TOO_LARGE",
         f"the body is larger than {limit} bytes",
         metadata={"max_bytes": str(limit)},

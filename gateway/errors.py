@@ -18,11 +18,13 @@ from starlette.responses import JSONResponse
 
 from mesh.errors import (
     RETRY_AFTER_KEY,
+    Code,
     ServiceError,
     code_from_int,
     http_status,
     to_rpc_status,
 )
+from mesh.grpc_errors import code_of
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +38,8 @@ _RETRY_STATUSES = {429, 503}
 # Messages for upstream failures that carry no rich status: the upstream's own text (which can
 # name hosts and internals) never reaches the client.
 _UPSTREAM_MESSAGES = {
-    grpc.StatusCode.UNAVAILABLE: "{service} is unavailable; retry later with the same request",
-    grpc.StatusCode.DEADLINE_EXCEEDED: (
-        "{service} did not answer in time; retry later with the same request"
-    ),
+    Code.UNAVAILABLE: "{service} is unavailable; retry later with the same request",
+    Code.DEADLINE_EXCEEDED: "{service} did not answer in time; retry later with the same request",
 }
 
 
@@ -102,11 +102,11 @@ def upstream_status(err: grpc.aio.AioRpcError, service: str) -> status_pb2.Statu
         rich = None
     if rich is not None and rich.code != 0:
         return rich
-    code = err.code()
+    code = code_of(err.code())
     template = _UPSTREAM_MESSAGES.get(code)
     if template is not None:
         reason, message = "UNAVAILABLE", template.format(service=service)
-    elif code in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS):
+    elif code in (Code.INTERNAL, Code.UNKNOWN, Code.DATA_LOSS):
         reason, message = "INTERNAL", "internal error"
     else:
         reason, message = code.name, f"{service} refused the request ({code.name})"
@@ -114,4 +114,4 @@ def upstream_status(err: grpc.aio.AioRpcError, service: str) -> status_pb2.Statu
 
 
 def internal_response() -> JSONResponse:
-    return error_response(ServiceError(grpc.StatusCode.INTERNAL, "INTERNAL", "internal error"))
+    return error_response(ServiceError(Code.INTERNAL, "INTERNAL", "internal error"))

@@ -12,12 +12,11 @@ import math
 import time
 from dataclasses import dataclass
 
-import grpc
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
 from limits.strategies import SlidingWindowCounterRateLimiter
 
-from mesh.errors import RETRY_AFTER_KEY, ServiceError
+from mesh.errors import RETRY_AFTER_KEY, Code, ServiceError
 from mesh.metrics import RATE_LIMITED
 
 # 429s by which budget ran out (mesh.metrics).
@@ -62,7 +61,7 @@ class Quota:
 
 def rate_limited(quota: Quota) -> ServiceError:
     return ServiceError(
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        Code.RESOURCE_EXHAUSTED,
         "RATE_LIMITED",
         f"this API key may send {quota.limit} requests per window; retry after {quota.reset_s} s",
         metadata={RETRY_AFTER_KEY: str(quota.reset_s), "limit": str(quota.limit)},
@@ -71,7 +70,7 @@ def rate_limited(quota: Quota) -> ServiceError:
 
 def auth_failures_limited(retry_after_s: int) -> ServiceError:
     return ServiceError(
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        Code.RESOURCE_EXHAUSTED,
         "RATE_LIMITED",
         "too many failed authentications from this address; retry later",
         metadata={RETRY_AFTER_KEY: str(retry_after_s)},

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import grpc
 from google.protobuf.descriptor import MethodDescriptor
 
 from gateway.routes import MethodRoute, RouteError
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 from paymesh.common.v1 import access_pb2
 
 # Every scope a key may hold. A key holds any number of them; a key with none may do nothing.
@@ -80,7 +79,7 @@ def check_route_scopes(routes: Iterable[MethodRoute]) -> None:
 
 def scope_missing(scope: str) -> ServiceError:
     return ServiceError(
-        grpc.StatusCode.PERMISSION_DENIED,
+        Code.PERMISSION_DENIED,
         "SCOPE_MISSING",
         f"the API key lacks the scope {scope!r}, which this call needs",
         metadata={"scope": scope},

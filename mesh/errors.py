@@ -1,17 +1,22 @@
-"""Errors as AIP-193 describes them: a canonical gRPC code, a google.rpc.ErrorInfo with a
+"""Errors as AIP-193 describes them: a canonical code, a google.rpc.ErrorInfo with a
 machine-readable reason, and a google.rpc.BadRequest naming each offending field.
 
 Use cases raise `ServiceError`; the gRPC interceptor turns it into a rich status; the gateway
 turns that status into JSON with the matching HTTP status. Nothing else crosses the wire: no
 stack trace, no internal message.
+
+No grpc here: service layers raise these and may not import a transport, not even through mesh
+(import-linter). The rich status is a `google.rpc.Status` message, plain protobuf, which the
+payment service's idempotency store also keeps; a `Code` crosses the wire as its number (gRPC's
+own), and `mesh.grpc_errors` reads a gRPC call's status back into a `ServiceError`.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import grpc
 from google.protobuf import any_pb2, duration_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
@@ -19,6 +24,29 @@ ERROR_DOMAIN = "paymesh.dev"
 # ErrorInfo metadata key of errors worth retrying after a pause; also sent as google.rpc.RetryInfo
 # (gRPC) and as the Retry-After header (HTTP).
 RETRY_AFTER_KEY = "retry_after_s"
+
+
+class Code(enum.Enum):
+    """The canonical codes of google.rpc.Code, with its numbers (the same as gRPC's status
+    codes, so a code crosses the wire as its value)."""
+
+    OK = 0
+    CANCELLED = 1
+    UNKNOWN = 2
+    INVALID_ARGUMENT = 3
+    DEADLINE_EXCEEDED = 4
+    NOT_FOUND = 5
+    ALREADY_EXISTS = 6
+    PERMISSION_DENIED = 7
+    RESOURCE_EXHAUSTED = 8
+    FAILED_PRECONDITION = 9
+    ABORTED = 10
+    OUT_OF_RANGE = 11
+    UNIMPLEMENTED = 12
+    INTERNAL = 13
+    UNAVAILABLE = 14
+    DATA_LOSS = 15
+    UNAUTHENTICATED = 16
 
 
 @dataclass(frozen=True)
@@ -34,7 +62,7 @@ class FieldViolation:
 class ServiceError(Exception):
     """An error a caller can act on. `reason` is an ErrorReason name without its prefix."""
 
-    code: grpc.StatusCode
+    code: Code
     reason: str
     message: str
     violations: Sequence[FieldViolation] = field(default_factory=tuple)
@@ -52,12 +80,12 @@ def invalid_argument(
     first = violations[0]
     more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
     message = f"{first.field}: {first.description}{more}" if first.field else first.description
-    return ServiceError(grpc.StatusCode.INVALID_ARGUMENT, reason, message, tuple(violations))
+    return ServiceError(Code.INVALID_ARGUMENT, reason, message, tuple(violations))
 
 
 def not_found(what: str, ident: str) -> ServiceError:
     return ServiceError(
-        grpc.StatusCode.NOT_FOUND,
+        Code.NOT_FOUND,
         "NOT_FOUND",
         f"{what} {ident!r} not found",
         metadata={what: ident},
@@ -69,25 +97,23 @@ def failed_precondition(
 ) -> ServiceError:
     """A request that is well formed but cannot be done in the current state (a 422 over
     REST when its reason is listed in HTTP_STATUS_BY_REASON)."""
-    return ServiceError(grpc.StatusCode.FAILED_PRECONDITION, reason, message, (), metadata or {})
+    return ServiceError(Code.FAILED_PRECONDITION, reason, message, (), metadata or {})
 
 
 def already_exists(message: str, metadata: dict[str, str] | None = None) -> ServiceError:
-    return ServiceError(
-        grpc.StatusCode.ALREADY_EXISTS, "ALREADY_EXISTS", message, (), metadata or {}
-    )
+    return ServiceError(Code.ALREADY_EXISTS, "ALREADY_EXISTS", message, (), metadata or {})
 
 
 def unavailable(message: str, retry_after_s: str = "1") -> ServiceError:
     """Worth retrying after a pause (the same idempotency key)."""
     return ServiceError(
-        grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE", message, (), {RETRY_AFTER_KEY: retry_after_s}
+        Code.UNAVAILABLE, "UNAVAILABLE", message, (), {RETRY_AFTER_KEY: retry_after_s}
     )
 
 
 def is_refusal(err: ServiceError) -> bool:
     """A FAILED_PRECONDITION: the request is fine but the state does not allow it."""
-    return err.code is grpc.StatusCode.FAILED_PRECONDITION
+    return err.code is Code.FAILED_PRECONDITION
 
 
 def to_rpc_status(err: ServiceError) -> status_pb2.Status:
@@ -116,7 +142,7 @@ def to_rpc_status(err: ServiceError) -> status_pb2.Status:
         a = any_pb2.Any()
         a.Pack(d)
         packed.append(a)
-    return status_pb2.Status(code=err.code.value[0], message=err.message, details=packed)
+    return status_pb2.Status(code=err.code.value, message=err.message, details=packed)
 
 
 def from_rpc_status(status: status_pb2.Status) -> ServiceError:
@@ -147,24 +173,24 @@ def internal_status(message: str = "internal error") -> status_pb2.Status:
 
 # HTTP status per canonical code (the mapping of google.rpc.Code), with the few reasons
 # whose HTTP meaning is sharper than their code's.
-HTTP_STATUS: dict[grpc.StatusCode, int] = {
-    grpc.StatusCode.OK: 200,
-    grpc.StatusCode.CANCELLED: 499,
-    grpc.StatusCode.UNKNOWN: 500,
-    grpc.StatusCode.INVALID_ARGUMENT: 400,
-    grpc.StatusCode.DEADLINE_EXCEEDED: 504,
-    grpc.StatusCode.NOT_FOUND: 404,
-    grpc.StatusCode.ALREADY_EXISTS: 409,
-    grpc.StatusCode.PERMISSION_DENIED: 403,
-    grpc.StatusCode.RESOURCE_EXHAUSTED: 429,
-    grpc.StatusCode.FAILED_PRECONDITION: 400,
-    grpc.StatusCode.ABORTED: 409,
-    grpc.StatusCode.OUT_OF_RANGE: 400,
-    grpc.StatusCode.UNIMPLEMENTED: 501,
-    grpc.StatusCode.INTERNAL: 500,
-    grpc.StatusCode.UNAVAILABLE: 503,
-    grpc.StatusCode.DATA_LOSS: 500,
-    grpc.StatusCode.UNAUTHENTICATED: 401,
+HTTP_STATUS: dict[Code, int] = {
+    Code.OK: 200,
+    Code.CANCELLED: 499,
+    Code.UNKNOWN: 500,
+    Code.INVALID_ARGUMENT: 400,
+    Code.DEADLINE_EXCEEDED: 504,
+    Code.NOT_FOUND: 404,
+    Code.ALREADY_EXISTS: 409,
+    Code.PERMISSION_DENIED: 403,
+    Code.RESOURCE_EXHAUSTED: 429,
+    Code.FAILED_PRECONDITION: 400,
+    Code.ABORTED: 409,
+    Code.OUT_OF_RANGE: 400,
+    Code.UNIMPLEMENTED: 501,
+    Code.INTERNAL: 500,
+    Code.UNAVAILABLE: 503,
+    Code.DATA_LOSS: 500,
+    Code.UNAUTHENTICATED: 401,
 }
 HTTP_STATUS_BY_REASON = {
     "IDEMPOTENCY_KEY_REUSED": 422,
@@ -189,12 +215,13 @@ HTTP_STATUS_BY_REASON = {
 }
 
 
-def http_status(code: grpc.StatusCode, reason: str = "") -> int:
+def http_status(code: Code, reason: str = "") -> int:
     return HTTP_STATUS_BY_REASON.get(reason, HTTP_STATUS.get(code, 500))
 
 
-def code_from_int(value: int) -> grpc.StatusCode:
-    for code in grpc.StatusCode:
-        if code.value[0] == value:
-            return code
-    return grpc.StatusCode.UNKNOWN
+def code_from_int(value: int) -> Code:
+    """The code a google.rpc.Status carries; UNKNOWN for a number that is no canonical code."""
+    try:
+        return Code(value)
+    except ValueError:
+        return Code.UNKNOWN

@@ -18,7 +18,7 @@ from grpc_status import rpc_status
 
 from mesh import tracing
 from mesh.db import is_unavailable
-from mesh.errors import ServiceError, internal_status, to_rpc_status
+from mesh.errors import Code, ServiceError, internal_status, to_rpc_status
 from mesh.metrics import IDEMPOTENCY_REPLAYS
 from mesh.rpc_observer import RpcObserver
 from mesh.tls import GATEWAY_IDENTITY, TlsFiles, peer_identity
@@ -36,7 +36,7 @@ _REPLAYED_ERRORS = IDEMPOTENCY_REPLAYS.labels("error")
 
 
 DATABASE_UNAVAILABLE = ServiceError(
-    grpc.StatusCode.UNAVAILABLE,
+    Code.UNAVAILABLE,
     "UNAVAILABLE",
     "the service's database is unavailable; retry later with the same request",
 )
@@ -125,7 +125,7 @@ class MeshInterceptor(grpc.aio.ServerInterceptor):
         if identity in self.allowed_callers:
             return None
         return ServiceError(
-            grpc.StatusCode.PERMISSION_DENIED,
+            Code.PERMISSION_DENIED,
             "CALLER_NOT_ALLOWED",
             f"{identity or 'a caller without a mesh identity'} may not call {method}",
         )

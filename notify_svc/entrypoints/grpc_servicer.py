@@ -14,6 +14,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from mesh.db import is_unavailable
 from mesh.errors import (
     RETRY_AFTER_KEY,
+    Code,
     FieldViolation,
     ServiceError,
     invalid_argument,
@@ -106,7 +107,7 @@ def _as_service_errors() -> Iterator[None]:
         raise invalid_argument([FieldViolation("url", "endpoint_url", str(err))]) from err
     except RequestReused as err:
         raise ServiceError(
-            grpc.StatusCode.FAILED_PRECONDITION,
+            Code.FAILED_PRECONDITION,
             "IDEMPOTENCY_KEY_REUSED",
             f"request_id {err} was already used with a different request",
             metadata={"request_id": str(err)},
@@ -117,7 +118,7 @@ def _as_service_errors() -> Iterator[None]:
         raise not_found("event_id", str(err)) from err
     except NothingToRedeliver as err:
         raise ServiceError(
-            grpc.StatusCode.FAILED_PRECONDITION,
+            Code.FAILED_PRECONDITION,
             "NO_ENABLED_ENDPOINT",
             f"event {err} has no enabled endpoint to be sent to (or not the one named)",
             metadata={"event_id": str(err)},
@@ -126,7 +127,7 @@ def _as_service_errors() -> Iterator[None]:
         if not is_unavailable(err):
             raise
         raise ServiceError(
-            grpc.StatusCode.UNAVAILABLE,
+            Code.UNAVAILABLE,
             "UNAVAILABLE",
             "the notify store is unavailable; retry with the same request_id",
             metadata={RETRY_AFTER_KEY: "1"},

@@ -10,7 +10,7 @@ from decimal import Decimal
 
 import grpc
 
-from mesh.errors import RETRY_AFTER_KEY, ServiceError
+from mesh.errors import RETRY_AFTER_KEY, Code, ServiceError
 from mesh.grpc_server import current_caller, mark_replayed
 from payment_svc.domain.psp import PaymentProvider, PspUnavailable
 from payment_svc.domain.risk import RiskCheck
@@ -48,14 +48,14 @@ def unavailable_as_status() -> Iterator[None]:
         yield
     except StoreUnavailable as err:
         raise ServiceError(
-            grpc.StatusCode.UNAVAILABLE,
+            Code.UNAVAILABLE,
             "UNAVAILABLE",
             "the payment store is unavailable; retry with the same request_id",
             metadata={RETRY_AFTER_KEY: RETRY_AFTER_S},
         ) from err
     except PspUnavailable as err:
         raise ServiceError(
-            grpc.StatusCode.UNAVAILABLE,
+            Code.UNAVAILABLE,
             "PSP_UNAVAILABLE",
             "the payment provider is unavailable; retry with the same request_id",
             metadata={RETRY_AFTER_KEY: RETRY_AFTER_S},
@@ -117,7 +117,7 @@ class PaymentServicer(payment_pb2_grpc.PaymentServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> payment_pb2.SettlePaymentOrderResponse:
         if self.psp is None:
-            raise ServiceError(grpc.StatusCode.UNIMPLEMENTED, "NO_PSP", "no PSP to ask")
+            raise ServiceError(Code.UNIMPLEMENTED, "NO_PSP", "no PSP to ask")
         with unavailable_as_status():
             status = await settle_order_from_psp(
                 request.payment_order_id, uow=self.uow, psp=self.psp, clock=self.clock

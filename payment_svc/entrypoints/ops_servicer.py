@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from mesh import alert_store, dead_letters
 from mesh.dead_letters import DeadLetter, NoSuchDeadLetter
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 from mesh.events import decode_envelope
 from payment_svc.adapters import sql_ops_reads
 from payment_svc.domain.breaker import CircuitBreaker
@@ -92,7 +92,7 @@ def dead_letter_to_proto(letter: DeadLetter, *, with_payload: bool) -> ops_pb2.D
 
 
 def _not_found(what: str) -> ServiceError:
-    return ServiceError(grpc.StatusCode.NOT_FOUND, "NOT_FOUND", what)
+    return ServiceError(Code.NOT_FOUND, "NOT_FOUND", what)
 
 
 @dataclass
@@ -146,9 +146,7 @@ class OpsServicer(ops_pb2_grpc.OpsServiceServicer):
         try:
             await dead_letters.replay(self.js, letter)
         except ValueError as err:
-            raise ServiceError(
-                grpc.StatusCode.FAILED_PRECONDITION, "INVALID_ARGUMENT", str(err)
-            ) from err
+            raise ServiceError(Code.FAILED_PRECONDITION, "INVALID_ARGUMENT", str(err)) from err
         return ops_pb2.ReplayDeadLetterResponse(
             dead_letter=dead_letter_to_proto(letter, with_payload=False)
         )

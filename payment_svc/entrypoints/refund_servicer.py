@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import grpc
 
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 from mesh.grpc_server import mark_replayed
 from mesh.money import format_amount
 from payment_svc.domain.duplicate_charges import ChargeRefunds
@@ -70,7 +70,7 @@ class RefundServicer(refunds_pb2_grpc.RefundServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> refunds_pb2.SettleRefundResponse:
         if self.psp is None:
-            raise ServiceError(grpc.StatusCode.UNIMPLEMENTED, "NO_PSP", "no PSP to ask")
+            raise ServiceError(Code.UNIMPLEMENTED, "NO_PSP", "no PSP to ask")
         with unavailable_as_status():
             status = await settle_refund_from_psp(
                 request.refund_id, uow=self.uow, psp=self.psp, clock=self.clock
@@ -85,7 +85,7 @@ class RefundServicer(refunds_pb2_grpc.RefundServiceServicer):
         context: grpc.aio.ServicerContext,
     ) -> refunds_pb2.RefundDuplicateChargeResponse:
         if self.charge_refunds is None:
-            raise ServiceError(grpc.StatusCode.UNIMPLEMENTED, "NO_PSP", "no PSP to ask")
+            raise ServiceError(Code.UNIMPLEMENTED, "NO_PSP", "no PSP to ask")
         with unavailable_as_status():
             done = await refund_duplicate_charge(
                 request.request_id,

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import grpc
 
-from mesh.errors import RETRY_AFTER_KEY, FieldViolation, ServiceError, invalid_argument
+from mesh.errors import RETRY_AFTER_KEY, Code, FieldViolation, ServiceError, invalid_argument
 from mesh.metrics import PSP_WEBHOOKS, BoundedLabel, Children
 from payment_svc.adapters.stripe_webhooks import CHARGE_EVENTS, InvalidWebhook, verify_stripe_event
 from payment_svc.entrypoints.grpc_servicer import RETRY_AFTER_S, unavailable_as_status
@@ -81,7 +81,7 @@ class PspWebhookServicer(psp_webhooks_pb2_grpc.PspWebhookServiceServicer):
             except OrderBusy:
                 _webhooks(event_type, "busy").inc()
                 raise ServiceError(
-                    grpc.StatusCode.UNAVAILABLE,
+                    Code.UNAVAILABLE,
                     "ORDER_BUSY",
                     "the payment order is being updated; deliver the event again",
                     metadata={RETRY_AFTER_KEY: RETRY_AFTER_S},

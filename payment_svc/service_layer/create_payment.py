@@ -16,9 +16,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import NoReturn
 
-import grpc
-
-from mesh.errors import FieldViolation, ServiceError, invalid_argument
+from mesh.errors import Code, FieldViolation, ServiceError, invalid_argument
 from mesh.money import Money, fee_for
 from payment_svc.domain.checkout import Checkout, Flow
 from payment_svc.domain.commands import CreatePayment
@@ -53,7 +51,7 @@ CreatePaymentResult = IdempotentResult
 def already_exists(ids: list[str]) -> ServiceError:
     what = ", ".join(ids) if ids else "the checkout or one of its payment orders"
     return ServiceError(
-        grpc.StatusCode.ALREADY_EXISTS,
+        Code.ALREADY_EXISTS,
         "ALREADY_EXISTS",
         f"already exists under another request: {what}",
         metadata={"ids": ",".join(ids)} if ids else {},
@@ -62,7 +60,7 @@ def already_exists(ids: list[str]) -> ServiceError:
 
 def risk_rejected(message: str, rule: str) -> ServiceError:
     return ServiceError(
-        grpc.StatusCode.FAILED_PRECONDITION,
+        Code.FAILED_PRECONDITION,
         "RISK_REJECTED",
         f"the payment was refused by the risk check: {message}",
         metadata={"rule": rule},
@@ -220,7 +218,7 @@ async def _open_hosted_pages(checkout: Checkout, psp: PaymentProvider, clock: Cl
 
 def psp_refused(detail: str) -> ServiceError:
     return ServiceError(
-        grpc.StatusCode.FAILED_PRECONDITION,
+        Code.FAILED_PRECONDITION,
         "PSP_REJECTED",
         f"the PSP refused to make the payment page: {detail}"[:500],
     )

@@ -18,10 +18,9 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-import grpc
 from google.rpc import status_pb2
 
-from mesh.errors import RETRY_AFTER_KEY, ServiceError, from_rpc_status, to_rpc_status
+from mesh.errors import RETRY_AFTER_KEY, Code, ServiceError, from_rpc_status, to_rpc_status
 from payment_svc.service_layer.ports import (
     Clock,
     IdempotencyClaim,
@@ -76,7 +75,7 @@ Work = Callable[[IdempotencyClaim], Awaitable[bytes]]
 
 def key_in_use(request_id: str) -> ServiceError:
     return ServiceError(
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        Code.RESOURCE_EXHAUSTED,
         "IDEMPOTENCY_KEY_IN_USE",
         f"a request with request_id {request_id} is being processed; retry later",
         metadata={RETRY_AFTER_KEY: RETRY_AFTER_S, "request_id": request_id},
@@ -85,7 +84,7 @@ def key_in_use(request_id: str) -> ServiceError:
 
 def key_reused(request_id: str) -> ServiceError:
     return ServiceError(
-        grpc.StatusCode.FAILED_PRECONDITION,
+        Code.FAILED_PRECONDITION,
         "IDEMPOTENCY_KEY_REUSED",
         f"request_id {request_id} was already used with a different request",
         metadata={"request_id": request_id},

@@ -12,9 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import grpc
-
-from mesh.errors import FieldViolation, ServiceError, invalid_argument, not_found
+from mesh.errors import Code, FieldViolation, ServiceError, invalid_argument, not_found
 from payment_svc.domain.psp import PaymentProvider
 from payment_svc.domain.refund import (
     InvalidRefundAmount,
@@ -64,7 +62,7 @@ class CreateRefund:
 
 def refund_refused(reason: str, message: str, payment_order_id: str) -> ServiceError:
     return ServiceError(
-        grpc.StatusCode.FAILED_PRECONDITION,
+        Code.FAILED_PRECONDITION,
         reason,
         message,
         metadata={"payment_order_id": payment_order_id},
@@ -129,7 +127,7 @@ async def _process(
         except DuplicateKey:  # the key expired and was used again: never refund twice
             raise Refused(
                 ServiceError(
-                    grpc.StatusCode.ALREADY_EXISTS,
+                    Code.ALREADY_EXISTS,
                     "ALREADY_EXISTS",
                     f"refund {refund.refund_id} already exists under an earlier use of this key",
                     metadata={"ids": refund.refund_id},

@@ -4,9 +4,7 @@ credit from pending to available once per order, so calling this again is harmle
 
 from __future__ import annotations
 
-import grpc
-
-from mesh.errors import ServiceError, not_found
+from mesh.errors import Code, ServiceError, not_found
 from payment_svc.domain.events import OrderReleased
 from payment_svc.domain.order import OrderStatus, PaymentOrder
 from payment_svc.service_layer.ports import UnitOfWorkFactory
@@ -14,7 +12,7 @@ from payment_svc.service_layer.ports import UnitOfWorkFactory
 
 def not_releasable(order: PaymentOrder) -> ServiceError:
     return ServiceError(
-        grpc.StatusCode.FAILED_PRECONDITION,
+        Code.FAILED_PRECONDITION,
         "ORDER_NOT_RELEASABLE",
         f"payment order {order.payment_order_id} is {order.status.value}; only SUCCESS orders "
         "can be released",

@@ -16,9 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import grpc
-
-from mesh.errors import RETRY_AFTER_KEY, ServiceError
+from mesh.errors import RETRY_AFTER_KEY, Code, ServiceError
 from payment_svc.domain.commands import CreatePayment
 from payment_svc.domain.risk import (
     NO_ACTIVITY,
@@ -46,7 +44,7 @@ DEFERRED = "deferred"
 
 def provider_unavailable(retry_after_s: int) -> ServiceError:
     return ServiceError(
-        grpc.StatusCode.UNAVAILABLE,
+        Code.UNAVAILABLE,
         "RISK_PROVIDER_UNAVAILABLE",
         "the risk check cannot be completed now; retry later with the same request_id",
         metadata={RETRY_AFTER_KEY: str(retry_after_s)},

@@ -9,10 +9,10 @@ import uuid
 from decimal import Decimal
 
 import grpc
-from google.rpc import status_pb2
 
 from mesh import tracing
-from mesh.errors import ServiceError, from_rpc_status
+from mesh.errors import Code, ServiceError
+from mesh.grpc_errors import error_from_call
 from mesh.money import format_amount
 from mesh.tls import TlsFiles, secure_channel
 from paymesh.wallet.v1 import wallet_pb2, wallet_pb2_grpc
@@ -36,10 +36,7 @@ def wallet_channel(address: str, tls: TlsFiles | None) -> grpc.aio.Channel:
 def _refusal(err: grpc.aio.AioRpcError) -> Exception:
     if err.code() in _UNAVAILABLE:
         return WalletUnavailable(str(err.details()))
-    for key, value in err.trailing_metadata() or ():
-        if key == "grpc-status-details-bin":
-            return from_rpc_status(status_pb2.Status.FromString(value))
-    return ServiceError(err.code(), err.code().name, str(err.details()))
+    return error_from_call(err)
 
 
 class GrpcHolds(Holds):
@@ -92,7 +89,7 @@ class GrpcHolds(Holds):
                 self.stub.GetBalance, wallet_pb2.GetBalanceRequest(seller_account=seller_account)
             )
         except ServiceError as err:
-            if err.code is grpc.StatusCode.NOT_FOUND:
+            if err.code is Code.NOT_FOUND:
                 return {}
             raise
         return {b.currency: Decimal(b.available) for b in reply.balances}

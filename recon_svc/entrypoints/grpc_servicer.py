@@ -13,6 +13,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from mesh.errors import (
     RETRY_AFTER_KEY,
+    Code,
     FieldViolation,
     ServiceError,
     failed_precondition,
@@ -160,7 +161,7 @@ def domain_errors_as_status() -> Iterator[None]:
         raise failed_precondition(err.reason, str(err)) from None
     except DecisionInProgress:
         raise ServiceError(
-            grpc.StatusCode.ABORTED,
+            Code.ABORTED,
             "DECISION_IN_PROGRESS",
             "another decision on this mismatch is being carried out; retry to see it",
             metadata={RETRY_AFTER_KEY: "5"},
@@ -169,7 +170,7 @@ def domain_errors_as_status() -> Iterator[None]:
         # The payment service or the ledger did not answer, or the PSP is still refunding:
         # nothing was recorded, and asking again does nothing twice (ADR 0025).
         raise ServiceError(
-            grpc.StatusCode.UNAVAILABLE,
+            Code.UNAVAILABLE,
             "UNAVAILABLE",
             f"{err}; retry with the same request_id",
             metadata={RETRY_AFTER_KEY: "5"},

@@ -10,10 +10,9 @@ import uuid
 from decimal import Decimal
 
 import grpc
-from google.rpc import status_pb2
 
 from mesh import tracing
-from mesh.errors import ServiceError, from_rpc_status
+from mesh.grpc_errors import error_from_call
 from mesh.money import format_amount
 from mesh.tls import TlsFiles, secure_channel
 from paymesh.payment.v1 import payment_pb2, payment_pb2_grpc, refunds_pb2, refunds_pb2_grpc
@@ -36,10 +35,7 @@ def payment_channel(address: str, tls: TlsFiles | None) -> grpc.aio.Channel:
 def _refusal(err: grpc.aio.AioRpcError) -> Exception:
     if err.code() in _UNAVAILABLE:
         return FlowUnavailable(str(err.details()))
-    for key, value in err.trailing_metadata() or ():
-        if key == "grpc-status-details-bin":
-            return from_rpc_status(status_pb2.Status.FromString(value))
-    return ServiceError(err.code(), err.code().name, str(err.details()))
+    return error_from_call(err)
 
 
 _ORDER_STATUS = {

@@ -7,10 +7,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import grpc
 import pytest
 
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 from payment_svc.domain.duplicate_charges import ChargeAtPsp, NotADuplicate, check_duplicate
 from payment_svc.domain.order import OrderStatus, PaymentOrder
 from payment_svc.domain.psp import PspRejected
@@ -87,15 +86,15 @@ async def test_the_orders_own_charge_or_an_unknown_one_is_refused() -> None:
     with pytest.raises(ServiceError) as own:
         await refund_duplicate_charge(KEY, "po-1", "ch_1", uow=store.uow, psp=psp)
     assert (own.value.code, own.value.reason) == (
-        grpc.StatusCode.FAILED_PRECONDITION,
+        Code.FAILED_PRECONDITION,
         "NOT_A_DUPLICATE_CHARGE",
     )
     with pytest.raises(ServiceError) as unknown:
         await refund_duplicate_charge(KEY, "po-1", "ch_9", uow=store.uow, psp=psp)
-    assert unknown.value.code is grpc.StatusCode.NOT_FOUND
+    assert unknown.value.code is Code.NOT_FOUND
     with pytest.raises(ServiceError) as no_order:
         await refund_duplicate_charge(KEY, "po-9", "ch_1", uow=store.uow, psp=psp)
-    assert no_order.value.code is grpc.StatusCode.NOT_FOUND
+    assert no_order.value.code is Code.NOT_FOUND
     assert psp.refunds == {}
 
 
@@ -110,6 +109,6 @@ async def test_a_refund_the_psp_refuses_is_a_clear_refusal() -> None:
     with pytest.raises(ServiceError) as refused:
         await refund_duplicate_charge(KEY, "po-1", "ch_2", uow=store.uow, psp=psp)
     assert (refused.value.code, refused.value.reason) == (
-        grpc.StatusCode.FAILED_PRECONDITION,
+        Code.FAILED_PRECONDITION,
         "PSP_REJECTED",
     )

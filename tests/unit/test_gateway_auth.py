@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 
-import grpc
 import pytest
 
 from gateway.api_keys import DbApiKeyVerifier, _Record, hash_secret, new_key
 from gateway.auth import ApiKey, authenticate, parse_authorization, split_key
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 
 pytestmark = pytest.mark.unit
 
@@ -29,7 +28,7 @@ def test_new_keys_are_well_formed_and_unique() -> None:
 def test_missing_or_malformed_headers_are_unauthenticated(header: str | None) -> None:
     with pytest.raises(ServiceError) as err:
         parse_authorization(header)
-    assert err.value.code == grpc.StatusCode.UNAUTHENTICATED
+    assert err.value.code == Code.UNAUTHENTICATED
 
 
 def test_bearer_scheme_is_case_insensitive() -> None:
@@ -78,7 +77,7 @@ async def test_unknown_wrong_and_revoked_keys_are_permission_denied() -> None:
     for header in (f"Bearer {key}", f"Bearer {other}", f"Bearer {unknown}"):
         with pytest.raises(ServiceError) as err:
             await authenticate(header, verifier)
-        assert err.value.code == grpc.StatusCode.PERMISSION_DENIED
+        assert err.value.code == Code.PERMISSION_DENIED
 
 
 class BrokenVerifier(DbApiKeyVerifier):
@@ -91,4 +90,4 @@ async def test_a_database_that_cannot_answer_is_unavailable_not_an_internal_erro
     verifier = BrokenVerifier(engine=None)  # type: ignore[arg-type]
     with pytest.raises(ServiceError) as err:
         await verifier.verify(key_id, secret)
-    assert (err.value.code, err.value.reason) == (grpc.StatusCode.UNAVAILABLE, "UNAVAILABLE")
+    assert (err.value.code, err.value.reason) == (Code.UNAVAILABLE, "UNAVAILABLE")

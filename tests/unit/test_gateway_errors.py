@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
-import grpc
 import pytest
 from google.rpc import code_pb2, status_pb2
 
 from gateway.errors import error_response, status_response
-from mesh.errors import FieldViolation, ServiceError, invalid_argument, to_rpc_status
+from mesh.errors import Code, FieldViolation, ServiceError, invalid_argument, to_rpc_status
 
 pytestmark = pytest.mark.unit
 
@@ -53,10 +52,10 @@ def test_invalid_argument_renders_error_info_and_bad_request() -> None:
 
 
 def test_reasons_with_their_own_http_status() -> None:
-    reused = ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED", "reused")
+    reused = ServiceError(Code.FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED", "reused")
     assert error_response(reused).status_code == 422
     in_use = ServiceError(
-        grpc.StatusCode.ABORTED, "IDEMPOTENCY_KEY_IN_USE", "busy", metadata={"retry_after_s": "4"}
+        Code.ABORTED, "IDEMPOTENCY_KEY_IN_USE", "busy", metadata={"retry_after_s": "4"}
     )
     response = error_response(in_use)
     assert response.status_code == 429
@@ -65,13 +64,13 @@ def test_reasons_with_their_own_http_status() -> None:
 
 
 def test_resource_exhausted_gets_a_default_retry_after() -> None:
-    response = error_response(ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE", "slow"))
+    response = error_response(ServiceError(Code.RESOURCE_EXHAUSTED, "RATE", "slow"))
     assert response.status_code == 429
     assert response.headers["Retry-After"] == "1"
 
 
 def test_unauthenticated_asks_for_a_bearer_token() -> None:
-    response = error_response(ServiceError(grpc.StatusCode.UNAUTHENTICATED, "UNAUTHENTICATED", "x"))
+    response = error_response(ServiceError(Code.UNAUTHENTICATED, "UNAUTHENTICATED", "x"))
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"] == "Bearer"
 
@@ -88,7 +87,7 @@ def test_a_status_without_details_still_renders() -> None:
 
 
 def test_round_trip_of_a_rich_status() -> None:
-    status = to_rpc_status(ServiceError(grpc.StatusCode.NOT_FOUND, "NOT_FOUND", "no order"))
+    status = to_rpc_status(ServiceError(Code.NOT_FOUND, "NOT_FOUND", "no order"))
     response = status_response(status)
     assert response.status_code == 404
     assert body(response)["error"]["details"][0]["reason"] == "NOT_FOUND"

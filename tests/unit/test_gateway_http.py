@@ -26,7 +26,7 @@ from gateway.auth import ApiKey
 from gateway.scopes import SCOPES
 from gateway.settings import GatewaySettings
 from mesh.cards import contains_card_number
-from mesh.errors import FieldViolation, ServiceError, invalid_argument, not_found
+from mesh.errors import Code, FieldViolation, ServiceError, invalid_argument, not_found
 from mesh.grpc_server import GrpcServer, mark_replayed
 from paymesh.ledger.v1 import ledger_pb2, ledger_pb2_grpc
 from paymesh.notify.v1 import notify_pb2_grpc
@@ -818,7 +818,7 @@ async def test_a_replayed_refusal_says_so_in_a_header(
     client: httpx.AsyncClient, calls: Calls
 ) -> None:
     calls.fail = ServiceError(
-        grpc.StatusCode.ALREADY_EXISTS, "ALREADY_EXISTS", "already exists: po-1", replayed=True
+        Code.ALREADY_EXISTS, "ALREADY_EXISTS", "already exists: po-1", replayed=True
     )
     response = await client.post("/v1/payments", json=payment_body(), headers=post_headers())
 
@@ -831,7 +831,7 @@ async def test_resource_exhausted_is_429_with_retry_after(
     client: httpx.AsyncClient, calls: Calls
 ) -> None:
     calls.fail = ServiceError(
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        Code.RESOURCE_EXHAUSTED,
         "IDEMPOTENCY_KEY_IN_USE",
         "another request with this key is in progress",
         metadata={"retry_after_s": "3"},
@@ -843,14 +843,14 @@ async def test_resource_exhausted_is_429_with_retry_after(
     assert error["status"] == "RESOURCE_EXHAUSTED"
     assert info["reason"] == "IDEMPOTENCY_KEY_IN_USE"
     assert {"@type": RETRY_INFO, "retryDelay": "3s"} in error["details"]
-    calls.fail = ServiceError(grpc.StatusCode.RESOURCE_EXHAUSTED, "RATE_LIMITED", "slow down")
+    calls.fail = ServiceError(Code.RESOURCE_EXHAUSTED, "RATE_LIMITED", "slow down")
     response = await client.post("/v1/payments", json=payment_body(), headers=post_headers())
     assert (response.status_code, response.headers["Retry-After"]) == (429, "1")
 
 
 async def test_idempotency_key_reused_is_422(client: httpx.AsyncClient, calls: Calls) -> None:
     calls.fail = ServiceError(
-        grpc.StatusCode.FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED", "the key was used before"
+        Code.FAILED_PRECONDITION, "IDEMPOTENCY_KEY_REUSED", "the key was used before"
     )
     response = await client.post("/v1/payments", json=payment_body(), headers=post_headers())
     assert response.status_code == 422

@@ -6,10 +6,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-import grpc
 import pytest
 
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 from payment_svc.service_layer.fake_uow import FakeStore, FakeUnitOfWork
 from payment_svc.service_layer.idempotency import (
     IdempotencyPolicy,
@@ -26,7 +25,7 @@ KEY = "22222222-2222-4222-8222-222222222222"
 REQUEST = IdempotentRequest(scope="key_a", request_id=KEY, request_hash="h1", resource_id="co_1")
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
 POLICY = IdempotencyPolicy()
-REFUSAL = ServiceError(grpc.StatusCode.FAILED_PRECONDITION, "ORDER_NOT_REFUNDABLE", "no")
+REFUSAL = ServiceError(Code.FAILED_PRECONDITION, "ORDER_NOT_REFUNDABLE", "no")
 
 
 class DatabaseGoneAfterTheClaim(FakeStore):
@@ -71,13 +70,13 @@ async def test_a_stored_refusal_is_the_key_s_answer() -> None:
 def test_the_key_errors_name_the_key_and_say_what_to_do() -> None:
     in_use, reused = key_in_use(KEY), key_reused(KEY)
     assert (in_use.code, in_use.reason) == (
-        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        Code.RESOURCE_EXHAUSTED,
         "IDEMPOTENCY_KEY_IN_USE",
     )
     assert in_use.metadata == {"retry_after_s": "1", "request_id": KEY}
     assert KEY in in_use.message and "retry later" in in_use.message
     assert (reused.code, reused.reason) == (
-        grpc.StatusCode.FAILED_PRECONDITION,
+        Code.FAILED_PRECONDITION,
         "IDEMPOTENCY_KEY_REUSED",
     )
     assert reused.metadata == {"request_id": KEY}

@@ -2,7 +2,6 @@
 
 from decimal import Decimal
 
-import grpc
 import pytest
 
 from ledger_svc.domain import (
@@ -26,7 +25,7 @@ from ledger_svc.service_layer.use_cases import (
     post_transaction,
     trial_balance,
 )
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 from mesh.money import Money
 
 D = Decimal
@@ -117,7 +116,7 @@ async def test_account_balance_on_the_normal_side_and_not_found() -> None:
     for account in ("seller_payable:nobody", "no_such_account"):
         with pytest.raises(ServiceError) as info:
             await get_account_balance(store.uow(), account)
-        assert info.value.code is grpc.StatusCode.NOT_FOUND
+        assert info.value.code is Code.NOT_FOUND
 
 
 async def test_entries_page_newest_first() -> None:
@@ -141,7 +140,7 @@ async def test_a_bad_page_token_is_an_invalid_argument() -> None:
     for token in ("garbage", "bm9wZQ", encode_page_token(1)[:-1] + "!"):
         with pytest.raises(ServiceError) as info:
             await list_entries(store.uow(), PSP_RECEIVABLE, 10, token)
-        assert info.value.code is grpc.StatusCode.INVALID_ARGUMENT
+        assert info.value.code is Code.INVALID_ARGUMENT
         assert info.value.violations[0].field == "page_token"
 
 

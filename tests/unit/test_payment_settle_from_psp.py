@@ -8,10 +8,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import grpc
 import pytest
 
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 from payment_svc.adapters.fake_psp import FakePaymentProvider
 from payment_svc.domain.checkout import Checkout
 from payment_svc.domain.commands import CreatePayment, NewOrder
@@ -78,4 +77,4 @@ async def test_an_unknown_order_is_not_found() -> None:
     store, clock, psp = FakeStore(), Clock(), FakePaymentProvider()
     with pytest.raises(ServiceError) as err:
         await settle_order_from_psp("po_nope", uow=store.uow, psp=psp, clock=clock)
-    assert err.value.code is grpc.StatusCode.NOT_FOUND
+    assert err.value.code is Code.NOT_FOUND

@@ -8,10 +8,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import grpc
 import pytest
 
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 from payment_svc.adapters.fake_psp import FakePaymentProvider
 from payment_svc.domain.checkout import Checkout
 from payment_svc.domain.commands import CreatePayment, NewOrder
@@ -173,7 +172,7 @@ async def test_the_same_key_with_another_body_is_refused(store: FakeStore, clock
     with pytest.raises(ServiceError) as info:
         await create(store, clock, command(amount="99.00"))
 
-    assert info.value.code is grpc.StatusCode.FAILED_PRECONDITION
+    assert info.value.code is Code.FAILED_PRECONDITION
     assert info.value.reason == "IDEMPOTENCY_KEY_REUSED"
 
 
@@ -196,7 +195,7 @@ async def test_an_existing_id_under_another_key_is_refused(
     with pytest.raises(ServiceError) as again:  # the refusal is the key's stored answer
         await create(store, clock, second)
 
-    assert info.value.code is grpc.StatusCode.ALREADY_EXISTS
+    assert info.value.code is Code.ALREADY_EXISTS
     assert info.value.reason == "ALREADY_EXISTS"
     assert not info.value.replayed
     assert (again.value.code, again.value.message, again.value.replayed) == (
@@ -234,7 +233,7 @@ async def test_a_key_held_by_a_request_in_flight_is_in_use(store: FakeStore, clo
     with pytest.raises(ServiceError) as info:
         await create(store, clock, command())
 
-    assert info.value.code is grpc.StatusCode.RESOURCE_EXHAUSTED
+    assert info.value.code is Code.RESOURCE_EXHAUSTED
     assert info.value.reason == "IDEMPOTENCY_KEY_IN_USE"
     assert info.value.metadata["retry_after_s"] == "1"
     assert store.state.checkouts == {} and store.outbox == []
@@ -332,7 +331,7 @@ async def test_a_risk_refusal_stores_no_checkout_and_is_the_key_s_answer(
     with pytest.raises(ServiceError) as again:
         await create(store, clock, cmd)
 
-    assert info.value.code is grpc.StatusCode.FAILED_PRECONDITION
+    assert info.value.code is Code.FAILED_PRECONDITION
     assert info.value.reason == "RISK_REJECTED"
     assert (again.value.reason, again.value.metadata, again.value.replayed) == (
         "RISK_REJECTED",
@@ -357,7 +356,7 @@ async def test_an_amount_the_psp_would_refuse_is_invalid_input_and_nothing_is_st
             psp=psp,
         )
 
-    assert info.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.code is Code.INVALID_ARGUMENT
     assert [(v.field, v.rule) for v in info.value.violations] == [
         ("payment_orders[0].amount", "amount.psp"),
         ("payment_orders[1].amount", "amount.psp"),
@@ -662,7 +661,7 @@ async def test_unknown_ids_are_not_found(store: FakeStore) -> None:
     ):
         with pytest.raises(ServiceError) as info:
             await call
-        assert info.value.code is grpc.StatusCode.NOT_FOUND
+        assert info.value.code is Code.NOT_FOUND
 
 
 async def test_fees_round_half_even_to_the_currency(store: FakeStore, clock: Clock) -> None:
@@ -702,7 +701,7 @@ async def test_a_database_out_of_reach_is_unavailable_not_internal(store: FakeSt
     )
     with pytest.raises(ServiceError) as info:
         await servicer.GetCheckout(payment_pb2.GetCheckoutRequest(checkout_id="co_1"), None)  # type: ignore[arg-type]
-    assert info.value.code is grpc.StatusCode.UNAVAILABLE
+    assert info.value.code is Code.UNAVAILABLE
     assert info.value.reason == "UNAVAILABLE"
     assert info.value.metadata == {"retry_after_s": "1"}
 

@@ -7,12 +7,11 @@ import json
 from datetime import timedelta
 from decimal import Decimal
 
-import grpc
 import pytest
 import test_refunds
 from test_refunds import KEYS, Shop
 
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 from payment_svc.domain.psp_refunds import RefundOutcomeStatus
 from payment_svc.domain.refund import RefundStatus
 from payment_svc.domain.refund_events import RefundFailed
@@ -30,7 +29,7 @@ async def test_a_key_reused_after_it_expired_is_refused_not_refunded_twice(shop:
         await shop.refund("25.00", KEYS[5])
 
     assert (refused.value.code, refused.value.reason) == (
-        grpc.StatusCode.ALREADY_EXISTS,
+        Code.ALREADY_EXISTS,
         "ALREADY_EXISTS",
     )
     assert refused.value.metadata == {"ids": refund_id}

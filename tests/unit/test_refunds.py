@@ -7,10 +7,9 @@ import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import grpc
 import pytest
 
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 from payment_svc.adapters.fake_psp import FakePaymentProvider
 from payment_svc.domain.commands import CreatePayment, NewOrder
 from payment_svc.domain.psp import PspUnavailable
@@ -246,7 +245,7 @@ async def test_partial_refunds_up_to_the_limit_then_the_next_is_refused(shop: Sh
     with pytest.raises(ServiceError) as refused:
         await shop.refund("0.01", KEYS[7])
     assert (refused.value.code, refused.value.reason) == (
-        grpc.StatusCode.FAILED_PRECONDITION,
+        Code.FAILED_PRECONDITION,
         "REFUND_EXCEEDS_REMAINING",
     )
     # The refusal is the key's stored answer.
@@ -278,7 +277,7 @@ async def test_an_order_that_did_not_succeed_is_not_refundable(shop: Shop) -> No
     with pytest.raises(ServiceError) as info:
         await shop.refund(order_id="po_2")
     assert (info.value.code, info.value.reason) == (
-        grpc.StatusCode.FAILED_PRECONDITION,
+        Code.FAILED_PRECONDITION,
         "ORDER_NOT_REFUNDABLE",
     )
     assert shop.refund_events() == []
@@ -287,7 +286,7 @@ async def test_an_order_that_did_not_succeed_is_not_refundable(shop: Shop) -> No
 async def test_an_unknown_order_is_not_found_and_its_key_is_not_kept(shop: Shop) -> None:
     with pytest.raises(ServiceError) as info:
         await shop.refund(order_id="po_nope")
-    assert info.value.code is grpc.StatusCode.NOT_FOUND
+    assert info.value.code is Code.NOT_FOUND
     assert ("", KEYS[5]) not in shop.store.state.idempotency
 
 
@@ -295,7 +294,7 @@ async def test_an_amount_with_too_many_decimals_is_a_stored_invalid_argument(sho
     with pytest.raises(ServiceError) as info:
         await shop.refund("1.001")
     assert (info.value.code, info.value.violations[0].field) == (
-        grpc.StatusCode.INVALID_ARGUMENT,
+        Code.INVALID_ARGUMENT,
         "amount",
     )
     assert shop.store.state.idempotency[("", KEYS[5])].error is not None
@@ -308,7 +307,7 @@ async def test_an_amount_the_psp_would_refuse_is_invalid_and_nothing_is_refunded
     cmd = CreateRefund(KEYS[5], "po_1|25.00", "po_1", "25.00")
     with pytest.raises(ServiceError) as info:
         await create_refund(cmd, uow=shop.store.uow, render=render, clock=shop.clock, psp=shop.psp)
-    assert info.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.code is Code.INVALID_ARGUMENT
     assert [(v.field, v.rule) for v in info.value.violations] == [("amount", "amount.psp")]
     assert shop.refund_events() == []
 

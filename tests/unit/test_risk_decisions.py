@@ -9,10 +9,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import grpc
 import pytest
 
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 from payment_svc.adapters.fake_psp import FakePaymentProvider
 from payment_svc.domain.checkout import Checkout, Flow
 from payment_svc.domain.commands import CreatePayment, NewOrder
@@ -82,7 +81,7 @@ async def refusal(store: FakeStore, clock: Clock, cmd: CreatePayment) -> Service
     with pytest.raises(ServiceError) as info:
         await create(store, clock, cmd)
     assert (info.value.code, info.value.reason) == (
-        grpc.StatusCode.FAILED_PRECONDITION,
+        Code.FAILED_PRECONDITION,
         "RISK_REJECTED",
     )
     return info.value

@@ -9,10 +9,9 @@ import json
 from datetime import UTC, datetime
 from decimal import Decimal
 
-import grpc
 import pytest
 
-from mesh.errors import RETRY_AFTER_KEY, ServiceError
+from mesh.errors import RETRY_AFTER_KEY, Code, ServiceError
 from payment_svc.domain.checkout import Checkout
 from payment_svc.domain.commands import CreatePayment, NewOrder
 from payment_svc.domain.risk import Outcome, RuleBasedRiskCheck
@@ -119,7 +118,7 @@ async def test_a_larger_checkout_is_put_off_with_retry_after_and_recorded(setup)
     setup.provider.down = True
     with pytest.raises(ServiceError) as put_off:
         await setup.create(command(1, "100.02"))
-    assert put_off.value.code is grpc.StatusCode.UNAVAILABLE
+    assert put_off.value.code is Code.UNAVAILABLE
     assert put_off.value.reason == "RISK_PROVIDER_UNAVAILABLE"
     assert put_off.value.metadata[RETRY_AFTER_KEY] == "30"
     assert "co_1" not in setup.store.state.checkouts

@@ -9,11 +9,10 @@ import uuid
 from datetime import datetime, timedelta
 from decimal import Decimal
 
-import grpc
 import pytest
 
 from ledger_svc.domain import InvalidTransaction, Side, wallet_moved
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 from mesh.money import Money
 from wallet_svc.domain import (
     Balance,
@@ -144,7 +143,7 @@ async def test_holds_never_take_more_than_available_and_are_idempotent() -> None
     with pytest.raises(ServiceError) as err:
         await reserve_funds(store.uow(), "p-1", SELLER, "100.01", "USD")
     assert (err.value.code, err.value.reason) == (
-        grpc.StatusCode.FAILED_PRECONDITION,
+        Code.FAILED_PRECONDITION,
         "INSUFFICIENT_FUNDS",
     )
     assert err.value.metadata["available"] == "100.00"
@@ -153,7 +152,7 @@ async def test_holds_never_take_more_than_available_and_are_idempotent() -> None
     assert err.value.reason == "NO_BALANCE_IN_CURRENCY"
     with pytest.raises(ServiceError) as err:
         await reserve_funds(store.uow(), "p-1", SELLER, "1.001", "USD")
-    assert err.value.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert err.value.code == Code.INVALID_ARGUMENT
 
     hold = await reserve_funds(store.uow(), "p-1", SELLER, "60.00", "USD")
     assert await reserve_funds(store.uow(), "p-1", SELLER, "60.00", "USD") == hold
@@ -175,7 +174,7 @@ async def test_holds_never_take_more_than_available_and_are_idempotent() -> None
     assert balance(store) == Balance("USD", available=D(100))
     with pytest.raises(ServiceError) as err:
         await settle_hold(store.uow(), "nope", "capture")
-    assert err.value.code == grpc.StatusCode.NOT_FOUND
+    assert err.value.code == Code.NOT_FOUND
 
 
 def test_a_hold_steps_once_and_only_from_where_it_may() -> None:

@@ -3,10 +3,9 @@ envelopes to commands."""
 
 from decimal import Decimal
 
-import grpc
 import pytest
 
-from mesh.errors import ServiceError
+from mesh.errors import Code, ServiceError
 from mesh.events import new_envelope
 from mesh.jetstream import Poison
 from mesh.money import Money
@@ -99,10 +98,10 @@ async def test_an_unknown_seller_is_not_found_and_a_bad_currency_invalid() -> No
     store = FakeWalletStore()
     with pytest.raises(ServiceError) as info:
         await get_balances(store.uow(), "nobody")
-    assert info.value.code is grpc.StatusCode.NOT_FOUND
+    assert info.value.code is Code.NOT_FOUND
     with pytest.raises(ServiceError) as info:
         await get_balances(store.uow(), "nobody", "XXY")
-    assert info.value.code is grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.code is Code.INVALID_ARGUMENT
 
 
 def succeeded(amount: str = "10.00", fee: str = "1.00", currency: str = "USD", **kw):
