@@ -100,7 +100,11 @@ class Applier(Generic[C, U, R]):
     commit (mesh.sql_uow); an envelope that cannot be read is left out (mesh.jetstream then
     dead-letters it on its own), and any failure fails the batch (whose messages are then
     handled one by one, by `__call__`). The inbox name of a batch is the durable's name, as
-    for every consumer of the mesh."""
+    for every consumer of the mesh. `prepare`, when given, runs in the batch's transaction
+    after its claim and before any use case, with the commands seen for the first time: the
+    place to take, in one fixed order and in one statement, the locks the use cases would
+    otherwise take one by one in arrival order (two batches must not wait on each other in a
+    cycle)."""
 
     def __init__(
         self,
@@ -109,12 +113,14 @@ class Applier(Generic[C, U, R]):
         new_uow: Callable[[], U],
         refused: tuple[type[Exception], ...] = (),
         applied: Callable[[Sequence[R]], None] | None = None,
+        prepare: Callable[[U, Sequence[C]], Awaitable[None]] | None = None,
     ) -> None:
         self.to_command = to_command
         self.use_case = use_case
         self.new_uow = new_uow
         self.refused = refused
         self.applied = applied
+        self.prepare = prepare
 
     async def __call__(self, envelope: events_pb2.Envelope) -> None:
         command = self.to_command(envelope)
@@ -146,10 +152,15 @@ class Applier(Generic[C, U, R]):
             return left_out
         results: list[R] = []
         async with uow.batch(consumer, [eid for eid, _ in commands]) as first_seen:
+            todo: list[C] = []
             for eid, command in commands:
                 if eid not in first_seen:
                     continue  # handled before (or twice in this batch): no second effect
                 first_seen.discard(eid)
+                todo.append(command)
+            if self.prepare is not None and todo:
+                await self.prepare(uow, todo)
+            for command in todo:
                 results.append(await self.use_case(uow, command))
         if self.applied is not None and results:
             self.applied(results)

@@ -90,6 +90,11 @@ class SqlUnitOfWork(UnitOfWork[E]):
         a cycle). Nothing by default."""
 
     @property
+    def in_batch(self) -> bool:
+        """True while a batch's use cases run (`batch`): their events were claimed with it."""
+        return self._batch is not None
+
+    @property
     def conn(self) -> AsyncConnection:
         if self._conn is None:
             raise RuntimeError("unit of work used outside `async with`")
