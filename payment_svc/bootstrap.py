@@ -41,10 +41,10 @@ from payment_svc.entrypoints.consumers import (
     LEDGER_FLAG,
     WALLET_FLAG,
     ExecutorHandler,
-    LedgerFlagHandler,
-    WalletFlagHandler,
     executor_spec,
+    ledger_flag_handler,
     ledger_flag_spec,
+    wallet_flag_handler,
     wallet_flag_spec,
 )
 from payment_svc.entrypoints.events import encode_event
@@ -197,12 +197,12 @@ async def start(life: Lifecycle, settings: PaymentSettings | None = None) -> Run
                 Consumer(
                     WALLET_FLAG,
                     wallet_flag_spec(config.flags_concurrency, config.retry),
-                    WalletFlagHandler(uow),
+                    wallet_flag_handler(uow),
                 ),
                 Consumer(
                     LEDGER_FLAG,
                     ledger_flag_spec(config.flags_concurrency, config.retry),
-                    LedgerFlagHandler(uow),
+                    ledger_flag_handler(uow),
                 ),
                 Consumer(
                     REFUND_EXECUTOR,

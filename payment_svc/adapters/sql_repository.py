@@ -123,6 +123,25 @@ _ORDERS_OF_CHECKOUT_OF_ORDER = """
      ORDER BY o.position
     """
 
+# The checkouts of a batch's orders, locked in checkout id order (ORDER BY is applied before
+# FOR UPDATE locks the rows), and all their orders, sent right after in the same round trip.
+_CHECKOUTS_OF_ORDERS_FOR_UPDATE = """
+    SELECT e.checkout_id, e.buyer_id, e.payment_method, e.buyer_pii_erased_at,
+           e.is_payment_done, e.created_at, e.flow, e.redirect_url
+      FROM payment_events e
+     WHERE e.checkout_id IN (
+           SELECT checkout_id FROM payment_orders WHERE payment_order_id = ANY(%(ids)s))
+     ORDER BY e.checkout_id
+       FOR UPDATE
+    """
+
+_ORDERS_OF_CHECKOUTS_OF_ORDERS = """
+    SELECT o.* FROM payment_orders o
+     WHERE o.checkout_id IN (
+           SELECT checkout_id FROM payment_orders WHERE payment_order_id = ANY(%(ids)s))
+     ORDER BY o.checkout_id, o.position
+    """
+
 _ORDER_TO_CHARGE = """
     SELECT o.*, e.payment_method, e.buyer_id, e.flow
       FROM payment_orders o JOIN payment_events e ON e.checkout_id = o.checkout_id
@@ -343,6 +362,9 @@ class SqlPaymentRepository(PaymentRepository):
         self.at_commit = at_commit
         # Statuses orders entered in this transaction, counted once it commits (sql_uow).
         self.entered: list[str] = []
+        # The checkouts `lock_checkouts_of` locked, by order id (None: no such order), as this
+        # transaction changes them: the flags it sets are written with the COMMIT.
+        self._locked: dict[str, Checkout | None] = {}
 
     # --- idempotency -------------------------------------------------------------------
 
@@ -530,12 +552,35 @@ class SqlPaymentRepository(PaymentRepository):
         return checkout
 
     async def lock_checkout_of(self, payment_order_id: str) -> Checkout | None:
+        if payment_order_id in self._locked:
+            return self._locked[payment_order_id]  # locked with its batch
         params = {"id": payment_order_id}
         checkouts, orders = await pipelined(
             self.conn,
             [(_CHECKOUT_OF_ORDER_FOR_UPDATE, params), (_ORDERS_OF_CHECKOUT_OF_ORDER, params)],
         )
         return _locked_checkout(checkouts, orders)
+
+    async def lock_checkouts_of(self, payment_order_ids: list[str]) -> None:
+        """Two statements, one round trip: every checkout locked in checkout id order, then
+        their orders, kept for the transaction (see the port)."""
+        ids = sorted(set(payment_order_ids))
+        checkouts, orders = await pipelined(
+            self.conn,
+            [
+                (_CHECKOUTS_OF_ORDERS_FOR_UPDATE, {"ids": ids}),
+                (_ORDERS_OF_CHECKOUTS_OF_ORDERS, {"ids": ids}),
+            ],
+        )
+        by_id = {row["checkout_id"]: _checkout(row) for row in checkouts}
+        checkout_of: dict[str, str] = {}
+        for row in orders:
+            order = _order(row)
+            checkout_of[order.payment_order_id] = order.checkout_id
+            by_id[order.checkout_id].orders.append(order)
+        for payment_order_id in ids:
+            checkout_id = checkout_of.get(payment_order_id)
+            self._locked[payment_order_id] = None if checkout_id is None else by_id[checkout_id]
 
     async def claim_and_lock_checkout(
         self, consumer: str, event_id: str, payment_order_id: str

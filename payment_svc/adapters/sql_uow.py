@@ -18,6 +18,7 @@ from payment_svc.adapters.sql_refunds import SqlRefundRepository
 from payment_svc.adapters.sql_repository import SqlPaymentRepository
 from payment_svc.adapters.sql_risk import SqlRiskRepository
 from payment_svc.adapters.tables import outbox
+from payment_svc.domain.checkout import Checkout
 from payment_svc.domain.events import DomainEvent
 from payment_svc.service_layer.ports import StoreUnavailable, UnitOfWork
 
@@ -55,6 +56,13 @@ class SqlPaymentUnitOfWork(SqlUnitOfWork[DomainEvent], UnitOfWork):
             if isinstance(err, Exception) and is_unavailable(err):
                 raise unavailable(err) from err
             raise
+
+    async def claim_and_lock_checkout(
+        self, consumer: str, event_id: str, payment_order_id: str
+    ) -> tuple[bool, Checkout | None]:
+        if self.in_batch:  # claimed with the batch; the checkout locked by it
+            return await super().claim_and_lock_checkout(consumer, event_id, payment_order_id)
+        return await self.repo.claim_and_lock_checkout(consumer, event_id, payment_order_id)
 
     async def commit(self) -> None:
         await super().commit()  # outbox rows ride with the COMMIT; the relay is woken

@@ -1,21 +1,27 @@
 """The JetStream consumers of the payment service: the executor (payment.order.created) and the
-two flag consumers (wallet.credited, ledger.posted). Each maps an envelope to a use case;
-failures the message can never recover from become Poison (dead-letter stream), anything else
-is retried with backoff by mesh.jetstream."""
+two flag consumers (wallet.credited, ledger.posted, batched: mesh.consuming.Applier). Each maps
+an envelope to a use case; failures the message can never recover from become Poison
+(dead-letter stream), anything else is retried with backoff by mesh.jetstream."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from mesh.consuming import event_id
+from mesh.consuming import Applier, event_id
 from mesh.events import LEDGER_POSTED, PAYMENT_ORDER_CREATED, WALLET_CREDITED, M, unpack
 from mesh.jetstream import ConsumerSpec, Poison
 from mesh.retry import RetryPolicy
 from payment_svc.domain.psp import PaymentProvider, PspUnavailable
 from payment_svc.service_layer.execute_order import execute_order
-from payment_svc.service_layer.flags import FlagRefused, mark_ledger_updated, mark_wallet_updated
-from payment_svc.service_layer.ports import Clock, UnitOfWorkFactory, UnknownOrder
+from payment_svc.service_layer.flags import FlagRefused, MarkFlag, apply_flag, lock_checkouts
+from payment_svc.service_layer.ports import (
+    Clock,
+    Flag,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    UnknownOrder,
+)
 from payment_svc.service_layer.retry_state import note_retry
 from payment_svc.service_layer.start_batch import StartBatch
 from paymesh.events.v1 import events_pb2
@@ -106,32 +112,52 @@ class ExecutorHandler:
         # StoreUnavailable (mesh.retry.Transient) propagates: retried the same way.
 
 
-@dataclass
-class WalletFlagHandler:
-    uow: UnitOfWorkFactory
+class FlagNotApplicable(Exception):
+    """A flag event that can never apply (an unknown order, an order that did not succeed):
+    dead-lettered at once (mesh.consuming.Applier's `refused`)."""
 
-    async def __call__(self, env: events_pb2.Envelope) -> None:
-        credited = _payload(env, events_pb2.WalletCredited)
+
+def _wallet_credited(env: events_pb2.Envelope) -> MarkFlag:
+    credited = _payload(env, events_pb2.WalletCredited)
+    return MarkFlag(credited.payment_order_id, Flag.WALLET_UPDATED, event_id(env), WALLET_FLAG)
+
+
+def _ledger_posted(env: events_pb2.Envelope) -> MarkFlag:
+    posted = _payload(env, events_pb2.LedgerPosted)
+    return MarkFlag(posted.payment_order_id, Flag.LEDGER_UPDATED, event_id(env), LEDGER_FLAG)
+
+
+def _apply_or_refuse(subject: str) -> Callable[[UnitOfWork, MarkFlag], Awaitable[bool]]:
+    async def apply(tx: UnitOfWork, cmd: MarkFlag) -> bool:
         try:
-            await mark_wallet_updated(
-                credited.payment_order_id,
-                event_id=event_id(env),
-                consumer=WALLET_FLAG,
-                uow=self.uow,
-            )
+            return await apply_flag(tx, cmd)
         except (UnknownOrder, FlagRefused) as err:
-            raise Poison(f"wallet.credited not applicable: {err}") from err
+            raise FlagNotApplicable(f"{subject} not applicable: {err}") from err
+
+    return apply
 
 
-@dataclass
-class LedgerFlagHandler:
-    uow: UnitOfWorkFactory
+def _flag_handler(
+    to_command: Callable[[events_pb2.Envelope], MarkFlag], subject: str, uow: UnitOfWorkFactory
+) -> Applier[MarkFlag, UnitOfWork, bool]:
+    """The flag consumers, batched as every consumer of the mesh (mesh.consuming.Applier): up
+    to PAYMENT_CONSUMER_BATCH_SIZE events in one transaction, one inbox claim, every checkout
+    of the batch locked once in checkout id order (`lock_checkouts`), and one by one when the
+    batch fails, where an unknown order or an order that did not succeed is poison."""
+    return Applier(
+        to_command,
+        _apply_or_refuse(subject),
+        uow,
+        refused=(FlagNotApplicable,),
+        prepare=lock_checkouts,
+    )
 
-    async def __call__(self, env: events_pb2.Envelope) -> None:
-        posted = _payload(env, events_pb2.LedgerPosted)
-        try:
-            await mark_ledger_updated(
-                posted.payment_order_id, event_id=event_id(env), consumer=LEDGER_FLAG, uow=self.uow
-            )
-        except (UnknownOrder, FlagRefused) as err:
-            raise Poison(f"ledger.posted not applicable: {err}") from err
+
+def wallet_flag_handler(uow: UnitOfWorkFactory) -> Applier[MarkFlag, UnitOfWork, bool]:
+    """`wallet.credited` → the order's wallet_updated flag."""
+    return _flag_handler(_wallet_credited, WALLET_CREDITED, uow)
+
+
+def ledger_flag_handler(uow: UnitOfWorkFactory) -> Applier[MarkFlag, UnitOfWork, bool]:
+    """`ledger.posted` → the order's ledger_updated flag."""
+    return _flag_handler(_ledger_posted, LEDGER_POSTED, uow)

@@ -172,6 +172,9 @@ class FakeRepository(PaymentRepository):
         order = self._s.orders.get(payment_order_id)
         return None if order is None else self._checkout(order.checkout_id, with_history=False)
 
+    async def lock_checkouts_of(self, payment_order_ids: list[str]) -> None:
+        """Nothing to lock in memory; every write is seen at once by the next read."""
+
     async def record_transition(
         self, order: PaymentOrder, change: StatusChange, expected: OrderStatus
     ) -> bool:

@@ -11,7 +11,8 @@ from payment_svc.service_layer.ports import UnitOfWork
 
 async def refresh_payment_done(tx: UnitOfWork, checkout: Checkout, changed: PaymentOrder) -> None:
     """Recompute the checkout's done flag with `changed` in its new state. The checkout row must
-    have been locked (`lock_checkout_of`) before `changed` was written."""
+    have been locked (`lock_checkout_of`, or `lock_checkouts_of` for a batch) before `changed`
+    was written."""
     checkout.orders = [
         changed if o.payment_order_id == changed.payment_order_id else o for o in checkout.orders
     ]

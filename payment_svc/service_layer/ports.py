@@ -142,6 +142,15 @@ class PaymentRepository(abc.ABC):
         """The checkout of an order with all its orders (no history), its row locked until the
         end of the transaction so that concurrent flag updates see each other."""
 
+    @abc.abstractmethod
+    async def lock_checkouts_of(self, payment_order_ids: list[str]) -> None:
+        """`lock_checkout_of` for many orders at once, the checkouts locked in checkout id
+        order (so that two transactions locking several never wait on each other in a
+        cycle). An adapter may keep what it read for the transaction: `lock_checkout_of` of one
+        of these orders is then answered from it, with whatever the transaction changed in it
+        since (the SQL repository writes the flags with the COMMIT, so reading the rows again
+        would not see them)."""
+
     async def claim_and_lock_checkout(
         self, consumer: str, event_id: str, payment_order_id: str
     ) -> tuple[bool, Checkout | None]:
@@ -263,6 +272,17 @@ class UnitOfWork(mesh_uow.UnitOfWork[DomainEvent]):
     async def rollback(self) -> None:
         """Undo whatever is not committed (a no-op after commit)."""
         await self.close()
+
+    async def claim_and_lock_checkout(
+        self, consumer: str, event_id: str, payment_order_id: str
+    ) -> tuple[bool, Checkout | None]:
+        """`claim_event` and, when it is the first sight, `repo.lock_checkout_of` the order:
+        (False, None) for an event already applied. The SQL unit of work sends both in one
+        round trip outside a batch (`repo.claim_and_lock_checkout`); inside one, the batch
+        claimed the event and locked the checkout already (mesh.consuming.Applier)."""
+        if not await self.claim_event(consumer, event_id):
+            return False, None
+        return True, await self.repo.lock_checkout_of(payment_order_id)
 
 
 UnitOfWorkFactory = Callable[[], UnitOfWork]
