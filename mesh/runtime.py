@@ -38,10 +38,40 @@ class Lifecycle:
         self.failed = err or RuntimeError(f"{task.get_name()} ended")
         self.stopping.set()
 
-    async def cancel_all(self) -> None:
+    async def cancel_all(self, within: float = 10.0) -> None:
+        """Cancel every task and wait up to `within` seconds for them to end. A task that
+        swallows its cancellation would otherwise hold the stop forever (and the pool and NATS
+        behind it): it is named, with where it is stuck, and left behind."""
         for task in self.tasks:
             task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if not self.tasks:
+            return
+        done, pending = await asyncio.wait(self.tasks, timeout=within)
+        for task in done:
+            if not task.cancelled():
+                task.exception()  # retrieved: ended on its way out, nothing to report
+        for task in pending:
+            log.error(
+                "background task %s did not stop within %.0fs of its cancellation; left at:%s",
+                task.get_name(),
+                within,
+                "".join(f"\n  {where}" for where in _awaiting(task)),
+            )
+
+
+def _awaiting(task: asyncio.Task[Any]) -> list[str]:
+    """Where a suspended task is, outermost first: its coroutine and what each one awaits
+    (Task.get_stack gives only the outermost frame of a coroutine)."""
+    found = []
+    awaited: Any = task.get_coro()
+    while awaited is not None:
+        frame = getattr(awaited, "cr_frame", None) or getattr(awaited, "gi_frame", None)
+        if frame is None:
+            found.append(repr(awaited))
+            break
+        found.append(f"{frame.f_code.co_filename}:{frame.f_lineno} in {frame.f_code.co_name}")
+        awaited = getattr(awaited, "cr_await", None) or getattr(awaited, "gi_yieldfrom", None)
+    return found
 
 
 def run(
