@@ -33,6 +33,9 @@ class OrderStatus(enum.Enum):
 
 TERMINAL: frozenset[OrderStatus] = frozenset({OrderStatus.SUCCESS, OrderStatus.FAILED})
 
+# The order state machine. Its database guard, which refuses any other transition however the
+# row is written: the `payment_order_guard` trigger (payment migration 0001_initial); keep the
+# two in step (tests/integration/test_payment_db_guards.py).
 ALLOWED: dict[OrderStatus, frozenset[OrderStatus]] = {
     OrderStatus.NOT_STARTED: frozenset({OrderStatus.EXECUTING}),
     OrderStatus.EXECUTING: frozenset(
