@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from payment_svc.domain.order import OrderStatus
 from payment_svc.service_layer.payment_done import refresh_payment_done
-from payment_svc.service_layer.ports import Flag, UnitOfWork, UnitOfWorkFactory, UnknownOrder
+from payment_svc.service_layer.ports import Flag, UnitOfWork, UnknownOrder
 
 
 class FlagRefused(Exception):
@@ -59,26 +59,3 @@ async def apply_flag(tx: UnitOfWork, cmd: MarkFlag) -> bool:
             await refresh_payment_done(tx, checkout, order)
         await tx.commit()
     return True
-
-
-async def mark_flag(
-    payment_order_id: str, flag: Flag, *, event_id: str, consumer: str, uow: UnitOfWorkFactory
-) -> bool:
-    """`apply_flag` in a transaction of its own."""
-    return await apply_flag(uow(), MarkFlag(payment_order_id, flag, event_id, consumer))
-
-
-async def mark_wallet_updated(
-    payment_order_id: str, *, event_id: str, consumer: str, uow: UnitOfWorkFactory
-) -> bool:
-    return await mark_flag(
-        payment_order_id, Flag.WALLET_UPDATED, event_id=event_id, consumer=consumer, uow=uow
-    )
-
-
-async def mark_ledger_updated(
-    payment_order_id: str, *, event_id: str, consumer: str, uow: UnitOfWorkFactory
-) -> bool:
-    return await mark_flag(
-        payment_order_id, Flag.LEDGER_UPDATED, event_id=event_id, consumer=consumer, uow=uow
-    )

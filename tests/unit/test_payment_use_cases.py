@@ -32,12 +32,8 @@ from payment_svc.service_layer.create_payment import (
 from payment_svc.service_layer.erasure import erase_personal_data
 from payment_svc.service_layer.execute_order import Execution, execute_order
 from payment_svc.service_layer.fake_uow import FakeStore
-from payment_svc.service_layer.flags import (
-    FlagRefused,
-    mark_ledger_updated,
-    mark_wallet_updated,
-)
-from payment_svc.service_layer.ports import IdempotencyClaim, UnknownOrder
+from payment_svc.service_layer.flags import FlagRefused, MarkFlag, apply_flag
+from payment_svc.service_layer.ports import Flag, IdempotencyClaim, UnknownOrder
 from payment_svc.service_layer.purge_keys import purge_expired_keys
 from payment_svc.service_layer.queries import get_checkout, get_payment_order
 from payment_svc.service_layer.sweep import SweepReport, sweep_stuck_orders
@@ -607,6 +603,16 @@ async def test_an_unknown_order_is_reported(
 # --- flags and is_payment_done -----------------------------------------------------------
 
 
+async def mark_wallet_updated(store: FakeStore, order_id: str, event_id: str) -> bool:
+    """A `wallet.credited` applied in a transaction of its own (a batch of one)."""
+    return await apply_flag(store.uow(), MarkFlag(order_id, Flag.WALLET_UPDATED, event_id, WALLET))
+
+
+async def mark_ledger_updated(store: FakeStore, order_id: str, event_id: str) -> bool:
+    """A `ledger.posted` applied in a transaction of its own (a batch of one)."""
+    return await apply_flag(store.uow(), MarkFlag(order_id, Flag.LEDGER_UPDATED, event_id, LEDGER))
+
+
 async def test_flags_make_the_checkout_done_once_everything_is_settled(
     store: FakeStore, clock: Clock, psp: FakePaymentProvider
 ) -> None:
@@ -614,13 +620,13 @@ async def test_flags_make_the_checkout_done_once_everything_is_settled(
     for oid in ("po_1", "po_2"):
         await execute(store, clock, psp, oid)
 
-    assert await mark_wallet_updated("po_1", event_id="e1", consumer=WALLET, uow=store.uow)
-    assert await mark_ledger_updated("po_1", event_id="e2", consumer=LEDGER, uow=store.uow)
-    assert await mark_wallet_updated("po_2", event_id="e3", consumer=WALLET, uow=store.uow)
+    assert await mark_wallet_updated(store, "po_1", "e1")
+    assert await mark_ledger_updated(store, "po_1", "e2")
+    assert await mark_wallet_updated(store, "po_2", "e3")
     assert not (await get_checkout("co_1", uow=store.uow)).is_payment_done
     assert not [e for e in store.outbox if isinstance(e, CheckoutDone)]
 
-    assert await mark_ledger_updated("po_2", event_id="e4", consumer=LEDGER, uow=store.uow)
+    assert await mark_ledger_updated(store, "po_2", "e4")
 
     checkout = await get_checkout("co_1", uow=store.uow)
     assert checkout.is_payment_done
@@ -635,10 +641,10 @@ async def test_a_redelivered_flag_event_is_applied_once(
 ) -> None:
     await created(store, clock)
     await execute(store, clock, psp, "po_1")
-    assert await mark_wallet_updated("po_1", event_id="e1", consumer=WALLET, uow=store.uow)
+    assert await mark_wallet_updated(store, "po_1", "e1")
     commits = store.commits
 
-    assert not await mark_wallet_updated("po_1", event_id="e1", consumer=WALLET, uow=store.uow)
+    assert not await mark_wallet_updated(store, "po_1", "e1")
     assert store.commits == commits
 
 
@@ -647,9 +653,9 @@ async def test_a_flag_needs_a_known_successful_order(
 ) -> None:
     await created(store, clock)
     with pytest.raises(UnknownOrder):
-        await mark_wallet_updated("po_nope", event_id="e1", consumer=WALLET, uow=store.uow)
+        await mark_wallet_updated(store, "po_nope", "e1")
     with pytest.raises(FlagRefused):
-        await mark_ledger_updated("po_1", event_id="e2", consumer=LEDGER, uow=store.uow)
+        await mark_ledger_updated(store, "po_1", "e2")
     # Refused events are not claimed: nothing was applied.
     assert store.state.inbox == set()
 
